@@ -1,0 +1,90 @@
+import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import { decodeEnvelope } from "./codec.js";
+import type { EventStore, StoredEvent } from "./event-store.js";
+import { silentLogger, type Logger } from "./logger.js";
+import { ensureDurableConsumer } from "./streams.js";
+
+export interface ReactorOptions {
+  /** The store whose connection reads the source stream. */
+  readonly store: EventStore;
+  readonly sourceStream: string;
+  readonly durable: string;
+  readonly filterSubject?: string;
+  /** Reacts to one event; must be idempotent (a redelivered event may arrive again). */
+  handle(event: StoredEvent): Promise<void>;
+  readonly logger?: Logger;
+  /** Messages pulled per request. */
+  readonly batch?: number;
+  /** Events handled at once; events of one aggregate are still handled in order by the repository. */
+  readonly concurrency?: number;
+}
+
+export interface Reactor {
+  /** Stops pulling, finishes the events in hand and returns. */
+  stop(): Promise<void>;
+}
+
+const REDELIVERY_DELAYS_MS = [100, 500, 2_000, 10_000, 30_000];
+
+/**
+ * A process manager's loop: a durable pull consumer on another service's stream; each event is
+ * handled and then acknowledged, so a crash between the two redelivers it and the idempotent
+ * handler produces nothing new. A failed event is redelivered with a growing delay; an event that
+ * cannot be decoded is terminated with a log line (it can never succeed).
+ */
+export async function startReactor(options: ReactorOptions): Promise<Reactor> {
+  const logger = options.logger ?? silentLogger;
+  await ensureDurableConsumer(options.store.jsm, {
+    stream: options.sourceStream,
+    durable: options.durable,
+    ...(options.filterSubject ? { filterSubject: options.filterSubject } : {}),
+    maxAckPending: Math.max(1_000, (options.batch ?? 256) * 2),
+  });
+  const consumer: Consumer = await options.store.js.consumers.get(options.sourceStream, options.durable);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: options.batch ?? 256 });
+  const concurrency = options.concurrency ?? 32;
+  const inFlight = new Set<Promise<void>>();
+
+  const handleOne = async (message: JsMsg): Promise<void> => {
+    let stored: StoredEvent;
+    try {
+      stored = {
+        seq: message.seq,
+        subject: message.subject,
+        envelope: decodeEnvelope(message.data),
+        headers: message.headers,
+      };
+    } catch (error) {
+      logger.error({ err: error, durable: options.durable, seq: message.seq }, "undecodable event terminated");
+      message.term("undecodable");
+      return;
+    }
+    try {
+      await options.handle(stored);
+      message.ack();
+    } catch (error) {
+      const delay = REDELIVERY_DELAYS_MS[Math.min(message.info.deliveryCount, REDELIVERY_DELAYS_MS.length) - 1] ?? 30_000;
+      logger.warn(
+        { err: error, durable: options.durable, seq: message.seq, type: stored.envelope.type, attempt: message.info.deliveryCount },
+        "reaction failed; will be redelivered",
+      );
+      message.nak(delay);
+    }
+  };
+
+  const loop = (async () => {
+    for await (const message of messages) {
+      const task = handleOne(message).finally(() => inFlight.delete(task));
+      inFlight.add(task);
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+  })();
+
+  return {
+    async stop() {
+      await messages.close();
+      await loop.catch(() => undefined);
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}

@@ -1,0 +1,5 @@
+export * from "./errors.js";
+export * from "./crypto.js";
+export * from "./payloads.js";
+export * from "./policy.js";
+export * from "./ids.js";
