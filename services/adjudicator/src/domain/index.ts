@@ -1,0 +1,3 @@
+export * from "./types.js";
+export * from "./policy.js";
+export * from "./game.js";
