@@ -73,9 +73,9 @@ export interface CommitMoveRequest {
   gameId: string;
   memberId: string;
   /** SHA-256 commitment (32 bytes). */
-  commitment: Buffer;
+  commitment: Uint8Array;
   /** Ed25519 signature of the member over the commit payload (64 bytes). */
-  signature: Buffer;
+  signature: Uint8Array;
 }
 
 export interface CommitMoveResponse {
@@ -87,8 +87,8 @@ export interface RevealMoveRequest {
   memberId: string;
   move: Move;
   /** The 32-byte nonce used in the commitment. */
-  nonce: Buffer;
-  signature: Buffer;
+  nonce: Uint8Array;
+  signature: Uint8Array;
 }
 
 export interface RevealMoveResponse {
@@ -150,7 +150,7 @@ export interface GetPolicyResponse {
 }
 
 function createBaseCommitMoveRequest(): CommitMoveRequest {
-  return { gameId: "", memberId: "", commitment: Buffer.alloc(0), signature: Buffer.alloc(0) };
+  return { gameId: "", memberId: "", commitment: new Uint8Array(0), signature: new Uint8Array(0) };
 }
 
 export const CommitMoveRequest: MessageFns<CommitMoveRequest> = {
@@ -204,7 +204,7 @@ export const CommitMoveRequest: MessageFns<CommitMoveRequest> = {
               break;
             }
 
-            message.commitment = Buffer.from(reader.bytes());
+            message.commitment = reader.bytes();
             continue;
           }
           case 4: {
@@ -212,7 +212,7 @@ export const CommitMoveRequest: MessageFns<CommitMoveRequest> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -239,8 +239,8 @@ export const CommitMoveRequest: MessageFns<CommitMoveRequest> = {
         : isSet(object.member_id)
         ? globalThis.String(object.member_id)
         : "",
-      commitment: isSet(object.commitment) ? Buffer.from(bytesFromBase64(object.commitment)) : Buffer.alloc(0),
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      commitment: isSet(object.commitment) ? bytesFromBase64(object.commitment) : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
     };
   },
 
@@ -268,8 +268,8 @@ export const CommitMoveRequest: MessageFns<CommitMoveRequest> = {
     const message = createBaseCommitMoveRequest();
     message.gameId = object.gameId ?? "";
     message.memberId = object.memberId ?? "";
-    message.commitment = object.commitment ?? Buffer.alloc(0);
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.commitment = object.commitment ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -345,7 +345,7 @@ export const CommitMoveResponse: MessageFns<CommitMoveResponse> = {
 };
 
 function createBaseRevealMoveRequest(): RevealMoveRequest {
-  return { gameId: "", memberId: "", move: 0, nonce: Buffer.alloc(0), signature: Buffer.alloc(0) };
+  return { gameId: "", memberId: "", move: 0, nonce: new Uint8Array(0), signature: new Uint8Array(0) };
 }
 
 export const RevealMoveRequest: MessageFns<RevealMoveRequest> = {
@@ -410,7 +410,7 @@ export const RevealMoveRequest: MessageFns<RevealMoveRequest> = {
               break;
             }
 
-            message.nonce = Buffer.from(reader.bytes());
+            message.nonce = reader.bytes();
             continue;
           }
           case 5: {
@@ -418,7 +418,7 @@ export const RevealMoveRequest: MessageFns<RevealMoveRequest> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -446,8 +446,8 @@ export const RevealMoveRequest: MessageFns<RevealMoveRequest> = {
         ? globalThis.String(object.member_id)
         : "",
       move: isSet(object.move) ? moveFromJSON(object.move) : 0,
-      nonce: isSet(object.nonce) ? Buffer.from(bytesFromBase64(object.nonce)) : Buffer.alloc(0),
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      nonce: isSet(object.nonce) ? bytesFromBase64(object.nonce) : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
     };
   },
 
@@ -479,8 +479,8 @@ export const RevealMoveRequest: MessageFns<RevealMoveRequest> = {
     message.gameId = object.gameId ?? "";
     message.memberId = object.memberId ?? "";
     message.move = object.move ?? 0;
-    message.nonce = object.nonce ?? Buffer.alloc(0);
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.nonce = object.nonce ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -1632,11 +1632,28 @@ export const AdjudicatorServiceClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;

@@ -166,12 +166,12 @@ export function outcomeToJSON(object: Outcome): string {
 /** A candidate's signed consent to one version of the network's legal agreement. */
 export interface Consent {
   /** Ed25519 public key of the candidate (32 bytes). The member id is its lowercase hex. */
-  candidatePublicKey: Buffer;
+  candidatePublicKey: Uint8Array;
   agreementVersion: number;
   /** SHA-256 of the agreement document (32 bytes). */
-  agreementHash: Buffer;
+  agreementHash: Uint8Array;
   /** Ed25519 signature by the candidate over the consent payload (64 bytes). */
-  signature: Buffer;
+  signature: Uint8Array;
 }
 
 /** Admit a new member sponsored by both players. */
@@ -184,7 +184,7 @@ export interface GenericAction {
   /** Short machine name of the action kind, e.g. "post.create" ([a-z0-9._-], at most 64 characters). */
   kind: string;
   /** Opaque to Proof-of-Trust; at most 4 KiB. */
-  payload: Buffer;
+  payload: Uint8Array;
 }
 
 /** What a game rate-limits. */
@@ -246,10 +246,10 @@ export interface Suspension {
 
 function createBaseConsent(): Consent {
   return {
-    candidatePublicKey: Buffer.alloc(0),
+    candidatePublicKey: new Uint8Array(0),
     agreementVersion: 0,
-    agreementHash: Buffer.alloc(0),
-    signature: Buffer.alloc(0),
+    agreementHash: new Uint8Array(0),
+    signature: new Uint8Array(0),
   };
 }
 
@@ -288,7 +288,7 @@ export const Consent: MessageFns<Consent> = {
               break;
             }
 
-            message.candidatePublicKey = Buffer.from(reader.bytes());
+            message.candidatePublicKey = reader.bytes();
             continue;
           }
           case 2: {
@@ -304,7 +304,7 @@ export const Consent: MessageFns<Consent> = {
               break;
             }
 
-            message.agreementHash = Buffer.from(reader.bytes());
+            message.agreementHash = reader.bytes();
             continue;
           }
           case 4: {
@@ -312,7 +312,7 @@ export const Consent: MessageFns<Consent> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -330,21 +330,21 @@ export const Consent: MessageFns<Consent> = {
   fromJSON(object: any): Consent {
     return {
       candidatePublicKey: isSet(object.candidatePublicKey)
-        ? Buffer.from(bytesFromBase64(object.candidatePublicKey))
+        ? bytesFromBase64(object.candidatePublicKey)
         : isSet(object.candidate_public_key)
-        ? Buffer.from(bytesFromBase64(object.candidate_public_key))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.candidate_public_key)
+        : new Uint8Array(0),
       agreementVersion: isSet(object.agreementVersion)
         ? globalThis.Number(object.agreementVersion)
         : isSet(object.agreement_version)
         ? globalThis.Number(object.agreement_version)
         : 0,
       agreementHash: isSet(object.agreementHash)
-        ? Buffer.from(bytesFromBase64(object.agreementHash))
+        ? bytesFromBase64(object.agreementHash)
         : isSet(object.agreement_hash)
-        ? Buffer.from(bytesFromBase64(object.agreement_hash))
-        : Buffer.alloc(0),
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+        ? bytesFromBase64(object.agreement_hash)
+        : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
     };
   },
 
@@ -370,10 +370,10 @@ export const Consent: MessageFns<Consent> = {
   },
   fromPartial(object: DeepPartial<Consent>): Consent {
     const message = createBaseConsent();
-    message.candidatePublicKey = object.candidatePublicKey ?? Buffer.alloc(0);
+    message.candidatePublicKey = object.candidatePublicKey ?? new Uint8Array(0);
     message.agreementVersion = object.agreementVersion ?? 0;
-    message.agreementHash = object.agreementHash ?? Buffer.alloc(0);
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.agreementHash = object.agreementHash ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -448,7 +448,7 @@ export const AdmissionAction: MessageFns<AdmissionAction> = {
 };
 
 function createBaseGenericAction(): GenericAction {
-  return { kind: "", payload: Buffer.alloc(0) };
+  return { kind: "", payload: new Uint8Array(0) };
 }
 
 export const GenericAction: MessageFns<GenericAction> = {
@@ -488,7 +488,7 @@ export const GenericAction: MessageFns<GenericAction> = {
               break;
             }
 
-            message.payload = Buffer.from(reader.bytes());
+            message.payload = reader.bytes();
             continue;
           }
         }
@@ -506,7 +506,7 @@ export const GenericAction: MessageFns<GenericAction> = {
   fromJSON(object: any): GenericAction {
     return {
       kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
+      payload: isSet(object.payload) ? bytesFromBase64(object.payload) : new Uint8Array(0),
     };
   },
 
@@ -527,7 +527,7 @@ export const GenericAction: MessageFns<GenericAction> = {
   fromPartial(object: DeepPartial<GenericAction>): GenericAction {
     const message = createBaseGenericAction();
     message.kind = object.kind ?? "";
-    message.payload = object.payload ?? Buffer.alloc(0);
+    message.payload = object.payload ?? new Uint8Array(0);
     return message;
   },
 };
@@ -1278,11 +1278,28 @@ export const Suspension: MessageFns<Suspension> = {
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;

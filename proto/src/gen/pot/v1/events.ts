@@ -77,13 +77,13 @@ export interface Envelope {
 }
 
 export interface GenesisMember {
-  publicKey: Buffer;
+  publicKey: Uint8Array;
   displayName: string;
 }
 
 export interface Agreement {
   version: number;
-  hash: Buffer;
+  hash: Uint8Array;
   uri: string;
 }
 
@@ -100,7 +100,7 @@ export interface AgreementPublished {
 
 export interface MemberAdmitted {
   memberId: string;
-  publicKey: Buffer;
+  publicKey: Uint8Array;
   kind: AdmissionKind;
   /** Both sponsors, for a sponsored member. */
   sponsorIds: string[];
@@ -136,7 +136,7 @@ export interface MemberExcluded {
 
 export interface SponsorRegistered {
   memberId: string;
-  publicKey: Buffer;
+  publicKey: Uint8Array;
 }
 
 export interface SponsorExcluded {
@@ -159,7 +159,7 @@ export interface ProposalMade {
   madeAtMs: bigint;
   expiresAtMs: bigint;
   /** Ed25519 signature of the proposer over the proposal payload. */
-  signature: Buffer;
+  signature: Uint8Array;
 }
 
 export interface ProposalDeclined {
@@ -175,7 +175,7 @@ export interface ProposalCancelled {
 
 export interface Sponsor {
   memberId: string;
-  publicKey: Buffer;
+  publicKey: Uint8Array;
 }
 
 /** Both stakes are locked and the game begins. game_id equals the proposal id. */
@@ -217,8 +217,8 @@ export interface MoveCommitted {
   gameId: string;
   memberId: string;
   /** SHA-256(domain tag, game id, member id, move, nonce). */
-  commitment: Buffer;
-  signature: Buffer;
+  commitment: Uint8Array;
+  signature: Uint8Array;
   committedAtMs: bigint;
 }
 
@@ -227,8 +227,8 @@ export interface MoveRevealed {
   gameId: string;
   memberId: string;
   move: Move;
-  nonce: Buffer;
-  signature: Buffer;
+  nonce: Uint8Array;
+  signature: Uint8Array;
   revealedAtMs: bigint;
 }
 
@@ -881,7 +881,7 @@ export const Envelope: MessageFns<Envelope> = {
 };
 
 function createBaseGenesisMember(): GenesisMember {
-  return { publicKey: Buffer.alloc(0), displayName: "" };
+  return { publicKey: new Uint8Array(0), displayName: "" };
 }
 
 export const GenesisMember: MessageFns<GenesisMember> = {
@@ -913,7 +913,7 @@ export const GenesisMember: MessageFns<GenesisMember> = {
               break;
             }
 
-            message.publicKey = Buffer.from(reader.bytes());
+            message.publicKey = reader.bytes();
             continue;
           }
           case 2: {
@@ -939,10 +939,10 @@ export const GenesisMember: MessageFns<GenesisMember> = {
   fromJSON(object: any): GenesisMember {
     return {
       publicKey: isSet(object.publicKey)
-        ? Buffer.from(bytesFromBase64(object.publicKey))
+        ? bytesFromBase64(object.publicKey)
         : isSet(object.public_key)
-        ? Buffer.from(bytesFromBase64(object.public_key))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.public_key)
+        : new Uint8Array(0),
       displayName: isSet(object.displayName)
         ? globalThis.String(object.displayName)
         : isSet(object.display_name)
@@ -967,14 +967,14 @@ export const GenesisMember: MessageFns<GenesisMember> = {
   },
   fromPartial(object: DeepPartial<GenesisMember>): GenesisMember {
     const message = createBaseGenesisMember();
-    message.publicKey = object.publicKey ?? Buffer.alloc(0);
+    message.publicKey = object.publicKey ?? new Uint8Array(0);
     message.displayName = object.displayName ?? "";
     return message;
   },
 };
 
 function createBaseAgreement(): Agreement {
-  return { version: 0, hash: Buffer.alloc(0), uri: "" };
+  return { version: 0, hash: new Uint8Array(0), uri: "" };
 }
 
 export const Agreement: MessageFns<Agreement> = {
@@ -1017,7 +1017,7 @@ export const Agreement: MessageFns<Agreement> = {
               break;
             }
 
-            message.hash = Buffer.from(reader.bytes());
+            message.hash = reader.bytes();
             continue;
           }
           case 3: {
@@ -1043,7 +1043,7 @@ export const Agreement: MessageFns<Agreement> = {
   fromJSON(object: any): Agreement {
     return {
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
-      hash: isSet(object.hash) ? Buffer.from(bytesFromBase64(object.hash)) : Buffer.alloc(0),
+      hash: isSet(object.hash) ? bytesFromBase64(object.hash) : new Uint8Array(0),
       uri: isSet(object.uri) ? globalThis.String(object.uri) : "",
     };
   },
@@ -1068,7 +1068,7 @@ export const Agreement: MessageFns<Agreement> = {
   fromPartial(object: DeepPartial<Agreement>): Agreement {
     const message = createBaseAgreement();
     message.version = object.version ?? 0;
-    message.hash = object.hash ?? Buffer.alloc(0);
+    message.hash = object.hash ?? new Uint8Array(0);
     message.uri = object.uri ?? "";
     return message;
   },
@@ -1251,7 +1251,7 @@ export const AgreementPublished: MessageFns<AgreementPublished> = {
 function createBaseMemberAdmitted(): MemberAdmitted {
   return {
     memberId: "",
-    publicKey: Buffer.alloc(0),
+    publicKey: new Uint8Array(0),
     kind: 0,
     sponsorIds: [],
     controllerId: "",
@@ -1323,7 +1323,7 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
               break;
             }
 
-            message.publicKey = Buffer.from(reader.bytes());
+            message.publicKey = reader.bytes();
             continue;
           }
           case 3: {
@@ -1402,10 +1402,10 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
         ? globalThis.String(object.member_id)
         : "",
       publicKey: isSet(object.publicKey)
-        ? Buffer.from(bytesFromBase64(object.publicKey))
+        ? bytesFromBase64(object.publicKey)
         : isSet(object.public_key)
-        ? Buffer.from(bytesFromBase64(object.public_key))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.public_key)
+        : new Uint8Array(0),
       kind: isSet(object.kind) ? admissionKindFromJSON(object.kind) : 0,
       sponsorIds: globalThis.Array.isArray(object?.sponsorIds)
         ? object.sponsorIds.map((e: any) => globalThis.String(e))
@@ -1474,7 +1474,7 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
   fromPartial(object: DeepPartial<MemberAdmitted>): MemberAdmitted {
     const message = createBaseMemberAdmitted();
     message.memberId = object.memberId ?? "";
-    message.publicKey = object.publicKey ?? Buffer.alloc(0);
+    message.publicKey = object.publicKey ?? new Uint8Array(0);
     message.kind = object.kind ?? 0;
     message.sponsorIds = object.sponsorIds?.map((e) => e) || [];
     message.controllerId = object.controllerId ?? "";
@@ -1852,7 +1852,7 @@ export const MemberExcluded: MessageFns<MemberExcluded> = {
 };
 
 function createBaseSponsorRegistered(): SponsorRegistered {
-  return { memberId: "", publicKey: Buffer.alloc(0) };
+  return { memberId: "", publicKey: new Uint8Array(0) };
 }
 
 export const SponsorRegistered: MessageFns<SponsorRegistered> = {
@@ -1892,7 +1892,7 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
               break;
             }
 
-            message.publicKey = Buffer.from(reader.bytes());
+            message.publicKey = reader.bytes();
             continue;
           }
         }
@@ -1915,10 +1915,10 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
         ? globalThis.String(object.member_id)
         : "",
       publicKey: isSet(object.publicKey)
-        ? Buffer.from(bytesFromBase64(object.publicKey))
+        ? bytesFromBase64(object.publicKey)
         : isSet(object.public_key)
-        ? Buffer.from(bytesFromBase64(object.public_key))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.public_key)
+        : new Uint8Array(0),
     };
   },
 
@@ -1939,7 +1939,7 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
   fromPartial(object: DeepPartial<SponsorRegistered>): SponsorRegistered {
     const message = createBaseSponsorRegistered();
     message.memberId = object.memberId ?? "";
-    message.publicKey = object.publicKey ?? Buffer.alloc(0);
+    message.publicKey = object.publicKey ?? new Uint8Array(0);
     return message;
   },
 };
@@ -2152,7 +2152,7 @@ function createBaseProposalMade(): ProposalMade {
     action: undefined,
     madeAtMs: 0n,
     expiresAtMs: 0n,
-    signature: Buffer.alloc(0),
+    signature: new Uint8Array(0),
   };
 }
 
@@ -2254,7 +2254,7 @@ export const ProposalMade: MessageFns<ProposalMade> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -2297,7 +2297,7 @@ export const ProposalMade: MessageFns<ProposalMade> = {
         : isSet(object.expires_at_ms)
         ? BigInt(object.expires_at_ms)
         : 0n,
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
     };
   },
 
@@ -2342,7 +2342,7 @@ export const ProposalMade: MessageFns<ProposalMade> = {
     message.expiresAtMs = (object.expiresAtMs !== undefined && object.expiresAtMs !== null)
       ? BigInt(object.expiresAtMs)
       : 0n;
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -2550,7 +2550,7 @@ export const ProposalCancelled: MessageFns<ProposalCancelled> = {
 };
 
 function createBaseSponsor(): Sponsor {
-  return { memberId: "", publicKey: Buffer.alloc(0) };
+  return { memberId: "", publicKey: new Uint8Array(0) };
 }
 
 export const Sponsor: MessageFns<Sponsor> = {
@@ -2590,7 +2590,7 @@ export const Sponsor: MessageFns<Sponsor> = {
               break;
             }
 
-            message.publicKey = Buffer.from(reader.bytes());
+            message.publicKey = reader.bytes();
             continue;
           }
         }
@@ -2613,10 +2613,10 @@ export const Sponsor: MessageFns<Sponsor> = {
         ? globalThis.String(object.member_id)
         : "",
       publicKey: isSet(object.publicKey)
-        ? Buffer.from(bytesFromBase64(object.publicKey))
+        ? bytesFromBase64(object.publicKey)
         : isSet(object.public_key)
-        ? Buffer.from(bytesFromBase64(object.public_key))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.public_key)
+        : new Uint8Array(0),
     };
   },
 
@@ -2637,7 +2637,7 @@ export const Sponsor: MessageFns<Sponsor> = {
   fromPartial(object: DeepPartial<Sponsor>): Sponsor {
     const message = createBaseSponsor();
     message.memberId = object.memberId ?? "";
-    message.publicKey = object.publicKey ?? Buffer.alloc(0);
+    message.publicKey = object.publicKey ?? new Uint8Array(0);
     return message;
   },
 };
@@ -3269,7 +3269,7 @@ export const GameStarted: MessageFns<GameStarted> = {
 };
 
 function createBaseMoveCommitted(): MoveCommitted {
-  return { gameId: "", memberId: "", commitment: Buffer.alloc(0), signature: Buffer.alloc(0), committedAtMs: 0n };
+  return { gameId: "", memberId: "", commitment: new Uint8Array(0), signature: new Uint8Array(0), committedAtMs: 0n };
 }
 
 export const MoveCommitted: MessageFns<MoveCommitted> = {
@@ -3329,7 +3329,7 @@ export const MoveCommitted: MessageFns<MoveCommitted> = {
               break;
             }
 
-            message.commitment = Buffer.from(reader.bytes());
+            message.commitment = reader.bytes();
             continue;
           }
           case 4: {
@@ -3337,7 +3337,7 @@ export const MoveCommitted: MessageFns<MoveCommitted> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
           case 5: {
@@ -3372,8 +3372,8 @@ export const MoveCommitted: MessageFns<MoveCommitted> = {
         : isSet(object.member_id)
         ? globalThis.String(object.member_id)
         : "",
-      commitment: isSet(object.commitment) ? Buffer.from(bytesFromBase64(object.commitment)) : Buffer.alloc(0),
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      commitment: isSet(object.commitment) ? bytesFromBase64(object.commitment) : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
       committedAtMs: isSet(object.committedAtMs)
         ? BigInt(object.committedAtMs)
         : isSet(object.committed_at_ms)
@@ -3409,8 +3409,8 @@ export const MoveCommitted: MessageFns<MoveCommitted> = {
     const message = createBaseMoveCommitted();
     message.gameId = object.gameId ?? "";
     message.memberId = object.memberId ?? "";
-    message.commitment = object.commitment ?? Buffer.alloc(0);
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.commitment = object.commitment ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     message.committedAtMs = (object.committedAtMs !== undefined && object.committedAtMs !== null)
       ? BigInt(object.committedAtMs)
       : 0n;
@@ -3419,7 +3419,14 @@ export const MoveCommitted: MessageFns<MoveCommitted> = {
 };
 
 function createBaseMoveRevealed(): MoveRevealed {
-  return { gameId: "", memberId: "", move: 0, nonce: Buffer.alloc(0), signature: Buffer.alloc(0), revealedAtMs: 0n };
+  return {
+    gameId: "",
+    memberId: "",
+    move: 0,
+    nonce: new Uint8Array(0),
+    signature: new Uint8Array(0),
+    revealedAtMs: 0n,
+  };
 }
 
 export const MoveRevealed: MessageFns<MoveRevealed> = {
@@ -3490,7 +3497,7 @@ export const MoveRevealed: MessageFns<MoveRevealed> = {
               break;
             }
 
-            message.nonce = Buffer.from(reader.bytes());
+            message.nonce = reader.bytes();
             continue;
           }
           case 5: {
@@ -3498,7 +3505,7 @@ export const MoveRevealed: MessageFns<MoveRevealed> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
           case 6: {
@@ -3534,8 +3541,8 @@ export const MoveRevealed: MessageFns<MoveRevealed> = {
         ? globalThis.String(object.member_id)
         : "",
       move: isSet(object.move) ? moveFromJSON(object.move) : 0,
-      nonce: isSet(object.nonce) ? Buffer.from(bytesFromBase64(object.nonce)) : Buffer.alloc(0),
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      nonce: isSet(object.nonce) ? bytesFromBase64(object.nonce) : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
       revealedAtMs: isSet(object.revealedAtMs)
         ? BigInt(object.revealedAtMs)
         : isSet(object.revealed_at_ms)
@@ -3575,8 +3582,8 @@ export const MoveRevealed: MessageFns<MoveRevealed> = {
     message.gameId = object.gameId ?? "";
     message.memberId = object.memberId ?? "";
     message.move = object.move ?? 0;
-    message.nonce = object.nonce ?? Buffer.alloc(0);
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.nonce = object.nonce ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     message.revealedAtMs = (object.revealedAtMs !== undefined && object.revealedAtMs !== null)
       ? BigInt(object.revealedAtMs)
       : 0n;
@@ -4030,11 +4037,28 @@ export const CreditAward: MessageFns<CreditAward> = {
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;

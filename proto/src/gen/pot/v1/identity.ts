@@ -83,7 +83,7 @@ export interface GetMemberRequest {
 
 export interface Member {
   memberId: string;
-  publicKey: Buffer;
+  publicKey: Uint8Array;
   status: MemberStatus;
   kind: AdmissionKind;
   sponsorIds: string[];
@@ -417,7 +417,7 @@ export const GetMemberRequest: MessageFns<GetMemberRequest> = {
 function createBaseMember(): Member {
   return {
     memberId: "",
-    publicKey: Buffer.alloc(0),
+    publicKey: new Uint8Array(0),
     status: 0,
     kind: 0,
     sponsorIds: [],
@@ -497,7 +497,7 @@ export const Member: MessageFns<Member> = {
               break;
             }
 
-            message.publicKey = Buffer.from(reader.bytes());
+            message.publicKey = reader.bytes();
             continue;
           }
           case 3: {
@@ -592,10 +592,10 @@ export const Member: MessageFns<Member> = {
         ? globalThis.String(object.member_id)
         : "",
       publicKey: isSet(object.publicKey)
-        ? Buffer.from(bytesFromBase64(object.publicKey))
+        ? bytesFromBase64(object.publicKey)
         : isSet(object.public_key)
-        ? Buffer.from(bytesFromBase64(object.public_key))
-        : Buffer.alloc(0),
+        ? bytesFromBase64(object.public_key)
+        : new Uint8Array(0),
       status: isSet(object.status) ? memberStatusFromJSON(object.status) : 0,
       kind: isSet(object.kind) ? admissionKindFromJSON(object.kind) : 0,
       sponsorIds: globalThis.Array.isArray(object?.sponsorIds)
@@ -676,7 +676,7 @@ export const Member: MessageFns<Member> = {
   fromPartial(object: DeepPartial<Member>): Member {
     const message = createBaseMember();
     message.memberId = object.memberId ?? "";
-    message.publicKey = object.publicKey ?? Buffer.alloc(0);
+    message.publicKey = object.publicKey ?? new Uint8Array(0);
     message.status = object.status ?? 0;
     message.kind = object.kind ?? 0;
     message.sponsorIds = object.sponsorIds?.map((e) => e) || [];
@@ -844,11 +844,28 @@ export const IdentityServiceClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;

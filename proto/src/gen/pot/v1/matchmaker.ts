@@ -93,7 +93,7 @@ export interface ProposeRequest {
     | Action
     | undefined;
   /** Ed25519 signature of the proposer over the proposal payload (see docs/api.md). */
-  signature: Buffer;
+  signature: Uint8Array;
 }
 
 export interface ProposeResponse {
@@ -106,7 +106,7 @@ export interface ProposeResponse {
 export interface AcceptRequest {
   proposalId: string;
   memberId: string;
-  signature: Buffer;
+  signature: Uint8Array;
 }
 
 export interface AcceptResponse {
@@ -118,7 +118,7 @@ export interface AcceptResponse {
 export interface DeclineRequest {
   proposalId: string;
   memberId: string;
-  signature: Buffer;
+  signature: Uint8Array;
 }
 
 export interface DeclineResponse {
@@ -128,7 +128,7 @@ export interface DeclineResponse {
 export interface CancelRequest {
   proposalId: string;
   memberId: string;
-  signature: Buffer;
+  signature: Uint8Array;
 }
 
 export interface CancelResponse {
@@ -178,7 +178,7 @@ export interface GetProposalResponse {
 }
 
 function createBaseProposeRequest(): ProposeRequest {
-  return { proposalId: "", proposerId: "", partnerId: "", action: undefined, signature: Buffer.alloc(0) };
+  return { proposalId: "", proposerId: "", partnerId: "", action: undefined, signature: new Uint8Array(0) };
 }
 
 export const ProposeRequest: MessageFns<ProposeRequest> = {
@@ -251,7 +251,7 @@ export const ProposeRequest: MessageFns<ProposeRequest> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -284,7 +284,7 @@ export const ProposeRequest: MessageFns<ProposeRequest> = {
         ? globalThis.String(object.partner_id)
         : "",
       action: isSet(object.action) ? Action.fromJSON(object.action) : undefined,
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
     };
   },
 
@@ -319,7 +319,7 @@ export const ProposeRequest: MessageFns<ProposeRequest> = {
     message.action = (object.action !== undefined && object.action !== null)
       ? Action.fromPartial(object.action)
       : undefined;
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -442,7 +442,7 @@ export const ProposeResponse: MessageFns<ProposeResponse> = {
 };
 
 function createBaseAcceptRequest(): AcceptRequest {
-  return { proposalId: "", memberId: "", signature: Buffer.alloc(0) };
+  return { proposalId: "", memberId: "", signature: new Uint8Array(0) };
 }
 
 export const AcceptRequest: MessageFns<AcceptRequest> = {
@@ -493,7 +493,7 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -520,7 +520,7 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
         : isSet(object.member_id)
         ? globalThis.String(object.member_id)
         : "",
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
     };
   },
 
@@ -545,7 +545,7 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     const message = createBaseAcceptRequest();
     message.proposalId = object.proposalId ?? "";
     message.memberId = object.memberId ?? "";
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -668,7 +668,7 @@ export const AcceptResponse: MessageFns<AcceptResponse> = {
 };
 
 function createBaseDeclineRequest(): DeclineRequest {
-  return { proposalId: "", memberId: "", signature: Buffer.alloc(0) };
+  return { proposalId: "", memberId: "", signature: new Uint8Array(0) };
 }
 
 export const DeclineRequest: MessageFns<DeclineRequest> = {
@@ -719,7 +719,7 @@ export const DeclineRequest: MessageFns<DeclineRequest> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -746,7 +746,7 @@ export const DeclineRequest: MessageFns<DeclineRequest> = {
         : isSet(object.member_id)
         ? globalThis.String(object.member_id)
         : "",
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
     };
   },
 
@@ -771,7 +771,7 @@ export const DeclineRequest: MessageFns<DeclineRequest> = {
     const message = createBaseDeclineRequest();
     message.proposalId = object.proposalId ?? "";
     message.memberId = object.memberId ?? "";
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -847,7 +847,7 @@ export const DeclineResponse: MessageFns<DeclineResponse> = {
 };
 
 function createBaseCancelRequest(): CancelRequest {
-  return { proposalId: "", memberId: "", signature: Buffer.alloc(0) };
+  return { proposalId: "", memberId: "", signature: new Uint8Array(0) };
 }
 
 export const CancelRequest: MessageFns<CancelRequest> = {
@@ -898,7 +898,7 @@ export const CancelRequest: MessageFns<CancelRequest> = {
               break;
             }
 
-            message.signature = Buffer.from(reader.bytes());
+            message.signature = reader.bytes();
             continue;
           }
         }
@@ -925,7 +925,7 @@ export const CancelRequest: MessageFns<CancelRequest> = {
         : isSet(object.member_id)
         ? globalThis.String(object.member_id)
         : "",
-      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
     };
   },
 
@@ -950,7 +950,7 @@ export const CancelRequest: MessageFns<CancelRequest> = {
     const message = createBaseCancelRequest();
     message.proposalId = object.proposalId ?? "";
     message.memberId = object.memberId ?? "";
-    message.signature = object.signature ?? Buffer.alloc(0);
+    message.signature = object.signature ?? new Uint8Array(0);
     return message;
   },
 };
@@ -1916,11 +1916,28 @@ export const MatchmakerServiceClient = makeGenericClientConstructor(
 };
 
 function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
 }
 
 function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;

@@ -1,0 +1,166 @@
+import * as pb from "@pot/contracts";
+import {
+  ACTION_KIND_PATTERN,
+  HASH_BYTES,
+  PUBLIC_KEY_BYTES,
+  SIGNATURE_BYTES,
+  ValidationError,
+  type ActionSpec,
+  type GameRules,
+  type MoveName,
+  type Policy,
+} from "@pot/mechanism";
+
+/** uint64 on the wire -> number in the domain (every value we carry fits in 2^53). */
+export function toNumber(value: bigint): number {
+  return Number(value);
+}
+
+export function toBig(value: number): bigint {
+  return BigInt(Math.trunc(value));
+}
+
+export const MAX_GENERIC_PAYLOAD_BYTES = 4096;
+
+export function actionFromWire(action: pb.Action | undefined, field = "action"): ActionSpec {
+  const body = action?.action;
+  if (!body) throw new ValidationError(field, "is required: admission or generic");
+  switch (body.$case) {
+    case "admission": {
+      const consent = body.value.consent;
+      if (!consent) throw new ValidationError(`${field}.admission.consent`, "is required");
+      const at = `${field}.admission.consent`;
+      bytes(`${at}.candidate_public_key`, consent.candidatePublicKey, PUBLIC_KEY_BYTES);
+      bytes(`${at}.agreement_hash`, consent.agreementHash, HASH_BYTES);
+      bytes(`${at}.signature`, consent.signature, SIGNATURE_BYTES);
+      if (consent.agreementVersion < 1) throw new ValidationError(`${at}.agreement_version`, "must be 1 or more");
+      return {
+        type: "admission",
+        candidatePublicKey: consent.candidatePublicKey,
+        agreementVersion: consent.agreementVersion,
+        agreementHash: consent.agreementHash,
+        consentSignature: consent.signature,
+      };
+    }
+    case "generic": {
+      if (!ACTION_KIND_PATTERN.test(body.value.kind)) {
+        throw new ValidationError(`${field}.generic.kind`, "must be 1-64 characters of a-z, 0-9, '.', '_' or '-'");
+      }
+      if (body.value.payload.length > MAX_GENERIC_PAYLOAD_BYTES) {
+        throw new ValidationError(`${field}.generic.payload`, `must be at most ${MAX_GENERIC_PAYLOAD_BYTES} bytes`);
+      }
+      return { type: "generic", kind: body.value.kind, payload: body.value.payload };
+    }
+    default: {
+      const unreachable: never = body;
+      return unreachable;
+    }
+  }
+}
+
+export function actionToWire(action: ActionSpec): pb.Action {
+  switch (action.type) {
+    case "admission":
+      return {
+        action: {
+          $case: "admission",
+          value: {
+            consent: {
+              candidatePublicKey: action.candidatePublicKey,
+              agreementVersion: action.agreementVersion,
+              agreementHash: action.agreementHash,
+              signature: action.consentSignature,
+            },
+          },
+        },
+      };
+    case "generic":
+      return { action: { $case: "generic", value: { kind: action.kind, payload: action.payload } } };
+    default: {
+      const unreachable: never = action;
+      return unreachable;
+    }
+  }
+}
+
+export function rulesFromWire(rules: pb.GameRules | undefined, field: string): GameRules {
+  if (!rules) throw new ValidationError(field, "is required");
+  return {
+    stakePeriodMs: toNumber(rules.stakePeriodMs),
+    penaltyPeriodMs: toNumber(rules.penaltyPeriodMs),
+    commitWindowMs: toNumber(rules.commitWindowMs),
+    revealWindowMs: toNumber(rules.revealWindowMs),
+    defectorCredits: rules.defectorCredits,
+    suspendBetrayed: rules.suspendBetrayed,
+    suspendBothDefectors: rules.suspendBothDefectors,
+    noShowPenaltyMs: toNumber(rules.noShowPenaltyMs),
+  };
+}
+
+export function rulesToWire(rules: GameRules): pb.GameRules {
+  return {
+    stakePeriodMs: toBig(rules.stakePeriodMs),
+    penaltyPeriodMs: toBig(rules.penaltyPeriodMs),
+    commitWindowMs: toBig(rules.commitWindowMs),
+    revealWindowMs: toBig(rules.revealWindowMs),
+    defectorCredits: rules.defectorCredits,
+    suspendBetrayed: rules.suspendBetrayed,
+    suspendBothDefectors: rules.suspendBothDefectors,
+    noShowPenaltyMs: toBig(rules.noShowPenaltyMs),
+  };
+}
+
+export function policyFromWire(policy: pb.Policy | undefined, field = "policy"): Policy {
+  if (!policy) throw new ValidationError(field, "is required");
+  return {
+    version: policy.version,
+    admission: rulesFromWire(policy.admission, `${field}.admission`),
+    actionKinds: policy.actionKinds.map((entry, index) => ({
+      kind: entry.kind,
+      rules: rulesFromWire(entry.rules, `${field}.action_kinds[${index}].rules`),
+    })),
+    pairCooldownMs: toNumber(policy.pairCooldownMs),
+    proposalTtlMs: toNumber(policy.proposalTtlMs),
+    creditTtlMs: toNumber(policy.creditTtlMs),
+    exclusionSponsorPenaltyMs: toNumber(policy.exclusionSponsorPenaltyMs),
+  };
+}
+
+export function policyToWire(policy: Policy): pb.Policy {
+  return {
+    version: policy.version,
+    admission: rulesToWire(policy.admission),
+    actionKinds: policy.actionKinds.map((entry) => ({ kind: entry.kind, rules: rulesToWire(entry.rules) })),
+    pairCooldownMs: toBig(policy.pairCooldownMs),
+    proposalTtlMs: toBig(policy.proposalTtlMs),
+    creditTtlMs: toBig(policy.creditTtlMs),
+    exclusionSponsorPenaltyMs: toBig(policy.exclusionSponsorPenaltyMs),
+  };
+}
+
+export function moveFromWire(move: pb.Move, field = "move"): MoveName {
+  if (move === pb.Move.MOVE_COOPERATE) return "cooperate";
+  if (move === pb.Move.MOVE_DEFECT) return "defect";
+  throw new ValidationError(field, "must be MOVE_COOPERATE or MOVE_DEFECT");
+}
+
+export function moveToWire(move: MoveName | undefined): pb.Move {
+  if (move === "cooperate") return pb.Move.MOVE_COOPERATE;
+  if (move === "defect") return pb.Move.MOVE_DEFECT;
+  return pb.Move.MOVE_UNSPECIFIED;
+}
+
+export function bytes(field: string, value: Uint8Array, length: number): Uint8Array {
+  if (value.length === 0) throw new ValidationError(field, "is required");
+  if (value.length !== length) throw new ValidationError(field, `must be ${length} bytes, got ${value.length}`);
+  return value;
+}
+
+export interface SponsorWire {
+  readonly memberId: string;
+  readonly publicKey: Uint8Array;
+}
+
+export function sponsorFromWire(sponsor: pb.Sponsor | undefined): SponsorWire {
+  return { memberId: sponsor?.memberId ?? "", publicKey: sponsor?.publicKey ?? new Uint8Array() };
+}
