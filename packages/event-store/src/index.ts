@@ -6,3 +6,4 @@ export * from "./streams.js";
 export * from "./event-store.js";
 export * from "./aggregate-repository.js";
 export * from "./reactor.js";
+export * from "./deferred.js";

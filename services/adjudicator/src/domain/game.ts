@@ -97,7 +97,15 @@ export type GameEvent =
       readonly signature: Uint8Array;
       readonly at: number;
     }
-  | ({ readonly type: "GameResolved"; readonly gameId: string } & Resolution);
+  | ({
+      readonly type: "GameResolved";
+      readonly gameId: string;
+      /** Copied from the opening so that the event alone tells downstream systems what to enforce. */
+      readonly sponsorA: Sponsor;
+      readonly sponsorB: Sponsor;
+      readonly action: ActionSpec;
+      readonly policyVersion: number;
+    } & Resolution);
 
 export type GameCommand =
   | {
@@ -339,7 +347,15 @@ function cancelled(game: StartedGame, now: number): Resolution {
 }
 
 function resolved(game: StartedGame, resolution: Resolution): GameEvent {
-  return { type: "GameResolved", gameId: game.gameId, ...resolution };
+  return {
+    type: "GameResolved",
+    gameId: game.gameId,
+    sponsorA: game.sponsorA,
+    sponsorB: game.sponsorB,
+    action: game.action,
+    policyVersion: game.policy.version,
+    ...resolution,
+  };
 }
 
 export function evolveGame(state: GameState, event: GameEvent): GameState {
@@ -378,7 +394,8 @@ export function evolveGame(state: GameState, event: GameEvent): GameState {
     }
     case "GameResolved": {
       if (state.phase === "none") return state;
-      const { type: _type, gameId: _gameId, ...resolution } = event;
+      const { type: _type, gameId: _gameId, sponsorA: _a, sponsorB: _b, action: _action, policyVersion: _v, ...resolution } =
+        event;
       return { ...state, phase: "resolved", resolution };
     }
     default: {

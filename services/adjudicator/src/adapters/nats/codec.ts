@@ -1,0 +1,200 @@
+import type { Envelope } from "@pot/contracts";
+import { Outcome as PbOutcome } from "@pot/contracts";
+import type { AggregateType, EventBody } from "@pot/event-store";
+import {
+  actionFromWire,
+  actionToWire,
+  moveFromWire,
+  moveToWire,
+  policyFromWire,
+  policyToWire,
+  sponsorFromWire,
+  toBig,
+  toNumber,
+} from "@pot/wire";
+import {
+  evolveGame,
+  evolvePolicy,
+  initialGameState,
+  initialPolicyState,
+  type GameEvent,
+  type GameState,
+  type Outcome,
+  type PolicyEvent,
+  type PolicyState,
+} from "../../domain/index.js";
+
+const OUTCOMES: Record<Outcome, PbOutcome> = {
+  "both-cooperated": PbOutcome.OUTCOME_BOTH_COOPERATED,
+  "a-defected": PbOutcome.OUTCOME_A_DEFECTED,
+  "b-defected": PbOutcome.OUTCOME_B_DEFECTED,
+  "both-defected": PbOutcome.OUTCOME_BOTH_DEFECTED,
+  "no-show": PbOutcome.OUTCOME_NO_SHOW,
+  cancelled: PbOutcome.OUTCOME_CANCELLED,
+};
+
+export function outcomeToWire(outcome: Outcome | undefined): PbOutcome {
+  return outcome ? OUTCOMES[outcome] : PbOutcome.OUTCOME_UNSPECIFIED;
+}
+
+export function outcomeFromWire(outcome: PbOutcome): Outcome {
+  const found = (Object.entries(OUTCOMES) as [Outcome, PbOutcome][]).find(([, value]) => value === outcome);
+  if (!found) throw new Error(`unknown outcome ${outcome}`);
+  return found[0];
+}
+
+export const policyAggregate: AggregateType<PolicyState, PolicyEvent> = {
+  name: "policy",
+  initial: () => initialPolicyState,
+  evolve: evolvePolicy,
+  fromWire(envelope: Envelope) {
+    const event = envelope.event;
+    if (event?.$case !== "policyPublished") return undefined;
+    return { type: "PolicyPublished", policy: policyFromWire(event.value.policy) };
+  },
+  toWire(event): EventBody {
+    return { $case: "policyPublished", value: { policy: policyToWire(event.policy) } };
+  },
+};
+
+export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
+  const event = envelope.event;
+  switch (event?.$case) {
+    case "gameStarted": {
+      const v = event.value;
+      return {
+        type: "GameStarted",
+        gameId: v.gameId,
+        sponsorA: sponsorFromWire(v.sponsorA),
+        sponsorB: sponsorFromWire(v.sponsorB),
+        action: actionFromWire(v.action),
+        policy: policyFromWire(v.policy),
+        openedAt: toNumber(v.openedAtMs),
+        commitDeadline: toNumber(v.commitDeadlineMs),
+      };
+    }
+    case "moveCommitted": {
+      const v = event.value;
+      return {
+        type: "MoveCommitted",
+        gameId: v.gameId,
+        memberId: v.memberId,
+        commitment: v.commitment,
+        signature: v.signature,
+        at: toNumber(v.committedAtMs),
+      };
+    }
+    case "moveRevealed": {
+      const v = event.value;
+      return {
+        type: "MoveRevealed",
+        gameId: v.gameId,
+        memberId: v.memberId,
+        move: moveFromWire(v.move),
+        nonce: v.nonce,
+        signature: v.signature,
+        at: toNumber(v.revealedAtMs),
+      };
+    }
+    case "gameResolved": {
+      const v = event.value;
+      return {
+        type: "GameResolved",
+        gameId: v.gameId,
+        sponsorA: sponsorFromWire(v.sponsorA),
+        sponsorB: sponsorFromWire(v.sponsorB),
+        action: actionFromWire(v.action),
+        policyVersion: v.policyVersion,
+        outcome: outcomeFromWire(v.outcome),
+        moveA: v.moveA ? moveFromWireOptional(v.moveA) : undefined,
+        moveB: v.moveB ? moveFromWireOptional(v.moveB) : undefined,
+        resolvedAt: toNumber(v.resolvedAtMs),
+        admitted: v.admitted,
+        granted: v.granted,
+        credits: v.credits.map((c) => ({ memberId: c.memberId, count: c.count, expiresAtMs: toNumber(c.expiresAtMs) })),
+        suspensions: v.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) })),
+        noShowIds: v.noShowIds,
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function moveFromWireOptional(move: number) {
+  return move === 0 ? undefined : moveFromWire(move);
+}
+
+export function gameEventToWire(event: GameEvent): EventBody {
+  switch (event.type) {
+    case "GameStarted":
+      return {
+        $case: "gameStarted",
+        value: {
+          gameId: event.gameId,
+          sponsorA: event.sponsorA,
+          sponsorB: event.sponsorB,
+          action: actionToWire(event.action),
+          policy: policyToWire(event.policy),
+          openedAtMs: toBig(event.openedAt),
+          commitDeadlineMs: toBig(event.commitDeadline),
+        },
+      };
+    case "MoveCommitted":
+      return {
+        $case: "moveCommitted",
+        value: {
+          gameId: event.gameId,
+          memberId: event.memberId,
+          commitment: event.commitment,
+          signature: event.signature,
+          committedAtMs: toBig(event.at),
+        },
+      };
+    case "MoveRevealed":
+      return {
+        $case: "moveRevealed",
+        value: {
+          gameId: event.gameId,
+          memberId: event.memberId,
+          move: moveToWire(event.move),
+          nonce: event.nonce,
+          signature: event.signature,
+          revealedAtMs: toBig(event.at),
+        },
+      };
+    case "GameResolved": {
+      return {
+        $case: "gameResolved",
+        value: {
+          gameId: event.gameId,
+          outcome: outcomeToWire(event.outcome),
+          sponsorA: event.sponsorA,
+          sponsorB: event.sponsorB,
+          moveA: moveToWire(event.moveA),
+          moveB: moveToWire(event.moveB),
+          action: actionToWire(event.action),
+          policyVersion: event.policyVersion,
+          resolvedAtMs: toBig(event.resolvedAt),
+          admitted: event.admitted,
+          granted: event.granted,
+          credits: event.credits.map((c) => ({ memberId: c.memberId, count: c.count, expiresAtMs: toBig(c.expiresAtMs) })),
+          suspensions: event.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toBig(s.untilMs) })),
+          noShowIds: [...event.noShowIds],
+        },
+      };
+    }
+    default: {
+      const unreachable: never = event;
+      return unreachable;
+    }
+  }
+}
+
+export const gameAggregate: AggregateType<GameState, GameEvent> = {
+  name: "game",
+  initial: initialGameState,
+  evolve: evolveGame,
+  fromWire: gameEventFromWire,
+  toWire: gameEventToWire,
+};

@@ -1,0 +1,145 @@
+import { DEFAULT_POLICY, IllegalStateError, NotFoundError, type Policy } from "@pot/mechanism";
+import type { AggregateRepository, Logger, StoredEvent } from "@pot/event-store";
+import { actionFromWire, policyFromWire, sponsorFromWire, toNumber } from "@pot/wire";
+import {
+  currentPolicy,
+  decideGame,
+  decidePolicy,
+  policyVersion,
+  type GameCommand,
+  type GameEvent,
+  type GameState,
+  type Move,
+  type Outcome,
+  type PolicyEvent,
+  type PolicyState,
+} from "../domain/index.js";
+
+export const POLICY_ID = "network";
+
+export interface AdjudicatorDeps {
+  readonly games: AggregateRepository<GameState, GameEvent>;
+  readonly policies: AggregateRepository<PolicyState, PolicyEvent>;
+  readonly now: () => number;
+  readonly logger: Logger;
+}
+
+export interface Traced {
+  readonly headers?: Record<string, string>;
+}
+
+/** The adjudicator's use cases: load -> decide -> append, and its reactions to other services. */
+export class Adjudicator {
+  constructor(private readonly deps: AdjudicatorDeps) {}
+
+  /** Publishes the built-in default policy as version 1 when no policy exists yet. */
+  async ensureDefaultPolicy(): Promise<void> {
+    const { version: _version, ...policy } = DEFAULT_POLICY;
+    await this.deps.policies.execute(POLICY_ID, { causationId: "default-policy", now: new Date(this.deps.now()) }, (state) =>
+      decidePolicy({ type: "PublishDefaultPolicy", policy }, state),
+    );
+  }
+
+  async publishPolicy(requestId: string, policy: Omit<Policy, "version">, traced: Traced = {}) {
+    const result = await this.deps.policies.execute(
+      POLICY_ID,
+      { causationId: `publish-policy:${requestId}`, now: new Date(this.deps.now()), ...traced },
+      (state) => decidePolicy({ type: "PublishPolicy", policy }, state),
+    );
+    const published = currentPolicy(result.state);
+    if (!published) throw new IllegalStateError("no policy was published");
+    return { version: published.version, sequence: result.seq };
+  }
+
+  async getPolicy(version: number): Promise<Policy> {
+    const { state } = await this.deps.policies.load(POLICY_ID);
+    const policy = version === 0 ? currentPolicy(state) : policyVersion(state, version);
+    if (!policy) throw new NotFoundError(version === 0 ? "no policy has been published" : `policy version ${version} does not exist`);
+    return policy;
+  }
+
+  async commitMove(
+    input: { gameId: string; memberId: string; commitment: Uint8Array; signature: Uint8Array },
+    traced: Traced = {},
+  ): Promise<{ sequence: number }> {
+    const now = this.deps.now();
+    const result = await this.run(input.gameId, `commit:${input.gameId}:${input.memberId}`, now, traced, {
+      type: "CommitMove",
+      memberId: input.memberId,
+      commitment: input.commitment,
+      signature: input.signature,
+      now,
+    });
+    return { sequence: result.seq };
+  }
+
+  async revealMove(
+    input: { gameId: string; memberId: string; move: Move; nonce: Uint8Array; signature: Uint8Array },
+    traced: Traced = {},
+  ): Promise<{ sequence: number; outcome: Outcome | undefined }> {
+    const now = this.deps.now();
+    const result = await this.run(input.gameId, `reveal:${input.gameId}:${input.memberId}`, now, traced, {
+      type: "RevealMove",
+      memberId: input.memberId,
+      move: input.move,
+      nonce: input.nonce,
+      signature: input.signature,
+      now,
+    });
+    const state = result.state;
+    return { sequence: result.seq, outcome: state.phase === "resolved" ? state.resolution?.outcome : undefined };
+  }
+
+  /** Resolves a game whose deadline has passed (or whose resolution an earlier crash interrupted). */
+  async tick(gameId: string): Promise<GameState> {
+    const now = this.deps.now();
+    const result = await this.run(gameId, `tick:${gameId}:${now}`, now, {}, { type: "Tick", now });
+    return result.state;
+  }
+
+  /** Reaction to the matchmaker's stream. Idempotent: a redelivered opening starts nothing new. */
+  async onMatchmakerEvent(stored: StoredEvent): Promise<void> {
+    const event = stored.envelope.event;
+    if (event?.$case !== "gameOpened") return;
+    const opened = event.value;
+    const { state: policies } = await this.deps.policies.load(POLICY_ID);
+    const policy = policyVersion(policies, opened.policyVersion);
+    if (!policy) throw new IllegalStateError(`game ${opened.gameId} opened under unknown policy v${opened.policyVersion}`);
+    const headers = traceHeaders(stored);
+    await this.deps.games.execute(
+      opened.gameId,
+      { causationId: stored.envelope.eventId, correlationId: stored.envelope.correlationId, now: new Date(this.deps.now()), ...(headers ? { headers } : {}) },
+      (state) =>
+        decideGame(
+          {
+            type: "StartGame",
+            gameId: opened.gameId,
+            sponsorA: sponsorFromWire(opened.sponsorA),
+            sponsorB: sponsorFromWire(opened.sponsorB),
+            action: actionFromWire(opened.action),
+            policy,
+            openedAt: toNumber(opened.openedAtMs),
+          },
+          state,
+        ),
+    );
+  }
+
+  private run(gameId: string, causationId: string, now: number, traced: Traced, command: GameCommand) {
+    return this.deps.games.execute(
+      gameId,
+      { causationId, correlationId: gameId, now: new Date(now), ...(traced.headers ? { headers: traced.headers } : {}) },
+      (state) => decideGame(command, state),
+    );
+  }
+}
+
+/** The W3C trace context an event carried, to continue its trace in what it causes. */
+export function traceHeaders(stored: StoredEvent): Record<string, string> | undefined {
+  const traceparent = stored.headers?.get("traceparent");
+  if (!traceparent) return undefined;
+  const tracestate = stored.headers?.get("tracestate");
+  return tracestate ? { traceparent, tracestate } : { traceparent };
+}
+
+export { policyFromWire };

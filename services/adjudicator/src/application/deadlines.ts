@@ -1,0 +1,69 @@
+import { sql, type Kysely } from "kysely";
+import type { Logger } from "@pot/event-store";
+import type { AdjudicatorDatabase } from "../read-models/games/games.table.js";
+import type { Adjudicator } from "./adjudicator.js";
+
+export interface DeadlineScheduler {
+  /** Resolves every game that is due now; returns how many it resolved. */
+  sweep(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Deadlines are durable because they live in the games projection, not in timers: after a restart
+ * the first sweep resolves every game whose deadline passed while the adjudicator was down, and
+ * every game whose resolution a crash interrupted (both moves revealed, not yet resolved).
+ */
+export function startDeadlineScheduler(options: {
+  adjudicator: Adjudicator;
+  db: Kysely<AdjudicatorDatabase>;
+  now: () => number;
+  intervalMs: number;
+  logger: Logger;
+}): DeadlineScheduler {
+  const { adjudicator, db, logger } = options;
+  let running: Promise<number> | undefined;
+  let stopped = false;
+
+  const sweepOnce = async (): Promise<number> => {
+    const due = await db
+      .selectFrom("games")
+      .select("game_id")
+      .where("phase", "<>", "resolved")
+      .where((eb) => eb.or([eb("next_deadline", "<", String(options.now())), eb.and([eb("revealed_a", "=", true), eb("revealed_b", "=", true)])]))
+      .orderBy(sql`next_deadline`)
+      .limit(500)
+      .execute();
+    let resolved = 0;
+    for (const { game_id } of due) {
+      try {
+        const state = await adjudicator.tick(game_id);
+        if (state.phase === "resolved") resolved++;
+      } catch (error) {
+        logger.warn({ err: error, gameId: game_id }, "could not resolve a due game; will retry");
+      }
+    }
+    return resolved;
+  };
+
+  const sweep = (): Promise<number> => {
+    running ??= sweepOnce().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const timer = setInterval(() => {
+    if (!stopped) sweep().catch((error: unknown) => logger.warn({ err: error }, "deadline sweep failed"));
+  }, options.intervalMs);
+  timer.unref();
+
+  return {
+    sweep,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running?.catch(() => undefined);
+    },
+  };
+}

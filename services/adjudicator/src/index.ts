@@ -1,0 +1,104 @@
+import { connect } from "@nats-io/transport-node";
+import {
+  AggregateRepository,
+  durableName,
+  EventStore,
+  startReactor,
+  startWhenAvailable,
+  streamNames,
+} from "@pot/event-store";
+import { openDatabase, startProjection } from "@pot/projections";
+import { createGrpcServer, type Logger } from "@pot/service-kit";
+import { Adjudicator } from "./application/adjudicator.js";
+import { startDeadlineScheduler } from "./application/deadlines.js";
+import { AdjudicatorServiceService, adjudicatorHandlers } from "./adapters/grpc/handlers.js";
+import { gameAggregate, policyAggregate } from "./adapters/nats/codec.js";
+import type { AdjudicatorConfig } from "./config.js";
+import { gamesProjection } from "./read-models/games/games.projection.js";
+import type { AdjudicatorDatabase } from "./read-models/games/games.table.js";
+import { migrations } from "./read-models/migrations.js";
+
+export interface RunningService {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** The clock every decision reads; tests inject a controllable one. */
+  readonly now?: () => number;
+}
+
+export async function startAdjudicator(
+  config: AdjudicatorConfig,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<RunningService & { adjudicator: Adjudicator; sweep(): Promise<number> }> {
+  const now = options.now ?? Date.now;
+  const ns = config.namespace;
+  const nc = await connect({ servers: config.natsUrl, name: `${ns}-adjudicator` });
+  const store = await EventStore.open(nc, streamNames(ns, "adjudicator"));
+  const database = await openDatabase<AdjudicatorDatabase>({
+    url: config.databaseUrl,
+    schema: `${ns}_adjudicator`,
+    migrations,
+    logger,
+  });
+  const adjudicator = new Adjudicator({
+    games: new AggregateRepository(store, gameAggregate, { logger }),
+    policies: new AggregateRepository(store, policyAggregate, { logger }),
+    now,
+    logger,
+  });
+  await adjudicator.ensureDefaultPolicy();
+
+  const games = await startProjection({
+    db: database.db,
+    store,
+    sourceStream: store.names.stream,
+    durable: durableName(ns, "adjudicator", "games", "adjudicator"),
+    filterSubject: `${store.names.prefix}.game.>`,
+    projection: gamesProjection,
+    logger,
+  });
+  const matchmaker = streamNames(ns, "matchmaker");
+  const reactions = startWhenAvailable(
+    `reactions to ${matchmaker.stream}`,
+    () =>
+      startReactor({
+        store,
+        sourceStream: matchmaker.stream,
+        durable: durableName(ns, "adjudicator", "react", "matchmaker"),
+        handle: (event) => adjudicator.onMatchmakerEvent(event),
+        logger,
+      }),
+    { logger },
+  );
+  const scheduler = startDeadlineScheduler({ adjudicator, db: database.db, now, intervalMs: config.deadlineSweepMs, logger });
+
+  const grpc = createGrpcServer({
+    logger,
+    services: [
+      {
+        name: "pot.v1.AdjudicatorService",
+        definition: AdjudicatorServiceService,
+        implementation: adjudicatorHandlers({ adjudicator, db: database.db, games, logger }),
+      },
+    ],
+  });
+  const port = await grpc.bind(config.grpcAddress);
+  grpc.markServing();
+
+  return {
+    port,
+    adjudicator,
+    sweep: () => scheduler.sweep(),
+    async close() {
+      await grpc.shutdown(config.shutdownGraceMs);
+      await scheduler.stop();
+      await reactions.stop();
+      await games.stop();
+      await nc.drain();
+      await database.close();
+    },
+  };
+}

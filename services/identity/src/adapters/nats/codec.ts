@@ -1,0 +1,171 @@
+import { AdmissionKind as PbAdmissionKind, type Envelope } from "@pot/contracts";
+import type { AggregateType, EventBody } from "@pot/event-store";
+import { toBig, toNumber } from "@pot/wire";
+import {
+  evolveMember,
+  evolveNetwork,
+  initialMemberState,
+  initialNetworkState,
+  type AdmissionKind,
+  type Consent,
+  type MemberEvent,
+  type MemberState,
+  type NetworkEvent,
+  type NetworkState,
+} from "../../domain/index.js";
+
+const KINDS: Record<AdmissionKind, PbAdmissionKind> = {
+  genesis: PbAdmissionKind.ADMISSION_KIND_GENESIS,
+  sponsored: PbAdmissionKind.ADMISSION_KIND_SPONSORED,
+  controlled: PbAdmissionKind.ADMISSION_KIND_CONTROLLED,
+};
+
+export function kindToWire(kind: AdmissionKind): PbAdmissionKind {
+  return KINDS[kind];
+}
+
+export function kindFromWire(kind: PbAdmissionKind): AdmissionKind {
+  const found = (Object.entries(KINDS) as [AdmissionKind, PbAdmissionKind][]).find(([, value]) => value === kind);
+  if (!found) throw new Error(`unknown admission kind ${kind}`);
+  return found[0];
+}
+
+export function networkEventFromWire(envelope: Envelope): NetworkEvent | undefined {
+  const event = envelope.event;
+  const agreementOf = (a: { version: number; hash: Uint8Array; uri: string } | undefined) => ({
+    version: a?.version ?? 0,
+    hash: a?.hash ?? new Uint8Array(),
+    uri: a?.uri ?? "",
+  });
+  switch (event?.$case) {
+    case "networkBootstrapped":
+      return {
+        type: "NetworkBootstrapped",
+        members: event.value.members.map((m) => ({ publicKey: m.publicKey, displayName: m.displayName })),
+        agreement: agreementOf(event.value.agreement),
+        forced: event.value.forced,
+      };
+    case "agreementPublished":
+      return { type: "AgreementPublished", agreement: agreementOf(event.value.agreement) };
+    default:
+      return undefined;
+  }
+}
+
+export function networkEventToWire(event: NetworkEvent): EventBody {
+  switch (event.type) {
+    case "NetworkBootstrapped":
+      return {
+        $case: "networkBootstrapped",
+        value: { members: event.members.map((m) => ({ ...m })), agreement: { ...event.agreement }, forced: event.forced },
+      };
+    case "AgreementPublished":
+      return { $case: "agreementPublished", value: { agreement: { ...event.agreement } } };
+    default: {
+      const unreachable: never = event;
+      return unreachable;
+    }
+  }
+}
+
+function consentFromWire(consent: { candidatePublicKey: Uint8Array; agreementVersion: number; agreementHash: Uint8Array; signature: Uint8Array } | undefined): Consent | undefined {
+  return consent && consent.signature.length > 0 ? { ...consent } : undefined;
+}
+
+export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined {
+  const event = envelope.event;
+  switch (event?.$case) {
+    case "memberAdmitted": {
+      const v = event.value;
+      return {
+        type: "MemberAdmitted",
+        memberId: v.memberId,
+        publicKey: v.publicKey,
+        kind: kindFromWire(v.kind),
+        sponsorIds: v.sponsorIds,
+        controllerId: v.controllerId,
+        gameId: v.gameId,
+        consent: consentFromWire(v.consent),
+        displayName: v.displayName,
+        admittedAt: toNumber(v.admittedAtMs),
+      };
+    }
+    case "creditsGranted":
+      return {
+        type: "CreditsGranted",
+        memberId: event.value.memberId,
+        gameId: event.value.gameId,
+        count: event.value.count,
+        expiresAtMs: toNumber(event.value.expiresAtMs),
+      };
+    case "creditRedeemed":
+      return { type: "CreditRedeemed", memberId: event.value.memberId, admittedMemberId: event.value.admittedMemberId };
+    case "memberExcluded":
+      return {
+        type: "MemberExcluded",
+        memberId: event.value.memberId,
+        reason: event.value.reason,
+        sponsorIds: event.value.sponsorIds,
+        excludedAt: toNumber(event.value.excludedAtMs),
+      };
+    default:
+      return undefined;
+  }
+}
+
+export function memberEventToWire(event: MemberEvent): EventBody {
+  switch (event.type) {
+    case "MemberAdmitted":
+      return {
+        $case: "memberAdmitted",
+        value: {
+          memberId: event.memberId,
+          publicKey: event.publicKey,
+          kind: kindToWire(event.kind),
+          sponsorIds: [...event.sponsorIds],
+          controllerId: event.controllerId,
+          gameId: event.gameId,
+          consent: event.consent ? { ...event.consent } : undefined,
+          displayName: event.displayName,
+          admittedAtMs: toBig(event.admittedAt),
+        },
+      };
+    case "CreditsGranted":
+      return {
+        $case: "creditsGranted",
+        value: { memberId: event.memberId, gameId: event.gameId, count: event.count, expiresAtMs: toBig(event.expiresAtMs) },
+      };
+    case "CreditRedeemed":
+      return { $case: "creditRedeemed", value: { memberId: event.memberId, admittedMemberId: event.admittedMemberId } };
+    case "MemberExcluded":
+      return {
+        $case: "memberExcluded",
+        value: {
+          memberId: event.memberId,
+          reason: event.reason,
+          sponsorIds: [...event.sponsorIds],
+          excludedAtMs: toBig(event.excludedAt),
+        },
+      };
+    default: {
+      const unreachable: never = event;
+      return unreachable;
+    }
+  }
+}
+
+export const networkAggregate: AggregateType<NetworkState, NetworkEvent> = {
+  name: "network",
+  initial: () => initialNetworkState,
+  evolve: evolveNetwork,
+  fromWire: networkEventFromWire,
+  toWire: networkEventToWire,
+};
+
+export const memberAggregate: AggregateType<MemberState, MemberEvent> = {
+  name: "member",
+  initial: initialMemberState,
+  evolve: evolveMember,
+  fromWire: memberEventFromWire,
+  toWire: memberEventToWire,
+};

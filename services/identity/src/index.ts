@@ -1,0 +1,84 @@
+import { connect } from "@nats-io/transport-node";
+import { AggregateRepository, durableName, EventStore, startReactor, startWhenAvailable, streamNames } from "@pot/event-store";
+import { openDatabase, startProjection } from "@pot/projections";
+import { createGrpcServer, type Logger } from "@pot/service-kit";
+import { IdentityServiceService, identityHandlers } from "./adapters/grpc/handlers.js";
+import { memberAggregate, networkAggregate } from "./adapters/nats/codec.js";
+import { Identity } from "./application/identity.js";
+import type { IdentityConfig } from "./config.js";
+import { membersProjection } from "./read-models/members/members.projection.js";
+import type { IdentityDatabase } from "./read-models/members/members.table.js";
+import { migrations } from "./read-models/migrations.js";
+
+export interface StartOptions {
+  readonly now?: () => number;
+}
+
+export async function startIdentity(config: IdentityConfig, logger: Logger, options: StartOptions = {}) {
+  const now = options.now ?? Date.now;
+  const ns = config.namespace;
+  const nc = await connect({ servers: config.natsUrl, name: `${ns}-identity` });
+  const store = await EventStore.open(nc, streamNames(ns, "identity"));
+  const database = await openDatabase<IdentityDatabase>({ url: config.databaseUrl, schema: `${ns}_identity`, migrations, logger });
+  const identity = new Identity({
+    network: new AggregateRepository(store, networkAggregate, { logger }),
+    members: new AggregateRepository(store, memberAggregate, { logger }),
+    now,
+  });
+  const members = await startProjection({
+    db: database.db,
+    store,
+    sourceStream: store.names.stream,
+    durable: durableName(ns, "identity", "members", "identity"),
+    filterSubject: `${store.names.prefix}.member.>`,
+    projection: membersProjection,
+    logger,
+  });
+  const genesis = await startReactor({
+    store,
+    sourceStream: store.names.stream,
+    durable: durableName(ns, "identity", "genesis", "identity"),
+    filterSubject: `${store.names.prefix}.network.>`,
+    handle: (event) => identity.onNetworkEvent(event),
+    logger,
+  });
+  const adjudicator = streamNames(ns, "adjudicator");
+  const resolutions = startWhenAvailable(
+    `reactions to ${adjudicator.stream}`,
+    () =>
+      startReactor({
+        store,
+        sourceStream: adjudicator.stream,
+        durable: durableName(ns, "identity", "react", "adjudicator"),
+        filterSubject: `${adjudicator.prefix}.game.>`,
+        handle: (event) => identity.onAdjudicatorEvent(event),
+        logger,
+      }),
+    { logger },
+  );
+
+  const grpc = createGrpcServer({
+    logger,
+    services: [
+      {
+        name: "pot.v1.IdentityService",
+        definition: IdentityServiceService,
+        implementation: identityHandlers({ identity, db: database.db, members, logger }),
+      },
+    ],
+  });
+  const port = await grpc.bind(config.grpcAddress);
+  grpc.markServing();
+  return {
+    port,
+    identity,
+    async close() {
+      await grpc.shutdown(config.shutdownGraceMs);
+      await resolutions.stop();
+      await genesis.stop();
+      await members.stop();
+      await nc.drain();
+      await database.close();
+    },
+  };
+}

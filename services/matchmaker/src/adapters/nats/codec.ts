@@ -1,0 +1,142 @@
+import type { Envelope } from "@pot/contracts";
+import type { AggregateType, EventBody } from "@pot/event-store";
+import { actionFromWire, actionToWire, policyFromWire, policyToWire, sponsorFromWire, toBig, toNumber } from "@pot/wire";
+import { evolveLedger, initialLedgerState, type LedgerEvent, type LedgerState } from "../../domain/index.js";
+
+const suspensionsToWire = (list: readonly { memberId: string; untilMs: number }[]) =>
+  list.map((s) => ({ memberId: s.memberId, untilMs: toBig(s.untilMs) }));
+const suspensionsFromWire = (list: readonly { memberId: string; untilMs: bigint }[]) =>
+  list.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) }));
+
+export function ledgerEventFromWire(envelope: Envelope): LedgerEvent | undefined {
+  const event = envelope.event;
+  switch (event?.$case) {
+    case "sponsorRegistered":
+      return { type: "SponsorRegistered", memberId: event.value.memberId, publicKey: event.value.publicKey };
+    case "sponsorExcluded":
+      return {
+        type: "SponsorExcluded",
+        memberId: event.value.memberId,
+        accountableSponsorIds: event.value.accountableSponsorIds,
+        cancelledProposalIds: event.value.cancelledProposalIds,
+        suspensions: suspensionsFromWire(event.value.suspensions),
+      };
+    case "policyAdopted":
+      return { type: "PolicyAdopted", policy: policyFromWire(event.value.policy) };
+    case "proposalMade": {
+      const v = event.value;
+      return {
+        type: "ProposalMade",
+        proposalId: v.proposalId,
+        proposerId: v.proposerId,
+        partnerId: v.partnerId,
+        action: actionFromWire(v.action),
+        madeAt: toNumber(v.madeAtMs),
+        expiresAt: toNumber(v.expiresAtMs),
+        signature: v.signature,
+      };
+    }
+    case "proposalDeclined":
+      return { type: "ProposalDeclined", proposalId: event.value.proposalId, memberId: event.value.memberId };
+    case "proposalCancelled":
+      return {
+        type: "ProposalCancelled",
+        proposalId: event.value.proposalId,
+        memberId: event.value.memberId,
+        reason: event.value.reason,
+      };
+    case "gameOpened": {
+      const v = event.value;
+      return {
+        type: "GameOpened",
+        gameId: v.gameId,
+        sponsorA: sponsorFromWire(v.sponsorA),
+        sponsorB: sponsorFromWire(v.sponsorB),
+        action: actionFromWire(v.action),
+        policyVersion: v.policyVersion,
+        openedAt: toNumber(v.openedAtMs),
+        stakeLockedUntil: toNumber(v.stakeLockedUntilMs),
+        pairCooldownUntil: toNumber(v.pairCooldownUntilMs),
+      };
+    }
+    case "stakesSettled":
+      return {
+        type: "StakesSettled",
+        gameId: event.value.gameId,
+        suspensions: suspensionsFromWire(event.value.suspensions),
+        released: event.value.released,
+      };
+    default:
+      return undefined;
+  }
+}
+
+export function ledgerEventToWire(event: LedgerEvent): EventBody {
+  switch (event.type) {
+    case "SponsorRegistered":
+      return { $case: "sponsorRegistered", value: { memberId: event.memberId, publicKey: event.publicKey } };
+    case "SponsorExcluded":
+      return {
+        $case: "sponsorExcluded",
+        value: {
+          memberId: event.memberId,
+          accountableSponsorIds: [...event.accountableSponsorIds],
+          cancelledProposalIds: [...event.cancelledProposalIds],
+          suspensions: suspensionsToWire(event.suspensions),
+        },
+      };
+    case "PolicyAdopted":
+      return { $case: "policyAdopted", value: { policy: policyToWire(event.policy) } };
+    case "ProposalMade":
+      return {
+        $case: "proposalMade",
+        value: {
+          proposalId: event.proposalId,
+          proposerId: event.proposerId,
+          partnerId: event.partnerId,
+          action: actionToWire(event.action),
+          madeAtMs: toBig(event.madeAt),
+          expiresAtMs: toBig(event.expiresAt),
+          signature: event.signature,
+        },
+      };
+    case "ProposalDeclined":
+      return { $case: "proposalDeclined", value: { proposalId: event.proposalId, memberId: event.memberId } };
+    case "ProposalCancelled":
+      return {
+        $case: "proposalCancelled",
+        value: { proposalId: event.proposalId, memberId: event.memberId, reason: event.reason },
+      };
+    case "GameOpened":
+      return {
+        $case: "gameOpened",
+        value: {
+          gameId: event.gameId,
+          sponsorA: event.sponsorA,
+          sponsorB: event.sponsorB,
+          action: actionToWire(event.action),
+          policyVersion: event.policyVersion,
+          openedAtMs: toBig(event.openedAt),
+          stakeLockedUntilMs: toBig(event.stakeLockedUntil),
+          pairCooldownUntilMs: toBig(event.pairCooldownUntil),
+        },
+      };
+    case "StakesSettled":
+      return {
+        $case: "stakesSettled",
+        value: { gameId: event.gameId, suspensions: suspensionsToWire(event.suspensions), released: event.released },
+      };
+    default: {
+      const unreachable: never = event;
+      return unreachable;
+    }
+  }
+}
+
+export const ledgerAggregate: AggregateType<LedgerState, LedgerEvent> = {
+  name: "ledger",
+  initial: () => initialLedgerState,
+  evolve: evolveLedger,
+  fromWire: ledgerEventFromWire,
+  toWire: ledgerEventToWire,
+};

@@ -1,0 +1,96 @@
+import type { AggregateRepository, StoredEvent } from "@pot/event-store";
+import { Outcome } from "@pot/contracts";
+import { NotFoundError, type ActionSpec } from "@pot/mechanism";
+import { policyFromWire, toNumber } from "@pot/wire";
+import { decideLedger, LEDGER_ID, type Answer, type LedgerCommand, type LedgerEvent, type LedgerState } from "../domain/index.js";
+
+export interface Traced {
+  readonly headers?: Record<string, string>;
+}
+
+/** The matchmaker's use cases over its one aggregate, and its reactions to identity and adjudicator. */
+export class Matchmaker {
+  constructor(
+    private readonly ledger: AggregateRepository<LedgerState, LedgerEvent>,
+    private readonly now: () => number,
+  ) {}
+
+  async propose(
+    input: { proposalId: string; proposerId: string; partnerId: string; action: ActionSpec; signature: Uint8Array },
+    traced: Traced = {},
+  ) {
+    const now = this.now();
+    const result = await this.run(`propose:${input.proposalId}`, input.proposalId, now, traced, { type: "Propose", ...input, now });
+    const proposal = result.state.proposals.get(input.proposalId);
+    if (!proposal) throw new NotFoundError(`proposal ${input.proposalId} was not recorded`);
+    return { proposalId: proposal.proposalId, expiresAt: proposal.expiresAt, sequence: result.seq };
+  }
+
+  async answer(input: Omit<Answer, "now">, traced: Traced = {}) {
+    const now = this.now();
+    const command = { ...input, now } as LedgerCommand;
+    const result = await this.run(`${input.type.toLowerCase()}:${input.proposalId}`, input.proposalId, now, traced, command);
+    const slot = result.state.slots.get(input.memberId);
+    return { sequence: result.seq, stakeLockedUntil: slot?.lockGameId === input.proposalId ? slot.lockedUntil : 0 };
+  }
+
+  async onIdentityEvent(stored: StoredEvent): Promise<void> {
+    const event = stored.envelope.event;
+    switch (event?.$case) {
+      case "memberAdmitted":
+        await this.react(stored, { type: "RegisterSponsor", memberId: event.value.memberId, publicKey: event.value.publicKey });
+        return;
+      case "memberExcluded":
+        await this.react(stored, {
+          type: "ExcludeSponsor",
+          memberId: event.value.memberId,
+          accountableSponsorIds: event.value.sponsorIds,
+          now: toNumber(event.value.excludedAtMs),
+        });
+        return;
+      default:
+        return;
+    }
+  }
+
+  async onAdjudicatorEvent(stored: StoredEvent): Promise<void> {
+    const event = stored.envelope.event;
+    switch (event?.$case) {
+      case "policyPublished":
+        await this.react(stored, { type: "AdoptPolicy", policy: policyFromWire(event.value.policy) });
+        return;
+      case "gameResolved":
+        await this.react(stored, {
+          type: "SettleGame",
+          gameId: event.value.gameId,
+          suspensions: event.value.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) })),
+          released: event.value.outcome === Outcome.OUTCOME_CANCELLED,
+        });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private react(stored: StoredEvent, command: LedgerCommand) {
+    const traceparent = stored.headers?.get("traceparent");
+    return this.ledger.execute(
+      LEDGER_ID,
+      {
+        causationId: stored.envelope.eventId,
+        correlationId: stored.envelope.correlationId,
+        now: new Date(this.now()),
+        ...(traceparent ? { headers: { traceparent } } : {}),
+      },
+      (state) => decideLedger(command, state),
+    );
+  }
+
+  private run(causationId: string, correlationId: string, now: number, traced: Traced, command: LedgerCommand) {
+    return this.ledger.execute(
+      LEDGER_ID,
+      { causationId, correlationId, now: new Date(now), ...(traced.headers ? { headers: traced.headers } : {}) },
+      (state) => decideLedger(command, state),
+    );
+  }
+}

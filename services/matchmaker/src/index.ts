@@ -1,0 +1,90 @@
+import { connect } from "@nats-io/transport-node";
+import { AggregateRepository, durableName, EventStore, startReactor, startWhenAvailable, streamNames } from "@pot/event-store";
+import { openDatabase, startProjection } from "@pot/projections";
+import { createGrpcServer, type Logger } from "@pot/service-kit";
+import { MatchmakerServiceService, matchmakerHandlers } from "./adapters/grpc/handlers.js";
+import { ledgerAggregate } from "./adapters/nats/codec.js";
+import { Matchmaker } from "./application/matchmaker.js";
+import type { MatchmakerConfig } from "./config.js";
+import { ledgerProjection } from "./read-models/ledger/ledger.projection.js";
+import type { MatchmakerDatabase } from "./read-models/ledger/ledger.table.js";
+import { migrations } from "./read-models/migrations.js";
+
+export interface StartOptions {
+  readonly now?: () => number;
+}
+
+export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, options: StartOptions = {}) {
+  const now = options.now ?? Date.now;
+  const ns = config.namespace;
+  const nc = await connect({ servers: config.natsUrl, name: `${ns}-matchmaker` });
+  const store = await EventStore.open(nc, streamNames(ns, "matchmaker"));
+  const database = await openDatabase<MatchmakerDatabase>({
+    url: config.databaseUrl,
+    schema: `${ns}_matchmaker`,
+    migrations,
+    logger,
+  });
+  const matchmaker = new Matchmaker(new AggregateRepository(store, ledgerAggregate, { logger }), now);
+  const ledger = await startProjection({
+    db: database.db,
+    store,
+    sourceStream: store.names.stream,
+    durable: durableName(ns, "matchmaker", "ledger", "matchmaker"),
+    projection: ledgerProjection,
+    logger,
+  });
+  const identity = streamNames(ns, "identity");
+  const adjudicator = streamNames(ns, "adjudicator");
+  const reactions = [
+    startWhenAvailable(
+      `reactions to ${identity.stream}`,
+      () =>
+        startReactor({
+          store,
+          sourceStream: identity.stream,
+          durable: durableName(ns, "matchmaker", "react", "identity"),
+          filterSubject: `${identity.prefix}.member.>`,
+          handle: (event) => matchmaker.onIdentityEvent(event),
+          logger,
+        }),
+      { logger },
+    ),
+    startWhenAvailable(
+      `reactions to ${adjudicator.stream}`,
+      () =>
+        startReactor({
+          store,
+          sourceStream: adjudicator.stream,
+          durable: durableName(ns, "matchmaker", "react", "adjudicator"),
+          handle: (event) => matchmaker.onAdjudicatorEvent(event),
+          logger,
+        }),
+      { logger },
+    ),
+  ];
+
+  const grpc = createGrpcServer({
+    logger,
+    services: [
+      {
+        name: "pot.v1.MatchmakerService",
+        definition: MatchmakerServiceService,
+        implementation: matchmakerHandlers({ matchmaker, db: database.db, ledger, now, logger }),
+      },
+    ],
+  });
+  const port = await grpc.bind(config.grpcAddress);
+  grpc.markServing();
+  return {
+    port,
+    matchmaker,
+    async close() {
+      await grpc.shutdown(config.shutdownGraceMs);
+      await Promise.all(reactions.map((r) => r.stop()));
+      await ledger.stop();
+      await nc.drain();
+      await database.close();
+    },
+  };
+}
