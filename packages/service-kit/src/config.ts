@@ -1,0 +1,153 @@
+import { LOG_LEVELS, type LogLevel } from "./logger.js";
+
+/** The environment, or any map shaped like it. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Invalid configuration. The message is one sentence, written for the operator who set the variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ServiceConfig {
+  /** NATS_URL as given: one server URL, or several separated by commas. */
+  natsUrl: string;
+  /** NATS_URL split into its servers, ready for the NATS client's `servers` option. */
+  natsServers: string[];
+  databaseUrl: string;
+  /** host:port the gRPC server binds; port 0 picks a free port. */
+  grpcAddress: string;
+  /** Prefix of every stream, consumer and schema name this deployment owns. */
+  namespace: string;
+  logLevel: LogLevel;
+  shutdownGraceMs: number;
+}
+
+export const SERVICE_CONFIG_DEFAULTS = {
+  natsUrl: "nats://127.0.0.1:4222",
+  databaseUrl: "postgres://postgres@127.0.0.1:5432/postgres",
+  namespace: "pot",
+  logLevel: "info",
+  shutdownGraceMs: 10_000,
+} as const;
+
+/** Reads the configuration every service shares. Throws ConfigError on the first invalid variable. */
+export function readServiceConfig(env: Env, options: { defaultGrpcAddress: string }): ServiceConfig {
+  const natsUrl = readNatsUrl(env, "NATS_URL", SERVICE_CONFIG_DEFAULTS.natsUrl);
+  return {
+    natsUrl,
+    natsServers: natsUrl.split(","),
+    databaseUrl: readUrl(env, "DATABASE_URL", SERVICE_CONFIG_DEFAULTS.databaseUrl, ["postgres:", "postgresql:"]),
+    grpcAddress: readAddress(env, "GRPC_ADDRESS", options.defaultGrpcAddress),
+    namespace: readMatching(
+      env,
+      "POT_NAMESPACE",
+      SERVICE_CONFIG_DEFAULTS.namespace,
+      /^[a-z][a-z0-9_]{0,31}$/,
+      "a namespace (a lowercase letter followed by at most 31 lowercase letters, digits or underscores)",
+    ),
+    logLevel: readOneOf(env, "LOG_LEVEL", LOG_LEVELS, SERVICE_CONFIG_DEFAULTS.logLevel),
+    shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", SERVICE_CONFIG_DEFAULTS.shutdownGraceMs, {
+      min: 0,
+      max: 600_000,
+    }),
+  };
+}
+
+// Each reader treats an unset or empty variable as absent and uses the fallback, which is validated
+// like any other value so that a bad per-service default fails loudly too.
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === "" ? undefined : value;
+}
+
+export function readString(env: Env, name: string, fallback: string): string {
+  return raw(env, name) ?? fallback;
+}
+
+export function readMatching(env: Env, name: string, fallback: string, pattern: RegExp, description: string): string {
+  const value = readString(env, name, fallback);
+  if (!pattern.test(value)) throw new ConfigError(name, `${name} ${JSON.stringify(value)} is not ${description}`);
+  return value;
+}
+
+export function readInteger(
+  env: Env,
+  name: string,
+  fallback: number,
+  { min = 0, max = Number.MAX_SAFE_INTEGER }: { min?: number; max?: number } = {},
+): number {
+  const text = raw(env, name);
+  const value = text === undefined ? fallback : /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(
+      name,
+      `${name} ${JSON.stringify(text ?? String(fallback))} is not a whole number between ${min} and ${max}`,
+    );
+  }
+  return value;
+}
+
+export function readOneOf<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const value = readString(env, name, fallback);
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new ConfigError(name, `${name} ${JSON.stringify(value)} is not one of ${choices.join(", ")}`);
+  }
+  return value as T;
+}
+
+/** host:port, [ipv6]:port; the port may be 0. */
+export function readAddress(env: Env, name: string, fallback: string): string {
+  const value = readString(env, name, fallback);
+  if (!isHostPort(value)) throw new ConfigError(name, `${name} ${JSON.stringify(value)} is not a host:port address`);
+  return value;
+}
+
+function isHostPort(value: string): boolean {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)):(\d{1,5})$/.exec(value);
+  return match !== null && Number(match[3]) <= 65_535;
+}
+
+/**
+ * A URL with one of the given protocols and a host. The value is never echoed: connection URLs
+ * carry passwords, and error messages end up in logs.
+ */
+export function readUrl(env: Env, name: string, fallback: string, protocols: readonly string[]): string {
+  const value = readString(env, name, fallback);
+  if (!isUrl(value, protocols)) {
+    const expected = protocols.map((protocol) => `${protocol}//`).join(" or ");
+    throw new ConfigError(
+      name,
+      `${name} is not a ${expected} URL with a host (value not shown: it may hold a password)`,
+    );
+  }
+  return value;
+}
+
+function isUrl(value: string, protocols: readonly string[]): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return protocols.includes(url.protocol) && url.hostname !== "";
+}
+
+function readNatsUrl(env: Env, name: string, fallback: string): string {
+  const value = readString(env, name, fallback);
+  if (!value.split(",").every((server) => isUrl(server, ["nats:", "tls:"]))) {
+    throw new ConfigError(
+      name,
+      `${name} is not a nats:// or tls:// URL with a host, or a comma-separated list of them (value not shown: it may hold a password)`,
+    );
+  }
+  return value;
+}
+
+/** `address` with its port replaced, e.g. to report "127.0.0.1:0" as the port actually bound. */
+export function withPort(address: string, port: number): string {
+  return address.replace(/:\d+$/, `:${port}`);
+}

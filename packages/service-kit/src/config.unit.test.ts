@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, readInteger, readServiceConfig, withPort, type Env } from "./config.js";
+
+const defaults = { defaultGrpcAddress: "127.0.0.1:50061" };
+
+function configError(env: Env): ConfigError {
+  try {
+    readServiceConfig(env, defaults);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("expected the config to be refused");
+}
+
+describe("readServiceConfig", () => {
+  it("uses the defaults for an empty environment", () => {
+    assert.deepEqual(readServiceConfig({}, defaults), {
+      natsUrl: "nats://127.0.0.1:4222",
+      natsServers: ["nats://127.0.0.1:4222"],
+      databaseUrl: "postgres://postgres@127.0.0.1:5432/postgres",
+      grpcAddress: "127.0.0.1:50061",
+      namespace: "pot",
+      logLevel: "info",
+      shutdownGraceMs: 10_000,
+    });
+  });
+
+  it("treats empty variables as unset", () => {
+    assert.equal(readServiceConfig({ GRPC_ADDRESS: "", LOG_LEVEL: "" }, defaults).grpcAddress, "127.0.0.1:50061");
+  });
+
+  it("reads a full, valid environment", () => {
+    const config = readServiceConfig(
+      {
+        NATS_URL: "nats://n1:4222,nats://user:pw@n2:4222,tls://n3:4222",
+        DATABASE_URL: "postgresql://identity:secret@db.internal:5433/pot?sslmode=require",
+        GRPC_ADDRESS: "0.0.0.0:0",
+        POT_NAMESPACE: "test_42",
+        LOG_LEVEL: "debug",
+        SHUTDOWN_GRACE_MS: "2500",
+      },
+      defaults,
+    );
+    assert.deepEqual(config, {
+      natsUrl: "nats://n1:4222,nats://user:pw@n2:4222,tls://n3:4222",
+      natsServers: ["nats://n1:4222", "nats://user:pw@n2:4222", "tls://n3:4222"],
+      databaseUrl: "postgresql://identity:secret@db.internal:5433/pot?sslmode=require",
+      grpcAddress: "0.0.0.0:0",
+      namespace: "test_42",
+      logLevel: "debug",
+      shutdownGraceMs: 2500,
+    });
+  });
+
+  for (const address of ["localhost:50051", "[::1]:50051", "[::]:0", "matchmaker.pot.svc:9000", "10.1.2.3:65535"]) {
+    it(`accepts GRPC_ADDRESS ${address}`, () => {
+      assert.equal(readServiceConfig({ GRPC_ADDRESS: address }, defaults).grpcAddress, address);
+    });
+  }
+
+  const refusals: [Env, string][] = [
+    [{ GRPC_ADDRESS: "abc" }, 'GRPC_ADDRESS "abc" is not a host:port address'],
+    [{ GRPC_ADDRESS: "host:65536" }, 'GRPC_ADDRESS "host:65536" is not a host:port address'],
+    [{ GRPC_ADDRESS: ":50051" }, 'GRPC_ADDRESS ":50051" is not a host:port address'],
+    [{ GRPC_ADDRESS: "http://h:1" }, 'GRPC_ADDRESS "http://h:1" is not a host:port address'],
+    [
+      { POT_NAMESPACE: "Pot" },
+      'POT_NAMESPACE "Pot" is not a namespace (a lowercase letter followed by at most 31 lowercase letters, digits or underscores)',
+    ],
+    [
+      { POT_NAMESPACE: "a".repeat(33) },
+      `POT_NAMESPACE "${"a".repeat(33)}" is not a namespace (a lowercase letter followed by at most 31 lowercase letters, digits or underscores)`,
+    ],
+    [{ LOG_LEVEL: "loud" }, 'LOG_LEVEL "loud" is not one of fatal, error, warn, info, debug, trace, silent'],
+    [{ SHUTDOWN_GRACE_MS: "soon" }, 'SHUTDOWN_GRACE_MS "soon" is not a whole number between 0 and 600000'],
+    [{ SHUTDOWN_GRACE_MS: "-1" }, 'SHUTDOWN_GRACE_MS "-1" is not a whole number between 0 and 600000'],
+    [{ SHUTDOWN_GRACE_MS: "1.5" }, 'SHUTDOWN_GRACE_MS "1.5" is not a whole number between 0 and 600000'],
+    [
+      { DATABASE_URL: "mysql://root:hunter2@db/pot" },
+      "DATABASE_URL is not a postgres:// or postgresql:// URL with a host (value not shown: it may hold a password)",
+    ],
+    [
+      { NATS_URL: "nats://ok:4222,http://user:hunter2@bad" },
+      "NATS_URL is not a nats:// or tls:// URL with a host, or a comma-separated list of them (value not shown: it may hold a password)",
+    ],
+  ];
+
+  for (const [env, sentence] of refusals) {
+    it(`refuses ${JSON.stringify(env)} with one sentence`, () => {
+      const error = configError(env);
+      assert.equal(error.message, sentence);
+      assert.equal(error.variable, Object.keys(env)[0]);
+      assert.ok(!error.message.includes("\n"));
+      assert.ok(!error.message.includes("hunter2"), "a password leaked into the message");
+    });
+  }
+
+  it("refuses a bad per-service default like a bad variable", () => {
+    assert.throws(() => readServiceConfig({}, { defaultGrpcAddress: "nope" }), ConfigError);
+  });
+});
+
+describe("config helpers", () => {
+  it("readInteger honours its bounds", () => {
+    assert.equal(readInteger({ N: "7" }, "N", 1, { min: 1, max: 10 }), 7);
+    assert.throws(() => readInteger({ N: "11" }, "N", 1, { min: 1, max: 10 }), {
+      message: 'N "11" is not a whole number between 1 and 10',
+    });
+  });
+
+  it("withPort replaces the port of an address", () => {
+    assert.equal(withPort("127.0.0.1:0", 40123), "127.0.0.1:40123");
+    assert.equal(withPort("[::1]:0", 40123), "[::1]:40123");
+  });
+});

@@ -1,0 +1,34 @@
+export { toGrpcStatus, isConnectivityError, type GrpcStatus } from "./grpc-status.js";
+export {
+  unary,
+  implement,
+  type CallContext,
+  type UnaryHandler,
+  type UnaryHandlers,
+  type UnaryImplementation,
+} from "./unary.js";
+export { createGrpcServer, type GrpcServer, type GrpcServerOptions, type ServiceRegistration } from "./grpc-server.js";
+export { contractsProtoRoot, contractsProtoFiles } from "./proto-files.js";
+export {
+  ConfigError,
+  readServiceConfig,
+  readString,
+  readMatching,
+  readInteger,
+  readOneOf,
+  readAddress,
+  readUrl,
+  withPort,
+  SERVICE_CONFIG_DEFAULTS,
+  type Env,
+  type ServiceConfig,
+} from "./config.js";
+export { createLogger, silentLogger, LOG_LEVELS, type Logger, type LogLevel, type PinoLogger } from "./logger.js";
+export {
+  runService,
+  DEFAULT_GRPC_ADDRESS,
+  CONFIG_ERROR_EXIT_CODE,
+  type RunningService,
+  type RunServiceOptions,
+  type StartService,
+} from "./run-service.js";
