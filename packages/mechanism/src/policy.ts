@@ -59,7 +59,7 @@ export function rulesFor(policy: Policy, kind: string): GameRules | undefined {
  * Throws ValidationError naming the field.
  */
 export function validatePolicy(policy: Policy): void {
-  validateRules("policy.admission", policy.admission, true);
+  validateRules("policy.admission", policy.admission);
   const kinds = new Set<string>();
   policy.actionKinds.forEach((entry, index) => {
     const field = `policy.action_kinds[${index}]`;
@@ -71,7 +71,13 @@ export function validatePolicy(policy: Policy): void {
     }
     if (kinds.has(entry.kind)) throw new ValidationError(`${field}.kind`, `'${entry.kind}' is listed twice`);
     kinds.add(entry.kind);
-    validateRules(`${field}.rules`, entry.rules, false);
+    validateRules(`${field}.rules`, entry.rules);
+    if (entry.rules.defectorCredits !== 0) {
+      throw new ValidationError(
+        `${field}.rules.defector_credits`,
+        "must be 0: credits are admission credits, and a generic action game has no candidate to credit",
+      );
+    }
   });
   period("policy.pair_cooldown_ms", policy.pairCooldownMs);
   period("policy.proposal_ttl_ms", policy.proposalTtlMs, 1);
@@ -85,7 +91,7 @@ export function validatePolicy(policy: Policy): void {
   }
 }
 
-function validateRules(field: string, rules: GameRules | undefined, admission: boolean): void {
+function validateRules(field: string, rules: GameRules | undefined): void {
   if (!rules) throw new ValidationError(field, "is required");
   period(`${field}.stake_period_ms`, rules.stakePeriodMs, 1);
   period(`${field}.penalty_period_ms`, rules.penaltyPeriodMs);
@@ -94,9 +100,6 @@ function validateRules(field: string, rules: GameRules | undefined, admission: b
   period(`${field}.no_show_penalty_ms`, rules.noShowPenaltyMs);
   if (!Number.isInteger(rules.defectorCredits) || rules.defectorCredits < 0 || rules.defectorCredits > 100) {
     throw new ValidationError(`${field}.defector_credits`, "must be a whole number from 0 to 100");
-  }
-  if (admission && rules.defectorCredits > 0 && !rules.suspendBetrayed && rules.penaltyPeriodMs === 0) {
-    // harmless, allowed: defection is then a free option for the defector only through credits
   }
   if (rules.suspendBothDefectors && rules.penaltyPeriodMs === 0) {
     throw new ValidationError(

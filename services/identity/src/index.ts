@@ -37,9 +37,8 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
   const genesis = await startReactor({
     store,
     sourceStream: store.names.stream,
-    durable: durableName(ns, "identity", "genesis", "identity"),
-    filterSubject: `${store.names.prefix}.network.>`,
-    handle: (event) => identity.onNetworkEvent(event),
+    durable: durableName(ns, "identity", "react", "identity"),
+    handle: (event) => identity.onOwnEvent(event),
     logger,
   });
   const adjudicator = streamNames(ns, "adjudicator");

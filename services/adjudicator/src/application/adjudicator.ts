@@ -100,6 +100,20 @@ export class Adjudicator {
   /** Reaction to the matchmaker's stream. Idempotent: a redelivered opening starts nothing new. */
   async onMatchmakerEvent(stored: StoredEvent): Promise<void> {
     const event = stored.envelope.event;
+    if (event?.$case === "sponsorExcluded") {
+      // The excluded sponsor's open games are cancelled; that releases the other sponsor's stake.
+      const headers = traceHeaders(stored);
+      for (const gameId of event.value.cancelledProposalIds) {
+        const { state } = await this.deps.games.load(gameId);
+        if (state.phase === "none" || state.phase === "resolved") continue;
+        await this.deps.games.execute(
+          gameId,
+          { causationId: stored.envelope.eventId, correlationId: gameId, now: new Date(this.deps.now()), ...(headers ? { headers } : {}) },
+          (current) => decideGame({ type: "CancelGame", now: this.deps.now(), reason: `sponsor ${event.value.memberId} was excluded` }, current),
+        );
+      }
+      return;
+    }
     if (event?.$case !== "gameOpened") return;
     const opened = event.value;
     const { state: policies } = await this.deps.policies.load(POLICY_ID);

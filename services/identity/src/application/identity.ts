@@ -1,10 +1,13 @@
 import type { AggregateRepository, StoredEvent } from "@pot/event-store";
-import { memberIdOf } from "@pot/mechanism";
+import { memberIdOf, NotFoundError } from "@pot/mechanism";
 import { toNumber } from "@pot/wire";
 import {
   decideMember,
+  availableCredits,
+  currentAgreement,
   decideNetwork,
   NETWORK_ID,
+  type Consent,
   type GenesisMember,
   type MemberCommand,
   type MemberEvent,
@@ -39,9 +42,70 @@ export class Identity {
     return { memberIds: input.members.map((m) => memberIdOf(m.publicKey)), sequence: result.seq };
   }
 
-  /** Reaction to the identity stream's own network events: admit every genesis member. */
-  async onNetworkEvent(stored: StoredEvent): Promise<void> {
+  async publishAgreement(input: { requestId: string; hash: Uint8Array; uri: string }, traced: Traced = {}) {
+    const result = await this.deps.network.execute(
+      NETWORK_ID,
+      { causationId: `agreement:${input.requestId}`, now: new Date(this.deps.now()), ...traced },
+      (state) => decideNetwork({ type: "PublishAgreement", hash: input.hash, uri: input.uri }, state),
+    );
+    const agreement = currentAgreement(result.state);
+    if (!agreement) throw new NotFoundError("no agreement was recorded");
+    return { version: agreement.version, sequence: result.seq };
+  }
+
+  /**
+   * Spends one credit of the member (the append on its subject is the spend, guarded by optimistic
+   * concurrency); the controlled identity is then admitted from that event, here and by the
+   * reaction that completes it after a crash.
+   */
+  async redeemCredit(input: { requestId: string; memberId: string; consent: Consent; signature: Uint8Array }, traced: Traced = {}) {
+    const candidateId = memberIdOf(input.consent.candidatePublicKey);
+    const [{ state: network }, { state: candidate }] = await Promise.all([
+      this.deps.network.load(NETWORK_ID),
+      this.deps.members.load(candidateId),
+    ]);
+    const now = this.deps.now();
+    const spent = await this.deps.members.execute(
+      input.memberId,
+      { causationId: `redeem:${input.requestId}`, now: new Date(now), ...traced },
+      (state) =>
+        decideMember(
+          {
+            type: "RedeemCredit",
+            requestId: input.requestId,
+            consent: input.consent,
+            signature: input.signature,
+            agreement: currentAgreement(network),
+            candidateExists: candidate.status !== "none",
+            now,
+          },
+          state,
+        ),
+    );
+    const admitted = await this.admitControlled(input.memberId, input.consent, now, `redeem:${input.requestId}`, traced.headers);
+    return { admittedMemberId: candidateId, creditsLeft: availableCredits(spent.state, now), sequence: Math.max(spent.seq, admitted.seq) };
+  }
+
+  async exclude(input: { requestId: string; memberId: string; reason: string }, traced: Traced = {}) {
+    const now = this.deps.now();
+    const result = await this.deps.members.execute(
+      input.memberId,
+      { causationId: `exclude:${input.requestId}`, now: new Date(now), ...traced },
+      (state) => decideMember({ type: "Exclude", reason: input.reason, now }, state),
+    );
+    return { sequence: result.seq };
+  }
+
+  /** Reaction to the identity stream itself: genesis admissions, and completing redemptions. */
+  async onOwnEvent(stored: StoredEvent): Promise<void> {
     const event = stored.envelope.event;
+    if (event?.$case === "creditRedeemed") {
+      const { consent } = event.value;
+      if (!consent) return;
+      const headers = stored.headers?.get("traceparent") ? { traceparent: stored.headers.get("traceparent") } : undefined;
+      await this.admitControlled(event.value.memberId, consent, toNumber(event.value.redeemedAtMs), stored.envelope.causationId, headers);
+      return;
+    }
     if (event?.$case !== "networkBootstrapped") return;
     const admittedAt = stored.envelope.occurredAt?.getTime() ?? this.deps.now();
     for (const member of event.value.members) {
@@ -90,6 +154,30 @@ export class Identity {
         expiresAtMs: toNumber(award.expiresAtMs),
       });
     }
+  }
+
+  private admitControlled(controllerId: string, consent: Consent, admittedAt: number, causationId: string, headers?: Record<string, string>) {
+    const memberId = memberIdOf(consent.candidatePublicKey);
+    return this.deps.members.execute(
+      memberId,
+      { causationId, correlationId: causationId, now: new Date(this.deps.now()), ...(headers ? { headers } : {}) },
+      (state) =>
+        decideMember(
+          {
+            type: "Admit",
+            memberId,
+            publicKey: consent.candidatePublicKey,
+            kind: "controlled",
+            sponsorIds: [],
+            controllerId,
+            gameId: "",
+            consent,
+            displayName: "",
+            admittedAt,
+          },
+          state,
+        ),
+    );
   }
 
   private member(stored: StoredEvent, memberId: string, command: MemberCommand) {

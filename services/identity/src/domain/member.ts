@@ -1,4 +1,15 @@
-import { IllegalStateError } from "@pot/mechanism";
+import {
+  consentPayload,
+  AlreadyExistsError,
+  IllegalStateError,
+  isValidPublicKey,
+  NotFoundError,
+  memberIdOf,
+  PermissionError,
+  redeemPayload,
+  ValidationError,
+  verify,
+} from "@pot/mechanism";
 
 export type AdmissionKind = "genesis" | "sponsored" | "controlled";
 
@@ -53,7 +64,13 @@ export type MemberEvent =
       readonly count: number;
       readonly expiresAtMs: number;
     }
-  | { readonly type: "CreditRedeemed"; readonly memberId: string; readonly admittedMemberId: string }
+  | {
+      readonly type: "CreditRedeemed";
+      readonly memberId: string;
+      readonly admittedMemberId: string;
+      readonly consent: Consent;
+      readonly redeemedAt: number;
+    }
   | {
       readonly type: "MemberExcluded";
       readonly memberId: string;
@@ -64,6 +81,18 @@ export type MemberEvent =
 
 export type MemberCommand =
   | ({ readonly type: "Admit" } & Admission)
+  | {
+      readonly type: "RedeemCredit";
+      readonly requestId: string;
+      readonly consent: Consent;
+      readonly signature: Uint8Array;
+      /** The agreement in force now, from the network aggregate. */
+      readonly agreement: { readonly version: number; readonly hash: Uint8Array } | undefined;
+      /** Whether the candidate key already belongs to a member (from its own aggregate). */
+      readonly candidateExists: boolean;
+      readonly now: number;
+    }
+  | { readonly type: "Exclude"; readonly reason: string; readonly now: number }
   | {
       readonly type: "GrantCredits";
       readonly gameId: string;
@@ -109,11 +138,53 @@ export function decideMember(command: MemberCommand, state: MemberState): Member
         },
       ];
     }
+    case "RedeemCredit":
+      return decideRedeem(command, state);
+    case "Exclude": {
+      if (state.status === "none") throw new NotFoundError(`member ${state.memberId} does not exist`);
+      if (state.status === "excluded") return [];
+      if (command.reason.trim().length === 0 || command.reason.length > 1024) {
+        throw new ValidationError("reason", "must be 1-1024 characters saying why");
+      }
+      const accountable = state.kind === "controlled" ? [state.controllerId] : state.sponsorIds;
+      return [{ type: "MemberExcluded", memberId: state.memberId, reason: command.reason, sponsorIds: [...accountable], excludedAt: command.now }];
+    }
     default: {
       const unreachable: never = command;
       throw new IllegalStateError(`unknown command ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+function decideRedeem(command: Extract<MemberCommand, { type: "RedeemCredit" }>, state: MemberState): MemberEvent[] {
+  if (state.status === "none") throw new NotFoundError(`member ${state.memberId} does not exist`);
+  const candidateKey = command.consent.candidatePublicKey;
+  if (!verify(command.signature, redeemPayload(state.memberId, candidateKey, command.requestId), state.publicKey)) {
+    throw new PermissionError(`signature does not verify against the key of member ${state.memberId}`);
+  }
+  if (state.status === "excluded") throw new IllegalStateError(`member ${state.memberId} is excluded and cannot redeem credits`);
+  if (!isValidPublicKey(candidateKey)) throw new ValidationError("consent.candidate_public_key", "is not a valid Ed25519 public key");
+  const admittedMemberId = memberIdOf(candidateKey);
+  if (command.candidateExists) throw new AlreadyExistsError(`candidate ${admittedMemberId} is already a member`);
+  const agreement = command.agreement;
+  if (!agreement) throw new IllegalStateError("the network has no legal agreement yet");
+  if (command.consent.agreementVersion !== agreement.version || !sameBytes(command.consent.agreementHash, agreement.hash)) {
+    throw new IllegalStateError(
+      `the candidate consented to agreement v${command.consent.agreementVersion}, but the current agreement is v${agreement.version}`,
+    );
+  }
+  const consent = consentPayload(candidateKey, command.consent.agreementVersion, command.consent.agreementHash);
+  if (!verify(command.consent.signature, consent, candidateKey)) {
+    throw new PermissionError("the candidate's consent signature does not verify against the candidate's key");
+  }
+  if (availableCredits(state, command.now) < 1) {
+    throw new IllegalStateError(`member ${state.memberId} has no unexpired admission credit left`);
+  }
+  return [{ type: "CreditRedeemed", memberId: state.memberId, admittedMemberId, consent: command.consent, redeemedAt: command.now }];
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index]);
 }
 
 export function evolveMember(state: MemberState, event: MemberEvent): MemberState {

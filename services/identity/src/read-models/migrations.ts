@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
 
 /** Frozen in time: raw schema operations, never today's table types. */
@@ -11,7 +11,7 @@ export const migrations: Record<string, Migration> = {
         .addColumn("public_key", "bytea", (c) => c.notNull())
         .addColumn("status", "text", (c) => c.notNull())
         .addColumn("kind", "text", (c) => c.notNull())
-        .addColumn("sponsor_ids", "text[]", (c) => c.notNull())
+        .addColumn("sponsor_ids", sql`text[]`, (c) => c.notNull())
         .addColumn("controller_id", "text")
         .addColumn("game_id", "text")
         .addColumn("agreement_version", "integer")

@@ -37,6 +37,12 @@ export class Matchmaker {
   async onIdentityEvent(stored: StoredEvent): Promise<void> {
     const event = stored.envelope.event;
     switch (event?.$case) {
+      case "networkBootstrapped":
+      case "agreementPublished": {
+        const agreement = event.value.agreement;
+        if (agreement) await this.react(stored, { type: "AdoptAgreement", agreement: { version: agreement.version, hash: agreement.hash, uri: agreement.uri } });
+        return;
+      }
       case "memberAdmitted":
         await this.react(stored, { type: "RegisterSponsor", memberId: event.value.memberId, publicKey: event.value.publicKey });
         return;

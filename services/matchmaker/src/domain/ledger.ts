@@ -55,6 +55,13 @@ export interface LedgerState {
   readonly openGames: ReadonlyMap<string, OpenGame>;
   readonly pairCooldowns: ReadonlyMap<string, number>;
   readonly policy: Policy | undefined;
+  /** The legal agreement candidates must consent to now. */
+  readonly agreement: Agreement | undefined;
+}
+
+export interface Agreement {
+  readonly version: number;
+  readonly hash: Uint8Array;
 }
 
 export interface Suspension {
@@ -72,6 +79,7 @@ export type LedgerEvent =
       readonly suspensions: readonly Suspension[];
     }
   | { readonly type: "PolicyAdopted"; readonly policy: Policy }
+  | { readonly type: "AgreementAdopted"; readonly agreement: Agreement & { readonly uri: string } }
   | {
       readonly type: "ProposalMade";
       readonly proposalId: string;
@@ -113,6 +121,7 @@ export interface Answer {
 export type LedgerCommand =
   | { readonly type: "RegisterSponsor"; readonly memberId: string; readonly publicKey: Uint8Array }
   | { readonly type: "AdoptPolicy"; readonly policy: Policy }
+  | { readonly type: "AdoptAgreement"; readonly agreement: Agreement & { readonly uri: string } }
   | {
       readonly type: "Propose";
       readonly proposalId: string;
@@ -146,6 +155,7 @@ export const initialLedgerState: LedgerState = {
   openGames: new Map(),
   pairCooldowns: new Map(),
   policy: undefined,
+  agreement: undefined,
 };
 
 export function pairKey(x: string, y: string): string {
@@ -181,6 +191,9 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
     case "AdoptPolicy":
       if (state.policy && state.policy.version >= command.policy.version) return [];
       return [{ type: "PolicyAdopted", policy: command.policy }];
+    case "AdoptAgreement":
+      if (state.agreement && state.agreement.version >= command.agreement.version) return [];
+      return [{ type: "AgreementAdopted", agreement: command.agreement }];
     case "Propose":
       return decidePropose(command, state);
     case "Accept":
@@ -233,6 +246,13 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
     }
     const candidateId = memberIdOf(action.candidatePublicKey);
     if (state.slots.has(candidateId)) throw new AlreadyExistsError(`candidate ${candidateId} is already a member`);
+    const agreement = state.agreement;
+    if (!agreement) throw new IllegalStateError("the network has no legal agreement yet: bootstrap it first");
+    if (action.agreementVersion !== agreement.version || !sameBytes(action.agreementHash, agreement.hash)) {
+      throw new IllegalStateError(
+        `the candidate consented to agreement v${action.agreementVersion}, but the current agreement is v${agreement.version}: collect a new consent`,
+      );
+    }
     const consent = consentPayload(action.candidatePublicKey, action.agreementVersion, action.agreementHash);
     if (!verify(action.consentSignature, consent, action.candidatePublicKey)) {
       throw new PermissionError("the candidate's consent signature does not verify against the candidate's key");
@@ -345,9 +365,12 @@ function decideWithdrawal(
 function decideExclusion(command: Extract<LedgerCommand, { type: "ExcludeSponsor" }>, state: LedgerState): LedgerEvent[] {
   const slot = state.slots.get(command.memberId);
   if (slot?.excluded) return [];
-  const cancelledProposalIds = [...state.proposals.values()]
-    .filter((p) => p.status === "pending" && (p.proposerId === command.memberId || p.partnerId === command.memberId))
-    .map((p) => p.proposalId);
+  const cancelledProposalIds = [
+    ...[...state.proposals.values()]
+      .filter((p) => p.status === "pending" && (p.proposerId === command.memberId || p.partnerId === command.memberId))
+      .map((p) => p.proposalId),
+    ...[...state.openGames.values()].filter((g) => g.sponsorIds.includes(command.memberId)).map((g) => g.gameId),
+  ];
   const penalty = state.policy?.exclusionSponsorPenaltyMs ?? 0;
   const suspensions =
     penalty > 0
@@ -388,12 +411,14 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
       const proposals = new Map(state.proposals);
       for (const id of event.cancelledProposalIds) {
         const proposal = proposals.get(id);
-        if (proposal) proposals.set(id, { ...proposal, status: "cancelled" });
+        if (proposal?.status === "pending") proposals.set(id, { ...proposal, status: "cancelled" });
       }
       return { ...state, slots, proposals };
     }
     case "PolicyAdopted":
       return { ...state, policy: event.policy };
+    case "AgreementAdopted":
+      return { ...state, agreement: { version: event.agreement.version, hash: event.agreement.hash } };
     case "ProposalMade": {
       const proposals = new Map(state.proposals);
       const { type: _type, ...proposal } = event;

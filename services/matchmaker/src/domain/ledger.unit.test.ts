@@ -44,6 +44,7 @@ function admission(): ActionSpec {
 
 function network(...members: { keys: KeyPair; id: string }[]): LedgerState {
   let state = run(initialLedgerState, { type: "AdoptPolicy", policy: DEFAULT_POLICY });
+  state = run(state, { type: "AdoptAgreement", agreement: { version: 1, hash: new Uint8Array(32).fill(1), uri: "https://example.org/a" } });
   for (const m of members) state = run(state, { type: "RegisterSponsor", memberId: m.id, publicKey: m.keys.publicKey });
   return state;
 }
@@ -132,6 +133,32 @@ describe("ledger decider", () => {
     assert.throws(() => decideLedger(propose(stranger, b), state), NotFoundError);
     const forged = { ...(propose(a, b) as object), signature: new Uint8Array(64) } as LedgerCommand;
     assert.throws(() => decideLedger(forged, state), PermissionError);
+  });
+
+  test("a consent to an outdated agreement is refused, naming both versions", () => {
+    const a = member();
+    const b = member();
+    let state = network(a, b);
+    state = run(state, { type: "AdoptAgreement", agreement: { version: 2, hash: new Uint8Array(32).fill(2), uri: "https://example.org/b" } });
+    assert.throws(() => decideLedger(propose(a, b), state), /agreement v1, but the current agreement is v2/);
+  });
+
+  test("excluding a member cancels its pending proposals and open games and suspends its sponsors", () => {
+    const a = member();
+    const b = member();
+    const c = member();
+    const s = member();
+    const open = propose(a, b) as { proposalId: string } & LedgerCommand;
+    const pending = propose(c, a) as { proposalId: string } & LedgerCommand;
+    let state = run(run(run(network(a, b, c, s), open), pending), accept(b, open.proposalId));
+    const events = decideLedger({ type: "ExcludeSponsor", memberId: a.id, accountableSponsorIds: [s.id], now: NOW + 5 }, state);
+    const excluded = events[0];
+    assert.ok(excluded?.type === "SponsorExcluded");
+    assert.deepEqual([...excluded.cancelledProposalIds].sort(), [open.proposalId, pending.proposalId].sort());
+    assert.deepEqual(excluded.suspensions, [{ memberId: s.id, untilMs: NOW + 5 + DEFAULT_POLICY.exclusionSponsorPenaltyMs }]);
+    state = events.reduce(evolveLedger, state);
+    assert.match(unavailability(state, a.id, NOW + 6) ?? "", /excluded/);
+    assert.match(unavailability(state, s.id, NOW + 6) ?? "", /suspended/);
   });
 
   test("no game opens before a policy is adopted", () => {

@@ -64,6 +64,7 @@ export interface Envelope {
     | { $case: "proposalCancelled"; value: ProposalCancelled }
     | { $case: "gameOpened"; value: GameOpened }
     | { $case: "stakesSettled"; value: StakesSettled }
+    | { $case: "agreementAdopted"; value: AgreementAdopted }
     | //
     /** adjudicator: subject <ns>.adjudicator.policy */
     { $case: "policyPublished"; value: PolicyPublished }
@@ -124,6 +125,9 @@ export interface CreditRedeemed {
   memberId: string;
   /** The controlled identity the credit admitted. */
   admittedMemberId: string;
+  /** The controlled identity's consent; identity admits it from this event. */
+  consent: Consent | undefined;
+  redeemedAtMs: bigint;
 }
 
 export interface MemberExcluded {
@@ -142,9 +146,17 @@ export interface SponsorRegistered {
 export interface SponsorExcluded {
   memberId: string;
   accountableSponsorIds: string[];
-  /** Games of the excluded member that were still waiting for a partner or open. */
+  /**
+   * Proposals of the excluded member still waiting for an answer, and its open games (a game's id
+   * is its proposal's id): the adjudicator cancels those games, which releases the other stake.
+   */
   cancelledProposalIds: string[];
   suspensions: Suspension[];
+}
+
+/** The matchmaker learned the network's current legal agreement (from identity). */
+export interface AgreementAdopted {
+  agreement: Agreement | undefined;
 }
 
 export interface PolicyAdopted {
@@ -331,6 +343,9 @@ export const Envelope: MessageFns<Envelope> = {
         break;
       case "stakesSettled":
         StakesSettled.encode(message.event.value, writer.uint32(298).fork()).join();
+        break;
+      case "agreementAdopted":
+        AgreementAdopted.encode(message.event.value, writer.uint32(306).fork()).join();
         break;
       case "policyPublished":
         PolicyPublished.encode(message.event.value, writer.uint32(402).fork()).join();
@@ -527,6 +542,14 @@ export const Envelope: MessageFns<Envelope> = {
             message.event = { $case: "stakesSettled", value: StakesSettled.decode(reader, reader.uint32()) };
             continue;
           }
+          case 38: {
+            if (tag !== 306) {
+              break;
+            }
+
+            message.event = { $case: "agreementAdopted", value: AgreementAdopted.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 50: {
             if (tag !== 402) {
               break;
@@ -663,6 +686,10 @@ export const Envelope: MessageFns<Envelope> = {
         ? { $case: "stakesSettled", value: StakesSettled.fromJSON(object.stakesSettled) }
         : isSet(object.stakes_settled)
         ? { $case: "stakesSettled", value: StakesSettled.fromJSON(object.stakes_settled) }
+        : isSet(object.agreementAdopted)
+        ? { $case: "agreementAdopted", value: AgreementAdopted.fromJSON(object.agreementAdopted) }
+        : isSet(object.agreement_adopted)
+        ? { $case: "agreementAdopted", value: AgreementAdopted.fromJSON(object.agreement_adopted) }
         : isSet(object.policyPublished)
         ? { $case: "policyPublished", value: PolicyPublished.fromJSON(object.policyPublished) }
         : isSet(object.policy_published)
@@ -735,6 +762,8 @@ export const Envelope: MessageFns<Envelope> = {
       obj.gameOpened = GameOpened.toJSON(message.event.value);
     } else if (message.event?.$case === "stakesSettled") {
       obj.stakesSettled = StakesSettled.toJSON(message.event.value);
+    } else if (message.event?.$case === "agreementAdopted") {
+      obj.agreementAdopted = AgreementAdopted.toJSON(message.event.value);
     } else if (message.event?.$case === "policyPublished") {
       obj.policyPublished = PolicyPublished.toJSON(message.event.value);
     } else if (message.event?.$case === "gameStarted") {
@@ -842,6 +871,12 @@ export const Envelope: MessageFns<Envelope> = {
       case "stakesSettled": {
         if (object.event?.value !== undefined && object.event?.value !== null) {
           message.event = { $case: "stakesSettled", value: StakesSettled.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "agreementAdopted": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "agreementAdopted", value: AgreementAdopted.fromPartial(object.event.value) };
         }
         break;
       }
@@ -1625,7 +1660,7 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
 };
 
 function createBaseCreditRedeemed(): CreditRedeemed {
-  return { memberId: "", admittedMemberId: "" };
+  return { memberId: "", admittedMemberId: "", consent: undefined, redeemedAtMs: 0n };
 }
 
 export const CreditRedeemed: MessageFns<CreditRedeemed> = {
@@ -1635,6 +1670,15 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
     }
     if (message.admittedMemberId !== "") {
       writer.uint32(18).string(message.admittedMemberId);
+    }
+    if (message.consent !== undefined) {
+      Consent.encode(message.consent, writer.uint32(26).fork()).join();
+    }
+    if (message.redeemedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.redeemedAtMs) !== message.redeemedAtMs) {
+        throw new globalThis.Error("value provided for field message.redeemedAtMs of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.redeemedAtMs);
     }
     return writer;
   },
@@ -1668,6 +1712,22 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
             message.admittedMemberId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consent = Consent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.redeemedAtMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1692,6 +1752,12 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
         : isSet(object.admitted_member_id)
         ? globalThis.String(object.admitted_member_id)
         : "",
+      consent: isSet(object.consent) ? Consent.fromJSON(object.consent) : undefined,
+      redeemedAtMs: isSet(object.redeemedAtMs)
+        ? BigInt(object.redeemedAtMs)
+        : isSet(object.redeemed_at_ms)
+        ? BigInt(object.redeemed_at_ms)
+        : 0n,
     };
   },
 
@@ -1703,6 +1769,12 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
     if (message.admittedMemberId !== "") {
       obj.admittedMemberId = message.admittedMemberId;
     }
+    if (message.consent !== undefined) {
+      obj.consent = Consent.toJSON(message.consent);
+    }
+    if (message.redeemedAtMs !== 0n) {
+      obj.redeemedAtMs = message.redeemedAtMs.toString();
+    }
     return obj;
   },
 
@@ -1713,6 +1785,12 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
     const message = createBaseCreditRedeemed();
     message.memberId = object.memberId ?? "";
     message.admittedMemberId = object.admittedMemberId ?? "";
+    message.consent = (object.consent !== undefined && object.consent !== null)
+      ? Consent.fromPartial(object.consent)
+      : undefined;
+    message.redeemedAtMs = (object.redeemedAtMs !== undefined && object.redeemedAtMs !== null)
+      ? BigInt(object.redeemedAtMs)
+      : 0n;
     return message;
   },
 };
@@ -2071,6 +2149,75 @@ export const SponsorExcluded: MessageFns<SponsorExcluded> = {
     message.accountableSponsorIds = object.accountableSponsorIds?.map((e) => e) || [];
     message.cancelledProposalIds = object.cancelledProposalIds?.map((e) => e) || [];
     message.suspensions = object.suspensions?.map((e) => Suspension.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAgreementAdopted(): AgreementAdopted {
+  return { agreement: undefined };
+}
+
+export const AgreementAdopted: MessageFns<AgreementAdopted> = {
+  encode(message: AgreementAdopted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agreement !== undefined) {
+      Agreement.encode(message.agreement, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgreementAdopted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgreementAdopted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agreement = Agreement.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgreementAdopted {
+    return { agreement: isSet(object.agreement) ? Agreement.fromJSON(object.agreement) : undefined };
+  },
+
+  toJSON(message: AgreementAdopted): unknown {
+    const obj: any = {};
+    if (message.agreement !== undefined) {
+      obj.agreement = Agreement.toJSON(message.agreement);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AgreementAdopted>): AgreementAdopted {
+    return AgreementAdopted.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgreementAdopted>): AgreementAdopted {
+    const message = createBaseAgreementAdopted();
+    message.agreement = (object.agreement !== undefined && object.agreement !== null)
+      ? Agreement.fromPartial(object.agreement)
+      : undefined;
     return message;
   },
 };

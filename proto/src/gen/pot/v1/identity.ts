@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { AdmissionKind, admissionKindFromJSON, admissionKindToJSON } from "./common.js";
+import { AdmissionKind, admissionKindFromJSON, admissionKindToJSON, Consent } from "./common.js";
 import { Agreement, GenesisMember } from "./events.js";
 
 export const protobufPackage = "pot.v1";
@@ -64,6 +64,47 @@ export function memberStatusToJSON(object: MemberStatus): string {
   }
 }
 
+export interface PublishAgreementRequest {
+  requestId: string;
+  /** SHA-256 of the agreement document (32 bytes). */
+  hash: Uint8Array;
+  uri: string;
+}
+
+export interface PublishAgreementResponse {
+  version: number;
+  sequence: bigint;
+}
+
+export interface RedeemCreditRequest {
+  /** Idempotency key chosen by the member (1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'). */
+  requestId: string;
+  memberId: string;
+  /** The controlled identity's key and signed consent to the current agreement. */
+  consent:
+    | Consent
+    | undefined;
+  /** Ed25519 signature of the member over the redeem payload (member id, candidate key, request id). */
+  signature: Uint8Array;
+}
+
+export interface RedeemCreditResponse {
+  admittedMemberId: string;
+  creditsLeft: number;
+  sequence: bigint;
+}
+
+export interface ExcludeRequest {
+  requestId: string;
+  memberId: string;
+  /** Why, for the record (1-1024 characters). */
+  reason: string;
+}
+
+export interface ExcludeResponse {
+  sequence: bigint;
+}
+
 export interface BootstrapRequest {
   requestId: string;
   members: GenesisMember[];
@@ -98,6 +139,617 @@ export interface Member {
 export interface GetMemberResponse {
   member: Member | undefined;
 }
+
+function createBasePublishAgreementRequest(): PublishAgreementRequest {
+  return { requestId: "", hash: new Uint8Array(0), uri: "" };
+}
+
+export const PublishAgreementRequest: MessageFns<PublishAgreementRequest> = {
+  encode(message: PublishAgreementRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.hash.length !== 0) {
+      writer.uint32(18).bytes(message.hash);
+    }
+    if (message.uri !== "") {
+      writer.uint32(26).string(message.uri);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishAgreementRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishAgreementRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hash = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.uri = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishAgreementRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      hash: isSet(object.hash) ? bytesFromBase64(object.hash) : new Uint8Array(0),
+      uri: isSet(object.uri) ? globalThis.String(object.uri) : "",
+    };
+  },
+
+  toJSON(message: PublishAgreementRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.hash.length !== 0) {
+      obj.hash = base64FromBytes(message.hash);
+    }
+    if (message.uri !== "") {
+      obj.uri = message.uri;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PublishAgreementRequest>): PublishAgreementRequest {
+    return PublishAgreementRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PublishAgreementRequest>): PublishAgreementRequest {
+    const message = createBasePublishAgreementRequest();
+    message.requestId = object.requestId ?? "";
+    message.hash = object.hash ?? new Uint8Array(0);
+    message.uri = object.uri ?? "";
+    return message;
+  },
+};
+
+function createBasePublishAgreementResponse(): PublishAgreementResponse {
+  return { version: 0, sequence: 0n };
+}
+
+export const PublishAgreementResponse: MessageFns<PublishAgreementResponse> = {
+  encode(message: PublishAgreementResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).uint32(message.version);
+    }
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.sequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishAgreementResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishAgreementResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishAgreementResponse {
+    return {
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+    };
+  },
+
+  toJSON(message: PublishAgreementResponse): unknown {
+    const obj: any = {};
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PublishAgreementResponse>): PublishAgreementResponse {
+    return PublishAgreementResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PublishAgreementResponse>): PublishAgreementResponse {
+    const message = createBasePublishAgreementResponse();
+    message.version = object.version ?? 0;
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    return message;
+  },
+};
+
+function createBaseRedeemCreditRequest(): RedeemCreditRequest {
+  return { requestId: "", memberId: "", consent: undefined, signature: new Uint8Array(0) };
+}
+
+export const RedeemCreditRequest: MessageFns<RedeemCreditRequest> = {
+  encode(message: RedeemCreditRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.memberId !== "") {
+      writer.uint32(18).string(message.memberId);
+    }
+    if (message.consent !== undefined) {
+      Consent.encode(message.consent, writer.uint32(26).fork()).join();
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(34).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedeemCreditRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedeemCreditRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consent = Consent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedeemCreditRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      consent: isSet(object.consent) ? Consent.fromJSON(object.consent) : undefined,
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: RedeemCreditRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.consent !== undefined) {
+      obj.consent = Consent.toJSON(message.consent);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RedeemCreditRequest>): RedeemCreditRequest {
+    return RedeemCreditRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RedeemCreditRequest>): RedeemCreditRequest {
+    const message = createBaseRedeemCreditRequest();
+    message.requestId = object.requestId ?? "";
+    message.memberId = object.memberId ?? "";
+    message.consent = (object.consent !== undefined && object.consent !== null)
+      ? Consent.fromPartial(object.consent)
+      : undefined;
+    message.signature = object.signature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseRedeemCreditResponse(): RedeemCreditResponse {
+  return { admittedMemberId: "", creditsLeft: 0, sequence: 0n };
+}
+
+export const RedeemCreditResponse: MessageFns<RedeemCreditResponse> = {
+  encode(message: RedeemCreditResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.admittedMemberId !== "") {
+      writer.uint32(10).string(message.admittedMemberId);
+    }
+    if (message.creditsLeft !== 0) {
+      writer.uint32(16).uint32(message.creditsLeft);
+    }
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.sequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedeemCreditResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedeemCreditResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.admittedMemberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.creditsLeft = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedeemCreditResponse {
+    return {
+      admittedMemberId: isSet(object.admittedMemberId)
+        ? globalThis.String(object.admittedMemberId)
+        : isSet(object.admitted_member_id)
+        ? globalThis.String(object.admitted_member_id)
+        : "",
+      creditsLeft: isSet(object.creditsLeft)
+        ? globalThis.Number(object.creditsLeft)
+        : isSet(object.credits_left)
+        ? globalThis.Number(object.credits_left)
+        : 0,
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+    };
+  },
+
+  toJSON(message: RedeemCreditResponse): unknown {
+    const obj: any = {};
+    if (message.admittedMemberId !== "") {
+      obj.admittedMemberId = message.admittedMemberId;
+    }
+    if (message.creditsLeft !== 0) {
+      obj.creditsLeft = Math.round(message.creditsLeft);
+    }
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RedeemCreditResponse>): RedeemCreditResponse {
+    return RedeemCreditResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RedeemCreditResponse>): RedeemCreditResponse {
+    const message = createBaseRedeemCreditResponse();
+    message.admittedMemberId = object.admittedMemberId ?? "";
+    message.creditsLeft = object.creditsLeft ?? 0;
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    return message;
+  },
+};
+
+function createBaseExcludeRequest(): ExcludeRequest {
+  return { requestId: "", memberId: "", reason: "" };
+}
+
+export const ExcludeRequest: MessageFns<ExcludeRequest> = {
+  encode(message: ExcludeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.memberId !== "") {
+      writer.uint32(18).string(message.memberId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExcludeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExcludeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExcludeRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ExcludeRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExcludeRequest>): ExcludeRequest {
+    return ExcludeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExcludeRequest>): ExcludeRequest {
+    const message = createBaseExcludeRequest();
+    message.requestId = object.requestId ?? "";
+    message.memberId = object.memberId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseExcludeResponse(): ExcludeResponse {
+  return { sequence: 0n };
+}
+
+export const ExcludeResponse: MessageFns<ExcludeResponse> = {
+  encode(message: ExcludeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.sequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExcludeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExcludeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExcludeResponse {
+    return { sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n };
+  },
+
+  toJSON(message: ExcludeResponse): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExcludeResponse>): ExcludeResponse {
+    return ExcludeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExcludeResponse>): ExcludeResponse {
+    const message = createBaseExcludeResponse();
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    return message;
+  },
+};
 
 function createBaseBootstrapRequest(): BootstrapRequest {
   return { requestId: "", members: [], agreement: undefined, force: false };
@@ -786,6 +1438,39 @@ export const IdentityServiceService = {
     responseSerialize: (value: GetMemberResponse): Buffer => Buffer.from(GetMemberResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetMemberResponse => GetMemberResponse.decode(value),
   },
+  /** Operator: publish a new version of the legal agreement candidates consent to. */
+  publishAgreement: {
+    path: "/pot.v1.IdentityService/PublishAgreement" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PublishAgreementRequest): Buffer =>
+      Buffer.from(PublishAgreementRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PublishAgreementRequest => PublishAgreementRequest.decode(value),
+    responseSerialize: (value: PublishAgreementResponse): Buffer =>
+      Buffer.from(PublishAgreementResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PublishAgreementResponse => PublishAgreementResponse.decode(value),
+  },
+  /** A member spends one admission credit to admit an identity it controls. Signed by the member. */
+  redeemCredit: {
+    path: "/pot.v1.IdentityService/RedeemCredit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RedeemCreditRequest): Buffer => Buffer.from(RedeemCreditRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RedeemCreditRequest => RedeemCreditRequest.decode(value),
+    responseSerialize: (value: RedeemCreditResponse): Buffer =>
+      Buffer.from(RedeemCreditResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RedeemCreditResponse => RedeemCreditResponse.decode(value),
+  },
+  /** Operator: exclude a member for a violation of the agreement. */
+  exclude: {
+    path: "/pot.v1.IdentityService/Exclude" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExcludeRequest): Buffer => Buffer.from(ExcludeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExcludeRequest => ExcludeRequest.decode(value),
+    responseSerialize: (value: ExcludeResponse): Buffer => Buffer.from(ExcludeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExcludeResponse => ExcludeResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -795,6 +1480,12 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    */
   bootstrap: handleUnaryCall<BootstrapRequest, BootstrapResponse>;
   getMember: handleUnaryCall<GetMemberRequest, GetMemberResponse>;
+  /** Operator: publish a new version of the legal agreement candidates consent to. */
+  publishAgreement: handleUnaryCall<PublishAgreementRequest, PublishAgreementResponse>;
+  /** A member spends one admission credit to admit an identity it controls. Signed by the member. */
+  redeemCredit: handleUnaryCall<RedeemCreditRequest, RedeemCreditResponse>;
+  /** Operator: exclude a member for a violation of the agreement. */
+  exclude: handleUnaryCall<ExcludeRequest, ExcludeResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -831,6 +1522,54 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetMemberResponse) => void,
+  ): ClientUnaryCall;
+  /** Operator: publish a new version of the legal agreement candidates consent to. */
+  publishAgreement(
+    request: PublishAgreementRequest,
+    callback: (error: ServiceError | null, response: PublishAgreementResponse) => void,
+  ): ClientUnaryCall;
+  publishAgreement(
+    request: PublishAgreementRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PublishAgreementResponse) => void,
+  ): ClientUnaryCall;
+  publishAgreement(
+    request: PublishAgreementRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishAgreementResponse) => void,
+  ): ClientUnaryCall;
+  /** A member spends one admission credit to admit an identity it controls. Signed by the member. */
+  redeemCredit(
+    request: RedeemCreditRequest,
+    callback: (error: ServiceError | null, response: RedeemCreditResponse) => void,
+  ): ClientUnaryCall;
+  redeemCredit(
+    request: RedeemCreditRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RedeemCreditResponse) => void,
+  ): ClientUnaryCall;
+  redeemCredit(
+    request: RedeemCreditRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RedeemCreditResponse) => void,
+  ): ClientUnaryCall;
+  /** Operator: exclude a member for a violation of the agreement. */
+  exclude(
+    request: ExcludeRequest,
+    callback: (error: ServiceError | null, response: ExcludeResponse) => void,
+  ): ClientUnaryCall;
+  exclude(
+    request: ExcludeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExcludeResponse) => void,
+  ): ClientUnaryCall;
+  exclude(
+    request: ExcludeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExcludeResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,8 +1,8 @@
 import { IdentityServiceService, MemberStatus, type IdentityServiceServer } from "@pot/contracts";
-import { NotFoundError, requireMemberId, ValidationError } from "@pot/mechanism";
+import { HASH_BYTES, NotFoundError, PUBLIC_KEY_BYTES, requireMemberId, SIGNATURE_BYTES, ValidationError } from "@pot/mechanism";
 import type { ProjectionRunner } from "@pot/projections";
 import { unary, waitForSequence, type Logger } from "@pot/service-kit";
-import { toBig } from "@pot/wire";
+import { bytes, toBig } from "@pot/wire";
 import type { Kysely } from "kysely";
 import type { Identity } from "../../application/identity.js";
 import type { IdentityDatabase } from "../../read-models/members/members.table.js";
@@ -17,13 +17,18 @@ export interface HandlerDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+function requestId(value: string): string {
+  if (!REQUEST_ID.test(value)) {
+    throw new ValidationError("request_id", "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'");
+  }
+  return value;
+}
+
 export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
   const { identity, logger } = deps;
   return {
     bootstrap: unary("Bootstrap", async (request) => {
-      if (!REQUEST_ID.test(request.requestId)) {
-        throw new ValidationError("request_id", "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'");
-      }
+      requestId(request.requestId);
       if (!request.agreement) throw new ValidationError("agreement", "is required (hash and uri of the legal agreement)");
       const result = await identity.bootstrap({
         requestId: request.requestId,
@@ -32,6 +37,41 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
         force: request.force,
       });
       return { memberIds: result.memberIds, sequence: toBig(result.sequence) };
+    }, { logger }),
+
+    publishAgreement: unary("PublishAgreement", async (request) => {
+      const result = await identity.publishAgreement({
+        requestId: requestId(request.requestId),
+        hash: bytes("hash", request.hash, HASH_BYTES),
+        uri: request.uri,
+      });
+      return { version: result.version, sequence: toBig(result.sequence) };
+    }, { logger }),
+
+    redeemCredit: unary("RedeemCredit", async (request) => {
+      const consent = request.consent;
+      if (!consent) throw new ValidationError("consent", "is required (the controlled identity's key and signed consent)");
+      const result = await identity.redeemCredit({
+        requestId: requestId(request.requestId),
+        memberId: requireMemberId("member_id", request.memberId),
+        consent: {
+          candidatePublicKey: bytes("consent.candidate_public_key", consent.candidatePublicKey, PUBLIC_KEY_BYTES),
+          agreementVersion: consent.agreementVersion,
+          agreementHash: bytes("consent.agreement_hash", consent.agreementHash, HASH_BYTES),
+          signature: bytes("consent.signature", consent.signature, SIGNATURE_BYTES),
+        },
+        signature: bytes("signature", request.signature, SIGNATURE_BYTES),
+      });
+      return { admittedMemberId: result.admittedMemberId, creditsLeft: result.creditsLeft, sequence: toBig(result.sequence) };
+    }, { logger }),
+
+    exclude: unary("Exclude", async (request) => {
+      const result = await identity.exclude({
+        requestId: requestId(request.requestId),
+        memberId: requireMemberId("member_id", request.memberId),
+        reason: request.reason,
+      });
+      return { sequence: toBig(result.sequence) };
     }, { logger }),
 
     getMember: unary("GetMember", async (request, context) => {

@@ -98,8 +98,17 @@ export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined
         count: event.value.count,
         expiresAtMs: toNumber(event.value.expiresAtMs),
       };
-    case "creditRedeemed":
-      return { type: "CreditRedeemed", memberId: event.value.memberId, admittedMemberId: event.value.admittedMemberId };
+    case "creditRedeemed": {
+      const consent = consentFromWire(event.value.consent);
+      if (!consent) throw new Error(`CreditRedeemed ${envelope.eventId} carries no consent`);
+      return {
+        type: "CreditRedeemed",
+        memberId: event.value.memberId,
+        admittedMemberId: event.value.admittedMemberId,
+        consent,
+        redeemedAt: toNumber(event.value.redeemedAtMs),
+      };
+    }
     case "memberExcluded":
       return {
         type: "MemberExcluded",
@@ -136,7 +145,15 @@ export function memberEventToWire(event: MemberEvent): EventBody {
         value: { memberId: event.memberId, gameId: event.gameId, count: event.count, expiresAtMs: toBig(event.expiresAtMs) },
       };
     case "CreditRedeemed":
-      return { $case: "creditRedeemed", value: { memberId: event.memberId, admittedMemberId: event.admittedMemberId } };
+      return {
+        $case: "creditRedeemed",
+        value: {
+          memberId: event.memberId,
+          admittedMemberId: event.admittedMemberId,
+          consent: { ...event.consent },
+          redeemedAtMs: toBig(event.redeemedAt),
+        },
+      };
     case "MemberExcluded":
       return {
         $case: "memberExcluded",

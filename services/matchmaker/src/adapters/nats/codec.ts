@@ -23,6 +23,15 @@ export function ledgerEventFromWire(envelope: Envelope): LedgerEvent | undefined
       };
     case "policyAdopted":
       return { type: "PolicyAdopted", policy: policyFromWire(event.value.policy) };
+    case "agreementAdopted":
+      return {
+        type: "AgreementAdopted",
+        agreement: {
+          version: event.value.agreement?.version ?? 0,
+          hash: event.value.agreement?.hash ?? new Uint8Array(),
+          uri: event.value.agreement?.uri ?? "",
+        },
+      };
     case "proposalMade": {
       const v = event.value;
       return {
@@ -87,6 +96,8 @@ export function ledgerEventToWire(event: LedgerEvent): EventBody {
       };
     case "PolicyAdopted":
       return { $case: "policyAdopted", value: { policy: policyToWire(event.policy) } };
+    case "AgreementAdopted":
+      return { $case: "agreementAdopted", value: { agreement: { ...event.agreement } } };
     case "ProposalMade":
       return {
         $case: "proposalMade",

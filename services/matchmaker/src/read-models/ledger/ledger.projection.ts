@@ -38,11 +38,13 @@ export const ledgerProjection: Projection<MatchmakerDatabase> = {
               .updateTable("proposals")
               .set({ status: "cancelled", last_seq: seq })
               .where("proposal_id", "in", [...event.cancelledProposalIds])
+              .where("status", "=", "pending")
               .where("last_seq", "<", String(seq))
               .execute();
           }
           break;
         case "PolicyAdopted":
+        case "AgreementAdopted":
           break;
         case "ProposalMade":
           await trx

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import {
+  actionDigest,
+  answerPayload,
+  consentPayload,
+  DEFAULT_POLICY,
+  isPotError,
+  keyPairFromSecret,
+  memberIdOf,
+  proposePayload,
+  sign,
+  type ActionSpec,
+} from "@pot/mechanism";
+import { decideLedger, evolveLedger, initialLedgerState, unavailability, type LedgerCommand, type LedgerEvent, type LedgerState } from "./ledger.js";
+
+const DAY = 86_400_000;
+const policy = { ...DEFAULT_POLICY, admission: { ...DEFAULT_POLICY.admission, stakePeriodMs: 3 * DAY }, pairCooldownMs: 10 * DAY, proposalTtlMs: DAY };
+const members = Array.from({ length: 5 }, (_, i) => {
+  const keys = keyPairFromSecret(new Uint8Array(32).fill(i + 1));
+  return { keys, id: memberIdOf(keys.publicKey) };
+});
+const candidate = keyPairFromSecret(new Uint8Array(32).fill(99));
+const hash = new Uint8Array(32).fill(5);
+const action: ActionSpec = {
+  type: "admission",
+  candidatePublicKey: candidate.publicKey,
+  agreementVersion: 1,
+  agreementHash: hash,
+  consentSignature: sign(consentPayload(candidate.publicKey, 1, hash), candidate.secretKey),
+};
+const digest = actionDigest(action);
+
+type Op =
+  | { op: "propose"; a: number; b: number; dt: number }
+  | { op: "accept"; p: number; dt: number }
+  | { op: "settle"; g: number; released: boolean; dt: number };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constant("propose" as const), a: fc.nat(4), b: fc.nat(4), dt: fc.integer({ min: 0, max: DAY }) }),
+  fc.record({ op: fc.constant("accept" as const), p: fc.nat(30), dt: fc.integer({ min: 0, max: DAY }) }),
+  fc.record({ op: fc.constant("settle" as const), g: fc.nat(30), released: fc.boolean(), dt: fc.integer({ min: 0, max: DAY }) }),
+);
+
+function uuid(n: number): string {
+  return `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+}
+
+test("no member is ever in two open games; a stake is never released before its period; folding re-derives the state", () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+      let state: LedgerState = initialLedgerState;
+      const log: LedgerEvent[] = [];
+      const run = (command: LedgerCommand) => {
+        try {
+          const events = decideLedger(command, state);
+          log.push(...events);
+          state = events.reduce(evolveLedger, state);
+          return events;
+        } catch (error) {
+          if (!isPotError(error)) throw error;
+          return [];
+        }
+      };
+      run({ type: "AdoptPolicy", policy });
+      run({ type: "AdoptAgreement", agreement: { version: 1, hash, uri: "https://example.org/a" } });
+      for (const m of members) run({ type: "RegisterSponsor", memberId: m.id, publicKey: m.keys.publicKey });
+      let now = 1_700_000_000_000;
+      const proposals: { id: string; partner: number }[] = [];
+      const locks = new Map<string, { until: number; game: string }>();
+      for (const op of ops) {
+        now += op.dt;
+        if (op.op === "propose") {
+          const id = uuid(proposals.length + 1);
+          const a = members[op.a]!;
+          const b = members[op.b]!;
+          const events = run({ type: "Propose", proposalId: id, proposerId: a.id, partnerId: b.id, action, signature: sign(proposePayload(id, a.id, b.id, digest), a.keys.secretKey), now });
+          if (events.length) proposals.push({ id, partner: op.b });
+        } else if (op.op === "accept") {
+          const p = proposals[op.p % Math.max(1, proposals.length)];
+          if (!p) continue;
+          const b = members[p.partner]!;
+          for (const e of run({ type: "Accept", proposalId: p.id, memberId: b.id, signature: sign(answerPayload("accept", p.id, b.id), b.keys.secretKey), now })) {
+            if (e.type === "GameOpened") for (const s of [e.sponsorA, e.sponsorB]) locks.set(s.memberId, { until: e.stakeLockedUntil, game: e.gameId });
+          }
+        } else {
+          const open = [...state.openGames.keys()];
+          const g = open[op.g % Math.max(1, open.length)];
+          if (g) {
+            run({ type: "SettleGame", gameId: g, suspensions: [], released: op.released });
+            if (op.released) for (const [m, l] of locks) if (l.game === g) locks.delete(m);
+          }
+        }
+        // Invariant: nobody is in two open games.
+        const seen = new Set<string>();
+        for (const game of state.openGames.values()) {
+          for (const id of game.sponsorIds) {
+            assert.ok(!seen.has(id), `member ${id.slice(0, 6)} is in two open games`);
+            seen.add(id);
+          }
+        }
+        // Invariant: a locked stake is unavailable until its period ends (unless released by a cancellation).
+        for (const [memberId, lock] of locks) {
+          if (now < lock.until) assert.ok(unavailability(state, memberId, now), "a stake was released before its period");
+        }
+      }
+      const refolded = log.reduce(evolveLedger, initialLedgerState);
+      assert.deepEqual(refolded, state);
+    }),
+    { numRuns: 200 },
+  );
+});
