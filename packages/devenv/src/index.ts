@@ -1,0 +1,8 @@
+export { ensureServers, DEFAULT_DATABASE_URL, DEFAULT_NATS_URL } from "./servers.js";
+export type { EnsureServersOptions, Servers } from "./servers.js";
+export { createTestDatabase, deleteNamespace, uniqueNamespace } from "./test-resources.js";
+export type { TestDatabase } from "./test-resources.js";
+export { freePort, waitForPort } from "./ports.js";
+export { startServiceProcess } from "./service-process.js";
+export type { ServiceName, ServiceProcess, StartServiceOptions } from "./service-process.js";
+export { repoRoot } from "./repo.js";

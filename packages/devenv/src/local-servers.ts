@@ -1,0 +1,299 @@
+import { execFileSync, spawn, spawnSync, type SpawnOptions } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { freePort, waitForPort } from "./ports.js";
+import { answers, messageOf, probeNats, probePostgres } from "./probes.js";
+import { exited, findExecutable, onProcessExit, postgresBinDirs, Tail, tailOfFile, terminate } from "./processes.js";
+
+/** A server found or started by devenv. */
+export interface ServerHandle {
+  readonly url: string;
+  /** Set when we started it, e.g. "nats-server (local)"; undefined when it was already there. */
+  readonly started?: string;
+  stop(): Promise<void>;
+}
+
+/** A reason why this fallback cannot be used; ensureServers moves on to the next one. */
+export class Unavailable extends Error {
+  override readonly name = "Unavailable";
+}
+
+const START_TIMEOUT_MS = 30_000;
+const TOOL_TIMEOUT_MS = 90_000;
+
+/** `nats-server -js -a 127.0.0.1 -p <free port> -sd <dataDir>/nats`, from PATH. */
+export async function startLocalNats(dataDir: string, log: (line: string) => void): Promise<ServerHandle> {
+  const bin = findExecutable("nats-server", ["/usr/sbin", "/usr/local/sbin", "/usr/bin"]);
+  if (bin === undefined) throw new Unavailable("nats-server is not on PATH");
+  const storeDir = join(dataDir, "nats");
+  mkdirSync(storeDir, { recursive: true });
+  // A server left running on this store by a run that was killed: use it rather than start a second one.
+  const stateFile = join(dataDir, "nats-server.json");
+  const leftOver = await runningNats(stateFile);
+  if (leftOver !== undefined) {
+    log(`using the nats-server already running on ${storeDir} at ${leftOver} (left running)`);
+    return { url: leftOver, stop: async () => undefined };
+  }
+  const port = await freePort();
+  const logFile = join(dataDir, "nats-server.log");
+  const out = openSync(logFile, "a");
+  // Own process group: a Ctrl-C meant for `npm start` must not stop the broker before the services drain.
+  const child = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {
+    stdio: ["ignore", out, out],
+    detached: true,
+  });
+  closeSync(out);
+  // A caller that forgets stop() must not hang: the exit hook below stops the server when we exit.
+  child.unref();
+  const spawnError = new Promise<never>((_, reject) => child.once("error", reject));
+  const removeHook = onProcessExit(() => child.kill("SIGTERM"));
+  const url = `nats://127.0.0.1:${port}`;
+  const waiting = new AbortController();
+  try {
+    await Promise.race([
+      waitForPort("127.0.0.1", port, START_TIMEOUT_MS, waiting.signal),
+      spawnError,
+      exited(child).then((code) => {
+        throw new Error(`nats-server exited with code ${code} while starting:\n${tailOfFile(logFile)}`);
+      }),
+    ]);
+    await probeNats(url);
+  } catch (error) {
+    removeHook();
+    await terminate(child, "SIGKILL", 1_000);
+    throw error;
+  } finally {
+    waiting.abort();
+  }
+  writeFileSync(stateFile, JSON.stringify({ pid: child.pid, url }));
+  log(`started nats-server ${bin} at ${url} (data in ${storeDir}, log ${logFile})`);
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    started: "nats-server (local)",
+    stop: () =>
+      (stopping ??= (async () => {
+        removeHook();
+        await terminate(child, "SIGTERM", 10_000);
+        rmSync(stateFile, { force: true });
+      })()),
+  };
+}
+
+async function runningNats(stateFile: string): Promise<string | undefined> {
+  let state: { pid?: unknown; url?: unknown };
+  try {
+    state = JSON.parse(readFileSync(stateFile, "utf8")) as typeof state;
+  } catch {
+    return undefined;
+  }
+  if (typeof state.pid !== "number" || typeof state.url !== "string") return undefined;
+  try {
+    process.kill(state.pid, 0);
+  } catch {
+    return undefined;
+  }
+  return (await answers(probeNats(state.url))) ? state.url : undefined;
+}
+
+interface RunAs {
+  readonly user: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+}
+
+/**
+ * A PostgreSQL cluster under `<dataDir>/pg` run with initdb and pg_ctl from PATH (or Debian's
+ * /usr/lib/postgresql/<version>/bin). An existing initialised cluster is reused; one already running
+ * there is used as it is and left running.
+ */
+export async function startLocalPostgres(dataDir: string, log: (line: string) => void): Promise<ServerHandle> {
+  const binDirs = postgresBinDirs();
+  const initdb = findExecutable("initdb", binDirs);
+  const pgCtl = findExecutable("pg_ctl", binDirs);
+  if (initdb === undefined || pgCtl === undefined) throw new Unavailable("initdb/pg_ctl are not on PATH");
+  const runAs = postgresUser();
+  const pgDir = join(dataDir, "pg");
+  const socketDir = join(dataDir, "pg-run");
+  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(pgDir, { recursive: true, mode: 0o700 });
+  mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+  if (runAs !== undefined) handOver(runAs, dataDir, [pgDir, socketDir]);
+
+  const run = (bin: string, args: string[]) => runTool(bin, args, runAs, pgDir);
+
+  if (!existsSync(join(pgDir, "PG_VERSION"))) {
+    const init = await run(initdb, ["-D", pgDir, "-U", "postgres", "--auth=trust", "--no-locale", "-E", "UTF8", "-N"]);
+    if (init.code !== 0) throw new Error(`initdb failed (exit ${init.code}):\n${init.output}`);
+    log(`initialised a PostgreSQL cluster in ${pgDir}`);
+  }
+
+  const running = await run(pgCtl, ["status", "-D", pgDir]);
+  if (running.code === 0) {
+    const port = Number(readFileSync(join(pgDir, "postmaster.pid"), "utf8").split("\n")[3]);
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    try {
+      await probePostgres(url);
+    } catch (error) {
+      throw new Error(
+        `a PostgreSQL server already runs from ${pgDir} but ${url} does not answer: ${messageOf(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    log(`using the PostgreSQL server already running from ${pgDir} at ${url} (left running)`);
+    return { url, stop: async () => undefined };
+  }
+
+  const port = await freePort();
+  // Unix sockets have a path limit of ~107 bytes; without one the server only listens on TCP, which is all we use.
+  const sockets = join(socketDir, `.s.PGSQL.${port}`).length < 100 ? socketDir : "";
+  const logFile = join(pgDir, "server.log");
+  const serverOptions = `-p ${port} -k ${shellQuote(sockets)} -c listen_addresses=127.0.0.1`;
+  const start = await run(pgCtl, ["start", "-D", pgDir, "-l", logFile, "-w", "-t", "60", "-o", serverOptions]);
+  if (start.code !== 0) {
+    throw new Error(`pg_ctl start failed (exit ${start.code}):\n${start.output}\n${tailOfFile(logFile)}`);
+  }
+  const stopSync = (): void => {
+    spawnSync(pgCtl, ["stop", "-D", pgDir, "-m", "fast", "-W"], { ...toolOptions(runAs, pgDir), stdio: "ignore" });
+  };
+  const removeHook = onProcessExit(stopSync);
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  try {
+    await probePostgres(url, 10_000);
+  } catch (error) {
+    removeHook();
+    stopSync();
+    throw error;
+  }
+  log(`started PostgreSQL ${pgCtl} at ${url} (data in ${pgDir}, log ${logFile})`);
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    started: "postgresql (local)",
+    stop: () =>
+      (stopping ??= (async () => {
+        removeHook();
+        const stop = await run(pgCtl, ["stop", "-D", pgDir, "-m", "fast", "-w", "-t", "30"]);
+        if (stop.code !== 0) throw new Error(`pg_ctl stop failed (exit ${stop.code}):\n${stop.output}`);
+      })()),
+  };
+}
+
+/**
+ * initdb and postgres refuse to run as root. As root we run them as the `postgres` system user (or
+ * `nobody`); as anyone else, as ourselves.
+ */
+function postgresUser(): RunAs | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const user of ["postgres", "nobody"]) {
+    const found = lookupUser(user);
+    if (found !== undefined) return found;
+  }
+  throw new Unavailable("running as root, and there is no non-root user (postgres, nobody) to run PostgreSQL as");
+}
+
+function lookupUser(user: string): RunAs | undefined {
+  let line: string | undefined;
+  try {
+    line = execFileSync("getent", ["passwd", user], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch {
+    try {
+      line = readFileSync("/etc/passwd", "utf8")
+        .split("\n")
+        .find((entry) => entry.startsWith(`${user}:`));
+    } catch {
+      return undefined;
+    }
+  }
+  const fields = line?.trim().split(":");
+  if (fields === undefined || fields.length < 6) return undefined;
+  const uid = Number(fields[2]);
+  const gid = Number(fields[3]);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid === 0) return undefined;
+  return { user, uid, gid, home: fields[5] ?? "/" };
+}
+
+/** Gives `runAs` the folders it writes to, and checks that it can reach them from /. */
+function handOver(runAs: RunAs, dataDir: string, dirs: readonly string[]): void {
+  // The data folder is ours: let the server's user traverse it (a temporary folder starts as 0700).
+  chmodSync(dataDir, 0o755);
+  for (const dir of dirs) chownTree(dir, runAs.uid, runAs.gid);
+  for (const dir of dirs) {
+    const check = spawnSync("/bin/sh", ["-c", 'test -w "$1" && test -x "$1"', "sh", dir], {
+      ...toolOptions(runAs, "/"),
+      stdio: "ignore",
+    });
+    if (check.status !== 0) {
+      throw new Unavailable(
+        `user ${runAs.user} cannot reach ${dir}: make its parent folders traversable (chmod o+x) or set DATABASE_URL`,
+      );
+    }
+  }
+}
+
+function chownTree(path: string, uid: number, gid: number): void {
+  const stat = lstatSync(path);
+  if (stat.uid !== uid || stat.gid !== gid) chownSync(path, uid, gid);
+  if (stat.isDirectory()) for (const entry of readdirSync(path)) chownTree(join(path, entry), uid, gid);
+}
+
+function toolOptions(runAs: RunAs | undefined, cwd: string): SpawnOptions {
+  if (runAs === undefined) return { cwd };
+  return {
+    cwd,
+    uid: runAs.uid,
+    gid: runAs.gid,
+    env: { ...process.env, HOME: runAs.home, USER: runAs.user, LOGNAME: runAs.user },
+  };
+}
+
+async function runTool(
+  bin: string,
+  args: string[],
+  runAs: RunAs | undefined,
+  cwd: string,
+): Promise<{ code: number | null; output: string }> {
+  const output = new Tail(16 * 1024);
+  // Own process group (see startLocalNats); the postmaster started by pg_ctl inherits it.
+  const child = spawn(bin, args, { ...toolOptions(runAs, cwd), stdio: ["ignore", "pipe", "pipe"], detached: true });
+  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk));
+  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const code = await Promise.race([
+      exited(child),
+      new Promise<never>((_, reject) => child.once("error", reject)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill("SIGKILL");
+          reject(new Error(`${bin} ${args.join(" ")} did not finish within ${TOOL_TIMEOUT_MS} ms:\n${output}`));
+        }, TOOL_TIMEOUT_MS);
+      }),
+    ]);
+    // The pipes close just after the exit; give them a moment so the output is complete.
+    await Promise.race([new Promise((resolve) => child.once("close", resolve)), sleep(200)]);
+    return { code, output: output.toString() };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from "node:crypto";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import pg from "pg";
+
+const NAMESPACE = /^[a-z][a-z0-9_]{0,31}$/;
+const IDENTIFIER_PREFIX = /^[a-z][a-z0-9_]{0,39}$/;
+
+export interface TestDatabase {
+  /** databaseUrl with its database replaced by the new one. */
+  readonly url: string;
+  readonly name: string;
+  /** Terminates the connections to it, then drops it. */
+  drop(): Promise<void>;
+}
+
+/** Creates an empty database `<prefix>_<random>` (default `pot_t_<12 hex>`) on the server of databaseUrl. */
+export async function createTestDatabase(databaseUrl: string, prefix = "pot_t"): Promise<TestDatabase> {
+  if (!IDENTIFIER_PREFIX.test(prefix)) throw new Error(`database prefix '${prefix}' must match ${IDENTIFIER_PREFIX}`);
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+  await withClient(databaseUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
+  const url = new URL(databaseUrl);
+  url.pathname = `/${name}`;
+  let dropping: Promise<void> | undefined;
+  return {
+    url: url.href,
+    name,
+    drop: () =>
+      (dropping ??= withClient(databaseUrl, async (client) => {
+        for (let attempt = 1; ; attempt++) {
+          await client.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", [name]);
+          try {
+            await client.query(`DROP DATABASE IF EXISTS "${name}"`);
+            return;
+          } catch (error) {
+            // 55006 object_in_use: a client reconnected between the two statements.
+            if ((error as { code?: string }).code !== "55006" || attempt >= 5) throw error;
+          }
+        }
+      })),
+  };
+}
+
+/** A fresh namespace for streams, subjects and consumers: `<prefix><10 hex>`, e.g. "t3f9a0c51be". */
+export function uniqueNamespace(prefix = "t"): string {
+  const namespace = `${prefix}${randomBytes(5).toString("hex")}`;
+  if (!NAMESPACE.test(namespace))
+    throw new Error(`namespace prefix '${prefix}' gives '${namespace}', not ${NAMESPACE}`);
+  return namespace;
+}
+
+/**
+ * Deletes every JetStream stream whose name starts with `NAMESPACE_` (the namespace upper-cased),
+ * i.e. the streams of the services run under that namespace. Returns nothing; streams of other
+ * namespaces are left alone (beware that namespace "a" also covers "a_b").
+ */
+export async function deleteNamespace(natsUrl: string, namespace: string): Promise<void> {
+  if (!NAMESPACE.test(namespace)) throw new Error(`namespace '${namespace}' is invalid: it must match ${NAMESPACE}`);
+  const prefix = `${namespace.toUpperCase()}_`;
+  const nc = await connect({ servers: natsUrl, reconnect: false });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const doomed: string[] = [];
+    for await (const name of jsm.streams.names()) if (name.startsWith(prefix)) doomed.push(name);
+    for (const name of doomed) await jsm.streams.delete(name);
+  } finally {
+    await nc.close();
+  }
+}
+
+async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
