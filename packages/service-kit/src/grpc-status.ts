@@ -15,6 +15,14 @@ const statusByErrorCode: Record<PotErrorCode, status> = {
   "already-exists": status.ALREADY_EXISTS,
 };
 
+/**
+ * The service cannot answer yet but may soon (a read model behind the caller's sequence, a
+ * dependency starting up). Its message is written for the caller; it maps to UNAVAILABLE.
+ */
+export class UnavailableError extends Error {
+  override readonly name = "UnavailableError";
+}
+
 export const UNAVAILABLE_DETAILS = "a backing service (message broker or database) is unavailable; retry later";
 export const INTERNAL_DETAILS = "internal error";
 
@@ -25,6 +33,7 @@ export const INTERNAL_DETAILS = "internal error";
  */
 export function toGrpcStatus(error: unknown): GrpcStatus {
   if (isPotError(error)) return { code: statusByErrorCode[error.code], details: error.message };
+  if (error instanceof UnavailableError) return { code: status.UNAVAILABLE, details: error.message };
   if (isConnectivityError(error)) return { code: status.UNAVAILABLE, details: UNAVAILABLE_DETAILS };
   return { code: status.INTERNAL, details: INTERNAL_DETAILS };
 }

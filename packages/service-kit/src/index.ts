@@ -1,4 +1,4 @@
-export { toGrpcStatus, isConnectivityError, type GrpcStatus } from "./grpc-status.js";
+export { toGrpcStatus, isConnectivityError, UnavailableError, type GrpcStatus } from "./grpc-status.js";
 export {
   unary,
   implement,
@@ -31,4 +31,7 @@ export {
   type RunningService,
   type RunServiceOptions,
   type StartService,
+  type ReadConfig,
+  type RunnableConfig,
 } from "./run-service.js";
+export { waitForSequence, DEFAULT_MAX_WAIT_MS, type SequenceWaiter } from "./wait-for-sequence.js";

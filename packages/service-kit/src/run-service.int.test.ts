@@ -81,6 +81,23 @@ describe("runService", () => {
     assert.deepEqual(service.lines, []);
   });
 
+  it("runs a service with its own config reader, reporting the port it returns", async () => {
+    const service = startFixture({ FIXTURE_FORM: "own-config" });
+    const ready = await service.waitFor("ready");
+    assert.match(String(ready["address"]), /^127\.0\.0\.1:[1-9]\d*$/);
+    service.child.kill("SIGTERM");
+    const { code } = await service.exited;
+    assert.equal(code, 0);
+    assert.ok(service.lines.some((line) => line.msg === "closed"));
+  });
+
+  it("exits 78 with the sentence of the service's own config error", async () => {
+    const service = startFixture({ FIXTURE_FORM: "own-config", FIXTURE_CLOSE_DELAY_MS: "later" });
+    const { code, stderr } = await service.exited;
+    assert.equal(code, 78);
+    assert.equal(stderr, 'FIXTURE_CLOSE_DELAY_MS "later" is not a whole number between 0 and 60000\n');
+  });
+
   it("logs the failure and exits 1 when the service cannot start", async () => {
     const blocker = createServer();
     blocker.listen(0, "127.0.0.1");

@@ -1,18 +1,28 @@
 import { constants } from "node:os";
-import { ConfigError, readServiceConfig, type Env, type ServiceConfig } from "./config.js";
+import { ConfigError, readServiceConfig, withPort, type Env, type ServiceConfig } from "./config.js";
 import { createLogger, type PinoLogger } from "./logger.js";
 
 /** What a started service hands back: how to stop it, and where it listens (for the "ready" line). */
 export interface RunningService {
   close(): Promise<void>;
-  /** The bound gRPC address; the configured GRPC_ADDRESS is logged when omitted. */
+  /** The bound gRPC address. */
   address?: string;
+  /** The bound gRPC port, used with the configured host when `address` is omitted. */
+  port?: number;
 }
 
-export type StartService = (config: ServiceConfig, logger: PinoLogger) => Promise<RunningService>;
+/** The config fields runService itself uses; a service's own config extends ServiceConfig. */
+export type RunnableConfig = Pick<ServiceConfig, "logLevel" | "grpcAddress">;
+
+export type StartService<C extends RunnableConfig = ServiceConfig> = (
+  config: C,
+  logger: PinoLogger,
+) => Promise<RunningService>;
+
+export type ReadConfig<C extends RunnableConfig> = (env: Env) => C;
 
 export interface RunServiceOptions {
-  /** GRPC_ADDRESS when the environment sets none. */
+  /** GRPC_ADDRESS when the environment sets none (only for the form without `readConfig`). */
   defaultGrpcAddress?: string;
   env?: Env;
 }
@@ -28,17 +38,45 @@ const LINGER_WARNING_MS = 5_000;
  * event loop is empty, so a resource that close() forgot shows up as a process that lingers (and
  * a warning listing what holds it) rather than being hidden by process.exit.
  *
- * Resolves once the service is ready or has failed to start; never rejects. A ConfigError, from
- * the shared config or thrown by `start`, prints its one sentence to stderr and sets exit code 78;
+ * Two forms: `runService(name, start, options?)` reads the shared ServiceConfig;
+ * `runService(name, readConfig, start, options?)` reads the service's own config with `readConfig`.
+ *
+ * Resolves once the service is ready or has failed to start; rejects only when reading the config
+ * throws something other than a ConfigError (a bug). A ConfigError, from
+ * reading the config or thrown by `start`, prints its one sentence to stderr and sets exit code 78;
  * any other start failure is logged and sets exit code 1. `start` must release what it opened
  * before it throws.
  */
-export async function runService(name: string, start: StartService, options: RunServiceOptions = {}): Promise<void> {
-  let config: ServiceConfig;
+export function runService(name: string, start: StartService, options?: RunServiceOptions): Promise<void>;
+export function runService<C extends RunnableConfig>(
+  name: string,
+  readConfig: ReadConfig<C>,
+  start: StartService<C>,
+  options?: Pick<RunServiceOptions, "env">,
+): Promise<void>;
+export function runService(
+  name: string,
+  first: StartService | ReadConfig<RunnableConfig>,
+  second?: StartService<RunnableConfig> | RunServiceOptions,
+  third?: Pick<RunServiceOptions, "env">,
+): Promise<void> {
+  if (typeof second === "function") {
+    return run(name, first as ReadConfig<RunnableConfig>, second, third?.env ?? process.env);
+  }
+  const defaultGrpcAddress = second?.defaultGrpcAddress ?? DEFAULT_GRPC_ADDRESS;
+  const readConfig = (env: Env) => readServiceConfig(env, { defaultGrpcAddress });
+  return run(name, readConfig, first as StartService<RunnableConfig>, second?.env ?? process.env);
+}
+
+async function run<C extends RunnableConfig>(
+  name: string,
+  readConfig: ReadConfig<C>,
+  start: StartService<C>,
+  env: Env,
+): Promise<void> {
+  let config: C;
   try {
-    config = readServiceConfig(options.env ?? process.env, {
-      defaultGrpcAddress: options.defaultGrpcAddress ?? DEFAULT_GRPC_ADDRESS,
-    });
+    config = readConfig(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return reportConfigError(error);
@@ -94,7 +132,9 @@ export async function runService(name: string, start: StartService, options: Run
     process.exitCode = 1;
     return;
   }
-  logger.info({ address: running.address ?? config.grpcAddress }, "ready");
+  const address =
+    running.address ?? (running.port === undefined ? config.grpcAddress : withPort(config.grpcAddress, running.port));
+  logger.info({ address }, "ready");
   // A signal that arrived while starting is acted on now that there is something to close.
   if (signalled) void stop(running);
 }
