@@ -1,0 +1,11 @@
+export { StaleCheckpointError } from "./errors.js";
+export { openDatabase, type Database, type OpenDatabaseOptions } from "./database.js";
+export type { Migration } from "kysely/migration";
+export { readCheckpoint, type CheckpointTables, type ProjectionCheckpointTable } from "./checkpoint.table.js";
+export { applyBatch, type Projection } from "./apply-batch.js";
+export {
+  startProjection,
+  type BatchInfo,
+  type ProjectionRunner,
+  type StartProjectionOptions,
+} from "./projection-runner.js";

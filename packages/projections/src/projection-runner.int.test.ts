@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Envelope } from "@pot/contracts";
+import { applyBatch, type Projection } from "./apply-batch.js";
+import { readCheckpoint } from "./checkpoint.table.js";
+import { openDatabase, type Database } from "./database.js";
+import {
+  startProjection,
+  type BatchInfo,
+  type ProjectionRunner,
+  type StartProjectionOptions,
+} from "./projection-runner.js";
+import {
+  counterMigrations,
+  counterProjection,
+  counts,
+  createTestDatabase,
+  createTestStream,
+  eventually,
+  publish,
+  randomHex,
+  serversUnavailable,
+  tally,
+  type CounterDB,
+  type TestDatabase,
+  type TestStream,
+} from "./test-support.js";
+
+const skip = await serversUnavailable();
+let database: TestDatabase;
+let stream: TestStream;
+let pot: Database<CounterDB>;
+const runners: ProjectionRunner[] = [];
+
+before(async () => {
+  if (skip) return;
+  database = await createTestDatabase();
+  stream = await createTestStream();
+  pot = await openDatabase<CounterDB>({ url: database.url, schema: "svc", migrations: counterMigrations });
+});
+
+after(async () => {
+  await Promise.all(runners.map((runner) => runner.stop()));
+  await pot?.close();
+  await stream?.drop();
+  await database?.drop();
+});
+
+/** A scenario of its own: an aggregate type (subject token), a durable and a projection name. */
+function scenario() {
+  const type = `k${randomHex()}`;
+  const batches: BatchInfo[] = [];
+  const delivered = () => batches.reduce((sum, info) => sum + info.size, 0);
+  const start = (projection: Projection<CounterDB>, extra: Partial<StartProjectionOptions<CounterDB>> = {}) =>
+    startProjection({
+      db: pot.db,
+      store: stream.store,
+      sourceStream: stream.store.names.stream,
+      durable: `d_${type}`,
+      filterSubject: `${stream.store.names.prefix}.${type}.*`,
+      projection,
+      onBatch: (info) => batches.push(info),
+      ...extra,
+    }).then((runner) => {
+      runners.push(runner);
+      return runner;
+    });
+  const ids = (n: number, aggregates: number) => Array.from({ length: n }, (_, i) => `${type}a${i % aggregates}`);
+  return { type, name: `p_${type}`, batches, delivered, start, ids };
+}
+
+test("published events are projected and the checkpoint is the last sequence", { skip }, async () => {
+  const s = scenario();
+  const early = s.ids(10, 5);
+  await publish(stream.store, s.type, early);
+  const runner = await s.start(counterProjection(s.name));
+  const late = s.ids(10, 5);
+  const published = await publish(stream.store, s.type, late);
+  const last = published.at(-1)!.seq;
+
+  assert.equal(await runner.waitFor(last, 10_000), true);
+  assert.equal(runner.position(), last);
+  assert.equal(await readCheckpoint(pot.db, s.name), last);
+  assert.deepEqual(await counts(pot.db, s.name), tally([...early, ...late]));
+  assert.equal(s.delivered(), 20);
+  assert.equal(s.batches.at(-1)?.lagEvents, 0);
+  await eventually(async () => {
+    const info = await stream.store.jsm.consumers.info(stream.store.names.stream, `d_${s.type}`);
+    assert.equal(info.num_ack_pending, 0, "every message acknowledged after its commit");
+    assert.equal(info.ack_floor.stream_seq, last);
+  });
+});
+
+test("redelivery after a commit whose ack never happened applies nothing twice", { skip }, async () => {
+  const s = scenario();
+  const ids = s.ids(12, 3);
+  const events = await publish(stream.store, s.type, ids);
+  const last = events.at(-1)!.seq;
+  // The first 8 were committed by a runner that died before acking: the consumer has acked nothing.
+  assert.equal(await applyBatch(pot.db, counterProjection(s.name), events.slice(0, 8)), events[7]!.seq);
+
+  const runner = await s.start(counterProjection(s.name));
+  assert.equal(await runner.waitFor(last, 10_000), true);
+  await eventually(async () => assert.equal(s.delivered(), 12, "all 12 delivered, the 8 committed ones included"));
+  assert.deepEqual(await counts(pot.db, s.name), tally(ids));
+  assert.equal(await readCheckpoint(pot.db, s.name), last);
+  await runner.stop();
+
+  // Everything redelivered once more: a consumer that lost its state replays the whole stream.
+  await stream.store.jsm.consumers.delete(stream.store.names.stream, `d_${s.type}`);
+  const again = await s.start(counterProjection(s.name));
+  await eventually(async () => assert.equal(s.delivered(), 24));
+  assert.equal(again.position(), last);
+  assert.deepEqual(await counts(pot.db, s.name), tally(ids));
+  assert.equal(await readCheckpoint(pot.db, s.name), last);
+  await again.stop();
+});
+
+test("a runner stopped with messages delivered but not committed loses none of them", { skip }, async () => {
+  const s = scenario();
+  const counter = counterProjection(s.name);
+  const slow: Projection<CounterDB> = {
+    name: s.name,
+    async apply(trx, events) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await counter.apply(trx, events);
+    },
+  };
+  const ids = s.ids(30, 4);
+  const last = (await publish(stream.store, s.type, ids)).at(-1)!.seq;
+  let firstBatch!: () => void;
+  const committed = new Promise<void>((resolve) => (firstBatch = resolve));
+  const runner = await s.start(slow, { batch: 2, onBatch: () => firstBatch() });
+  await committed;
+  await runner.stop();
+  const stoppedAt = runner.position();
+  assert.ok(stoppedAt < last, `stopped at ${stoppedAt}, before ${last}`);
+  const info = await stream.store.jsm.consumers.info(stream.store.names.stream, `d_${s.type}`);
+  assert.ok(info.delivered.stream_seq > stoppedAt, "the consumer delivered past the checkpoint");
+
+  // Unacked messages would only come back after the ack wait (30 s), behind newer ones; the new
+  // runner restarts the consumer from the checkpoint instead.
+  const next = await s.start(counterProjection(s.name));
+  assert.equal(await next.waitFor(last, 5_000), true);
+  assert.deepEqual(await counts(pot.db, s.name), tally(ids));
+  assert.equal(await readCheckpoint(pot.db, s.name), last);
+});
+
+test("a failed batch is retried from the checkpoint and applied once", { skip }, async () => {
+  const s = scenario();
+  const counter = counterProjection(s.name);
+  let failures = 0;
+  const flaky: Projection<CounterDB> = {
+    name: s.name,
+    async apply(trx, events) {
+      await counter.apply(trx, events);
+      if (failures < 2) {
+        failures++;
+        throw new Error("connection reset (simulated)");
+      }
+    },
+  };
+  const ids = s.ids(15, 3);
+  const last = (await publish(stream.store, s.type, ids)).at(-1)!.seq;
+  const runner = await s.start(flaky, { batch: 4 });
+  assert.equal(await runner.waitFor(last, 10_000), true);
+  assert.equal(failures, 2);
+  assert.deepEqual(await counts(pot.db, s.name), tally(ids));
+  assert.equal(await readCheckpoint(pot.db, s.name), last);
+});
+
+test("waitFor resolves once the position reaches a sequence and false on timeout", { skip }, async () => {
+  const s = scenario();
+  const runner = await s.start(counterProjection(s.name));
+  const before = Date.now();
+  assert.equal(await runner.waitFor(runner.position() + 1, 200), false);
+  assert.ok(Date.now() - before >= 190, "waited for the timeout");
+
+  const [first] = await publish(stream.store, s.type, s.ids(1, 1));
+  const waiting = runner.waitFor(first!.seq + 1, 10_000);
+  const [second] = await publish(stream.store, s.type, [`${s.type}b`]);
+  assert.equal(second!.seq, first!.seq + 1, "nothing else published to the stream in between");
+  assert.equal(await waiting, true);
+  assert.ok(runner.position() >= second!.seq);
+  assert.equal(await runner.waitFor(first!.seq, 0), true, "a reached sequence resolves at once");
+
+  const never = runner.waitFor(second!.seq + 1_000, 60_000);
+  await runner.stop();
+  assert.equal(await never, false, "stop settles pending waits");
+});
+
+test("an undecodable message is terminated and the checkpoint still moves past it", { skip }, async () => {
+  const s = scenario();
+  const [good] = await publish(stream.store, s.type, [`${s.type}x`]);
+  const garbage = await stream.store.js.publish(
+    stream.store.subject(s.type, "junk"),
+    new Uint8Array([0xff, 0xff, 0xff]),
+  );
+  const [good2] = await publish(stream.store, s.type, [`${s.type}x`]);
+  const noBody = await stream.store.js.publish(
+    stream.store.subject(s.type, "empty"),
+    Envelope.encode({
+      eventId: "e",
+      type: "t",
+      aggregateId: "empty",
+      causationId: "c",
+      correlationId: "c",
+      occurredAt: undefined,
+      event: undefined,
+    }).finish(),
+  );
+  assert.ok(good!.seq < garbage.seq && garbage.seq < good2!.seq && good2!.seq < noBody.seq);
+
+  const runner = await s.start(counterProjection(s.name));
+  assert.equal(await runner.waitFor(noBody.seq, 10_000), true);
+  assert.equal(await readCheckpoint(pot.db, s.name), noBody.seq);
+  assert.deepEqual(await counts(pot.db, s.name), { [`${s.type}x`]: 2 });
+  await eventually(async () => {
+    const info = await stream.store.jsm.consumers.info(stream.store.names.stream, `d_${s.type}`);
+    assert.equal(info.num_ack_pending, 0);
+    assert.equal(info.num_redelivered, 0);
+  });
+});
+
+test("a projection dropped for a rebuild is replayed by the same durable to the same state", { skip }, async () => {
+  const s = scenario();
+  const ids = s.ids(20, 4);
+  const last = (await publish(stream.store, s.type, ids)).at(-1)!.seq;
+  const runner = await s.start(counterProjection(s.name));
+  assert.equal(await runner.waitFor(last, 10_000), true);
+  await runner.stop();
+  const live = await counts(pot.db, s.name);
+
+  await pot.db.deleteFrom("event_counts").where("projection", "=", s.name).execute();
+  await pot.db
+    .withTables<import("./checkpoint.table.js").CheckpointTables>()
+    .deleteFrom("projection_checkpoints")
+    .where("name", "=", s.name)
+    .execute();
+  const rebuilt = await s.start(counterProjection(s.name));
+  assert.equal(rebuilt.position(), 0);
+  assert.equal(await rebuilt.waitFor(last, 10_000), true);
+  assert.deepEqual(await counts(pot.db, s.name), live);
+  assert.deepEqual(live, tally(ids));
+});
