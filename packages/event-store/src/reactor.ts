@@ -56,7 +56,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       };
     } catch (error) {
       logger.error({ err: error, durable: options.durable, seq: message.seq }, "undecodable event terminated");
-      message.term("undecodable");
+      message.term(); // nats-server 2.9 ignores a +TERM reason, and leaves the message pending if given one
       return;
     }
     try {
