@@ -7,3 +7,4 @@ export * from "./event-store.js";
 export * from "./aggregate-repository.js";
 export * from "./reactor.js";
 export * from "./deferred.js";
+export * from "./clock.js";

@@ -26,6 +26,11 @@ export interface ServiceConfig {
   namespace: string;
   logLevel: LogLevel;
   shutdownGraceMs: number;
+  /**
+   * POT_CLOCK: "system" (the default), or "controlled" for tests, where the clock every decision
+   * reads is set over NATS request/reply on `<namespace>.clock.<service>`. Never use it in production.
+   */
+  clock: "system" | "controlled";
 }
 
 export const SERVICE_CONFIG_DEFAULTS = {
@@ -56,6 +61,7 @@ export function readServiceConfig(env: Env, options: { defaultGrpcAddress: strin
       min: 0,
       max: 600_000,
     }),
+    clock: readOneOf(env, "POT_CLOCK", ["system", "controlled"] as const, "system"),
   };
 }
 

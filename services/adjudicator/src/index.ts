@@ -1,6 +1,9 @@
 import { connect } from "@nats-io/transport-node";
 import {
   AggregateRepository,
+  clockSubject,
+  controlledClock,
+  systemClock,
   durableName,
   EventStore,
   startReactor,
@@ -33,9 +36,11 @@ export async function startAdjudicator(
   logger: Logger,
   options: StartOptions = {},
 ): Promise<RunningService & { adjudicator: Adjudicator; sweep(): Promise<number> }> {
-  const now = options.now ?? Date.now;
   const ns = config.namespace;
   const nc = await connect({ servers: config.natsUrl, name: `${ns}-adjudicator` });
+  const clock =
+    config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "adjudicator"), logger) : systemClock;
+  const now = options.now ?? (() => clock.now());
   const store = await EventStore.open(nc, streamNames(ns, "adjudicator"));
   const database = await openDatabase<AdjudicatorDatabase>({
     url: config.databaseUrl,
@@ -74,6 +79,7 @@ export async function startAdjudicator(
     { logger },
   );
   const scheduler = startDeadlineScheduler({ adjudicator, db: database.db, now, intervalMs: config.deadlineSweepMs, logger });
+  clock.onChange(() => scheduler.sweep());
 
   const grpc = createGrpcServer({
     logger,
@@ -97,6 +103,7 @@ export async function startAdjudicator(
       await scheduler.stop();
       await reactions.stop();
       await games.stop();
+      await clock.close();
       await nc.drain();
       await database.close();
     },

@@ -1,5 +1,9 @@
 import { connect } from "@nats-io/transport-node";
-import { AggregateRepository, durableName, EventStore, startReactor, startWhenAvailable, streamNames } from "@pot/event-store";
+import {
+  AggregateRepository,
+  clockSubject,
+  controlledClock,
+  systemClock, durableName, EventStore, startReactor, startWhenAvailable, streamNames } from "@pot/event-store";
 import { openDatabase, startProjection } from "@pot/projections";
 import { createGrpcServer, type Logger } from "@pot/service-kit";
 import { IdentityServiceService, identityHandlers } from "./adapters/grpc/handlers.js";
@@ -15,9 +19,11 @@ export interface StartOptions {
 }
 
 export async function startIdentity(config: IdentityConfig, logger: Logger, options: StartOptions = {}) {
-  const now = options.now ?? Date.now;
   const ns = config.namespace;
   const nc = await connect({ servers: config.natsUrl, name: `${ns}-identity` });
+  const clock =
+    config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "identity"), logger) : systemClock;
+  const now = options.now ?? (() => clock.now());
   const store = await EventStore.open(nc, streamNames(ns, "identity"));
   const database = await openDatabase<IdentityDatabase>({ url: config.databaseUrl, schema: `${ns}_identity`, migrations, logger });
   const identity = new Identity({
@@ -76,6 +82,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
       await resolutions.stop();
       await genesis.stop();
       await members.stop();
+      await clock.close();
       await nc.drain();
       await database.close();
     },

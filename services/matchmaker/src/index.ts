@@ -1,5 +1,9 @@
 import { connect } from "@nats-io/transport-node";
-import { AggregateRepository, durableName, EventStore, startReactor, startWhenAvailable, streamNames } from "@pot/event-store";
+import {
+  AggregateRepository,
+  clockSubject,
+  controlledClock,
+  systemClock, durableName, EventStore, startReactor, startWhenAvailable, streamNames } from "@pot/event-store";
 import { openDatabase, startProjection } from "@pot/projections";
 import { createGrpcServer, type Logger } from "@pot/service-kit";
 import { MatchmakerServiceService, matchmakerHandlers } from "./adapters/grpc/handlers.js";
@@ -15,9 +19,11 @@ export interface StartOptions {
 }
 
 export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, options: StartOptions = {}) {
-  const now = options.now ?? Date.now;
   const ns = config.namespace;
   const nc = await connect({ servers: config.natsUrl, name: `${ns}-matchmaker` });
+  const clock =
+    config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "matchmaker"), logger) : systemClock;
+  const now = options.now ?? (() => clock.now());
   const store = await EventStore.open(nc, streamNames(ns, "matchmaker"));
   const database = await openDatabase<MatchmakerDatabase>({
     url: config.databaseUrl,
@@ -82,6 +88,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
       await grpc.shutdown(config.shutdownGraceMs);
       await Promise.all(reactions.map((r) => r.stop()));
       await ledger.stop();
+      await clock.close();
       await nc.drain();
       await database.close();
     },

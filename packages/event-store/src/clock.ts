@@ -1,0 +1,52 @@
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { silentLogger, type Logger } from "./logger.js";
+
+/** The time every decision reads, in epoch milliseconds. */
+export interface Clock {
+  now(): number;
+  /** Called after a controlled clock is moved (the adjudicator sweeps deadlines then). */
+  onChange(listener: (now: number) => Promise<unknown> | void): void;
+  close(): Promise<void>;
+}
+
+export function clockSubject(namespace: string, service: string): string {
+  return `${namespace}.clock.${service}`;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  onChange() {},
+  async close() {},
+};
+
+/**
+ * A clock for tests that drive deadlines without sleeping: it reads the system time until a request
+ * on `<namespace>.clock.<service>` sets it (body: epoch milliseconds as decimal text), then stays at
+ * the time it was set to. It replies with the time it now reads, after every listener has run.
+ */
+export function controlledClock(nc: NatsConnection, subject: string, logger: Logger = silentLogger): Clock {
+  let fixed: number | undefined;
+  const listeners: ((now: number) => Promise<unknown> | void)[] = [];
+  const subscription: Subscription = nc.subscribe(subject, {
+    callback: (error, message) => {
+      if (error) return;
+      const value = Number(message.string());
+      if (!Number.isSafeInteger(value) || value <= 0) {
+        message.respond(`error: '${message.string()}' is not epoch milliseconds`);
+        return;
+      }
+      fixed = value;
+      logger.info({ now: new Date(value).toISOString() }, "controlled clock set");
+      void Promise.allSettled(listeners.map(async (listener) => listener(value))).then(() => message.respond(String(value)));
+    },
+  });
+  return {
+    now: () => fixed ?? Date.now(),
+    onChange(listener) {
+      listeners.push(listener);
+    },
+    async close() {
+      subscription.unsubscribe();
+    },
+  };
+}
