@@ -67,7 +67,9 @@ describe("one Proof-of-Trust game end to end", () => {
     );
     assert.equal(last.outcome, Outcome.OUTCOME_BOTH_COOPERATED);
 
-    const { member } = await eventually("the candidate to be admitted", () => clients.identity.getMember({ memberId: candidate.id, minSequence: 0n }));
+    const { member } = await eventually("the candidate to be admitted", () =>
+      clients.identity.getMember({ memberId: candidate.id, minSequence: 0n }),
+    );
     const gameMs = Date.now() - started;
     assert.ok(member);
     assert.equal(member.kind, AdmissionKind.ADMISSION_KIND_SPONSORED);
@@ -112,7 +114,12 @@ describe("one Proof-of-Trust game end to end", () => {
     });
     const types = typesOf(matchmaker);
     // Reactions to two other streams interleave: order is fixed within each cause, not across them.
-    assert.deepEqual(types.slice(0, 4).sort(), ["AgreementAdopted", "PolicyAdopted", "SponsorRegistered", "SponsorRegistered"]);
+    assert.deepEqual(types.slice(0, 4).sort(), [
+      "AgreementAdopted",
+      "PolicyAdopted",
+      "SponsorRegistered",
+      "SponsorRegistered",
+    ]);
     assert.deepEqual(types.slice(4, 6), ["ProposalMade", "GameOpened"]);
     assert.deepEqual(types.slice(6).sort(), ["SponsorRegistered", "StakesSettled"]);
     // One correlation id follows the game from the opening to the admission.

@@ -55,7 +55,9 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     await system.setClock(now);
     genesis = Array.from({ length: GENESIS }, newMember);
     await bootstrap(system.clients, genesis);
-    await eventually("the default policy", async () => ((await system.clients.adjudicator.getPolicy({ version: 0 })).policy?.version === 1 ? true : undefined));
+    await eventually("the default policy", async () =>
+      (await system.clients.adjudicator.getPolicy({ version: 0 })).policy?.version === 1 ? true : undefined,
+    );
   });
 
   after(async () => {
@@ -71,7 +73,10 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     const accepted = await clients.matchmaker.accept(answerRequest("accept", b, proposal.proposalId));
     const gameId = accepted.gameId;
     const sealed = moves.map((move) => (move ? sealMove(move) : null));
-    await eventually(`game ${gameId} to start`, async () => (await clients.adjudicator.getGame({ gameId, minSequence: 0n })).game);
+    await eventually(
+      `game ${gameId} to start`,
+      async () => (await clients.adjudicator.getGame({ gameId, minSequence: 0n })).game,
+    );
     for (const [index, member] of [a, b].entries()) {
       const s = sealed[index];
       if (s) await clients.adjudicator.commitMove(commitRequest(member, gameId, s));
@@ -86,9 +91,12 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     return { gameId, outcome: last.outcome, action };
   }
 
-  const stakeOf = (member: Member) => system.clients.matchmaker.getStake({ memberId: member.id, minSequence: 0n }).then((r) => r.stake!);
-  const memberOf = (id: string) => system.clients.identity.getMember({ memberId: id, minSequence: 0n }).then((r) => r.member!);
-  const gameOf = (gameId: string) => system.clients.adjudicator.getGame({ gameId, minSequence: 0n }).then((r) => r.game!);
+  const stakeOf = (member: Member) =>
+    system.clients.matchmaker.getStake({ memberId: member.id, minSequence: 0n }).then((r) => r.stake!);
+  const memberOf = (id: string) =>
+    system.clients.identity.getMember({ memberId: id, minSequence: 0n }).then((r) => r.member!);
+  const gameOf = (gameId: string) =>
+    system.clients.adjudicator.getGame({ gameId, minSequence: 0n }).then((r) => r.game!);
   const resolvedGame = (gameId: string) =>
     eventually(`game ${gameId} resolved`, async () => {
       const game = await gameOf(gameId);
@@ -159,7 +167,9 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     const game = await resolvedGame(gameId);
     assert.equal(game.outcome, Outcome.OUTCOME_NO_SHOW);
     for (const sponsor of [a, b]) {
-      const stake = await eventually("the suspension", async () => ((await stakeOf(sponsor)).suspendedUntilMs > 0n ? stakeOf(sponsor) : undefined));
+      const stake = await eventually("the suspension", async () =>
+        (await stakeOf(sponsor)).suspendedUntilMs > 0n ? stakeOf(sponsor) : undefined,
+      );
       assert.equal(Number(stake.suspendedUntilMs), now + rules.noShowPenaltyMs);
     }
   });
@@ -170,7 +180,9 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     await advance(rules.commitWindowMs + 1);
     const game = await resolvedGame(gameId);
     assert.equal(game.outcome, Outcome.OUTCOME_NO_SHOW);
-    const stakeB = await eventually("B's suspension", async () => ((await stakeOf(b)).suspendedUntilMs > 0n ? stakeOf(b) : undefined));
+    const stakeB = await eventually("B's suspension", async () =>
+      (await stakeOf(b)).suspendedUntilMs > 0n ? stakeOf(b) : undefined,
+    );
     assert.equal(Number(stakeB.suspendedUntilMs), now + rules.noShowPenaltyMs);
     assert.equal((await stakeOf(a)).suspendedUntilMs, 0n);
   });
@@ -182,10 +194,16 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     await advance(rules.revealWindowMs + 1);
     const game = await resolvedGame(gameId);
     assert.equal(game.outcome, Outcome.OUTCOME_NO_SHOW);
-    const stakeB = await eventually("B's suspension", async () => ((await stakeOf(b)).suspendedUntilMs > 0n ? stakeOf(b) : undefined));
+    const stakeB = await eventually("B's suspension", async () =>
+      (await stakeOf(b)).suspendedUntilMs > 0n ? stakeOf(b) : undefined,
+    );
     assert.ok(Number(stakeB.suspendedUntilMs) - Number(game.resolvedAtMs) >= rules.penaltyPeriodMs);
     assert.equal((await stakeOf(a)).suspendedUntilMs, 0n);
-    await expectStatus(system.clients.adjudicator.revealMove(revealRequest(b, gameId, sealed[1]!)), status.FAILED_PRECONDITION, /resolved/);
+    await expectStatus(
+      system.clients.adjudicator.revealMove(revealRequest(b, gameId, sealed[1]!)),
+      status.FAILED_PRECONDITION,
+      /resolved/,
+    );
   });
 
   test("deadlines are durable: a commit deadline that passes while the adjudicator is down resolves when it comes back", async () => {
@@ -201,13 +219,18 @@ describe("the Proof-of-Trust mechanism end to end", () => {
   test("credits: the defector admits an identity it controls, marked controlled (never sponsored); credits run out", async () => {
     const [a, b] = [fresh(), fresh()];
     await play(a, b, ["defect", "cooperate"]);
-    await eventually("the credits", async () => ((await memberOf(a.id)).credits === rules.defectorCredits ? true : undefined));
+    await eventually("the credits", async () =>
+      (await memberOf(a.id)).credits === rules.defectorCredits ? true : undefined,
+    );
     const redeem = (controlled: Member, requestId = randomUUID(), signer = a) => {
       const consent = {
         candidatePublicKey: controlled.keys.publicKey,
         agreementVersion: AGREEMENT.version,
         agreementHash: AGREEMENT.hash,
-        signature: sign(consentPayload(controlled.keys.publicKey, AGREEMENT.version, AGREEMENT.hash), controlled.keys.secretKey),
+        signature: sign(
+          consentPayload(controlled.keys.publicKey, AGREEMENT.version, AGREEMENT.hash),
+          controlled.keys.secretKey,
+        ),
       };
       return system.clients.identity.redeemCredit({
         requestId,
@@ -241,29 +264,46 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     const cancelled = await resolvedGame(gameId);
     assert.equal(cancelled.outcome, Outcome.OUTCOME_CANCELLED);
     assert.equal((await memberOf(x.id)).status, MemberStatus.MEMBER_STATUS_EXCLUDED);
-    const partner = await eventually("c's stake released", async () => ((await stakeOf(c)).available ? stakeOf(c) : undefined));
+    const partner = await eventually("c's stake released", async () =>
+      (await stakeOf(c)).available ? stakeOf(c) : undefined,
+    );
     assert.equal(partner.suspendedUntilMs, 0n);
     for (const sponsor of [a, b]) {
-      const stake = await eventually("the sponsor's suspension", async () => ((await stakeOf(sponsor)).suspendedUntilMs > 0n ? stakeOf(sponsor) : undefined));
+      const stake = await eventually("the sponsor's suspension", async () =>
+        (await stakeOf(sponsor)).suspendedUntilMs > 0n ? stakeOf(sponsor) : undefined,
+      );
       assert.equal(Number(stake.suspendedUntilMs), now + DEFAULT_POLICY.exclusionSponsorPenaltyMs);
     }
     const excluded = await stakeOf(x);
     assert.equal(excluded.excluded, true);
-    await expectStatus(system.clients.matchmaker.propose(proposeRequest(x, fresh(), admissionOf(newMember()))), status.FAILED_PRECONDITION, /excluded/);
+    await expectStatus(
+      system.clients.matchmaker.propose(proposeRequest(x, fresh(), admissionOf(newMember()))),
+      status.FAILED_PRECONDITION,
+      /excluded/,
+    );
   });
 
   test("a generic action is rate-limited by a game under its own rules, and resolves to granted or denied", async () => {
     const published = await system.clients.adjudicator.publishPolicy({
       requestId: randomUUID(),
-      policy: policyToWire({ ...DEFAULT_POLICY, actionKinds: [{ kind: "post.create", rules: { ...rules, defectorCredits: 0, stakePeriodMs: 3_600_000 } }] }),
+      policy: policyToWire({
+        ...DEFAULT_POLICY,
+        actionKinds: [{ kind: "post.create", rules: { ...rules, defectorCredits: 0, stakePeriodMs: 3_600_000 } }],
+      }),
     });
-    const action: Action = { action: { $case: "generic", value: { kind: "post.create", payload: new TextEncoder().encode('{"post":42}') } } };
+    const action: Action = {
+      action: { $case: "generic", value: { kind: "post.create", payload: new TextEncoder().encode('{"post":42}') } },
+    };
     const [a, b, c, d] = [fresh(), fresh(), fresh(), fresh()];
-    const granted = await eventually("the policy with post.create to reach the matchmaker", () => play(a, b, ["cooperate", "cooperate"], action));
+    const granted = await eventually("the policy with post.create to reach the matchmaker", () =>
+      play(a, b, ["cooperate", "cooperate"], action),
+    );
     const denied = await play(c, d, ["cooperate", "defect"], action);
     assert.equal(granted.outcome, Outcome.OUTCOME_BOTH_COOPERATED);
     const events = await eventually("both resolutions on the stream", async () => {
-      const all = (await readStream(system.nc, streamNames(system.namespace, "adjudicator").stream)).filter((e) => e.envelope.event?.$case === "gameResolved");
+      const all = (await readStream(system.nc, streamNames(system.namespace, "adjudicator").stream)).filter(
+        (e) => e.envelope.event?.$case === "gameResolved",
+      );
       const mine = all.filter((e) => [granted.gameId, denied.gameId].includes(e.envelope.aggregateId));
       return mine.length === 2 ? mine : undefined;
     });
@@ -278,21 +318,33 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     }
     const stake = await stakeOf(a);
     const game = await gameOf(granted.gameId);
-    assert.equal(Number(stake.lockedUntilMs) - Number(game.openedAtMs), 3_600_000, "the action kind's own stake period");
+    assert.equal(
+      Number(stake.lockedUntilMs) - Number(game.openedAtMs),
+      3_600_000,
+      "the action kind's own stake period",
+    );
   });
 
   test("a policy change while a game is open: the game resolves under the version it opened with", async () => {
     const [a, b] = [fresh(), fresh()];
     const before = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
     const { gameId, sealed } = await openAndCommit(a, b, admissionOf(newMember()), ["defect", "cooperate"]);
-    const harsher = { ...DEFAULT_POLICY, admission: { ...rules, penaltyPeriodMs: rules.penaltyPeriodMs * 2, noShowPenaltyMs: rules.noShowPenaltyMs * 2 } };
-    const changed = await system.clients.adjudicator.publishPolicy({ requestId: randomUUID(), policy: policyToWire(harsher) });
+    const harsher = {
+      ...DEFAULT_POLICY,
+      admission: { ...rules, penaltyPeriodMs: rules.penaltyPeriodMs * 2, noShowPenaltyMs: rules.noShowPenaltyMs * 2 },
+    };
+    const changed = await system.clients.adjudicator.publishPolicy({
+      requestId: randomUUID(),
+      policy: policyToWire(harsher),
+    });
     assert.equal(changed.version, before.version + 1);
     await system.clients.adjudicator.revealMove(revealRequest(a, gameId, sealed[0]!));
     await system.clients.adjudicator.revealMove(revealRequest(b, gameId, sealed[1]!));
     const game = await resolvedGame(gameId);
     assert.equal(game.policyVersion, before.version);
-    const stake = await eventually("the suspension", async () => ((await stakeOf(b)).suspendedUntilMs > 0n ? stakeOf(b) : undefined));
+    const stake = await eventually("the suspension", async () =>
+      (await stakeOf(b)).suspendedUntilMs > 0n ? stakeOf(b) : undefined,
+    );
     assert.equal(Number(stake.suspendedUntilMs) - Number(game.resolvedAtMs), Number(before.admission!.penaltyPeriodMs));
   });
 
@@ -317,37 +369,99 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     const stream = streamNames(system.namespace, "matchmaker").stream;
     const before = (await readStream(system.nc, stream)).length;
     const [a, b] = [fresh(), fresh()];
-    await expectStatus(clients.matchmaker.propose({ ...proposeRequest(a, b, admissionOf(newMember())), proposerId: "not-a-member-id" }), status.INVALID_ARGUMENT, /proposer_id/);
-    await expectStatus(clients.matchmaker.propose({ ...proposeRequest(a, b, admissionOf(newMember())), proposalId: "x" }), status.INVALID_ARGUMENT, /proposal_id/);
-    await expectStatus(clients.matchmaker.propose({ ...proposeRequest(a, b, admissionOf(newMember())), signature: new Uint8Array(3) }), status.INVALID_ARGUMENT, /signature: must be 64 bytes/);
-    await expectStatus(clients.matchmaker.propose({ ...proposeRequest(a, b, admissionOf(newMember())), signature: new Uint8Array(64) }), status.PERMISSION_DENIED, /signature/);
-    await expectStatus(clients.matchmaker.propose(proposeRequest(a, newMember(), admissionOf(newMember()))), status.NOT_FOUND, /not a member/);
+    await expectStatus(
+      clients.matchmaker.propose({ ...proposeRequest(a, b, admissionOf(newMember())), proposerId: "not-a-member-id" }),
+      status.INVALID_ARGUMENT,
+      /proposer_id/,
+    );
+    await expectStatus(
+      clients.matchmaker.propose({ ...proposeRequest(a, b, admissionOf(newMember())), proposalId: "x" }),
+      status.INVALID_ARGUMENT,
+      /proposal_id/,
+    );
+    await expectStatus(
+      clients.matchmaker.propose({ ...proposeRequest(a, b, admissionOf(newMember())), signature: new Uint8Array(3) }),
+      status.INVALID_ARGUMENT,
+      /signature: must be 64 bytes/,
+    );
+    await expectStatus(
+      clients.matchmaker.propose({ ...proposeRequest(a, b, admissionOf(newMember())), signature: new Uint8Array(64) }),
+      status.PERMISSION_DENIED,
+      /signature/,
+    );
+    await expectStatus(
+      clients.matchmaker.propose(proposeRequest(a, newMember(), admissionOf(newMember()))),
+      status.NOT_FOUND,
+      /not a member/,
+    );
     await expectStatus(clients.matchmaker.accept(answerRequest("accept", b, randomUUID())), status.NOT_FOUND);
-    await expectStatus(clients.adjudicator.commitMove(commitRequest(a, randomUUID(), sealMove("cooperate"))), status.NOT_FOUND);
-    await expectStatus(clients.adjudicator.revealMove({ ...revealRequest(a, randomUUID(), sealMove("cooperate")), move: 0 }), status.INVALID_ARGUMENT, /move/);
-    await expectStatus(clients.identity.getMember({ memberId: "zz", minSequence: 0n }), status.INVALID_ARGUMENT, /member_id/);
+    await expectStatus(
+      clients.adjudicator.commitMove(commitRequest(a, randomUUID(), sealMove("cooperate"))),
+      status.NOT_FOUND,
+    );
+    await expectStatus(
+      clients.adjudicator.revealMove({ ...revealRequest(a, randomUUID(), sealMove("cooperate")), move: 0 }),
+      status.INVALID_ARGUMENT,
+      /move/,
+    );
+    await expectStatus(
+      clients.identity.getMember({ memberId: "zz", minSequence: 0n }),
+      status.INVALID_ARGUMENT,
+      /member_id/,
+    );
     const { gameId, sealed } = await openAndCommit(a, b, admissionOf(newMember()), ["cooperate", null]);
     const adjudicatorBefore = (await readStream(system.nc, streamNames(system.namespace, "adjudicator").stream)).length;
-    await expectStatus(clients.adjudicator.revealMove(revealRequest(a, gameId, sealed[0]!)), status.FAILED_PRECONDITION, /waiting for both commitments/);
+    await expectStatus(
+      clients.adjudicator.revealMove(revealRequest(a, gameId, sealed[0]!)),
+      status.FAILED_PRECONDITION,
+      /waiting for both commitments/,
+    );
     const c = fresh();
-    await expectStatus(clients.adjudicator.commitMove(commitRequest(c, gameId, sealMove("cooperate"))), status.PERMISSION_DENIED, /not a sponsor/);
+    await expectStatus(
+      clients.adjudicator.commitMove(commitRequest(c, gameId, sealMove("cooperate"))),
+      status.PERMISSION_DENIED,
+      /not a sponsor/,
+    );
     const wrongNonce = { ...revealRequest(a, gameId, sealed[0]!) };
     await clients.adjudicator.commitMove(commitRequest(b, gameId, sealMove("cooperate")));
     const other = sealMove("cooperate");
-    await expectStatus(clients.adjudicator.revealMove(revealRequest(a, gameId, other)), status.INVALID_ARGUMENT, /nonce/);
-    await expectStatus(clients.adjudicator.revealMove({ ...wrongNonce, signature: new Uint8Array(64) }), status.PERMISSION_DENIED);
+    await expectStatus(
+      clients.adjudicator.revealMove(revealRequest(a, gameId, other)),
+      status.INVALID_ARGUMENT,
+      /nonce/,
+    );
+    await expectStatus(
+      clients.adjudicator.revealMove({ ...wrongNonce, signature: new Uint8Array(64) }),
+      status.PERMISSION_DENIED,
+    );
     const afterEvents = await readStream(system.nc, streamNames(system.namespace, "adjudicator").stream);
-    assert.equal(afterEvents.filter((e) => e.envelope.event?.$case === "moveRevealed" && e.envelope.aggregateId === gameId).length, 0, "no refused reveal was recorded");
+    assert.equal(
+      afterEvents.filter((e) => e.envelope.event?.$case === "moveRevealed" && e.envelope.aggregateId === gameId).length,
+      0,
+      "no refused reveal was recorded",
+    );
     assert.ok(afterEvents.length >= adjudicatorBefore);
     const bad = { ...DEFAULT_POLICY, admission: { ...rules, noShowPenaltyMs: 1 } };
-    await expectStatus(clients.adjudicator.publishPolicy({ requestId: randomUUID(), policy: policyToWire(bad) }), status.INVALID_ARGUMENT, /would simply not reveal/);
+    await expectStatus(
+      clients.adjudicator.publishPolicy({ requestId: randomUUID(), policy: policyToWire(bad) }),
+      status.INVALID_ARGUMENT,
+      /would simply not reveal/,
+    );
     const opened = (await readStream(system.nc, stream)).length;
-    assert.equal(opened, before + 2, "only the good proposal and its acceptance were recorded on the matchmaker's stream");
+    assert.equal(
+      opened,
+      before + 2,
+      "only the good proposal and its acceptance were recorded on the matchmaker's stream",
+    );
   });
 
   test("secrecy: no message or header on any stream carries a move or a nonce before both commitments exist", async () => {
     const everything = (
-      await Promise.all((["identity", "matchmaker", "adjudicator"] as const).map((s) => readStream(system.nc, streamNames(system.namespace, s).stream)))
+      await Promise.all(
+        (["identity", "matchmaker", "adjudicator"] as const).map((s) =>
+          readStream(system.nc, streamNames(system.namespace, s).stream),
+        ),
+      )
     ).flat();
     const games = new Map<string, { commits: number; revealed: boolean }>();
     const adjudicator = everything.filter((e) => e.subject.includes(".adjudicator.game."));
@@ -366,10 +480,27 @@ describe("the Proof-of-Trust mechanism end to end", () => {
       assert.ok(reveal.envelope.event?.$case === "moveRevealed");
       const nonce = Buffer.from(reveal.envelope.event.value.nonce);
       for (const message of everything.filter((m) => m.seq < reveal.seq || m.subject.split(".")[1] !== "adjudicator")) {
-        if (message.envelope.event?.$case === "moveRevealed" || message.envelope.event?.$case === "gameResolved") continue;
-        const raw = Buffer.concat([Buffer.from(JSON.stringify(message.envelope, (_k, v) => (typeof v === "bigint" ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v)))]);
+        if (message.envelope.event?.$case === "moveRevealed" || message.envelope.event?.$case === "gameResolved")
+          continue;
+        const raw = Buffer.concat([
+          Buffer.from(
+            JSON.stringify(message.envelope, (_k, v) =>
+              typeof v === "bigint" ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v,
+            ),
+          ),
+        ]);
         assert.ok(!raw.includes(nonce.toString("hex")), `a nonce appears in ${message.envelope.type} #${message.seq}`);
-        for (const [key] of message.headers ?? []) assert.ok(["Pot-Event-Type", "Nats-Msg-Id", "traceparent", "tracestate", "Nats-Expected-Last-Subject-Sequence"].includes(key), `unexpected header ${key}`);
+        for (const [key] of message.headers ?? [])
+          assert.ok(
+            [
+              "Pot-Event-Type",
+              "Nats-Msg-Id",
+              "traceparent",
+              "tracestate",
+              "Nats-Expected-Last-Subject-Sequence",
+            ].includes(key),
+            `unexpected header ${key}`,
+          );
       }
     }
   });

@@ -37,7 +37,9 @@ export function controlledClock(nc: NatsConnection, subject: string, logger: Log
       }
       fixed = value;
       logger.info({ now: new Date(value).toISOString() }, "controlled clock set");
-      void Promise.allSettled(listeners.map(async (listener) => listener(value))).then(() => message.respond(String(value)));
+      void Promise.allSettled(listeners.map(async (listener) => listener(value))).then(() =>
+        message.respond(String(value)),
+      );
     },
   });
   return {

@@ -48,19 +48,31 @@ const names: AggregateType<string[], string> = {
 describe("EventStore on JetStream", () => {
   test("an append with a stale expected subject sequence is a typed ConcurrencyError and stores nothing", async () => {
     const subject = store.subject("names", "conflict");
-    const first = await store.append(subject, registration(subject, "c1", "ann"), { expectedLastSubjectSequence: 0, msgId: "c1" });
+    const first = await store.append(subject, registration(subject, "c1", "ann"), {
+      expectedLastSubjectSequence: 0,
+      msgId: "c1",
+    });
     await assert.rejects(
       store.append(subject, registration(subject, "c2", "bob"), { expectedLastSubjectSequence: 0, msgId: "c2" }),
       ConcurrencyError,
     );
     const stored = await store.read(subject);
-    assert.deepEqual(stored.map((s) => s.seq), [first.seq]);
+    assert.deepEqual(
+      stored.map((s) => s.seq),
+      [first.seq],
+    );
   });
 
   test("a duplicate publish (same Nats-Msg-Id) is stored once and reported as a duplicate", async () => {
     const subject = store.subject("names", "dup");
-    const a = await store.append(subject, registration(subject, "d1", "ann"), { expectedLastSubjectSequence: 0, msgId: "d1" });
-    const b = await store.append(subject, registration(subject, "d1", "ann"), { expectedLastSubjectSequence: 0, msgId: "d1" });
+    const a = await store.append(subject, registration(subject, "d1", "ann"), {
+      expectedLastSubjectSequence: 0,
+      msgId: "d1",
+    });
+    const b = await store.append(subject, registration(subject, "d1", "ann"), {
+      expectedLastSubjectSequence: 0,
+      msgId: "d1",
+    });
     assert.equal(b.duplicate, true);
     assert.equal(b.seq, a.seq);
     assert.equal((await store.read(subject)).length, 1);

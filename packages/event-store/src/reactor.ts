@@ -63,9 +63,16 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       await options.handle(stored);
       message.ack();
     } catch (error) {
-      const delay = REDELIVERY_DELAYS_MS[Math.min(message.info.deliveryCount, REDELIVERY_DELAYS_MS.length) - 1] ?? 30_000;
+      const delay =
+        REDELIVERY_DELAYS_MS[Math.min(message.info.deliveryCount, REDELIVERY_DELAYS_MS.length) - 1] ?? 30_000;
       logger.warn(
-        { err: error, durable: options.durable, seq: message.seq, type: stored.envelope.type, attempt: message.info.deliveryCount },
+        {
+          err: error,
+          durable: options.durable,
+          seq: message.seq,
+          type: stored.envelope.type,
+          attempt: message.info.deliveryCount,
+        },
         "reaction failed; will be redelivered",
       );
       message.nak(delay);

@@ -3,12 +3,7 @@
  * nowhere else. `name` is a class field so it survives minification and structured logging.
  */
 export type PotErrorCode =
-  | "validation"
-  | "illegal-state"
-  | "not-found"
-  | "permission"
-  | "concurrency"
-  | "already-exists";
+  "validation" | "illegal-state" | "not-found" | "permission" | "concurrency" | "already-exists";
 
 export abstract class PotError extends Error {
   abstract readonly code: PotErrorCode;

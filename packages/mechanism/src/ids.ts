@@ -20,7 +20,10 @@ export function requireUuid(field: string, value: string): string {
 export function requireMemberId(field: string, value: string): string {
   if (!value) throw new ValidationError(field, "is required");
   if (!isMemberId(value)) {
-    throw new ValidationError(field, `must be 64 lowercase hex characters (the member's public key), got '${clip(value)}'`);
+    throw new ValidationError(
+      field,
+      `must be 64 lowercase hex characters (the member's public key), got '${clip(value)}'`,
+    );
   }
   return value;
 }

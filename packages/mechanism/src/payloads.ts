@@ -23,11 +23,7 @@ const encoder = new TextEncoder();
 
 export function encodeFields(tag: string, ...fields: (string | Uint8Array | number)[]): Uint8Array {
   const parts = [tag, ...fields].map((field) =>
-    typeof field === "string"
-      ? encoder.encode(field)
-      : typeof field === "number"
-        ? uint32(field)
-        : field,
+    typeof field === "string" ? encoder.encode(field) : typeof field === "number" ? uint32(field) : field,
   );
   const total = parts.reduce((sum, part) => sum + 4 + part.length, 0);
   const out = new Uint8Array(total);

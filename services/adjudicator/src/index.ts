@@ -78,7 +78,13 @@ export async function startAdjudicator(
       }),
     { logger },
   );
-  const scheduler = startDeadlineScheduler({ adjudicator, db: database.db, now, intervalMs: config.deadlineSweepMs, logger });
+  const scheduler = startDeadlineScheduler({
+    adjudicator,
+    db: database.db,
+    now,
+    intervalMs: config.deadlineSweepMs,
+    logger,
+  });
   clock.onChange(() => scheduler.sweep());
 
   const grpc = createGrpcServer({

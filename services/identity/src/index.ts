@@ -3,7 +3,13 @@ import {
   AggregateRepository,
   clockSubject,
   controlledClock,
-  systemClock, durableName, EventStore, startReactor, startWhenAvailable, streamNames } from "@pot/event-store";
+  systemClock,
+  durableName,
+  EventStore,
+  startReactor,
+  startWhenAvailable,
+  streamNames,
+} from "@pot/event-store";
 import { openDatabase, startProjection } from "@pot/projections";
 import { createGrpcServer, type Logger } from "@pot/service-kit";
 import { IdentityServiceService, identityHandlers } from "./adapters/grpc/handlers.js";
@@ -21,11 +27,15 @@ export interface StartOptions {
 export async function startIdentity(config: IdentityConfig, logger: Logger, options: StartOptions = {}) {
   const ns = config.namespace;
   const nc = await connect({ servers: config.natsUrl, name: `${ns}-identity` });
-  const clock =
-    config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "identity"), logger) : systemClock;
+  const clock = config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "identity"), logger) : systemClock;
   const now = options.now ?? (() => clock.now());
   const store = await EventStore.open(nc, streamNames(ns, "identity"));
-  const database = await openDatabase<IdentityDatabase>({ url: config.databaseUrl, schema: `${ns}_identity`, migrations, logger });
+  const database = await openDatabase<IdentityDatabase>({
+    url: config.databaseUrl,
+    schema: `${ns}_identity`,
+    migrations,
+    logger,
+  });
   const identity = new Identity({
     network: new AggregateRepository(store, networkAggregate, { logger }),
     members: new AggregateRepository(store, memberAggregate, { logger }),

@@ -3,7 +3,13 @@ import {
   AggregateRepository,
   clockSubject,
   controlledClock,
-  systemClock, durableName, EventStore, startReactor, startWhenAvailable, streamNames } from "@pot/event-store";
+  systemClock,
+  durableName,
+  EventStore,
+  startReactor,
+  startWhenAvailable,
+  streamNames,
+} from "@pot/event-store";
 import { openDatabase, startProjection } from "@pot/projections";
 import { createGrpcServer, type Logger } from "@pot/service-kit";
 import { MatchmakerServiceService, matchmakerHandlers } from "./adapters/grpc/handlers.js";

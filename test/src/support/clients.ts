@@ -1,9 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import {
-  AdjudicatorServiceClient,
-  IdentityServiceClient,
-  MatchmakerServiceClient,
-} from "@pot/contracts";
+import { AdjudicatorServiceClient, IdentityServiceClient, MatchmakerServiceClient } from "@pot/contracts";
 
 type Unary<Req, Res> = (
   request: Req,

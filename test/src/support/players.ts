@@ -43,7 +43,10 @@ export function admissionOf(candidate: Member): Action {
           candidatePublicKey: candidate.keys.publicKey,
           agreementVersion: AGREEMENT.version,
           agreementHash: AGREEMENT.hash,
-          signature: sign(consentPayload(candidate.keys.publicKey, AGREEMENT.version, AGREEMENT.hash), candidate.keys.secretKey),
+          signature: sign(
+            consentPayload(candidate.keys.publicKey, AGREEMENT.version, AGREEMENT.hash),
+            candidate.keys.secretKey,
+          ),
         },
       },
     },
@@ -62,7 +65,11 @@ export function proposeRequest(a: Member, b: Member, action: Action, proposalId 
 }
 
 export function answerRequest(kind: "accept" | "decline" | "cancel", member: Member, proposalId: string) {
-  return { proposalId, memberId: member.id, signature: sign(answerPayload(kind, proposalId, member.id), member.keys.secretKey) };
+  return {
+    proposalId,
+    memberId: member.id,
+    signature: sign(answerPayload(kind, proposalId, member.id), member.keys.secretKey),
+  };
 }
 
 export interface SealedMove {
@@ -76,7 +83,12 @@ export function sealMove(move: MoveName): SealedMove {
 
 export function commitRequest(member: Member, gameId: string, sealed: SealedMove) {
   const commitment = commitmentOf(gameId, member.id, sealed.move, sealed.nonce);
-  return { gameId, memberId: member.id, commitment, signature: sign(commitPayload(gameId, member.id, commitment), member.keys.secretKey) };
+  return {
+    gameId,
+    memberId: member.id,
+    commitment,
+    signature: sign(commitPayload(gameId, member.id, commitment), member.keys.secretKey),
+  };
 }
 
 export function revealRequest(member: Member, gameId: string, sealed: SealedMove) {
@@ -98,7 +110,9 @@ export async function bootstrap(clients: Clients, members: readonly Member[], re
     force: false,
   });
   for (const member of members) {
-    await eventually(`matchmaker to know ${member.id.slice(0, 8)}`, () => clients.matchmaker.getStake({ memberId: member.id, minSequence: 0n }));
+    await eventually(`matchmaker to know ${member.id.slice(0, 8)}`, () =>
+      clients.matchmaker.getStake({ memberId: member.id, minSequence: 0n }),
+    );
   }
   return response;
 }

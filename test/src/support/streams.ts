@@ -11,7 +11,12 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
   const messages = await consumer.consume({ max_messages: 1_000 });
   const out: StoredEvent[] = [];
   for await (const message of messages) {
-    out.push({ seq: message.seq, subject: message.subject, envelope: decodeEnvelope(message.data), headers: message.headers });
+    out.push({
+      seq: message.seq,
+      subject: message.subject,
+      envelope: decodeEnvelope(message.data),
+      headers: message.headers,
+    });
     if (message.seq >= last) break;
   }
   await messages.close();

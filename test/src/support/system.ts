@@ -28,7 +28,9 @@ export interface System {
   stop(): Promise<(number | null)[]>;
 }
 
-export async function startSystem(options: { clock?: "system" | "controlled"; env?: Record<string, string> } = {}): Promise<System> {
+export async function startSystem(
+  options: { clock?: "system" | "controlled"; env?: Record<string, string> } = {},
+): Promise<System> {
   const servers: Servers = await ensureServers();
   const database = await createTestDatabase(servers.databaseUrl);
   const namespace = uniqueNamespace("e");
@@ -50,7 +52,11 @@ export async function startSystem(options: { clock?: "system" | "controlled"; en
   };
   await Promise.all(SERVICES.map(launch));
   const address = (name: ServiceName) => services.get(name)!.grpcAddress;
-  const clients = connectClients({ identity: address("identity"), matchmaker: address("matchmaker"), adjudicator: address("adjudicator") });
+  const clients = connectClients({
+    identity: address("identity"),
+    matchmaker: address("matchmaker"),
+    adjudicator: address("adjudicator"),
+  });
   const nc = await connect({ servers: servers.natsUrl });
   let clock = Date.now();
   return {

@@ -35,8 +35,10 @@ export class Adjudicator {
   /** Publishes the built-in default policy as version 1 when no policy exists yet. */
   async ensureDefaultPolicy(): Promise<void> {
     const { version: _version, ...policy } = DEFAULT_POLICY;
-    await this.deps.policies.execute(POLICY_ID, { causationId: "default-policy", now: new Date(this.deps.now()) }, (state) =>
-      decidePolicy({ type: "PublishDefaultPolicy", policy }, state),
+    await this.deps.policies.execute(
+      POLICY_ID,
+      { causationId: "default-policy", now: new Date(this.deps.now()) },
+      (state) => decidePolicy({ type: "PublishDefaultPolicy", policy }, state),
     );
   }
 
@@ -54,7 +56,10 @@ export class Adjudicator {
   async getPolicy(version: number): Promise<Policy> {
     const { state } = await this.deps.policies.load(POLICY_ID);
     const policy = version === 0 ? currentPolicy(state) : policyVersion(state, version);
-    if (!policy) throw new NotFoundError(version === 0 ? "no policy has been published" : `policy version ${version} does not exist`);
+    if (!policy)
+      throw new NotFoundError(
+        version === 0 ? "no policy has been published" : `policy version ${version} does not exist`,
+      );
     return policy;
   }
 
@@ -108,8 +113,17 @@ export class Adjudicator {
         if (state.phase === "none" || state.phase === "resolved") continue;
         await this.deps.games.execute(
           gameId,
-          { causationId: stored.envelope.eventId, correlationId: gameId, now: new Date(this.deps.now()), ...(headers ? { headers } : {}) },
-          (current) => decideGame({ type: "CancelGame", now: this.deps.now(), reason: `sponsor ${event.value.memberId} was excluded` }, current),
+          {
+            causationId: stored.envelope.eventId,
+            correlationId: gameId,
+            now: new Date(this.deps.now()),
+            ...(headers ? { headers } : {}),
+          },
+          (current) =>
+            decideGame(
+              { type: "CancelGame", now: this.deps.now(), reason: `sponsor ${event.value.memberId} was excluded` },
+              current,
+            ),
         );
       }
       return;
@@ -118,11 +132,17 @@ export class Adjudicator {
     const opened = event.value;
     const { state: policies } = await this.deps.policies.load(POLICY_ID);
     const policy = policyVersion(policies, opened.policyVersion);
-    if (!policy) throw new IllegalStateError(`game ${opened.gameId} opened under unknown policy v${opened.policyVersion}`);
+    if (!policy)
+      throw new IllegalStateError(`game ${opened.gameId} opened under unknown policy v${opened.policyVersion}`);
     const headers = traceHeaders(stored);
     await this.deps.games.execute(
       opened.gameId,
-      { causationId: stored.envelope.eventId, correlationId: stored.envelope.correlationId, now: new Date(this.deps.now()), ...(headers ? { headers } : {}) },
+      {
+        causationId: stored.envelope.eventId,
+        correlationId: stored.envelope.correlationId,
+        now: new Date(this.deps.now()),
+        ...(headers ? { headers } : {}),
+      },
       (state) =>
         decideGame(
           {
@@ -142,7 +162,12 @@ export class Adjudicator {
   private run(gameId: string, causationId: string, now: number, traced: Traced, command: GameCommand) {
     return this.deps.games.execute(
       gameId,
-      { causationId, correlationId: gameId, now: new Date(now), ...(traced.headers ? { headers: traced.headers } : {}) },
+      {
+        causationId,
+        correlationId: gameId,
+        now: new Date(now),
+        ...(traced.headers ? { headers: traced.headers } : {}),
+      },
       (state) => decideGame(command, state),
     );
   }

@@ -30,7 +30,12 @@ export function startDeadlineScheduler(options: {
       .selectFrom("games")
       .select("game_id")
       .where("phase", "<>", "resolved")
-      .where((eb) => eb.or([eb("next_deadline", "<", String(options.now())), eb.and([eb("revealed_a", "=", true), eb("revealed_b", "=", true)])]))
+      .where((eb) =>
+        eb.or([
+          eb("next_deadline", "<", String(options.now())),
+          eb.and([eb("revealed_a", "=", true), eb("revealed_b", "=", true)]),
+        ]),
+      )
       .orderBy(sql`next_deadline`)
       .limit(500)
       .execute();

@@ -62,7 +62,13 @@ function start(policy: Policy): GameState {
       gameId: GAME,
       sponsorA: { memberId: players[0].id, publicKey: A.publicKey },
       sponsorB: { memberId: players[1].id, publicKey: B.publicKey },
-      action: { type: "admission", candidatePublicKey: new Uint8Array(32), agreementVersion: 1, agreementHash: new Uint8Array(32), consentSignature: new Uint8Array(64) },
+      action: {
+        type: "admission",
+        candidatePublicKey: new Uint8Array(32),
+        agreementVersion: 1,
+        agreementHash: new Uint8Array(32),
+        consentSignature: new Uint8Array(64),
+      },
       policy,
       openedAt: OPENED,
     },
@@ -87,13 +93,26 @@ test("the outcome matches the policy table for every move pair and every no-show
         const b = behaviours[i]!;
         if (b.shows === "no-commit") return;
         const commitment = commitmentOf(GAME, p.id, b.move, p.nonce);
-        step({ type: "CommitMove", memberId: p.id, commitment, signature: sign(commitPayload(GAME, p.id, commitment), p.keys.secretKey), now: OPENED + 1 });
+        step({
+          type: "CommitMove",
+          memberId: p.id,
+          commitment,
+          signature: sign(commitPayload(GAME, p.id, commitment), p.keys.secretKey),
+          now: OPENED + 1,
+        });
       });
       if (state.phase === "reveal") {
         players.forEach((p, i) => {
           const b = behaviours[i]!;
           if (b.shows !== "both") return;
-          step({ type: "RevealMove", memberId: p.id, move: b.move, nonce: p.nonce, signature: sign(revealPayload(GAME, p.id, b.move, p.nonce), p.keys.secretKey), now: OPENED + 2 });
+          step({
+            type: "RevealMove",
+            memberId: p.id,
+            move: b.move,
+            nonce: p.nonce,
+            signature: sign(revealPayload(GAME, p.id, b.move, p.nonce), p.keys.secretKey),
+            now: OPENED + 2,
+          });
         });
       }
       const lateEnough = OPENED + rules.commitWindowMs + rules.revealWindowMs + 10;
@@ -115,20 +134,34 @@ test("the outcome matches the policy table for every move pair and every no-show
         assert.deepEqual(resolution.credits, []);
       } else {
         const [ma, mb] = [ba.move, bb.move];
-        const expected = ma === mb ? (ma === "cooperate" ? "both-cooperated" : "both-defected") : ma === "defect" ? "a-defected" : "b-defected";
+        const expected =
+          ma === mb
+            ? ma === "cooperate"
+              ? "both-cooperated"
+              : "both-defected"
+            : ma === "defect"
+              ? "a-defected"
+              : "b-defected";
         assert.equal(resolution.outcome, expected);
         assert.equal(resolution.admitted, expected === "both-cooperated");
         const penalised =
           expected === "both-defected"
-            ? rules.suspendBothDefectors ? [players[0].id, players[1].id] : []
+            ? rules.suspendBothDefectors
+              ? [players[0].id, players[1].id]
+              : []
             : expected === "a-defected"
-              ? rules.suspendBetrayed ? [players[1].id] : []
+              ? rules.suspendBetrayed
+                ? [players[1].id]
+                : []
               : expected === "b-defected"
-                ? rules.suspendBetrayed ? [players[0].id] : []
+                ? rules.suspendBetrayed
+                  ? [players[0].id]
+                  : []
                 : [];
         assert.deepEqual(resolution.suspensions.map((s) => s.memberId).sort(), [...penalised].sort());
         assert.ok(resolution.suspensions.every((s) => s.untilMs === resolution.resolvedAt + rules.penaltyPeriodMs));
-        const defector = expected === "a-defected" ? players[0].id : expected === "b-defected" ? players[1].id : undefined;
+        const defector =
+          expected === "a-defected" ? players[0].id : expected === "b-defected" ? players[1].id : undefined;
         assert.deepEqual(
           resolution.credits.map((c) => [c.memberId, c.count]),
           defector && rules.defectorCredits > 0 ? [[defector, rules.defectorCredits]] : [],

@@ -141,7 +141,8 @@ export const initialGameState = (gameId: string): GameState => ({ phase: "none",
 
 export function rulesOf(game: StartedGame): GameRules {
   const rules = rulesFor(game.policy, actionKindOf(game.action));
-  if (!rules) throw new IllegalStateError(`policy v${game.policy.version} has no rules for ${actionKindOf(game.action)}`);
+  if (!rules)
+    throw new IllegalStateError(`policy v${game.policy.version} has no rules for ${actionKindOf(game.action)}`);
   return rules;
 }
 
@@ -199,7 +200,8 @@ function decideCommit(command: Extract<GameCommand, { type: "CommitMove" }>, gam
   const side = sideOf(game, command.memberId);
   const existing = game.commitments[side];
   if (existing) {
-    if (sameBytes(existing.commitment, command.commitment) && sameBytes(existing.signature, command.signature)) return [];
+    if (sameBytes(existing.commitment, command.commitment) && sameBytes(existing.signature, command.signature))
+      return [];
     throw new IllegalStateError(`member ${command.memberId} has already committed in game ${game.gameId}`);
   }
   if (game.phase === "resolved") throw new IllegalStateError(`game ${game.gameId} is already resolved`);
@@ -244,7 +246,13 @@ function decideReveal(command: Extract<GameCommand, { type: "RevealMove" }>, gam
     );
   }
   const sponsor = sponsorOf(game, side);
-  if (!verify(command.signature, revealPayload(game.gameId, command.memberId, command.move, command.nonce), sponsor.publicKey)) {
+  if (
+    !verify(
+      command.signature,
+      revealPayload(game.gameId, command.memberId, command.move, command.nonce),
+      sponsor.publicKey,
+    )
+  ) {
     throw new PermissionError(`signature does not verify against the key of member ${command.memberId}`);
   }
   const commitment = game.commitments[side]?.commitment;
@@ -269,10 +277,28 @@ function settle(game: StartedGame, now: number): GameEvent[] {
   const { a: revealA, b: revealB } = game.reveals;
   if (revealA && revealB) return [resolved(game, byMoves(game, revealA.move, revealB.move, now))];
   if (game.phase === "commit" && now > game.commitDeadline) {
-    return [resolved(game, noShow(game, (["a", "b"] as const).filter((side) => !game.commitments[side]), now))];
+    return [
+      resolved(
+        game,
+        noShow(
+          game,
+          (["a", "b"] as const).filter((side) => !game.commitments[side]),
+          now,
+        ),
+      ),
+    ];
   }
   if (game.phase === "reveal" && game.revealDeadline !== undefined && now > game.revealDeadline) {
-    return [resolved(game, noShow(game, (["a", "b"] as const).filter((side) => !game.reveals[side]), now))];
+    return [
+      resolved(
+        game,
+        noShow(
+          game,
+          (["a", "b"] as const).filter((side) => !game.reveals[side]),
+          now,
+        ),
+      ),
+    ];
   }
   return [];
 }
@@ -284,7 +310,14 @@ export function byMoves(game: StartedGame, moveA: Move, moveB: Move, now: number
   const penaltyUntil = now + rules.penaltyPeriodMs;
   const base = { moveA, moveB, resolvedAt: now, noShowIds: [] };
   if (moveA === "cooperate" && moveB === "cooperate") {
-    return { ...base, outcome: "both-cooperated", admitted: admission, granted: !admission, credits: [], suspensions: [] };
+    return {
+      ...base,
+      outcome: "both-cooperated",
+      admitted: admission,
+      granted: !admission,
+      credits: [],
+      suspensions: [],
+    };
   }
   if (moveA === "defect" && moveB === "defect") {
     return {
@@ -378,7 +411,10 @@ export function evolveGame(state: GameState, event: GameEvent): GameState {
     case "MoveCommitted": {
       if (state.phase === "none") return state;
       const side = state.sponsorA.memberId === event.memberId ? "a" : "b";
-      const commitments = { ...state.commitments, [side]: { commitment: event.commitment, signature: event.signature, at: event.at } };
+      const commitments = {
+        ...state.commitments,
+        [side]: { commitment: event.commitment, signature: event.signature, at: event.at },
+      };
       const both = commitments.a !== undefined && commitments.b !== undefined;
       return {
         ...state,
@@ -390,12 +426,25 @@ export function evolveGame(state: GameState, event: GameEvent): GameState {
     case "MoveRevealed": {
       if (state.phase === "none") return state;
       const side = state.sponsorA.memberId === event.memberId ? "a" : "b";
-      return { ...state, reveals: { ...state.reveals, [side]: { move: event.move, nonce: event.nonce, signature: event.signature, at: event.at } } };
+      return {
+        ...state,
+        reveals: {
+          ...state.reveals,
+          [side]: { move: event.move, nonce: event.nonce, signature: event.signature, at: event.at },
+        },
+      };
     }
     case "GameResolved": {
       if (state.phase === "none") return state;
-      const { type: _type, gameId: _gameId, sponsorA: _a, sponsorB: _b, action: _action, policyVersion: _v, ...resolution } =
-        event;
+      const {
+        type: _type,
+        gameId: _gameId,
+        sponsorA: _a,
+        sponsorB: _b,
+        action: _action,
+        policyVersion: _v,
+        ...resolution
+      } = event;
       return { ...state, phase: "resolved", resolution };
     }
     default: {

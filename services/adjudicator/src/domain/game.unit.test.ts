@@ -61,11 +61,24 @@ function started(a: Player, b: Player): GameState {
 
 function commit(p: Player, move: MoveName, now = OPENED + 1): GameCommand {
   const commitment = commitmentOf(GAME, p.id, move, p.nonce);
-  return { type: "CommitMove", memberId: p.id, commitment, signature: sign(commitPayload(GAME, p.id, commitment), p.keys.secretKey), now };
+  return {
+    type: "CommitMove",
+    memberId: p.id,
+    commitment,
+    signature: sign(commitPayload(GAME, p.id, commitment), p.keys.secretKey),
+    now,
+  };
 }
 
 function reveal(p: Player, move: MoveName, now = OPENED + 2): GameCommand {
-  return { type: "RevealMove", memberId: p.id, move, nonce: p.nonce, signature: sign(revealPayload(GAME, p.id, move, p.nonce), p.keys.secretKey), now };
+  return {
+    type: "RevealMove",
+    memberId: p.id,
+    move,
+    nonce: p.nonce,
+    signature: sign(revealPayload(GAME, p.id, move, p.nonce), p.keys.secretKey),
+    now,
+  };
 }
 
 function play(moveA: MoveName, moveB: MoveName) {
@@ -82,7 +95,10 @@ function play(moveA: MoveName, moveB: MoveName) {
 describe("game decider: outcomes follow the policy table", () => {
   test("both cooperate: the candidate is admitted, nobody is suspended", () => {
     const { events } = play("cooperate", "cooperate");
-    assert.deepEqual(events.map((e) => e.type), ["MoveRevealed", "GameResolved"]);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ["MoveRevealed", "GameResolved"],
+    );
     const resolved = events[1];
     assert.ok(resolved?.type === "GameResolved");
     assert.equal(resolved.outcome, "both-cooperated");
@@ -97,7 +113,9 @@ describe("game decider: outcomes follow the policy table", () => {
     assert.ok(resolved?.type === "GameResolved");
     assert.equal(resolved.outcome, "a-defected");
     assert.equal(resolved.admitted, false);
-    assert.deepEqual(resolved.credits, [{ memberId: a.id, count: rules.defectorCredits, expiresAtMs: OPENED + 2 + DEFAULT_POLICY.creditTtlMs }]);
+    assert.deepEqual(resolved.credits, [
+      { memberId: a.id, count: rules.defectorCredits, expiresAtMs: OPENED + 2 + DEFAULT_POLICY.creditTtlMs },
+    ]);
     assert.deepEqual(resolved.suspensions, [{ memberId: b.id, untilMs: OPENED + 2 + rules.penaltyPeriodMs }]);
   });
 
@@ -161,7 +179,10 @@ describe("game decider: commit-reveal", () => {
   test("a commitment after the commit deadline is refused", () => {
     const a = player();
     const b = player();
-    assert.throws(() => decideGame(commit(a, "cooperate", OPENED + rules.commitWindowMs + 1), started(a, b)), IllegalStateError);
+    assert.throws(
+      () => decideGame(commit(a, "cooperate", OPENED + rules.commitWindowMs + 1), started(a, b)),
+      IllegalStateError,
+    );
   });
 });
 
@@ -204,7 +225,18 @@ describe("game decider: deadlines and no-shows", () => {
     const b = player();
     const state = started(a, b);
     assert.deepEqual(
-      decideGame({ type: "StartGame", gameId: GAME, sponsorA: { memberId: a.id, publicKey: a.keys.publicKey }, sponsorB: { memberId: b.id, publicKey: b.keys.publicKey }, action: { type: "generic", kind: "x", payload: new Uint8Array() }, policy: DEFAULT_POLICY, openedAt: OPENED }, state),
+      decideGame(
+        {
+          type: "StartGame",
+          gameId: GAME,
+          sponsorA: { memberId: a.id, publicKey: a.keys.publicKey },
+          sponsorB: { memberId: b.id, publicKey: b.keys.publicKey },
+          action: { type: "generic", kind: "x", payload: new Uint8Array() },
+          policy: DEFAULT_POLICY,
+          openedAt: OPENED,
+        },
+        state,
+      ),
       [],
     );
   });

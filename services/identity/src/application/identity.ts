@@ -31,13 +31,22 @@ export class Identity {
 
   /** Records the genesis; the members themselves are admitted by the reaction to that event. */
   async bootstrap(
-    input: { requestId: string; members: readonly GenesisMember[]; agreement: { hash: Uint8Array; uri: string }; force: boolean },
+    input: {
+      requestId: string;
+      members: readonly GenesisMember[];
+      agreement: { hash: Uint8Array; uri: string };
+      force: boolean;
+    },
     traced: Traced = {},
   ) {
     const result = await this.deps.network.execute(
       NETWORK_ID,
       { causationId: `bootstrap:${input.requestId}`, now: new Date(this.deps.now()), ...traced },
-      (state) => decideNetwork({ type: "Bootstrap", members: input.members, agreement: input.agreement, force: input.force }, state),
+      (state) =>
+        decideNetwork(
+          { type: "Bootstrap", members: input.members, agreement: input.agreement, force: input.force },
+          state,
+        ),
     );
     return { memberIds: input.members.map((m) => memberIdOf(m.publicKey)), sequence: result.seq };
   }
@@ -58,7 +67,10 @@ export class Identity {
    * concurrency); the controlled identity is then admitted from that event, here and by the
    * reaction that completes it after a crash.
    */
-  async redeemCredit(input: { requestId: string; memberId: string; consent: Consent; signature: Uint8Array }, traced: Traced = {}) {
+  async redeemCredit(
+    input: { requestId: string; memberId: string; consent: Consent; signature: Uint8Array },
+    traced: Traced = {},
+  ) {
     const candidateId = memberIdOf(input.consent.candidatePublicKey);
     const [{ state: network }, { state: candidate }] = await Promise.all([
       this.deps.network.load(NETWORK_ID),
@@ -82,8 +94,18 @@ export class Identity {
           state,
         ),
     );
-    const admitted = await this.admitControlled(input.memberId, input.consent, now, `redeem:${input.requestId}`, traced.headers);
-    return { admittedMemberId: candidateId, creditsLeft: availableCredits(spent.state, now), sequence: Math.max(spent.seq, admitted.seq) };
+    const admitted = await this.admitControlled(
+      input.memberId,
+      input.consent,
+      now,
+      `redeem:${input.requestId}`,
+      traced.headers,
+    );
+    return {
+      admittedMemberId: candidateId,
+      creditsLeft: availableCredits(spent.state, now),
+      sequence: Math.max(spent.seq, admitted.seq),
+    };
   }
 
   async exclude(input: { requestId: string; memberId: string; reason: string }, traced: Traced = {}) {
@@ -102,8 +124,16 @@ export class Identity {
     if (event?.$case === "creditRedeemed") {
       const { consent } = event.value;
       if (!consent) return;
-      const headers = stored.headers?.get("traceparent") ? { traceparent: stored.headers.get("traceparent") } : undefined;
-      await this.admitControlled(event.value.memberId, consent, toNumber(event.value.redeemedAtMs), stored.envelope.causationId, headers);
+      const headers = stored.headers?.get("traceparent")
+        ? { traceparent: stored.headers.get("traceparent") }
+        : undefined;
+      await this.admitControlled(
+        event.value.memberId,
+        consent,
+        toNumber(event.value.redeemedAtMs),
+        stored.envelope.causationId,
+        headers,
+      );
       return;
     }
     if (event?.$case !== "networkBootstrapped") return;
@@ -156,7 +186,13 @@ export class Identity {
     }
   }
 
-  private admitControlled(controllerId: string, consent: Consent, admittedAt: number, causationId: string, headers?: Record<string, string>) {
+  private admitControlled(
+    controllerId: string,
+    consent: Consent,
+    admittedAt: number,
+    causationId: string,
+    headers?: Record<string, string>,
+  ) {
     const memberId = memberIdOf(consent.candidatePublicKey);
     return this.deps.members.execute(
       memberId,

@@ -9,22 +9,42 @@ const genesis = () => [0, 1].map((i) => ({ publicKey: generateKeyPair().publicKe
 
 describe("network decider", () => {
   test("bootstrap records the genesis members and agreement version 1", () => {
-    const events = decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: false }, initialNetworkState);
+    const events = decideNetwork(
+      { type: "Bootstrap", members: genesis(), agreement, force: false },
+      initialNetworkState,
+    );
     assert.equal(events.length, 1);
     assert.ok(events[0]?.type === "NetworkBootstrapped");
     assert.equal(events[0].agreement.version, 1);
   });
 
   test("a second bootstrap is refused unless forced", () => {
-    const state = decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: false }, initialNetworkState).reduce(evolveNetwork, initialNetworkState);
-    assert.throws(() => decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: false }, state), IllegalStateError);
+    const state = decideNetwork(
+      { type: "Bootstrap", members: genesis(), agreement, force: false },
+      initialNetworkState,
+    ).reduce(evolveNetwork, initialNetworkState);
+    assert.throws(
+      () => decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: false }, state),
+      IllegalStateError,
+    );
     assert.equal(decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: true }, state).length, 1);
   });
 
   test("bad genesis input names the field", () => {
     const [first] = genesis();
-    assert.throws(() => decideNetwork({ type: "Bootstrap", members: [first!, first!], agreement, force: false }, initialNetworkState), (e: unknown) => e instanceof ValidationError && e.field === "members[1].public_key");
-    assert.throws(() => decideNetwork({ type: "Bootstrap", members: genesis(), agreement: { ...agreement, hash: new Uint8Array(3) }, force: false }, initialNetworkState), (e: unknown) => e instanceof ValidationError && e.field === "agreement.hash");
+    assert.throws(
+      () =>
+        decideNetwork({ type: "Bootstrap", members: [first!, first!], agreement, force: false }, initialNetworkState),
+      (e: unknown) => e instanceof ValidationError && e.field === "members[1].public_key",
+    );
+    assert.throws(
+      () =>
+        decideNetwork(
+          { type: "Bootstrap", members: genesis(), agreement: { ...agreement, hash: new Uint8Array(3) }, force: false },
+          initialNetworkState,
+        ),
+      (e: unknown) => e instanceof ValidationError && e.field === "agreement.hash",
+    );
   });
 });
 

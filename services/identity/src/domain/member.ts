@@ -147,7 +147,15 @@ export function decideMember(command: MemberCommand, state: MemberState): Member
         throw new ValidationError("reason", "must be 1-1024 characters saying why");
       }
       const accountable = state.kind === "controlled" ? [state.controllerId] : state.sponsorIds;
-      return [{ type: "MemberExcluded", memberId: state.memberId, reason: command.reason, sponsorIds: [...accountable], excludedAt: command.now }];
+      return [
+        {
+          type: "MemberExcluded",
+          memberId: state.memberId,
+          reason: command.reason,
+          sponsorIds: [...accountable],
+          excludedAt: command.now,
+        },
+      ];
     }
     default: {
       const unreachable: never = command;
@@ -162,13 +170,18 @@ function decideRedeem(command: Extract<MemberCommand, { type: "RedeemCredit" }>,
   if (!verify(command.signature, redeemPayload(state.memberId, candidateKey, command.requestId), state.publicKey)) {
     throw new PermissionError(`signature does not verify against the key of member ${state.memberId}`);
   }
-  if (state.status === "excluded") throw new IllegalStateError(`member ${state.memberId} is excluded and cannot redeem credits`);
-  if (!isValidPublicKey(candidateKey)) throw new ValidationError("consent.candidate_public_key", "is not a valid Ed25519 public key");
+  if (state.status === "excluded")
+    throw new IllegalStateError(`member ${state.memberId} is excluded and cannot redeem credits`);
+  if (!isValidPublicKey(candidateKey))
+    throw new ValidationError("consent.candidate_public_key", "is not a valid Ed25519 public key");
   const admittedMemberId = memberIdOf(candidateKey);
   if (command.candidateExists) throw new AlreadyExistsError(`candidate ${admittedMemberId} is already a member`);
   const agreement = command.agreement;
   if (!agreement) throw new IllegalStateError("the network has no legal agreement yet");
-  if (command.consent.agreementVersion !== agreement.version || !sameBytes(command.consent.agreementHash, agreement.hash)) {
+  if (
+    command.consent.agreementVersion !== agreement.version ||
+    !sameBytes(command.consent.agreementHash, agreement.hash)
+  ) {
     throw new IllegalStateError(
       `the candidate consented to agreement v${command.consent.agreementVersion}, but the current agreement is v${agreement.version}`,
     );
@@ -180,7 +193,15 @@ function decideRedeem(command: Extract<MemberCommand, { type: "RedeemCredit" }>,
   if (availableCredits(state, command.now) < 1) {
     throw new IllegalStateError(`member ${state.memberId} has no unexpired admission credit left`);
   }
-  return [{ type: "CreditRedeemed", memberId: state.memberId, admittedMemberId, consent: command.consent, redeemedAt: command.now }];
+  return [
+    {
+      type: "CreditRedeemed",
+      memberId: state.memberId,
+      admittedMemberId,
+      consent: command.consent,
+      redeemedAt: command.now,
+    },
+  ];
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

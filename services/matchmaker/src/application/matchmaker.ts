@@ -2,7 +2,14 @@ import type { AggregateRepository, StoredEvent } from "@pot/event-store";
 import { Outcome } from "@pot/contracts";
 import { NotFoundError, type ActionSpec } from "@pot/mechanism";
 import { policyFromWire, toNumber } from "@pot/wire";
-import { decideLedger, LEDGER_ID, type Answer, type LedgerCommand, type LedgerEvent, type LedgerState } from "../domain/index.js";
+import {
+  decideLedger,
+  LEDGER_ID,
+  type Answer,
+  type LedgerCommand,
+  type LedgerEvent,
+  type LedgerState,
+} from "../domain/index.js";
 
 export interface Traced {
   readonly headers?: Record<string, string>;
@@ -20,7 +27,11 @@ export class Matchmaker {
     traced: Traced = {},
   ) {
     const now = this.now();
-    const result = await this.run(`propose:${input.proposalId}`, input.proposalId, now, traced, { type: "Propose", ...input, now });
+    const result = await this.run(`propose:${input.proposalId}`, input.proposalId, now, traced, {
+      type: "Propose",
+      ...input,
+      now,
+    });
     const proposal = result.state.proposals.get(input.proposalId);
     if (!proposal) throw new NotFoundError(`proposal ${input.proposalId} was not recorded`);
     return { proposalId: proposal.proposalId, expiresAt: proposal.expiresAt, sequence: result.seq };
@@ -29,7 +40,13 @@ export class Matchmaker {
   async answer(input: Omit<Answer, "now">, traced: Traced = {}) {
     const now = this.now();
     const command = { ...input, now } as LedgerCommand;
-    const result = await this.run(`${input.type.toLowerCase()}:${input.proposalId}`, input.proposalId, now, traced, command);
+    const result = await this.run(
+      `${input.type.toLowerCase()}:${input.proposalId}`,
+      input.proposalId,
+      now,
+      traced,
+      command,
+    );
     const slot = result.state.slots.get(input.memberId);
     return { sequence: result.seq, stakeLockedUntil: slot?.lockGameId === input.proposalId ? slot.lockedUntil : 0 };
   }
@@ -40,11 +57,19 @@ export class Matchmaker {
       case "networkBootstrapped":
       case "agreementPublished": {
         const agreement = event.value.agreement;
-        if (agreement) await this.react(stored, { type: "AdoptAgreement", agreement: { version: agreement.version, hash: agreement.hash, uri: agreement.uri } });
+        if (agreement)
+          await this.react(stored, {
+            type: "AdoptAgreement",
+            agreement: { version: agreement.version, hash: agreement.hash, uri: agreement.uri },
+          });
         return;
       }
       case "memberAdmitted":
-        await this.react(stored, { type: "RegisterSponsor", memberId: event.value.memberId, publicKey: event.value.publicKey });
+        await this.react(stored, {
+          type: "RegisterSponsor",
+          memberId: event.value.memberId,
+          publicKey: event.value.publicKey,
+        });
         return;
       case "memberExcluded":
         await this.react(stored, {

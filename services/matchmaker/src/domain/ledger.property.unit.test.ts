@@ -13,10 +13,23 @@ import {
   sign,
   type ActionSpec,
 } from "@pot/mechanism";
-import { decideLedger, evolveLedger, initialLedgerState, unavailability, type LedgerCommand, type LedgerEvent, type LedgerState } from "./ledger.js";
+import {
+  decideLedger,
+  evolveLedger,
+  initialLedgerState,
+  unavailability,
+  type LedgerCommand,
+  type LedgerEvent,
+  type LedgerState,
+} from "./ledger.js";
 
 const DAY = 86_400_000;
-const policy = { ...DEFAULT_POLICY, admission: { ...DEFAULT_POLICY.admission, stakePeriodMs: 3 * DAY }, pairCooldownMs: 10 * DAY, proposalTtlMs: DAY };
+const policy = {
+  ...DEFAULT_POLICY,
+  admission: { ...DEFAULT_POLICY.admission, stakePeriodMs: 3 * DAY },
+  pairCooldownMs: 10 * DAY,
+  proposalTtlMs: DAY,
+};
 const members = Array.from({ length: 5 }, (_, i) => {
   const keys = keyPairFromSecret(new Uint8Array(32).fill(i + 1));
   return { keys, id: memberIdOf(keys.publicKey) };
@@ -40,7 +53,12 @@ type Op =
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant("propose" as const), a: fc.nat(4), b: fc.nat(4), dt: fc.integer({ min: 0, max: DAY }) }),
   fc.record({ op: fc.constant("accept" as const), p: fc.nat(30), dt: fc.integer({ min: 0, max: DAY }) }),
-  fc.record({ op: fc.constant("settle" as const), g: fc.nat(30), released: fc.boolean(), dt: fc.integer({ min: 0, max: DAY }) }),
+  fc.record({
+    op: fc.constant("settle" as const),
+    g: fc.nat(30),
+    released: fc.boolean(),
+    dt: fc.integer({ min: 0, max: DAY }),
+  }),
 );
 
 function uuid(n: number): string {
@@ -75,14 +93,30 @@ test("no member is ever in two open games; a stake is never released before its 
           const id = uuid(proposals.length + 1);
           const a = members[op.a]!;
           const b = members[op.b]!;
-          const events = run({ type: "Propose", proposalId: id, proposerId: a.id, partnerId: b.id, action, signature: sign(proposePayload(id, a.id, b.id, digest), a.keys.secretKey), now });
+          const events = run({
+            type: "Propose",
+            proposalId: id,
+            proposerId: a.id,
+            partnerId: b.id,
+            action,
+            signature: sign(proposePayload(id, a.id, b.id, digest), a.keys.secretKey),
+            now,
+          });
           if (events.length) proposals.push({ id, partner: op.b });
         } else if (op.op === "accept") {
           const p = proposals[op.p % Math.max(1, proposals.length)];
           if (!p) continue;
           const b = members[p.partner]!;
-          for (const e of run({ type: "Accept", proposalId: p.id, memberId: b.id, signature: sign(answerPayload("accept", p.id, b.id), b.keys.secretKey), now })) {
-            if (e.type === "GameOpened") for (const s of [e.sponsorA, e.sponsorB]) locks.set(s.memberId, { until: e.stakeLockedUntil, game: e.gameId });
+          for (const e of run({
+            type: "Accept",
+            proposalId: p.id,
+            memberId: b.id,
+            signature: sign(answerPayload("accept", p.id, b.id), b.keys.secretKey),
+            now,
+          })) {
+            if (e.type === "GameOpened")
+              for (const s of [e.sponsorA, e.sponsorB])
+                locks.set(s.memberId, { until: e.stakeLockedUntil, game: e.gameId });
           }
         } else {
           const open = [...state.openGames.keys()];
@@ -102,7 +136,8 @@ test("no member is ever in two open games; a stake is never released before its 
         }
         // Invariant: a locked stake is unavailable until its period ends (unless released by a cancellation).
         for (const [memberId, lock] of locks) {
-          if (now < lock.until) assert.ok(unavailability(state, memberId, now), "a stake was released before its period");
+          if (now < lock.until)
+            assert.ok(unavailability(state, memberId, now), "a stake was released before its period");
         }
       }
       const refolded = log.reduce(evolveLedger, initialLedgerState);

@@ -91,7 +91,12 @@ export type LedgerEvent =
       readonly signature: Uint8Array;
     }
   | { readonly type: "ProposalDeclined"; readonly proposalId: string; readonly memberId: string }
-  | { readonly type: "ProposalCancelled"; readonly proposalId: string; readonly memberId: string; readonly reason: string }
+  | {
+      readonly type: "ProposalCancelled";
+      readonly proposalId: string;
+      readonly memberId: string;
+      readonly reason: string;
+    }
   | {
       readonly type: "GameOpened";
       readonly gameId: string;
@@ -203,7 +208,9 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
       return decideWithdrawal(command, state);
     case "SettleGame":
       if (!state.openGames.has(command.gameId)) return [];
-      return [{ type: "StakesSettled", gameId: command.gameId, suspensions: command.suspensions, released: command.released }];
+      return [
+        { type: "StakesSettled", gameId: command.gameId, suspensions: command.suspensions, released: command.released },
+      ];
     case "ExcludeSponsor":
       return decideExclusion(command, state);
     default: {
@@ -232,12 +239,20 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
   if (!proposer) throw new NotFoundError(`proposer ${command.proposerId} is not a member`);
   if (!state.slots.has(command.partnerId)) throw new NotFoundError(`partner ${command.partnerId} is not a member`);
   const digest = actionDigest(command.action);
-  if (!verify(command.signature, proposePayload(command.proposalId, command.proposerId, command.partnerId, digest), proposer.publicKey)) {
+  if (
+    !verify(
+      command.signature,
+      proposePayload(command.proposalId, command.proposerId, command.partnerId, digest),
+      proposer.publicKey,
+    )
+  ) {
     throw new PermissionError(`signature does not verify against the key of proposer ${command.proposerId}`);
   }
   const rules = rulesFor(policy, actionKind(command.action));
   if (!rules) {
-    throw new IllegalStateError(`policy v${policy.version} has no rules for action kind '${actionKind(command.action)}'`);
+    throw new IllegalStateError(
+      `policy v${policy.version} has no rules for action kind '${actionKind(command.action)}'`,
+    );
   }
   if (command.action.type === "admission") {
     const action = command.action;
@@ -292,7 +307,10 @@ function checkAnswerSignature(
   state: LedgerState,
 ): void {
   const slot = state.slots.get(command.memberId);
-  if (!slot || !verify(command.signature, answerPayload(answer, command.proposalId, command.memberId), slot.publicKey)) {
+  if (
+    !slot ||
+    !verify(command.signature, answerPayload(answer, command.proposalId, command.memberId), slot.publicKey)
+  ) {
     throw new PermissionError(`signature does not verify against the key of member ${command.memberId}`);
   }
 }
@@ -304,15 +322,20 @@ function decideAccept(command: Answer, state: LedgerState): LedgerEvent[] {
   }
   checkAnswerSignature("accept", command, state);
   if (proposal.status === "accepted") return [];
-  if (proposal.status !== "pending") throw new IllegalStateError(`proposal ${proposal.proposalId} is ${proposal.status}`);
+  if (proposal.status !== "pending")
+    throw new IllegalStateError(`proposal ${proposal.proposalId} is ${proposal.status}`);
   if (command.now >= proposal.expiresAt) {
-    throw new IllegalStateError(`proposal ${proposal.proposalId} expired at ${new Date(proposal.expiresAt).toISOString()}`);
+    throw new IllegalStateError(
+      `proposal ${proposal.proposalId} expired at ${new Date(proposal.expiresAt).toISOString()}`,
+    );
   }
   const policy = state.policy;
   if (!policy) throw new IllegalStateError("no policy has been adopted yet");
   const rules = rulesFor(policy, actionKind(proposal.action));
   if (!rules) {
-    throw new IllegalStateError(`policy v${policy.version} has no rules for action kind '${actionKind(proposal.action)}'`);
+    throw new IllegalStateError(
+      `policy v${policy.version} has no rules for action kind '${actionKind(proposal.action)}'`,
+    );
   }
   for (const memberId of [proposal.proposerId, proposal.partnerId]) {
     const blocked = unavailability(state, memberId, command.now);
@@ -342,10 +365,7 @@ function decideAccept(command: Answer, state: LedgerState): LedgerEvent[] {
   ];
 }
 
-function decideWithdrawal(
-  command: Answer,
-  state: LedgerState,
-): LedgerEvent[] {
+function decideWithdrawal(command: Answer, state: LedgerState): LedgerEvent[] {
   const proposal = pendingProposal(state, command.proposalId);
   const decline = command.type === "Decline";
   const allowed = decline ? proposal.partnerId : proposal.proposerId;
@@ -356,13 +376,24 @@ function decideWithdrawal(
   }
   checkAnswerSignature(decline ? "decline" : "cancel", command, state);
   if (proposal.status === (decline ? "declined" : "cancelled")) return [];
-  if (proposal.status !== "pending") throw new IllegalStateError(`proposal ${proposal.proposalId} is ${proposal.status}`);
+  if (proposal.status !== "pending")
+    throw new IllegalStateError(`proposal ${proposal.proposalId} is ${proposal.status}`);
   return decline
     ? [{ type: "ProposalDeclined", proposalId: proposal.proposalId, memberId: command.memberId }]
-    : [{ type: "ProposalCancelled", proposalId: proposal.proposalId, memberId: command.memberId, reason: "withdrawn by the proposer" }];
+    : [
+        {
+          type: "ProposalCancelled",
+          proposalId: proposal.proposalId,
+          memberId: command.memberId,
+          reason: "withdrawn by the proposer",
+        },
+      ];
 }
 
-function decideExclusion(command: Extract<LedgerCommand, { type: "ExcludeSponsor" }>, state: LedgerState): LedgerEvent[] {
+function decideExclusion(
+  command: Extract<LedgerCommand, { type: "ExcludeSponsor" }>,
+  state: LedgerState,
+): LedgerEvent[] {
   const slot = state.slots.get(command.memberId);
   if (slot?.excluded) return [];
   const cancelledProposalIds = [
@@ -433,10 +464,14 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
       const slots = new Map(state.slots);
       for (const sponsor of [event.sponsorA, event.sponsorB]) {
         const slot = slots.get(sponsor.memberId);
-        if (slot) slots.set(sponsor.memberId, { ...slot, lockedUntil: event.stakeLockedUntil, lockGameId: event.gameId });
+        if (slot)
+          slots.set(sponsor.memberId, { ...slot, lockedUntil: event.stakeLockedUntil, lockGameId: event.gameId });
       }
       const openGames = new Map(state.openGames);
-      openGames.set(event.gameId, { gameId: event.gameId, sponsorIds: [event.sponsorA.memberId, event.sponsorB.memberId] });
+      openGames.set(event.gameId, {
+        gameId: event.gameId,
+        sponsorIds: [event.sponsorA.memberId, event.sponsorB.memberId],
+      });
       const pairCooldowns = new Map(state.pairCooldowns);
       pairCooldowns.set(pairKey(event.sponsorA.memberId, event.sponsorB.memberId), event.pairCooldownUntil);
       return { ...withProposalStatus(state, event.gameId, "accepted"), slots, openGames, pairCooldowns };
@@ -447,7 +482,8 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
       if (event.released && game) {
         for (const memberId of game.sponsorIds) {
           const slot = slots.get(memberId);
-          if (slot && slot.lockGameId === event.gameId) slots.set(memberId, { ...slot, lockedUntil: 0, lockGameId: undefined });
+          if (slot && slot.lockGameId === event.gameId)
+            slots.set(memberId, { ...slot, lockedUntil: 0, lockGameId: undefined });
         }
       }
       suspend(slots, event.suspensions);

@@ -15,7 +15,14 @@ import {
   type ActionSpec,
   type KeyPair,
 } from "@pot/mechanism";
-import { decideLedger, evolveLedger, initialLedgerState, unavailability, type LedgerCommand, type LedgerState } from "./ledger.js";
+import {
+  decideLedger,
+  evolveLedger,
+  initialLedgerState,
+  unavailability,
+  type LedgerCommand,
+  type LedgerState,
+} from "./ledger.js";
 
 const NOW = 1_700_000_000_000;
 let counter = 0;
@@ -44,7 +51,10 @@ function admission(): ActionSpec {
 
 function network(...members: { keys: KeyPair; id: string }[]): LedgerState {
   let state = run(initialLedgerState, { type: "AdoptPolicy", policy: DEFAULT_POLICY });
-  state = run(state, { type: "AdoptAgreement", agreement: { version: 1, hash: new Uint8Array(32).fill(1), uri: "https://example.org/a" } });
+  state = run(state, {
+    type: "AdoptAgreement",
+    agreement: { version: 1, hash: new Uint8Array(32).fill(1), uri: "https://example.org/a" },
+  });
   for (const m of members) state = run(state, { type: "RegisterSponsor", memberId: m.id, publicKey: m.keys.publicKey });
   return state;
 }
@@ -63,7 +73,13 @@ function propose(a: { keys: KeyPair; id: string }, b: { id: string }, proposalId
 }
 
 function accept(b: { keys: KeyPair; id: string }, proposalId: string, now = NOW + 1): LedgerCommand {
-  return { type: "Accept", proposalId, memberId: b.id, signature: sign(answerPayload("accept", proposalId, b.id), b.keys.secretKey), now };
+  return {
+    type: "Accept",
+    proposalId,
+    memberId: b.id,
+    signature: sign(answerPayload("accept", proposalId, b.id), b.keys.secretKey),
+    now,
+  };
 }
 
 describe("ledger decider", () => {
@@ -139,7 +155,10 @@ describe("ledger decider", () => {
     const a = member();
     const b = member();
     let state = network(a, b);
-    state = run(state, { type: "AdoptAgreement", agreement: { version: 2, hash: new Uint8Array(32).fill(2), uri: "https://example.org/b" } });
+    state = run(state, {
+      type: "AdoptAgreement",
+      agreement: { version: 2, hash: new Uint8Array(32).fill(2), uri: "https://example.org/b" },
+    });
     assert.throws(() => decideLedger(propose(a, b), state), /agreement v1, but the current agreement is v2/);
   });
 
@@ -151,11 +170,16 @@ describe("ledger decider", () => {
     const open = propose(a, b) as { proposalId: string } & LedgerCommand;
     const pending = propose(c, a) as { proposalId: string } & LedgerCommand;
     let state = run(run(run(network(a, b, c, s), open), pending), accept(b, open.proposalId));
-    const events = decideLedger({ type: "ExcludeSponsor", memberId: a.id, accountableSponsorIds: [s.id], now: NOW + 5 }, state);
+    const events = decideLedger(
+      { type: "ExcludeSponsor", memberId: a.id, accountableSponsorIds: [s.id], now: NOW + 5 },
+      state,
+    );
     const excluded = events[0];
     assert.ok(excluded?.type === "SponsorExcluded");
     assert.deepEqual([...excluded.cancelledProposalIds].sort(), [open.proposalId, pending.proposalId].sort());
-    assert.deepEqual(excluded.suspensions, [{ memberId: s.id, untilMs: NOW + 5 + DEFAULT_POLICY.exclusionSponsorPenaltyMs }]);
+    assert.deepEqual(excluded.suspensions, [
+      { memberId: s.id, untilMs: NOW + 5 + DEFAULT_POLICY.exclusionSponsorPenaltyMs },
+    ]);
     state = events.reduce(evolveLedger, state);
     assert.match(unavailability(state, a.id, NOW + 6) ?? "", /excluded/);
     assert.match(unavailability(state, s.id, NOW + 6) ?? "", /suspended/);
@@ -165,7 +189,8 @@ describe("ledger decider", () => {
     const a = member();
     const b = member();
     let state = initialLedgerState;
-    for (const m of [a, b]) state = run(state, { type: "RegisterSponsor", memberId: m.id, publicKey: m.keys.publicKey });
+    for (const m of [a, b])
+      state = run(state, { type: "RegisterSponsor", memberId: m.id, publicKey: m.keys.publicKey });
     assert.throws(() => decideLedger(propose(a, b), state), /no policy/);
   });
 
@@ -174,7 +199,12 @@ describe("ledger decider", () => {
     const b = member();
     const p = propose(a, b) as { proposalId: string } & LedgerCommand;
     let state = run(run(network(a, b), p), accept(b, p.proposalId));
-    const settle: LedgerCommand = { type: "SettleGame", gameId: p.proposalId, suspensions: [{ memberId: a.id, untilMs: NOW + 99 }], released: false };
+    const settle: LedgerCommand = {
+      type: "SettleGame",
+      gameId: p.proposalId,
+      suspensions: [{ memberId: a.id, untilMs: NOW + 99 }],
+      released: false,
+    };
     state = run(state, settle);
     assert.deepEqual(decideLedger(settle, state), []);
     assert.deepEqual(decideLedger({ type: "RegisterSponsor", memberId: a.id, publicKey: a.keys.publicKey }, state), []);

@@ -5,7 +5,15 @@ import {
   type Game,
   type GetGameResponse,
 } from "@pot/contracts";
-import { HASH_BYTES, NONCE_BYTES, NotFoundError, SIGNATURE_BYTES, requireMemberId, requireUuid, ValidationError } from "@pot/mechanism";
+import {
+  HASH_BYTES,
+  NONCE_BYTES,
+  NotFoundError,
+  SIGNATURE_BYTES,
+  requireMemberId,
+  requireUuid,
+  ValidationError,
+} from "@pot/mechanism";
 import { unary, waitForSequence, type Logger } from "@pot/service-kit";
 import { bytes, moveFromWire, moveToWire, policyFromWire, policyToWire, toBig } from "@pot/wire";
 import type { Kysely } from "kysely";
@@ -22,50 +30,74 @@ export interface HandlerDeps {
   readonly logger: Logger;
 }
 
-const PHASES = { commit: GamePhase.GAME_PHASE_COMMIT, reveal: GamePhase.GAME_PHASE_REVEAL, resolved: GamePhase.GAME_PHASE_RESOLVED };
+const PHASES = {
+  commit: GamePhase.GAME_PHASE_COMMIT,
+  reveal: GamePhase.GAME_PHASE_REVEAL,
+  resolved: GamePhase.GAME_PHASE_RESOLVED,
+};
 
 export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer {
   const { adjudicator, logger } = deps;
   return {
-    commitMove: unary("CommitMove", async (request) => {
-      const result = await adjudicator.commitMove({
-        gameId: requireUuid("game_id", request.gameId),
-        memberId: requireMemberId("member_id", request.memberId),
-        commitment: bytes("commitment", request.commitment, HASH_BYTES),
-        signature: bytes("signature", request.signature, SIGNATURE_BYTES),
-      });
-      return { sequence: toBig(result.sequence) };
-    }, { logger }),
+    commitMove: unary(
+      "CommitMove",
+      async (request) => {
+        const result = await adjudicator.commitMove({
+          gameId: requireUuid("game_id", request.gameId),
+          memberId: requireMemberId("member_id", request.memberId),
+          commitment: bytes("commitment", request.commitment, HASH_BYTES),
+          signature: bytes("signature", request.signature, SIGNATURE_BYTES),
+        });
+        return { sequence: toBig(result.sequence) };
+      },
+      { logger },
+    ),
 
-    revealMove: unary("RevealMove", async (request) => {
-      const result = await adjudicator.revealMove({
-        gameId: requireUuid("game_id", request.gameId),
-        memberId: requireMemberId("member_id", request.memberId),
-        move: moveFromWire(request.move),
-        nonce: bytes("nonce", request.nonce, NONCE_BYTES),
-        signature: bytes("signature", request.signature, SIGNATURE_BYTES),
-      });
-      return { sequence: toBig(result.sequence), outcome: outcomeToWire(result.outcome) };
-    }, { logger }),
+    revealMove: unary(
+      "RevealMove",
+      async (request) => {
+        const result = await adjudicator.revealMove({
+          gameId: requireUuid("game_id", request.gameId),
+          memberId: requireMemberId("member_id", request.memberId),
+          move: moveFromWire(request.move),
+          nonce: bytes("nonce", request.nonce, NONCE_BYTES),
+          signature: bytes("signature", request.signature, SIGNATURE_BYTES),
+        });
+        return { sequence: toBig(result.sequence), outcome: outcomeToWire(result.outcome) };
+      },
+      { logger },
+    ),
 
-    getGame: unary("GetGame", async (request, context): Promise<GetGameResponse> => {
-      const gameId = requireUuid("game_id", request.gameId);
-      await waitForSequence(deps.games, request.minSequence, context.deadline);
-      const row = await deps.db.selectFrom("games").selectAll().where("game_id", "=", gameId).executeTakeFirst();
-      if (!row) throw new NotFoundError(`game ${gameId} does not exist (or has not been projected yet)`);
-      return { game: gameFromRow(row) };
-    }, { logger }),
+    getGame: unary(
+      "GetGame",
+      async (request, context): Promise<GetGameResponse> => {
+        const gameId = requireUuid("game_id", request.gameId);
+        await waitForSequence(deps.games, request.minSequence, context.deadline);
+        const row = await deps.db.selectFrom("games").selectAll().where("game_id", "=", gameId).executeTakeFirst();
+        if (!row) throw new NotFoundError(`game ${gameId} does not exist (or has not been projected yet)`);
+        return { game: gameFromRow(row) };
+      },
+      { logger },
+    ),
 
-    publishPolicy: unary("PublishPolicy", async (request) => {
-      if (!request.requestId) throw new ValidationError("request_id", "is required (an idempotency key)");
-      const { version: _version, ...policy } = policyFromWire(request.policy);
-      const result = await adjudicator.publishPolicy(request.requestId, policy);
-      return { version: result.version, sequence: toBig(result.sequence) };
-    }, { logger }),
+    publishPolicy: unary(
+      "PublishPolicy",
+      async (request) => {
+        if (!request.requestId) throw new ValidationError("request_id", "is required (an idempotency key)");
+        const { version: _version, ...policy } = policyFromWire(request.policy);
+        const result = await adjudicator.publishPolicy(request.requestId, policy);
+        return { version: result.version, sequence: toBig(result.sequence) };
+      },
+      { logger },
+    ),
 
-    getPolicy: unary("GetPolicy", async (request) => {
-      return { policy: policyToWire(await adjudicator.getPolicy(request.version)) };
-    }, { logger }),
+    getPolicy: unary(
+      "GetPolicy",
+      async (request) => {
+        return { policy: policyToWire(await adjudicator.getPolicy(request.version)) };
+      },
+      { logger },
+    ),
   };
 }
 

@@ -178,7 +178,11 @@ export function gameEventToWire(event: GameEvent): EventBody {
           resolvedAtMs: toBig(event.resolvedAt),
           admitted: event.admitted,
           granted: event.granted,
-          credits: event.credits.map((c) => ({ memberId: c.memberId, count: c.count, expiresAtMs: toBig(c.expiresAtMs) })),
+          credits: event.credits.map((c) => ({
+            memberId: c.memberId,
+            count: c.count,
+            expiresAtMs: toBig(c.expiresAtMs),
+          })),
           suspensions: event.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toBig(s.untilMs) })),
           noShowIds: [...event.noShowIds],
         },

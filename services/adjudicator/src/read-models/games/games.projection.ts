@@ -48,7 +48,11 @@ export const gamesProjection: Projection<AdjudicatorDatabase> = {
           break;
         }
         case "MoveCommitted": {
-          const row = await trx.selectFrom("games").select(["sponsor_a", "committed_a", "committed_b", "reveal_window_ms", "last_seq"]).where("game_id", "=", event.gameId).executeTakeFirst();
+          const row = await trx
+            .selectFrom("games")
+            .select(["sponsor_a", "committed_a", "committed_b", "reveal_window_ms", "last_seq"])
+            .where("game_id", "=", event.gameId)
+            .executeTakeFirst();
           if (!row || Number(row.last_seq) >= seq) break;
           const side = row.sponsor_a === event.memberId ? "a" : "b";
           const both = side === "a" ? row.committed_b : row.committed_a;
@@ -58,14 +62,20 @@ export const gamesProjection: Projection<AdjudicatorDatabase> = {
             .set({
               [`committed_${side}`]: true,
               last_seq: seq,
-              ...(both ? { phase: "reveal" as const, reveal_deadline: revealDeadline, next_deadline: revealDeadline } : {}),
+              ...(both
+                ? { phase: "reveal" as const, reveal_deadline: revealDeadline, next_deadline: revealDeadline }
+                : {}),
             })
             .where("game_id", "=", event.gameId)
             .execute();
           break;
         }
         case "MoveRevealed": {
-          const row = await trx.selectFrom("games").select(["sponsor_a"]).where("game_id", "=", event.gameId).executeTakeFirst();
+          const row = await trx
+            .selectFrom("games")
+            .select(["sponsor_a"])
+            .where("game_id", "=", event.gameId)
+            .executeTakeFirst();
           if (!row) break;
           const side = row.sponsor_a === event.memberId ? "a" : "b";
           await trx

@@ -57,7 +57,11 @@ export function networkEventToWire(event: NetworkEvent): EventBody {
     case "NetworkBootstrapped":
       return {
         $case: "networkBootstrapped",
-        value: { members: event.members.map((m) => ({ ...m })), agreement: { ...event.agreement }, forced: event.forced },
+        value: {
+          members: event.members.map((m) => ({ ...m })),
+          agreement: { ...event.agreement },
+          forced: event.forced,
+        },
       };
     case "AgreementPublished":
       return { $case: "agreementPublished", value: { agreement: { ...event.agreement } } };
@@ -68,7 +72,11 @@ export function networkEventToWire(event: NetworkEvent): EventBody {
   }
 }
 
-function consentFromWire(consent: { candidatePublicKey: Uint8Array; agreementVersion: number; agreementHash: Uint8Array; signature: Uint8Array } | undefined): Consent | undefined {
+function consentFromWire(
+  consent:
+    | { candidatePublicKey: Uint8Array; agreementVersion: number; agreementHash: Uint8Array; signature: Uint8Array }
+    | undefined,
+): Consent | undefined {
   return consent && consent.signature.length > 0 ? { ...consent } : undefined;
 }
 
@@ -142,7 +150,12 @@ export function memberEventToWire(event: MemberEvent): EventBody {
     case "CreditsGranted":
       return {
         $case: "creditsGranted",
-        value: { memberId: event.memberId, gameId: event.gameId, count: event.count, expiresAtMs: toBig(event.expiresAtMs) },
+        value: {
+          memberId: event.memberId,
+          gameId: event.gameId,
+          count: event.count,
+          expiresAtMs: toBig(event.expiresAtMs),
+        },
       };
     case "CreditRedeemed":
       return {

@@ -1,8 +1,4 @@
-import {
-  MatchmakerServiceService,
-  ProposalStatus,
-  type MatchmakerServiceServer,
-} from "@pot/contracts";
+import { MatchmakerServiceService, ProposalStatus, type MatchmakerServiceServer } from "@pot/contracts";
 import { NotFoundError, requireMemberId, requireUuid, SIGNATURE_BYTES } from "@pot/mechanism";
 import type { ProjectionRunner } from "@pot/projections";
 import { unary, waitForSequence, type Logger } from "@pot/service-kit";
@@ -28,7 +24,8 @@ const STATUSES = {
 
 export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
   const { matchmaker, logger } = deps;
-  const answer = (type: "Accept" | "Decline" | "Cancel") =>
+  const answer =
+    (type: "Accept" | "Decline" | "Cancel") =>
     async (request: { proposalId: string; memberId: string; signature: Uint8Array }) =>
       matchmaker.answer({
         type,
@@ -37,63 +34,98 @@ export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
         signature: bytes("signature", request.signature, SIGNATURE_BYTES),
       });
   return {
-    propose: unary("Propose", async (request) => {
-      const result = await matchmaker.propose({
-        proposalId: requireUuid("proposal_id", request.proposalId),
-        proposerId: requireMemberId("proposer_id", request.proposerId),
-        partnerId: requireMemberId("partner_id", request.partnerId),
-        action: actionFromWire(request.action),
-        signature: bytes("signature", request.signature, SIGNATURE_BYTES),
-      });
-      return { proposalId: result.proposalId, expiresAtMs: toBig(result.expiresAt), sequence: toBig(result.sequence) };
-    }, { logger }),
+    propose: unary(
+      "Propose",
+      async (request) => {
+        const result = await matchmaker.propose({
+          proposalId: requireUuid("proposal_id", request.proposalId),
+          proposerId: requireMemberId("proposer_id", request.proposerId),
+          partnerId: requireMemberId("partner_id", request.partnerId),
+          action: actionFromWire(request.action),
+          signature: bytes("signature", request.signature, SIGNATURE_BYTES),
+        });
+        return {
+          proposalId: result.proposalId,
+          expiresAtMs: toBig(result.expiresAt),
+          sequence: toBig(result.sequence),
+        };
+      },
+      { logger },
+    ),
 
-    accept: unary("Accept", async (request) => {
-      const result = await answer("Accept")(request);
-      return { gameId: request.proposalId, stakeLockedUntilMs: toBig(result.stakeLockedUntil), sequence: toBig(result.sequence) };
-    }, { logger }),
+    accept: unary(
+      "Accept",
+      async (request) => {
+        const result = await answer("Accept")(request);
+        return {
+          gameId: request.proposalId,
+          stakeLockedUntilMs: toBig(result.stakeLockedUntil),
+          sequence: toBig(result.sequence),
+        };
+      },
+      { logger },
+    ),
 
-    decline: unary("Decline", async (request) => ({ sequence: toBig((await answer("Decline")(request)).sequence) }), { logger }),
+    decline: unary("Decline", async (request) => ({ sequence: toBig((await answer("Decline")(request)).sequence) }), {
+      logger,
+    }),
 
-    cancel: unary("Cancel", async (request) => ({ sequence: toBig((await answer("Cancel")(request)).sequence) }), { logger }),
+    cancel: unary("Cancel", async (request) => ({ sequence: toBig((await answer("Cancel")(request)).sequence) }), {
+      logger,
+    }),
 
-    getStake: unary("GetStake", async (request, context) => {
-      const memberId = requireMemberId("member_id", request.memberId);
-      await waitForSequence(deps.ledger, request.minSequence, context.deadline);
-      const row = await deps.db.selectFrom("stakes").selectAll().where("member_id", "=", memberId).executeTakeFirst();
-      if (!row) throw new NotFoundError(`member ${memberId} is not known to the matchmaker`);
-      const now = deps.now();
-      const lockedUntil = Number(row.locked_until);
-      const suspendedUntil = Number(row.suspended_until);
-      return {
-        stake: {
-          memberId,
-          lockedUntilMs: BigInt(row.locked_until),
-          suspendedUntilMs: BigInt(row.suspended_until),
-          gameId: lockedUntil > now ? (row.lock_game_id ?? "") : "",
-          available: !row.excluded && row.open_game_id === null && lockedUntil <= now && suspendedUntil <= now,
-          excluded: row.excluded,
-        },
-      };
-    }, { logger }),
+    getStake: unary(
+      "GetStake",
+      async (request, context) => {
+        const memberId = requireMemberId("member_id", request.memberId);
+        await waitForSequence(deps.ledger, request.minSequence, context.deadline);
+        const row = await deps.db.selectFrom("stakes").selectAll().where("member_id", "=", memberId).executeTakeFirst();
+        if (!row) throw new NotFoundError(`member ${memberId} is not known to the matchmaker`);
+        const now = deps.now();
+        const lockedUntil = Number(row.locked_until);
+        const suspendedUntil = Number(row.suspended_until);
+        return {
+          stake: {
+            memberId,
+            lockedUntilMs: BigInt(row.locked_until),
+            suspendedUntilMs: BigInt(row.suspended_until),
+            gameId: lockedUntil > now ? (row.lock_game_id ?? "") : "",
+            available: !row.excluded && row.open_game_id === null && lockedUntil <= now && suspendedUntil <= now,
+            excluded: row.excluded,
+          },
+        };
+      },
+      { logger },
+    ),
 
-    getProposal: unary("GetProposal", async (request, context) => {
-      const proposalId = requireUuid("proposal_id", request.proposalId);
-      await waitForSequence(deps.ledger, request.minSequence, context.deadline);
-      const row = await deps.db.selectFrom("proposals").selectAll().where("proposal_id", "=", proposalId).executeTakeFirst();
-      if (!row) throw new NotFoundError(`proposal ${proposalId} does not exist`);
-      return {
-        proposal: {
-          proposalId,
-          proposerId: row.proposer_id,
-          partnerId: row.partner_id,
-          action: undefined,
-          status: row.status === "pending" && Number(row.expires_at) <= deps.now() ? ProposalStatus.PROPOSAL_STATUS_EXPIRED : STATUSES[row.status],
-          madeAtMs: BigInt(row.made_at),
-          expiresAtMs: BigInt(row.expires_at),
-        },
-      };
-    }, { logger }),
+    getProposal: unary(
+      "GetProposal",
+      async (request, context) => {
+        const proposalId = requireUuid("proposal_id", request.proposalId);
+        await waitForSequence(deps.ledger, request.minSequence, context.deadline);
+        const row = await deps.db
+          .selectFrom("proposals")
+          .selectAll()
+          .where("proposal_id", "=", proposalId)
+          .executeTakeFirst();
+        if (!row) throw new NotFoundError(`proposal ${proposalId} does not exist`);
+        return {
+          proposal: {
+            proposalId,
+            proposerId: row.proposer_id,
+            partnerId: row.partner_id,
+            action: undefined,
+            status:
+              row.status === "pending" && Number(row.expires_at) <= deps.now()
+                ? ProposalStatus.PROPOSAL_STATUS_EXPIRED
+                : STATUSES[row.status],
+            madeAtMs: BigInt(row.made_at),
+            expiresAtMs: BigInt(row.expires_at),
+          },
+        };
+      },
+      { logger },
+    ),
   };
 }
 

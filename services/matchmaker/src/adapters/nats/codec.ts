@@ -1,6 +1,14 @@
 import type { Envelope } from "@pot/contracts";
 import type { AggregateType, EventBody } from "@pot/event-store";
-import { actionFromWire, actionToWire, policyFromWire, policyToWire, sponsorFromWire, toBig, toNumber } from "@pot/wire";
+import {
+  actionFromWire,
+  actionToWire,
+  policyFromWire,
+  policyToWire,
+  sponsorFromWire,
+  toBig,
+  toNumber,
+} from "@pot/wire";
 import { evolveLedger, initialLedgerState, type LedgerEvent, type LedgerState } from "../../domain/index.js";
 
 const suspensionsToWire = (list: readonly { memberId: string; untilMs: number }[]) =>
