@@ -1486,7 +1486,10 @@ export const AdjudicatorServiceService = {
     responseSerialize: (value: CommitMoveResponse): Buffer => Buffer.from(CommitMoveResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommitMoveResponse => CommitMoveResponse.decode(value),
   },
-  /** Show the committed move; accepted once both commitments exist or the commit deadline passed. */
+  /**
+   * Show the committed move; accepted once both commitments exist. A game whose commit deadline
+   * passes without both commitments is resolved at once as a no-show.
+   */
   revealMove: {
     path: "/pot.v1.AdjudicatorService/RevealMove" as const,
     requestStream: false as const,
@@ -1531,7 +1534,10 @@ export const AdjudicatorServiceService = {
 export interface AdjudicatorServiceServer extends UntypedServiceImplementation {
   /** Bind a sponsor to a move without showing it. */
   commitMove: handleUnaryCall<CommitMoveRequest, CommitMoveResponse>;
-  /** Show the committed move; accepted once both commitments exist or the commit deadline passed. */
+  /**
+   * Show the committed move; accepted once both commitments exist. A game whose commit deadline
+   * passes without both commitments is resolved at once as a no-show.
+   */
   revealMove: handleUnaryCall<RevealMoveRequest, RevealMoveResponse>;
   getGame: handleUnaryCall<GetGameRequest, GetGameResponse>;
   /** Operator: validate and publish a new policy version. */
@@ -1557,7 +1563,10 @@ export interface AdjudicatorServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommitMoveResponse) => void,
   ): ClientUnaryCall;
-  /** Show the committed move; accepted once both commitments exist or the commit deadline passed. */
+  /**
+   * Show the committed move; accepted once both commitments exist. A game whose commit deadline
+   * passes without both commitments is resolved at once as a no-show.
+   */
   revealMove(
     request: RevealMoveRequest,
     callback: (error: ServiceError | null, response: RevealMoveResponse) => void,
