@@ -24,6 +24,7 @@ describe("readServiceConfig", () => {
       namespace: "pot",
       logLevel: "info",
       shutdownGraceMs: 10_000,
+      clock: "system",
     });
   });
 
@@ -40,6 +41,7 @@ describe("readServiceConfig", () => {
         POT_NAMESPACE: "test_42",
         LOG_LEVEL: "debug",
         SHUTDOWN_GRACE_MS: "2500",
+        POT_CLOCK: "controlled",
       },
       defaults,
     );
@@ -51,6 +53,7 @@ describe("readServiceConfig", () => {
       namespace: "test_42",
       logLevel: "debug",
       shutdownGraceMs: 2500,
+      clock: "controlled",
     });
   });
 
