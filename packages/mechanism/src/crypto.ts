@@ -52,6 +52,11 @@ export function isValidPublicKey(publicKey: Uint8Array): boolean {
   }
 }
 
+/** Byte-wise equality (not constant-time: only ever compares public values). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, index) => byte === b[index]);
+}
+
 /** A member's id is the lowercase hex of its public key: self-certifying, nothing to look up. */
 export function memberIdOf(publicKey: Uint8Array): string {
   return bytesToHex(publicKey);

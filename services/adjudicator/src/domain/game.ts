@@ -10,6 +10,7 @@ import {
   verify,
   type GameRules,
   type Policy,
+  sameBytes,
 } from "@pot/mechanism";
 import { actionKindOf, type ActionSpec, type Move, type Outcome, type Side, type Sponsor } from "./types.js";
 
@@ -459,8 +460,4 @@ export function nextDeadline(state: GameState): number | undefined {
   if (state.phase === "commit") return state.commitDeadline;
   if (state.phase === "reveal") return state.revealDeadline;
   return undefined;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, index) => byte === b[index]);
 }

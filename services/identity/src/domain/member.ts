@@ -9,6 +9,7 @@ import {
   redeemPayload,
   ValidationError,
   verify,
+  sameBytes,
 } from "@pot/mechanism";
 
 export type AdmissionKind = "genesis" | "sponsored" | "controlled";
@@ -202,10 +203,6 @@ function decideRedeem(command: Extract<MemberCommand, { type: "RedeemCredit" }>,
       redeemedAt: command.now,
     },
   ];
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, index) => byte === b[index]);
 }
 
 export function evolveMember(state: MemberState, event: MemberEvent): MemberState {

@@ -1,4 +1,11 @@
-import { HASH_BYTES, IllegalStateError, isValidPublicKey, memberIdOf, ValidationError } from "@pot/mechanism";
+import {
+  HASH_BYTES,
+  IllegalStateError,
+  isValidPublicKey,
+  memberIdOf,
+  ValidationError,
+  sameBytes,
+} from "@pot/mechanism";
 
 export interface Agreement {
   readonly version: number;
@@ -109,8 +116,4 @@ export function evolveNetwork(state: NetworkState, event: NetworkEvent): Network
       return unreachable;
     }
   }
-}
-
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, index) => byte === b[index]);
 }

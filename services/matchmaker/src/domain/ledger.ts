@@ -14,6 +14,7 @@ import {
   verify,
   type ActionSpec,
   type Policy,
+  sameBytes,
 } from "@pot/mechanism";
 
 /**
@@ -511,8 +512,4 @@ function withProposalStatus(state: LedgerState, proposalId: string, status: Prop
   const proposals = new Map(state.proposals);
   proposals.set(proposalId, { ...proposal, status });
   return { ...state, proposals };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, index) => byte === b[index]);
 }
