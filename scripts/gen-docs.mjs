@@ -75,11 +75,11 @@ const used = new Set();
 for (const service of services) {
   out(`## ${service.fullName.slice(1)}`);
   out();
-  if (service.comment) (out(comment(service.comment)), out());
+  if (service.comment) out(`${comment(service.comment)}\n`);
   for (const method of Object.values(service.methods)) {
     out(`### ${method.name}`);
     out();
-    if (method.comment) (out(comment(method.comment)), out());
+    if (method.comment) out(`${comment(method.comment)}\n`);
     out(`\`${method.requestType}\` → \`${method.responseType}\``);
     out();
     collect(method.resolvedRequestType);
@@ -116,7 +116,7 @@ for (const type of [...seen].sort().map((name) => rootNs.lookup(name))) {
   if (type.fullName.startsWith(".google.")) continue;
   out(`### ${type.name}`);
   out();
-  if (type.comment) (out(comment(type.comment)), out());
+  if (type.comment) out(`${comment(type.comment)}\n`);
   if (type instanceof protobuf.Enum) {
     out("| value | number | meaning |");
     out("| --- | --- | --- |");
@@ -147,7 +147,9 @@ if (check) {
   let current = "";
   try {
     current = readFileSync(target, "utf8");
-  } catch {}
+  } catch {
+    // no committed file yet: it is stale
+  }
   if (current !== text) {
     console.error("docs/api.md is stale: run `npm run gen` and commit the result");
     process.exit(1);
