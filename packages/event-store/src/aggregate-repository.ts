@@ -1,8 +1,10 @@
 import { ConcurrencyError } from "@pot/mechanism";
 import type { Envelope } from "@pot/contracts";
+import { ATTR } from "@pot/telemetry";
 import type { EventBody } from "./codec.js";
 import { envelopeOf, type EventStore } from "./event-store.js";
 import { silentLogger, type Logger } from "./logger.js";
+import { eventStoreInstruments } from "./telemetry.js";
 
 /** How one kind of aggregate maps between its domain events and the wire. */
 export interface AggregateType<S, E> {
@@ -20,7 +22,7 @@ export interface CommandContext {
   readonly causationId: string;
   readonly correlationId?: string;
   readonly now: Date;
-  /** Extra headers for every append, e.g. W3C trace context. */
+  /** Extra headers for every append (the active trace context is added by the store). */
   readonly headers?: Record<string, string>;
 }
 
@@ -45,7 +47,7 @@ export interface RepositoryOptions {
   readonly maxAttempts?: number;
   readonly maxCausations?: number;
   readonly logger?: Logger;
-  /** Called on every optimistic-concurrency conflict (metrics). */
+  /** Called on every optimistic-concurrency conflict (also counted in pot.eventstore.conflicts). */
   readonly onConflict?: (aggregateType: string) => void;
 }
 
@@ -71,6 +73,8 @@ export class AggregateRepository<S, E> {
     this.maxAttempts = options.maxAttempts ?? 5;
     this.maxCausations = options.maxCausations ?? 1_000;
     this.logger = options.logger ?? silentLogger;
+    // The series exists from the start: 0 conflicts rather than "no data".
+    eventStoreInstruments().conflicts.add(0, { [ATTR.aggregate]: type.name });
   }
 
   subject(id: string): string {
@@ -111,6 +115,7 @@ export class AggregateRepository<S, E> {
             this.cache.delete(id);
             throw error;
           }
+          eventStoreInstruments().conflicts.add(1, { [ATTR.aggregate]: this.type.name });
           this.options.onConflict?.(this.type.name);
           if (attempt >= this.maxAttempts) {
             throw new ConcurrencyError(

@@ -6,12 +6,15 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { ConcurrencyError } from "@pot/mechanism";
 import { Envelope } from "@pot/contracts";
+import { ATTR, injectContext, linksFrom, secondsSince } from "@pot/telemetry";
 import { decodeEnvelope, encodeEnvelope, envelopeHeaders, eventTypeName, type EventBody } from "./codec.js";
 import { isWrongLastSequence } from "./errors.js";
 import { aggregateIdOf, type StreamNames } from "./naming.js";
 import { ensureEventStream, type EventStreamOptions } from "./streams.js";
+import { eventStoreInstruments, natsAttributes, tracer } from "./telemetry.js";
 
 export interface StoredEvent {
   readonly seq: number;
@@ -25,8 +28,13 @@ export interface AppendOptions {
   readonly expectedLastSubjectSequence: number;
   /** De-duplication id: a publish with an id seen within the duplicate window is stored once. */
   readonly msgId: string;
-  /** Extra headers, e.g. W3C trace context. */
+  /** Extra headers. The active trace context is added to them (W3C traceparent, tracestate). */
   readonly headers?: Record<string, string>;
+}
+
+export interface EventStoreOptions extends Omit<EventStreamOptions, "name" | "subjects"> {
+  /** Called for every event this store appended (not for a duplicate the broker dropped): domain metrics. */
+  readonly onAppended?: (envelope: Envelope) => void;
 }
 
 export interface AppendResult {
@@ -69,41 +77,83 @@ export class EventStore {
     readonly nc: NatsConnection,
     readonly jsm: JetStreamManager,
     readonly names: StreamNames,
+    private readonly onAppended: ((envelope: Envelope) => void) | undefined,
   ) {
     this.js = jetstream(nc);
   }
 
-  static async open(
-    nc: NatsConnection,
-    names: StreamNames,
-    options: Omit<EventStreamOptions, "name" | "subjects"> = {},
-  ): Promise<EventStore> {
+  /** Creates or updates the stream (with `replicas`, default 1) and returns its store. */
+  static async open(nc: NatsConnection, names: StreamNames, options: EventStoreOptions = {}): Promise<EventStore> {
+    const { onAppended, ...stream } = options;
     const jsm = await jetstreamManager(nc);
-    await ensureEventStream(jsm, { ...options, name: names.stream, subjects: [names.all] });
-    return new EventStore(nc, jsm, names);
+    await ensureEventStream(jsm, { ...stream, name: names.stream, subjects: [names.all] });
+    return new EventStore(nc, jsm, names, onAppended);
   }
 
   subject(aggregateType: string, aggregateId: string): string {
     return `${this.names.prefix}.${aggregateType}.${aggregateId}`;
   }
 
+  /** "game" in "pot.adjudicator.game.<id>". */
+  aggregateTypeOf(subject: string): string {
+    const rest = subject.startsWith(`${this.names.prefix}.`) ? subject.slice(this.names.prefix.length + 1) : subject;
+    const dot = rest.indexOf(".");
+    return dot < 0 ? rest : rest.slice(0, dot);
+  }
+
+  /**
+   * Publishes one event in a PRODUCER span whose context travels in the message's headers, so
+   * whoever consumes the event continues this trace.
+   */
   async append(subject: string, envelope: Envelope, options: AppendOptions): Promise<AppendResult> {
-    try {
-      const ack = await this.js.publish(subject, encodeEnvelope(envelope), {
-        msgID: options.msgId,
-        expect: { lastSubjectSequence: options.expectedLastSubjectSequence },
-        headers: envelopeHeaders(envelope, options.headers),
-      });
-      return { seq: ack.seq, duplicate: ack.duplicate };
-    } catch (error) {
-      if (isWrongLastSequence(error)) {
-        throw new ConcurrencyError(
-          `${subject} changed concurrently (expected last sequence ${options.expectedLastSubjectSequence})`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
+    const aggregate = this.aggregateTypeOf(subject);
+    const attributes = natsAttributes("publish", {
+      [ATTR.messagingDestination]: this.names.stream,
+      [ATTR.messagingMessageId]: envelope.eventId,
+      [ATTR.eventType]: envelope.type,
+      [ATTR.aggregate]: aggregate,
+      [ATTR.subject]: subject,
+      [ATTR.causationId]: envelope.causationId,
+      [ATTR.correlationId]: envelope.correlationId,
+    });
+    return tracer().startActiveSpan(
+      `publish ${envelope.type}`,
+      { kind: SpanKind.PRODUCER, attributes },
+      async (span) => {
+        const started = performance.now();
+        let result = "ok";
+        try {
+          const ack = await this.js.publish(subject, encodeEnvelope(envelope), {
+            msgID: options.msgId,
+            expect: { lastSubjectSequence: options.expectedLastSubjectSequence },
+            headers: envelopeHeaders(envelope, { ...options.headers, ...injectContext() }),
+          });
+          span.setAttribute(ATTR.sequence, ack.seq);
+          if (ack.duplicate) result = "duplicate";
+          else this.onAppended?.(envelope);
+          return { seq: ack.seq, duplicate: ack.duplicate };
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          if (isWrongLastSequence(error)) {
+            result = "conflict";
+            throw new ConcurrencyError(
+              `${subject} changed concurrently (expected last sequence ${options.expectedLastSubjectSequence})`,
+              { cause: error },
+            );
+          }
+          result = "error";
+          span.recordException(error as Error);
+          throw error;
+        } finally {
+          eventStoreInstruments().publishDuration.record(secondsSince(started), {
+            [ATTR.stream]: this.names.stream,
+            [ATTR.aggregate]: aggregate,
+            [ATTR.result]: result,
+          });
+          span.end();
+        }
+      },
+    );
   }
 
   /** Stream sequence of the last event on the subject, 0 when it has none. */
@@ -112,8 +162,34 @@ export class EventStore {
     return message?.seq ?? 0;
   }
 
-  /** Every event on the subject with a sequence of at least `fromSeq`, in order. */
+  /**
+   * Every event on the subject with a sequence of at least `fromSeq`, in order. A replay: its span
+   * links to the spans that published the events instead of joining their traces.
+   */
   async read(subject: string, fromSeq = 1): Promise<StoredEvent[]> {
+    const attributes = natsAttributes("receive", {
+      [ATTR.messagingDestination]: this.names.stream,
+      [ATTR.aggregate]: this.aggregateTypeOf(subject),
+      [ATTR.subject]: subject,
+      [ATTR.replay]: true,
+    });
+    return tracer().startActiveSpan(`replay ${this.aggregateTypeOf(subject)}`, { attributes }, async (span) => {
+      try {
+        const events = await this.readEvents(subject, fromSeq);
+        span.setAttribute(ATTR.messagingBatchCount, events.length);
+        span.addLinks(linksFrom(events));
+        return events;
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async readEvents(subject: string, fromSeq: number): Promise<StoredEvent[]> {
     const last = await this.lastSequence(subject);
     if (last < fromSeq) return [];
     const consumer = await this.js.consumers.get(this.names.stream, {

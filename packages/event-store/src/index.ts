@@ -8,3 +8,4 @@ export * from "./aggregate-repository.js";
 export * from "./reactor.js";
 export * from "./deferred.js";
 export * from "./clock.js";
+export { observeConsumer, type ConsumerTelemetry } from "./telemetry.js";

@@ -1,8 +1,11 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import { decodeEnvelope } from "./codec.js";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { ATTR, extractContext, secondsSince } from "@pot/telemetry";
+import { decodeEnvelope, EVENT_TYPE_HEADER } from "./codec.js";
 import type { EventStore, StoredEvent } from "./event-store.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { ensureDurableConsumer } from "./streams.js";
+import { eventStoreInstruments, natsAttributes, observeConsumer, tracer } from "./telemetry.js";
 
 export interface ReactorOptions {
   /** The store whose connection reads the source stream. */
@@ -31,6 +34,9 @@ const REDELIVERY_DELAYS_MS = [100, 500, 2_000, 10_000, 30_000];
  * handled and then acknowledged, so a crash between the two redelivers it and the idempotent
  * handler produces nothing new. A failed event is redelivered with a growing delay; an event that
  * cannot be decoded is terminated with a log line (it can never succeed).
+ *
+ * Each event is handled in a CONSUMER span whose parent is the trace context the event carries, so
+ * the reaction (and what it publishes) continues the trace of whatever published the event.
  */
 export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const logger = options.logger ?? silentLogger;
@@ -45,38 +51,74 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const concurrency = options.concurrency ?? 32;
   const inFlight = new Set<Promise<void>>();
 
-  const handleOne = async (message: JsMsg): Promise<void> => {
-    let stored: StoredEvent;
-    try {
-      stored = {
-        seq: message.seq,
-        subject: message.subject,
-        envelope: decodeEnvelope(message.data),
-        headers: message.headers,
-      };
-    } catch (error) {
-      logger.error({ err: error, durable: options.durable, seq: message.seq }, "undecodable event terminated");
-      message.term(); // nats-server 2.9 ignores a +TERM reason, and leaves the message pending if given one
-      return;
-    }
-    try {
-      await options.handle(stored);
-      message.ack();
-    } catch (error) {
-      const delay =
-        REDELIVERY_DELAYS_MS[Math.min(message.info.deliveryCount, REDELIVERY_DELAYS_MS.length) - 1] ?? 30_000;
-      logger.warn(
-        {
-          err: error,
-          durable: options.durable,
-          seq: message.seq,
-          type: stored.envelope.type,
-          attempt: message.info.deliveryCount,
-        },
-        "reaction failed; will be redelivered",
-      );
-      message.nak(delay);
-    }
+  const { consumerDuration } = eventStoreInstruments();
+  const consumerAttributes = { [ATTR.consumer]: options.durable };
+  const observed = observeConsumer(options.store.jsm, options.sourceStream, options.durable);
+
+  const handleOne = (message: JsMsg): Promise<void> => {
+    const type = message.headers?.get(EVENT_TYPE_HEADER) || "event";
+    const attributes = natsAttributes("process", {
+      [ATTR.messagingDestination]: options.sourceStream,
+      [ATTR.messagingConsumerGroup]: options.durable,
+      [ATTR.eventType]: type,
+      [ATTR.subject]: message.subject,
+      [ATTR.sequence]: message.seq,
+      [ATTR.deliveryCount]: message.info.deliveryCount,
+    });
+    if (message.info.redelivered) observed.redelivered();
+    const parent = extractContext(message.headers);
+    return tracer().startActiveSpan(
+      `process ${type}`,
+      { kind: SpanKind.CONSUMER, attributes },
+      parent,
+      async (span) => {
+        const started = performance.now();
+        let result = "ok";
+        try {
+          let stored: StoredEvent;
+          try {
+            stored = {
+              seq: message.seq,
+              subject: message.subject,
+              envelope: decodeEnvelope(message.data),
+              headers: message.headers,
+            };
+          } catch (error) {
+            result = "terminated";
+            span.recordException(error as Error);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: "undecodable event terminated" });
+            logger.error({ err: error, durable: options.durable, seq: message.seq }, "undecodable event terminated");
+            message.term(); // nats-server 2.9 ignores a +TERM reason, and leaves the message pending if given one
+            return;
+          }
+          span.setAttribute(ATTR.messagingMessageId, stored.envelope.eventId);
+          try {
+            await options.handle(stored);
+            message.ack();
+          } catch (error) {
+            result = "error";
+            span.recordException(error as Error);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+            const delay =
+              REDELIVERY_DELAYS_MS[Math.min(message.info.deliveryCount, REDELIVERY_DELAYS_MS.length) - 1] ?? 30_000;
+            logger.warn(
+              {
+                err: error,
+                durable: options.durable,
+                seq: message.seq,
+                type: stored.envelope.type,
+                attempt: message.info.deliveryCount,
+              },
+              "reaction failed; will be redelivered",
+            );
+            message.nak(delay);
+          }
+        } finally {
+          consumerDuration.record(secondsSince(started), { ...consumerAttributes, [ATTR.result]: result });
+          span.end();
+        }
+      },
+    );
   };
 
   const loop = (async () => {
@@ -92,6 +134,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       await messages.close();
       await loop.catch(() => undefined);
       await Promise.allSettled([...inFlight]);
+      observed.stop();
     },
   };
 }
