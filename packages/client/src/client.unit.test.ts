@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Move, Outcome, type Envelope } from "@pot/contracts";
+import {
+  actionDigest,
+  answerPayload,
+  bytesToHex,
+  commitmentOf,
+  commitPayload,
+  consentPayload,
+  proposePayload,
+  redeemPayload,
+  revealPayload,
+  verify,
+} from "@pot/mechanism";
+import { actionFromWire } from "@pot/wire";
+import {
+  admissionAction,
+  answerRequest,
+  bootstrapRequest,
+  commitRequest,
+  consentOf,
+  eventToJson,
+  genericAction,
+  LocalFileError,
+  MoveStore,
+  newMember,
+  proposeRequest,
+  readKeyFile,
+  redeemRequest,
+  revealRequest,
+  sealMove,
+  toJsonLine,
+  writeKeyFile,
+} from "./index.js";
+
+const agreement = { version: 3, hash: new Uint8Array(32).fill(7) };
+
+describe("signed requests", () => {
+  const a = newMember();
+  const b = newMember();
+  const candidate = newMember();
+
+  test("the consent is the candidate's signature over its key and the agreement", () => {
+    const consent = consentOf(candidate, agreement);
+    assert.deepEqual(consent.candidatePublicKey, candidate.keys.publicKey);
+    assert.equal(consent.agreementVersion, 3);
+    assert.ok(
+      verify(consent.signature, consentPayload(candidate.keys.publicKey, 3, agreement.hash), candidate.keys.publicKey),
+    );
+  });
+
+  test("a proposal is signed by the proposer over ids and the action digest", () => {
+    for (const action of [admissionAction(consentOf(candidate, agreement)), genericAction("post.create")]) {
+      const request = proposeRequest(a, b.id, action, "6a1f0f8e-6a52-4a4e-9a39-0b9e4c1f2d3e");
+      assert.equal(request.proposalId, "6a1f0f8e-6a52-4a4e-9a39-0b9e4c1f2d3e");
+      const payload = proposePayload(request.proposalId, a.id, b.id, actionDigest(actionFromWire(action)));
+      assert.ok(verify(request.signature, payload, a.keys.publicKey));
+      assert.ok(!verify(request.signature, payload, b.keys.publicKey));
+    }
+    assert.match(proposeRequest(a, b.id, genericAction("x")).proposalId, /^[0-9a-f-]{36}$/);
+  });
+
+  test("accept, decline and cancel each sign their own domain tag", () => {
+    for (const kind of ["accept", "decline", "cancel"] as const) {
+      const request = answerRequest(kind, b, "p1");
+      assert.ok(verify(request.signature, answerPayload(kind, "p1", b.id), b.keys.publicKey));
+      const other = kind === "accept" ? "decline" : "accept";
+      assert.ok(!verify(request.signature, answerPayload(other, "p1", b.id), b.keys.publicKey));
+    }
+  });
+
+  test("commit and reveal agree on the commitment and carry the nonce only at the reveal", () => {
+    const sealed = sealMove("defect");
+    assert.equal(sealed.nonce.length, 32);
+    assert.notDeepEqual(sealMove("defect").nonce, sealed.nonce, "a fresh nonce each time");
+    const commit = commitRequest(a, "g1", sealed);
+    assert.deepEqual(commit.commitment, commitmentOf("g1", a.id, "defect", sealed.nonce));
+    assert.ok(verify(commit.signature, commitPayload("g1", a.id, commit.commitment), a.keys.publicKey));
+    assert.ok(!JSON.stringify(commit).includes("defect"));
+    const reveal = revealRequest(a, "g1", sealed);
+    assert.equal(reveal.move, Move.MOVE_DEFECT);
+    assert.deepEqual(reveal.nonce, sealed.nonce);
+    assert.ok(verify(reveal.signature, revealPayload("g1", a.id, "defect", sealed.nonce), a.keys.publicKey));
+    assert.throws(() => sealMove("cooperate", new Uint8Array(31)), /32 bytes/);
+  });
+
+  test("a redemption is signed by the member over the candidate key and the request id", () => {
+    const consent = consentOf(candidate, agreement);
+    const request = redeemRequest(a, consent, "req-1");
+    assert.ok(verify(request.signature, redeemPayload(a.id, candidate.keys.publicKey, "req-1"), a.keys.publicKey));
+  });
+
+  test("bootstrap names genesis members unless told and never forces by default", () => {
+    const request = bootstrapRequest(
+      [{ publicKey: a.keys.publicKey }, { publicKey: b.keys.publicKey, displayName: "bo" }],
+      {
+        hash: agreement.hash,
+        uri: "https://example.org/a",
+      },
+    );
+    assert.deepEqual(
+      request.members.map((m) => m.displayName),
+      ["genesis-0", "bo"],
+    );
+    assert.equal(request.force, false);
+    assert.equal(request.agreement?.uri, "https://example.org/a");
+  });
+});
+
+describe("key files and sealed moves", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "pot-client-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("a key file round-trips, is private (0600) and is never overwritten by accident", async () => {
+    const member = newMember();
+    const path = join(dir, "nested", "key.json");
+    await writeKeyFile(path, member, { displayName: "ada" });
+    if (process.platform !== "win32") assert.equal((await stat(path)).mode & 0o777, 0o600);
+    const loaded = await readKeyFile(path);
+    assert.equal(loaded.member.id, member.id);
+    assert.deepEqual(loaded.member.keys.secretKey, member.keys.secretKey);
+    assert.equal(loaded.displayName, "ada");
+    assert.equal(loaded.readableByOthers, false);
+    await assert.rejects(writeKeyFile(path, newMember()), (error: Error) => {
+      assert.ok(error instanceof LocalFileError);
+      assert.match(error.message, /already exists/);
+      return true;
+    });
+    const replacement = newMember();
+    await writeKeyFile(path, replacement, { overwrite: true });
+    assert.equal((await readKeyFile(path)).member.id, replacement.id);
+  });
+
+  test("a missing, foreign or tampered key file is refused with a sentence", async () => {
+    await assert.rejects(readKeyFile(join(dir, "none.json")), /does not exist/);
+    const foreign = join(dir, "foreign.json");
+    await writeFile(foreign, '{"hello":1}');
+    await assert.rejects(readKeyFile(foreign), /not a Proof-of-Trust key file/);
+    const path = join(dir, "tampered.json");
+    await writeKeyFile(path, newMember());
+    const content = JSON.parse(await readFile(path, "utf8")) as Record<string, string>;
+    await writeFile(path, JSON.stringify({ ...content, memberId: newMember().id }));
+    await assert.rejects(readKeyFile(path), /inconsistent/);
+  });
+
+  test("a sealed move is saved before use, reused on retry, and cannot change", async () => {
+    const store = new MoveStore(join(dir, "moves.json"));
+    const member = newMember();
+    const first = await store.seal("g1", member.id, "cooperate");
+    const again = await store.seal("g1", member.id, "cooperate");
+    assert.deepEqual(again.nonce, first.nonce);
+    await assert.rejects(store.seal("g1", member.id, "defect"), /already sealed/);
+    const stored = await new MoveStore(join(dir, "moves.json")).get("g1", member.id);
+    assert.equal(stored?.nonce, bytesToHex(first.nonce));
+    if (process.platform !== "win32") assert.equal((await stat(join(dir, "moves.json"))).mode & 0o777, 0o600);
+    await store.markRevealed("g1", member.id);
+    assert.ok((await store.get("g1", member.id))?.revealedAt);
+    assert.equal(await store.get("g2", member.id), undefined);
+  });
+});
+
+describe("events as JSON", () => {
+  test("bytes become hex, 64-bit integers strings, enums names; oneofs appear under their case", () => {
+    const member = newMember();
+    const envelope: Envelope = {
+      eventId: "e1",
+      type: "pot.v1.GameResolved",
+      aggregateId: "g1",
+      causationId: "c1",
+      correlationId: "g1",
+      occurredAt: new Date(Date.UTC(2030, 0, 1)),
+      event: {
+        $case: "gameResolved",
+        value: {
+          gameId: "g1",
+          outcome: Outcome.OUTCOME_A_DEFECTED,
+          sponsorA: { memberId: member.id, publicKey: member.keys.publicKey },
+          sponsorB: undefined,
+          moveA: Move.MOVE_DEFECT,
+          moveB: Move.MOVE_COOPERATE,
+          action: genericAction("post.create", new Uint8Array([1, 2, 255])),
+          policyVersion: 2,
+          resolvedAtMs: 12345678901234n,
+          admitted: false,
+          granted: false,
+          credits: [{ memberId: member.id, count: 2, expiresAtMs: 99n }],
+          suspensions: [],
+          noShowIds: [],
+        },
+      },
+    };
+    const json = eventToJson({
+      stream: "POT_ADJUDICATOR",
+      seq: 7,
+      subject: "pot.adjudicator.game.g1",
+      envelope,
+      headers: {},
+    });
+    assert.equal(json.occurredAt, "2030-01-01T00:00:00.000Z");
+    assert.deepEqual(json.event, {
+      gameId: "g1",
+      outcome: "OUTCOME_A_DEFECTED",
+      sponsorA: { memberId: member.id, publicKey: member.id },
+      moveA: "MOVE_DEFECT",
+      moveB: "MOVE_COOPERATE",
+      action: { generic: { kind: "post.create", payload: "0102ff" } },
+      policyVersion: 2,
+      resolvedAtMs: "12345678901234",
+      credits: [{ memberId: member.id, count: 2, expiresAtMs: "99" }],
+    });
+    const line = toJsonLine({ big: 2n ** 64n, bytes: new Uint8Array([0, 171]), buffer: Buffer.from([1]) });
+    assert.equal(line, '{"big":"18446744073709551616","bytes":"00ab","buffer":"01"}');
+  });
+});

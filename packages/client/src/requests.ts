@@ -1,0 +1,169 @@
+import { randomUUID } from "node:crypto";
+import {
+  Move,
+  type AcceptRequest,
+  type Action,
+  type BootstrapRequest,
+  type CommitMoveRequest,
+  type Consent,
+  type ExcludeRequest,
+  type ProposeRequest,
+  type PublishAgreementRequest,
+  type PublishPolicyRequest,
+  type RedeemCreditRequest,
+  type RevealMoveRequest,
+} from "@pot/contracts";
+import {
+  actionDigest,
+  answerPayload,
+  commitmentOf,
+  commitPayload,
+  consentPayload,
+  NONCE_BYTES,
+  proposePayload,
+  redeemPayload,
+  revealPayload,
+  sign,
+  type MoveName,
+  type Policy,
+} from "@pot/mechanism";
+import { actionFromWire, policyToWire } from "@pot/wire";
+import type { Member } from "./members.js";
+
+/**
+ * Builders of every request a member or an operator sends. They are pure apart from fresh ids and
+ * nonces (which can be passed in): each signs exactly the canonical payload the services verify
+ * (packages/mechanism/src/payloads.ts, docs/api.md "Signatures").
+ */
+
+/** The network's legal agreement, as a candidate consents to it. */
+export interface AgreementRef {
+  readonly version: number;
+  /** SHA-256 of the agreement document (32 bytes). */
+  readonly hash: Uint8Array;
+}
+
+/** The candidate's signed consent: made with the candidate's key, handed to the sponsors. */
+export function consentOf(candidate: Member, agreement: AgreementRef): Consent {
+  return {
+    candidatePublicKey: candidate.keys.publicKey,
+    agreementVersion: agreement.version,
+    agreementHash: agreement.hash,
+    signature: sign(
+      consentPayload(candidate.keys.publicKey, agreement.version, agreement.hash),
+      candidate.keys.secretKey,
+    ),
+  };
+}
+
+export function admissionAction(consent: Consent): Action {
+  return { action: { $case: "admission", value: { consent } } };
+}
+
+export function genericAction(kind: string, payload: Uint8Array = new Uint8Array()): Action {
+  return { action: { $case: "generic", value: { kind, payload } } };
+}
+
+export function bootstrapRequest(
+  members: readonly { publicKey: Uint8Array; displayName?: string }[],
+  agreement: { hash: Uint8Array; uri: string },
+  options: { force?: boolean; requestId?: string } = {},
+): BootstrapRequest {
+  return {
+    requestId: options.requestId ?? randomUUID(),
+    members: members.map((m, index) => ({ publicKey: m.publicKey, displayName: m.displayName ?? `genesis-${index}` })),
+    agreement: { version: 0, hash: agreement.hash, uri: agreement.uri },
+    force: options.force ?? false,
+  };
+}
+
+/** Sponsor A proposes to B a game over `action`; the proposal id becomes the game id. */
+export function proposeRequest(
+  proposer: Member,
+  partnerId: string,
+  action: Action,
+  proposalId: string = randomUUID(),
+): ProposeRequest {
+  const digest = actionDigest(actionFromWire(action));
+  return {
+    proposalId,
+    proposerId: proposer.id,
+    partnerId,
+    action,
+    signature: sign(proposePayload(proposalId, proposer.id, partnerId, digest), proposer.keys.secretKey),
+  };
+}
+
+export type Answer = "accept" | "decline" | "cancel";
+
+/** Accept or decline (by the partner) or cancel (by the proposer) a proposal. */
+export function answerRequest(answer: Answer, member: Member, proposalId: string): AcceptRequest {
+  return {
+    proposalId,
+    memberId: member.id,
+    signature: sign(answerPayload(answer, proposalId, member.id), member.keys.secretKey),
+  };
+}
+
+/** A move and the secret nonce that hides it until the reveal. Keep both until the game resolves. */
+export interface SealedMove {
+  readonly move: MoveName;
+  readonly nonce: Uint8Array;
+}
+
+export function sealMove(
+  move: MoveName,
+  nonce: Uint8Array = crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+): SealedMove {
+  if (nonce.length !== NONCE_BYTES) throw new Error(`a nonce has ${NONCE_BYTES} bytes, got ${nonce.length}`);
+  return { move, nonce };
+}
+
+export function commitRequest(member: Member, gameId: string, sealed: SealedMove): CommitMoveRequest {
+  const commitment = commitmentOf(gameId, member.id, sealed.move, sealed.nonce);
+  return {
+    gameId,
+    memberId: member.id,
+    commitment,
+    signature: sign(commitPayload(gameId, member.id, commitment), member.keys.secretKey),
+  };
+}
+
+export function revealRequest(member: Member, gameId: string, sealed: SealedMove): RevealMoveRequest {
+  return {
+    gameId,
+    memberId: member.id,
+    move: moveToWire(sealed.move),
+    nonce: sealed.nonce,
+    signature: sign(revealPayload(gameId, member.id, sealed.move, sealed.nonce), member.keys.secretKey),
+  };
+}
+
+/** A member spends an admission credit on an identity it controls (the candidate's consent). */
+export function redeemRequest(member: Member, consent: Consent, requestId: string = randomUUID()): RedeemCreditRequest {
+  return {
+    requestId,
+    memberId: member.id,
+    consent,
+    signature: sign(redeemPayload(member.id, consent.candidatePublicKey, requestId), member.keys.secretKey),
+  };
+}
+
+export function excludeRequest(memberId: string, reason: string, requestId: string = randomUUID()): ExcludeRequest {
+  return { requestId, memberId, reason };
+}
+
+export function publishPolicyRequest(policy: Policy, requestId: string = randomUUID()): PublishPolicyRequest {
+  return { requestId, policy: policyToWire(policy) };
+}
+
+export function publishAgreementRequest(
+  agreement: { hash: Uint8Array; uri: string },
+  requestId: string = randomUUID(),
+): PublishAgreementRequest {
+  return { requestId, hash: agreement.hash, uri: agreement.uri };
+}
+
+export function moveToWire(move: MoveName): Move {
+  return move === "cooperate" ? Move.MOVE_COOPERATE : Move.MOVE_DEFECT;
+}
