@@ -45,7 +45,7 @@ export interface Envelope {
   occurredAt: Date | undefined;
   event:
     | //
-    /** identity: subject <ns>.identity.network */
+    /** identity: subject <ns>.identity.network.network */
     { $case: "networkBootstrapped"; value: NetworkBootstrapped }
     | { $case: "agreementPublished"; value: AgreementPublished }
     | //
@@ -55,7 +55,7 @@ export interface Envelope {
     | { $case: "creditRedeemed"; value: CreditRedeemed }
     | { $case: "memberExcluded"; value: MemberExcluded }
     | //
-    /** matchmaker: subject <ns>.matchmaker.ledger */
+    /** matchmaker: subject <ns>.matchmaker.ledger.ledger */
     { $case: "sponsorRegistered"; value: SponsorRegistered }
     | { $case: "sponsorExcluded"; value: SponsorExcluded }
     | { $case: "policyAdopted"; value: PolicyAdopted }
@@ -66,7 +66,7 @@ export interface Envelope {
     | { $case: "stakesSettled"; value: StakesSettled }
     | { $case: "agreementAdopted"; value: AgreementAdopted }
     | //
-    /** adjudicator: subject <ns>.adjudicator.policy */
+    /** adjudicator: subject <ns>.adjudicator.policy.network */
     { $case: "policyPublished"; value: PolicyPublished }
     | //
     /** adjudicator: subject <ns>.adjudicator.game.<game_id> */
