@@ -41,6 +41,12 @@ export async function openDatabase<DB>(options: OpenDatabaseOptions): Promise<Da
   });
   // An idle client whose server goes away emits "error" on the pool; unheard, it would end the process.
   pool.on("error", (error) => logger.warn({ err: error, schema }, "idle Postgres connection failed"));
+  // A client checked out between two queries (a projection's leader lock holds one for hours) emits
+  // "error" on itself, which the pool does not listen to while the client is out: listen for good.
+  // Its next query fails, and the pool drops it when it comes back.
+  pool.on("connect", (client) =>
+    client.on("error", (error) => logger.debug({ err: error, schema }, "Postgres connection failed")),
+  );
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= db.destroy());

@@ -1,18 +1,23 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AckPolicy, DeliverPolicy, type ConsumerInfo, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Kysely } from "kysely";
 import {
   decodeEnvelope,
   ensureDurableConsumer,
+  observeConsumer,
   silentLogger,
   type DurableConsumerOptions,
   type EventStore,
   type Logger,
   type StoredEvent,
 } from "@pot/event-store";
+import { ATTR, extractContext, linksFrom } from "@pot/telemetry";
 import { applyThrough, type Projection } from "./apply-batch.js";
 import { readCheckpoint } from "./checkpoint.table.js";
 import { Inbox } from "./inbox.js";
+import { LeaderLock } from "./leader-lock.js";
+import { projectionInstruments, tracer } from "./telemetry.js";
 import { Waiters } from "./waiters.js";
 
 export interface ProjectionRunner {
@@ -20,7 +25,9 @@ export interface ProjectionRunner {
   position(): number;
   /** True once position() reaches `seq`; false after `timeoutMs` or when the runner stops first. */
   waitFor(seq: number, timeoutMs: number): Promise<boolean>;
-  /** Stops pulling, finishes the batch in hand and returns. */
+  /** True while this runner is the projection's leader (holds its lock) and applies events. */
+  isLeader(): boolean;
+  /** Stops pulling, finishes the batch in hand, releases the lock and returns. */
   stop(): Promise<void>;
 }
 
@@ -31,6 +38,8 @@ export interface BatchInfo {
   readonly lagEvents: number;
   /** From taking the batch to acknowledging it. */
   readonly ms: number;
+  /** Age of the batch's last event when the batch committed; undefined when nothing was applied. */
+  readonly lagSeconds: number | undefined;
 }
 
 export interface StartProjectionOptions<DB> {
@@ -45,6 +54,16 @@ export interface StartProjectionOptions<DB> {
   /** Most messages applied in one transaction (default 500). */
   readonly batch?: number;
   readonly onBatch?: (info: BatchInfo) => void;
+  /**
+   * Elect one leader among the runners of this projection (the replicas of a service) with a
+   * Postgres advisory lock (default true): only the leader consumes; the others stand by, follow
+   * the checkpoint for position() and waitFor(), and take over when the leader stops or dies.
+   */
+  readonly leaderLock?: boolean;
+  /** How often a standby tries the lock and rereads the checkpoint (default 1000 ms; 50 ms while someone waits). */
+  readonly standbyPollMs?: number;
+  /** How often the leader checks that the connection holding its lock is alive (default 5000 ms). */
+  readonly lockCheckMs?: number;
 }
 
 interface Session {
@@ -54,6 +73,11 @@ interface Session {
   readonly pumped: Promise<unknown>;
   /** The consumer's delivery sequence the next message must carry. */
   nextDelivery: number;
+  /**
+   * Stream sequence up to which this session replays what the consumer had delivered before it
+   * was restarted from the checkpoint (a rebuild): those batches link to the events' traces.
+   */
+  readonly replayThrough: number;
 }
 
 const ACK_WAIT_MS = 30_000;
@@ -72,6 +96,12 @@ const RETRY_DELAYS_MS = [100, 500, 2_000, 5_000, 10_000];
  * stream into a projection whose schema was dropped to be rebuilt.
  *
  * One runner per projection at a time: two would split the deliveries and each restart the other.
+ * So runners elect a leader with a Postgres advisory lock (see LeaderLock); a standby only follows
+ * the checkpoint, so that read-your-writes (waitFor) works on every replica.
+ *
+ * Each batch is applied in a CONSUMER span whose parent is the trace context of its first event
+ * (the Postgres writes are its children) and which links to the others; a replay after a restart
+ * from the checkpoint links to every event instead, starting a trace of its own.
  */
 export async function startProjection<DB>(options: StartProjectionOptions<DB>): Promise<ProjectionRunner> {
   const { db, store, sourceStream: stream, durable, projection } = options;
@@ -87,21 +117,31 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
   };
   const waiters = new Waiters();
   const stopping = new AbortController();
+  const lock = options.leaderLock === false ? undefined : LeaderLock.create(db, projection.name);
+  const standbyPollMs = options.standbyPollMs ?? 1_000;
+  const lockCheckMs = options.lockCheckMs ?? 5_000;
+  const instruments = projectionInstruments();
+  const metricAttributes = { [ATTR.projection]: projection.name };
   let position = 0;
   let current: Session | undefined;
   let failures = 0;
+  let leaderLost = false;
+  const observed = observeConsumer(store.jsm, stream, durable);
 
   const moveTo = (seq: number) => {
     position = seq;
     waiters.advance(seq);
   };
 
-  /** Restarts the durable consumer right after the checkpoint when it has delivered past it. */
-  async function alignConsumer(checkpoint: number): Promise<ConsumerInfo> {
+  /**
+   * Restarts the durable consumer right after the checkpoint when it has delivered past it; returns
+   * its info and the last sequence it had delivered before (0 when it was not restarted).
+   */
+  async function alignConsumer(checkpoint: number): Promise<{ info: ConsumerInfo; replayThrough: number }> {
     // A consumer created here delivers from the start of the stream; the checkpoint filter skips
     // what was applied already.
     const info = await ensureDurableConsumer(store.jsm, consumerOptions);
-    if (info.delivered.stream_seq <= checkpoint) return info;
+    if (info.delivered.stream_seq <= checkpoint) return { info, replayThrough: 0 };
     logger.info(
       { ...context, delivered: info.delivered.stream_seq, checkpoint },
       "consumer is past the checkpoint; restarting it from the checkpoint",
@@ -117,12 +157,15 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
       max_ack_pending: consumerOptions.maxAckPending,
       ...(options.filterSubject ? { filter_subject: options.filterSubject } : {}),
     });
-    return ensureDurableConsumer(store.jsm, consumerOptions);
+    return {
+      info: await ensureDurableConsumer(store.jsm, consumerOptions),
+      replayThrough: info.delivered.stream_seq,
+    };
   }
 
   async function open(): Promise<Session> {
     moveTo(await readCheckpoint(db, projection.name));
-    const info = await alignConsumer(position);
+    const { info, replayThrough } = await alignConsumer(position);
     const consumer = await store.js.consumers.get(stream, durable);
     const messages = await consumer.consume({ max_messages: batch });
     const inbox = new Inbox<JsMsg>();
@@ -135,7 +178,7 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
         return error;
       },
     );
-    current = { messages, inbox, pumped, nextDelivery: info.delivered.consumer_seq + 1 };
+    current = { messages, inbox, pumped, nextDelivery: info.delivered.consumer_seq + 1, replayThrough };
     return current;
   }
 
@@ -168,46 +211,87 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
 
   async function handle(messages: readonly JsMsg[], session: Session): Promise<void> {
     const started = performance.now();
-    const events: StoredEvent[] = [];
-    const undecodable = new Set<JsMsg>();
     // Deliveries are contiguous, so original deliveries arrive in stream order and anything at or
     // below the highest sequence seen is a redelivery of an event applied already.
+    const fresh: JsMsg[] = [];
     let through = position;
     for (const message of messages) {
+      if (message.info.redelivered) observed.redelivered();
       if (message.seq <= through) continue;
       through = message.seq;
+      fresh.push(message);
+    }
+    const [first, ...rest] = fresh;
+    const replay = first !== undefined && first.seq <= session.replayThrough;
+    const parent = replay || first === undefined ? ROOT_CONTEXT : extractContext(first.headers);
+    const attributes = {
+      [ATTR.messagingSystem]: "nats",
+      [ATTR.messagingOperationType]: "process",
+      [ATTR.messagingOperationName]: "process",
+      [ATTR.messagingDestination]: stream,
+      [ATTR.messagingConsumerGroup]: durable,
+      [ATTR.messagingBatchCount]: messages.length,
+      [ATTR.projection]: projection.name,
+      [ATTR.replay]: replay,
+      ...(first ? { [ATTR.sequence]: first.seq } : {}),
+    };
+    const links = linksFrom(replay ? fresh : rest);
+    const name = `${replay ? "replay" : "project"} ${projection.name}`;
+    let lagSeconds: number | undefined;
+    await tracer().startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes, links }, parent, async (span) => {
       try {
-        events.push({
-          seq: message.seq,
-          subject: message.subject,
-          envelope: decodeEnvelope(message.data),
-          headers: message.headers,
-        });
+        const events: StoredEvent[] = [];
+        const undecodable = new Set<JsMsg>();
+        for (const message of fresh) {
+          try {
+            events.push({
+              seq: message.seq,
+              subject: message.subject,
+              envelope: decodeEnvelope(message.data),
+              headers: message.headers,
+            });
+          } catch (error) {
+            logger.error(
+              { ...context, err: error, seq: message.seq, subject: message.subject },
+              "undecodable event terminated; the checkpoint moves past it",
+            );
+            undecodable.add(message);
+          }
+        }
+        if (through > position) moveTo(await applyThrough(db, projection, events, through, position));
+        const occurredAt = events.at(-1)?.envelope.occurredAt;
+        if (occurredAt) lagSeconds = Math.max(0, (Date.now() - occurredAt.getTime()) / 1_000);
+        for (const message of messages) {
+          // No reason given: nats-server 2.9 does not recognise "+TERM <reason>" and leaves the message pending.
+          if (undecodable.has(message)) message.term();
+          else message.ack();
+        }
       } catch (error) {
-        logger.error(
-          { ...context, err: error, seq: message.seq, subject: message.subject },
-          "undecodable event terminated; the checkpoint moves past it",
-        );
-        undecodable.add(message);
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
       }
-    }
-    if (through > position) moveTo(await applyThrough(db, projection, events, through, position));
-    for (const message of messages) {
-      // No reason given: nats-server 2.9 does not recognise "+TERM <reason>" and leaves the message pending.
-      if (undecodable.has(message)) message.term();
-      else message.ack();
-    }
+    });
     failures = 0;
-    options.onBatch?.({
+    const info: BatchInfo = {
       size: messages.length,
       lagEvents: (messages.at(-1)?.info.pending ?? 0) + session.inbox.size,
       ms: performance.now() - started,
-    });
+      lagSeconds,
+    };
+    instruments.batchSize.record(info.size, metricAttributes);
+    instruments.batchDuration.record(info.ms / 1_000, metricAttributes);
+    instruments.lagEvents.record(info.lagEvents, metricAttributes);
+    if (lagSeconds !== undefined) instruments.lagSeconds.record(lagSeconds, metricAttributes);
+    options.onBatch?.(info);
   }
 
-  async function run(first: Session): Promise<void> {
-    let next: Session | undefined = first;
-    while (!stopping.signal.aborted) {
+  /** Applies batches, session after session, until the runner stops or loses the lock. */
+  async function run(first: Session | undefined): Promise<void> {
+    let next = first;
+    while (!stopping.signal.aborted && !leaderLost) {
       let session: Session | undefined;
       let retryInMs = 0;
       try {
@@ -215,7 +299,7 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
         next = undefined;
         await drain(session);
       } catch (error) {
-        if (stopping.signal.aborted) break;
+        if (stopping.signal.aborted || leaderLost) break;
         if (store.nc.isClosed()) {
           logger.error({ ...context, err: error }, "NATS connection closed; projection stopped");
           break;
@@ -228,14 +312,76 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
         );
       } finally {
         if (session) await close(session);
+        current = undefined;
       }
       if (retryInMs > 0) await sleep(retryInMs, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
   }
 
-  const first = await open();
-  logger.info({ ...context, checkpoint: position }, "projection started");
-  const loop = run(first);
+  /** While leading, checks the lock's connection; a failure ends the current session. */
+  async function watchLock(done: AbortSignal): Promise<void> {
+    const signal = AbortSignal.any([stopping.signal, done]);
+    while (lock && !signal.aborted) {
+      await sleep(lockCheckMs, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) return;
+      if (await lock.check()) continue;
+      leaderLost = true;
+      logger.warn({ ...context }, "lost the projection's leader lock; standing by");
+      if (current) await current.messages.close().catch(() => undefined);
+      return;
+    }
+  }
+
+  /** Until this runner holds the lock (true) or stops (false), following the checkpoint meanwhile. */
+  async function campaign(lock: LeaderLock): Promise<boolean> {
+    while (!stopping.signal.aborted) {
+      try {
+        if (await lock.tryAcquire()) return true;
+        moveTo(await readCheckpoint(db, projection.name));
+      } catch (error) {
+        logger.warn({ ...context, err: error }, "cannot reach Postgres for the projection's leader lock; retrying");
+      }
+      const pause = waiters.size > 0 ? Math.min(50, standbyPollMs) : standbyPollMs;
+      await sleep(pause, undefined, { signal: stopping.signal }).catch(() => undefined);
+    }
+    return false;
+  }
+
+  /** Stands by until leading, leads until the lock is lost, and again, until the runner stops. */
+  async function lead(first: Session | undefined): Promise<void> {
+    let session = first;
+    while (!stopping.signal.aborted) {
+      if (session === undefined) {
+        if (!lock || !(await campaign(lock))) return;
+        logger.info({ ...context }, "took over the projection: leading it");
+      }
+      leaderLost = false;
+      const done = new AbortController();
+      const watching = watchLock(done.signal);
+      await run(session);
+      done.abort();
+      await watching;
+      session = undefined;
+      // Stopped, or NATS closed for good: only a lost lock sends the runner back to standing by.
+      if (!leaderLost) return;
+    }
+  }
+
+  let first: Session | undefined;
+  try {
+    if (!lock || (await lock.tryAcquire())) {
+      first = await open();
+      logger.info({ ...context, checkpoint: position, leader: lock !== undefined }, "projection started");
+    } else {
+      moveTo(await readCheckpoint(db, projection.name));
+      logger.info({ ...context, checkpoint: position }, "projection standing by: another runner leads it");
+    }
+  } catch (error) {
+    observed.stop();
+    await lock?.release();
+    throw error;
+  }
+  const loop = lead(first);
   let stopped: Promise<void> | undefined;
 
   return {
@@ -243,11 +389,14 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
     waitFor(seq, timeoutMs) {
       return stopping.signal.aborted ? Promise.resolve(position >= seq) : waiters.wait(seq, position, timeoutMs);
     },
+    isLeader: () => !stopping.signal.aborted && (lock === undefined || lock.isHeld),
     stop() {
       stopped ??= (async () => {
         stopping.abort();
         if (current) await current.messages.close();
         await loop;
+        observed.stop();
+        await lock?.release();
         waiters.cancel();
         logger.info({ ...context, checkpoint: position }, "projection stopped");
       })();
