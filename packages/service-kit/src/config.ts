@@ -31,6 +31,11 @@ export interface ServiceConfig {
    * reads is set over NATS request/reply on `<namespace>.clock.<service>`. Never use it in production.
    */
   clock: "system" | "controlled";
+  /**
+   * STREAM_REPLICAS: copies of the service's stream in a NATS cluster (1, or 3 in production);
+   * its durable consumers follow the stream's replication.
+   */
+  streamReplicas: number;
 }
 
 export const SERVICE_CONFIG_DEFAULTS = {
@@ -39,6 +44,7 @@ export const SERVICE_CONFIG_DEFAULTS = {
   namespace: "pot",
   logLevel: "info",
   shutdownGraceMs: 10_000,
+  streamReplicas: 1,
 } as const;
 
 /** Reads the configuration every service shares. Throws ConfigError on the first invalid variable. */
@@ -62,6 +68,7 @@ export function readServiceConfig(env: Env, options: { defaultGrpcAddress: strin
       max: 600_000,
     }),
     clock: readOneOf(env, "POT_CLOCK", ["system", "controlled"] as const, "system"),
+    streamReplicas: readInteger(env, "STREAM_REPLICAS", SERVICE_CONFIG_DEFAULTS.streamReplicas, { min: 1, max: 5 }),
   };
 }
 

@@ -25,6 +25,7 @@ describe("readServiceConfig", () => {
       logLevel: "info",
       shutdownGraceMs: 10_000,
       clock: "system",
+      streamReplicas: 1,
     });
   });
 
@@ -42,6 +43,7 @@ describe("readServiceConfig", () => {
         LOG_LEVEL: "debug",
         SHUTDOWN_GRACE_MS: "2500",
         POT_CLOCK: "controlled",
+        STREAM_REPLICAS: "3",
       },
       defaults,
     );
@@ -54,6 +56,7 @@ describe("readServiceConfig", () => {
       logLevel: "debug",
       shutdownGraceMs: 2500,
       clock: "controlled",
+      streamReplicas: 3,
     });
   });
 

@@ -1,4 +1,5 @@
 import { constants } from "node:os";
+import { shutdownTelemetry } from "@pot/telemetry";
 import { ConfigError, readServiceConfig, withPort, type Env, type ServiceConfig } from "./config.js";
 import { createLogger, type PinoLogger } from "./logger.js";
 
@@ -41,6 +42,9 @@ const LINGER_WARNING_MS = 5_000;
  * Two forms: `runService(name, start, options?)` reads the shared ServiceConfig;
  * `runService(name, readConfig, start, options?)` reads the service's own config with `readConfig`.
  *
+ * Telemetry started by the preload (@pot/telemetry/register) is flushed and stopped last, after
+ * close() or a failed start, so that the spans of the shutdown are exported too.
+ *
  * Resolves once the service is ready or has failed to start; rejects only when reading the config
  * throws something other than a ConfigError (a bug). A ConfigError, from
  * reading the config or thrown by `start`, prints its one sentence to stderr and sets exit code 78;
@@ -79,7 +83,8 @@ async function run<C extends RunnableConfig>(
     config = readConfig(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    return reportConfigError(error);
+    reportConfigError(error);
+    return shutdownTelemetry();
   }
 
   const logger = createLogger(name, config.logLevel);
@@ -98,6 +103,7 @@ async function run<C extends RunnableConfig>(
       process.exitCode = 1;
     } finally {
       removeSignalHandlers();
+      await shutdownTelemetry();
       setTimeout(() => {
         logger.warn(
           { resources: process.getActiveResourcesInfo() },
@@ -127,10 +133,12 @@ async function run<C extends RunnableConfig>(
     running = await start(config, logger);
   } catch (error) {
     removeSignalHandlers();
-    if (error instanceof ConfigError) return reportConfigError(error);
-    logger.error({ err: error }, "failed to start");
-    process.exitCode = 1;
-    return;
+    if (error instanceof ConfigError) reportConfigError(error);
+    else {
+      logger.error({ err: error }, "failed to start");
+      process.exitCode = 1;
+    }
+    return shutdownTelemetry();
   }
   const address =
     running.address ?? (running.port === undefined ? config.grpcAddress : withPort(config.grpcAddress, running.port));

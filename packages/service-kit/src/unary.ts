@@ -1,4 +1,15 @@
 import * as grpc from "@grpc/grpc-js";
+import {
+  context as otelContext,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Span,
+  type TextMapGetter,
+} from "@opentelemetry/api";
+import { ATTR, createHistogram, meter, METRICS } from "@pot/telemetry";
 import { toGrpcStatus, type GrpcStatus } from "./grpc-status.js";
 import type { Logger } from "./logger.js";
 
@@ -17,11 +28,45 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 // Timers run on the event loop's cached clock, so one may fire a few milliseconds before Date.now() agrees.
 const DEADLINE_SLACK_MS = 25;
 
+const TRACER_NAME = "@pot/service-kit";
+
+/** Statuses that mean the server failed (OpenTelemetry's rule for gRPC server spans); the rest are the caller's. */
+const SERVER_ERRORS = new Set<grpc.status>([
+  grpc.status.UNKNOWN,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.UNIMPLEMENTED,
+  grpc.status.INTERNAL,
+  grpc.status.UNAVAILABLE,
+  grpc.status.DATA_LOSS,
+]);
+
+const metadataGetter: TextMapGetter<grpc.Metadata> = {
+  get: (metadata, key) => {
+    const values = metadata.get(key);
+    return values.length === 0 ? undefined : values.map(String);
+  },
+  keys: (metadata) => Object.keys(metadata.getMap()),
+};
+
+let rpcDuration: ReturnType<typeof createHistogram> | undefined;
+
+/** "/pot.v1.MatchmakerService/Accept" -> ["pot.v1.MatchmakerService", "Accept"]; `fallback` names the method otherwise. */
+function serviceAndMethod(path: string | undefined, fallback: string): [string, string] {
+  const match = path === undefined ? null : /^\/([^/]+)\/([^/]+)$/.exec(path);
+  if (match) return [match[1]!, match[2]!];
+  const slash = fallback.lastIndexOf("/");
+  return slash < 0 ? ["", fallback] : [fallback.slice(0, slash).replace(/^\//, ""), fallback.slice(slash + 1)];
+}
+
 /**
  * Adapts an async handler to grpc-js. The callback fires exactly once: with the handler's
  * response, with the status of its error (via toGrpcStatus, the only mapping), or with
  * DEADLINE_EXCEEDED when the deadline passes first. The signal aborts on deadline and on
  * cancellation; whatever the handler does afterwards is dropped.
+ *
+ * The handler runs in a SERVER span, child of the trace context the caller sent in its metadata
+ * (W3C traceparent), named "<service>/<method>"; the call's duration is recorded by method and
+ * status in pot.rpc.server.duration.
  */
 export function unary<Req, Res>(
   method: string,
@@ -29,6 +74,8 @@ export function unary<Req, Res>(
   options: { logger: Logger },
 ): grpc.handleUnaryCall<Req, Res> {
   const { logger } = options;
+  rpcDuration ??= createHistogram(meter(TRACER_NAME), METRICS.rpcDuration);
+  const histogram = rpcDuration;
   return (call, callback) => {
     const startedAt = performance.now();
     const elapsedMs = () => Math.round(performance.now() - startedAt);
@@ -36,12 +83,32 @@ export function unary<Req, Res>(
     const deadline = deadlineOf(call);
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
+    const [service, name] = serviceAndMethod(call.getPath?.(), method);
+    const parent = propagation.extract(ROOT_CONTEXT, call.metadata, metadataGetter);
+    const span: Span = trace.getTracer(TRACER_NAME).startSpan(
+      service ? `${service}/${name}` : name,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { [ATTR.rpcSystem]: "grpc", [ATTR.rpcService]: service, [ATTR.rpcMethod]: name },
+      },
+      parent,
+    );
+    const active = trace.setSpan(parent, span);
 
     const settle = (error: GrpcStatus | null, response?: Res): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       call.off("cancelled", onCancelled);
+      const code = error === null ? grpc.status.OK : error.code;
+      span.setAttribute(ATTR.rpcGrpcStatus, code);
+      if (SERVER_ERRORS.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: error?.details });
+      span.end();
+      histogram.record((performance.now() - startedAt) / 1_000, {
+        [ATTR.rpcService]: service,
+        [ATTR.rpcMethod]: name,
+        [ATTR.rpcStatus]: grpc.status[code],
+      });
       if (error === null) callback(null, response);
       else callback({ code: error.code, details: error.details });
     };
@@ -54,6 +121,9 @@ export function unary<Req, Res>(
 
     // grpc-js drops anything sent after a cancellation; settling here just stops us trying.
     function onCancelled(): void {
+      otelContext.with(active, cancelled);
+    }
+    function cancelled(): void {
       // grpc-js enforces the deadline too, and its timer may win: the call then ends as cancelled.
       if (deadline !== undefined && Date.now() >= deadline.getTime() - DEADLINE_SLACK_MS) return expire();
       logger.debug({ method, durationMs: elapsedMs() }, "call cancelled by the client");
@@ -64,11 +134,11 @@ export function unary<Req, Res>(
 
     if (deadline !== undefined) {
       const remainingMs = deadline.getTime() - Date.now();
-      if (remainingMs <= 0) return expire();
-      if (remainingMs <= MAX_TIMER_MS) timer = setTimeout(expire, remainingMs);
+      if (remainingMs <= 0) return otelContext.with(active, expire);
+      if (remainingMs <= MAX_TIMER_MS) timer = setTimeout(() => otelContext.with(active, expire), remainingMs);
     }
 
-    void (async () => {
+    void otelContext.with(active, async () => {
       try {
         const response = await handler(call.request, { deadline, signal: controller.signal, metadata: call.metadata });
         if (!settled) logger.debug({ method, durationMs: elapsedMs() }, "call completed");
@@ -80,13 +150,16 @@ export function unary<Req, Res>(
         }
         const { code, details } = toGrpcStatus(error);
         const fields = { method, durationMs: elapsedMs(), code: grpc.status[code] };
-        if (code === grpc.status.INTERNAL) logger.error({ ...fields, err: error }, "call failed");
-        else if (code === grpc.status.UNAVAILABLE)
+        if (code === grpc.status.INTERNAL) {
+          span.recordException(error as Error);
+          logger.error({ ...fields, err: error }, "call failed");
+        } else if (code === grpc.status.UNAVAILABLE) {
+          span.recordException(error as Error);
           logger.warn({ ...fields, err: error }, "call failed: dependency unavailable");
-        else logger.debug({ ...fields, details }, "call refused");
+        } else logger.debug({ ...fields, details }, "call refused");
         settle({ code, details });
       }
-    })();
+    });
   };
 }
 
