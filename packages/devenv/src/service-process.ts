@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { assertPortFree, freePort, waitForPort } from "./ports.js";
 import { messageOf } from "./probes.js";
@@ -41,18 +43,31 @@ export interface StartServiceOptions {
 const HOST = "127.0.0.1";
 
 /**
- * Spawns `node <root>/services/<name>/dist/main.js` with NATS_URL, DATABASE_URL, GRPC_ADDRESS and
- * POT_NAMESPACE set, and resolves once its gRPC port accepts connections. Rejects with the child's
- * output when it exits first or does not open the port in time (the child is then killed).
+ * Spawns `node --import <root>/packages/telemetry/dist/register.js <root>/services/<name>/dist/main.js`
+ * (as the service's start script does) with NATS_URL, DATABASE_URL, GRPC_ADDRESS and POT_NAMESPACE
+ * set, and resolves once its gRPC port accepts connections. Rejects with the child's output when it
+ * exits first or does not open the port in time (the child is then killed).
+ *
+ * Telemetry: OTEL_SERVICE_NAME defaults to the service's name; when neither our environment nor
+ * `env` sets any OTEL_* variable, the child gets OTEL_SDK_DISABLED=true, so that tests and
+ * `npm start` do not export to an OTLP endpoint nobody runs. Set OTEL_* variables to turn it on.
  */
 export async function startServiceProcess(options: StartServiceOptions): Promise<ServiceProcess> {
   const { name } = options;
   const port = options.port ?? (await freePort());
   await assertPortFree(HOST, port);
   const grpcAddress = `${HOST}:${port}`;
-  const script = join(options.root ?? repoRoot(), "services", name, "dist", "main.js");
-  const child = spawn(process.execPath, [script], {
+  const root = options.root ?? repoRoot();
+  const script = join(root, "services", name, "dist", "main.js");
+  const preload = join(root, "packages", "telemetry", "dist", "register.js");
+  const telemetryAsked = [...Object.keys(process.env), ...Object.keys(options.env ?? {})].some((key) =>
+    key.startsWith("OTEL_"),
+  );
+  const args = existsSync(preload) ? ["--import", pathToFileURL(preload).href, script] : [script];
+  const child = spawn(process.execPath, args, {
     env: {
+      OTEL_SERVICE_NAME: name,
+      ...(telemetryAsked ? {} : { OTEL_SDK_DISABLED: "true" }),
       ...process.env,
       NATS_URL: options.natsUrl,
       DATABASE_URL: options.databaseUrl,

@@ -17,6 +17,7 @@ import { startDeadlineScheduler } from "./application/deadlines.js";
 import { AdjudicatorServiceService, adjudicatorHandlers } from "./adapters/grpc/handlers.js";
 import { gameAggregate, policyAggregate } from "./adapters/nats/codec.js";
 import type { AdjudicatorConfig } from "./config.js";
+import { adjudicatorMetrics } from "./metrics.js";
 import { gamesProjection } from "./read-models/games/games.projection.js";
 import type { AdjudicatorDatabase } from "./read-models/games/games.table.js";
 import { migrations } from "./read-models/migrations.js";
@@ -37,11 +38,15 @@ export async function startAdjudicator(
   options: StartOptions = {},
 ): Promise<RunningService & { adjudicator: Adjudicator; sweep(): Promise<number> }> {
   const ns = config.namespace;
-  const nc = await connect({ servers: config.natsUrl, name: `${ns}-adjudicator` });
+  // Reconnect for as long as it takes: a NATS node restarting or failing over must not end the service.
+  const nc = await connect({ servers: config.natsServers, name: `${ns}-adjudicator`, maxReconnectAttempts: -1 });
   const clock =
     config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "adjudicator"), logger) : systemClock;
   const now = options.now ?? (() => clock.now());
-  const store = await EventStore.open(nc, streamNames(ns, "adjudicator"));
+  const store = await EventStore.open(nc, streamNames(ns, "adjudicator"), {
+    replicas: config.streamReplicas,
+    onAppended: adjudicatorMetrics(),
+  });
   const database = await openDatabase<AdjudicatorDatabase>({
     url: config.databaseUrl,
     schema: `${ns}_adjudicator`,

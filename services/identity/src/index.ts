@@ -16,6 +16,7 @@ import { IdentityServiceService, identityHandlers } from "./adapters/grpc/handle
 import { memberAggregate, networkAggregate } from "./adapters/nats/codec.js";
 import { Identity } from "./application/identity.js";
 import type { IdentityConfig } from "./config.js";
+import { identityMetrics } from "./metrics.js";
 import { membersProjection } from "./read-models/members/members.projection.js";
 import type { IdentityDatabase } from "./read-models/members/members.table.js";
 import { migrations } from "./read-models/migrations.js";
@@ -26,10 +27,14 @@ export interface StartOptions {
 
 export async function startIdentity(config: IdentityConfig, logger: Logger, options: StartOptions = {}) {
   const ns = config.namespace;
-  const nc = await connect({ servers: config.natsUrl, name: `${ns}-identity` });
+  // Reconnect for as long as it takes: a NATS node restarting or failing over must not end the service.
+  const nc = await connect({ servers: config.natsServers, name: `${ns}-identity`, maxReconnectAttempts: -1 });
   const clock = config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "identity"), logger) : systemClock;
   const now = options.now ?? (() => clock.now());
-  const store = await EventStore.open(nc, streamNames(ns, "identity"));
+  const store = await EventStore.open(nc, streamNames(ns, "identity"), {
+    replicas: config.streamReplicas,
+    onAppended: identityMetrics(),
+  });
   const database = await openDatabase<IdentityDatabase>({
     url: config.databaseUrl,
     schema: `${ns}_identity`,

@@ -16,6 +16,7 @@ import { MatchmakerServiceService, matchmakerHandlers } from "./adapters/grpc/ha
 import { ledgerAggregate } from "./adapters/nats/codec.js";
 import { Matchmaker } from "./application/matchmaker.js";
 import type { MatchmakerConfig } from "./config.js";
+import { matchmakerMetrics } from "./metrics.js";
 import { ledgerProjection } from "./read-models/ledger/ledger.projection.js";
 import type { MatchmakerDatabase } from "./read-models/ledger/ledger.table.js";
 import { migrations } from "./read-models/migrations.js";
@@ -26,11 +27,15 @@ export interface StartOptions {
 
 export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, options: StartOptions = {}) {
   const ns = config.namespace;
-  const nc = await connect({ servers: config.natsUrl, name: `${ns}-matchmaker` });
+  // Reconnect for as long as it takes: a NATS node restarting or failing over must not end the service.
+  const nc = await connect({ servers: config.natsServers, name: `${ns}-matchmaker`, maxReconnectAttempts: -1 });
   const clock =
     config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "matchmaker"), logger) : systemClock;
   const now = options.now ?? (() => clock.now());
-  const store = await EventStore.open(nc, streamNames(ns, "matchmaker"));
+  const store = await EventStore.open(nc, streamNames(ns, "matchmaker"), {
+    replicas: config.streamReplicas,
+    onAppended: matchmakerMetrics(),
+  });
   const database = await openDatabase<MatchmakerDatabase>({
     url: config.databaseUrl,
     schema: `${ns}_matchmaker`,

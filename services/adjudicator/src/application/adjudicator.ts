@@ -107,7 +107,6 @@ export class Adjudicator {
     const event = stored.envelope.event;
     if (event?.$case === "sponsorExcluded") {
       // The excluded sponsor's open games are cancelled; that releases the other sponsor's stake.
-      const headers = traceHeaders(stored);
       for (const gameId of event.value.cancelledProposalIds) {
         const { state } = await this.deps.games.load(gameId);
         if (state.phase === "none" || state.phase === "resolved") continue;
@@ -117,7 +116,6 @@ export class Adjudicator {
             causationId: stored.envelope.eventId,
             correlationId: gameId,
             now: new Date(this.deps.now()),
-            ...(headers ? { headers } : {}),
           },
           (current) =>
             decideGame(
@@ -134,14 +132,12 @@ export class Adjudicator {
     const policy = policyVersion(policies, opened.policyVersion);
     if (!policy)
       throw new IllegalStateError(`game ${opened.gameId} opened under unknown policy v${opened.policyVersion}`);
-    const headers = traceHeaders(stored);
     await this.deps.games.execute(
       opened.gameId,
       {
         causationId: stored.envelope.eventId,
         correlationId: stored.envelope.correlationId,
         now: new Date(this.deps.now()),
-        ...(headers ? { headers } : {}),
       },
       (state) =>
         decideGame(
@@ -171,14 +167,6 @@ export class Adjudicator {
       (state) => decideGame(command, state),
     );
   }
-}
-
-/** The W3C trace context an event carried, to continue its trace in what it causes. */
-export function traceHeaders(stored: StoredEvent): Record<string, string> | undefined {
-  const traceparent = stored.headers?.get("traceparent");
-  if (!traceparent) return undefined;
-  const tracestate = stored.headers?.get("tracestate");
-  return tracestate ? { traceparent, tracestate } : { traceparent };
 }
 
 export { policyFromWire };

@@ -124,15 +124,11 @@ export class Identity {
     if (event?.$case === "creditRedeemed") {
       const { consent } = event.value;
       if (!consent) return;
-      const headers = stored.headers?.get("traceparent")
-        ? { traceparent: stored.headers.get("traceparent") }
-        : undefined;
       await this.admitControlled(
         event.value.memberId,
         consent,
         toNumber(event.value.redeemedAtMs),
         stored.envelope.causationId,
-        headers,
       );
       return;
     }
@@ -217,14 +213,12 @@ export class Identity {
   }
 
   private member(stored: StoredEvent, memberId: string, command: MemberCommand) {
-    const traceparent = stored.headers?.get("traceparent");
     return this.deps.members.execute(
       memberId,
       {
         causationId: stored.envelope.eventId,
         correlationId: stored.envelope.correlationId,
         now: new Date(this.deps.now()),
-        ...(traceparent ? { headers: { traceparent } } : {}),
       },
       (state) => decideMember(command, state),
     );

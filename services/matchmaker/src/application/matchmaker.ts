@@ -104,14 +104,12 @@ export class Matchmaker {
   }
 
   private react(stored: StoredEvent, command: LedgerCommand) {
-    const traceparent = stored.headers?.get("traceparent");
     return this.ledger.execute(
       LEDGER_ID,
       {
         causationId: stored.envelope.eventId,
         correlationId: stored.envelope.correlationId,
         now: new Date(this.now()),
-        ...(traceparent ? { headers: { traceparent } } : {}),
       },
       (state) => decideLedger(command, state),
     );
