@@ -1,12 +1,9 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { Envelope, type Agreement } from "@pot/contracts";
-import { decodeEnvelope, isJetStreamNotFound, streamNames, type ServiceName } from "@pot/event-store";
 import { bytesToHex } from "@pot/mechanism";
 import { StreamNotFoundError } from "./errors.js";
-
-export type { ServiceName };
-export const SERVICE_NAMES: readonly ServiceName[] = ["identity", "matchmaker", "adjudicator"];
+import { isNotFound, streamNames, type ServiceName } from "./streams.js";
 
 /** One event as read from a stream. */
 export interface EventRecord {
@@ -42,7 +39,7 @@ export async function* readEvents(nc: NatsConnection, options: ReadEventsOptions
   try {
     last = (await jsm.streams.info(stream)).state.last_seq;
   } catch (error) {
-    if (isJetStreamNotFound(error)) throw new StreamNotFoundError(stream, { cause: error });
+    if (isNotFound(error)) throw new StreamNotFoundError(stream, { cause: error });
     throw error;
   }
   if (!options.follow && last < fromSeq) return;
@@ -61,7 +58,7 @@ export async function* readEvents(nc: NatsConnection, options: ReadEventsOptions
         stream,
         seq: message.seq,
         subject: message.subject,
-        envelope: decodeEnvelope(message.data),
+        envelope: Envelope.decode(message.data),
         headers: headersOf(message.headers),
       };
       if (!options.follow && message.seq >= last) break;
@@ -92,11 +89,11 @@ export async function currentAgreement(nc: NatsConnection, namespace: string): P
     message = await jsm.streams.getMessage(names.stream, { last_by_subj: `${names.prefix}.network.network` });
   } catch (error) {
     // The stream or the subject does not exist yet.
-    if (isJetStreamNotFound(error)) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
   if (!message) return undefined;
-  const event = decodeEnvelope(message.data).event;
+  const event = Envelope.decode(message.data).event;
   if (event?.$case === "networkBootstrapped" || event?.$case === "agreementPublished") return event.value.agreement;
   return undefined;
 }

@@ -49,12 +49,10 @@ export {
   headersOf,
   hexBytes,
   readEvents,
-  SERVICE_NAMES,
   toJsonLine,
   type EventJson,
   type EventRecord,
   type ReadEventsOptions,
-  type ServiceName,
 } from "./events.js";
 export { CONSENT_FORMAT, consentFromJson, consentToJson, type ConsentJson } from "./consent-file.js";
-export { streamNames } from "@pot/event-store";
+export { isNotFound, SERVICE_NAMES, streamNames, type ServiceName, type StreamNames } from "./streams.js";
