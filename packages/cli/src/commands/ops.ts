@@ -1,0 +1,159 @@
+import { Argument, type Command } from "commander";
+import cliProgress from "cli-progress";
+import { SERVICE_NAMES, StreamNotFoundError, streamNames } from "@pot/client";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { CliError, EXIT } from "../exit-codes.js";
+import type { Io } from "../output.js";
+import type { Wrap } from "../program.js";
+import type { Context } from "../context.js";
+
+// The API of @pot/ops (issue 4, items 1-3), declared here until the package lands; then these
+// types come from it and loadOps() becomes a static import.
+type ServiceName = "identity" | "matchmaker" | "adjudicator";
+interface ReplayProgress {
+  service: ServiceName;
+  applied: number;
+  total: number;
+  eventsPerSecond: number;
+}
+interface ReplayResult {
+  service: ServiceName;
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  tables: { table: string; rows: number; digest: string }[];
+}
+interface VerifyResult {
+  events: number;
+  games: number;
+  mismatches: { seq: number; gameId: string; problem: string }[];
+}
+interface Ops {
+  replay(options: {
+    natsUrl: string;
+    databaseUrl: string;
+    namespace: string;
+    service: ServiceName;
+    onProgress?: (p: ReplayProgress) => void;
+  }): Promise<ReplayResult>;
+  verify(options: {
+    natsUrl: string;
+    namespace: string;
+    onProgress?: (p: { events: number }) => void;
+  }): Promise<VerifyResult>;
+}
+
+async function loadOps(): Promise<Ops> {
+  const specifier = "@pot/ops";
+  try {
+    return (await import(specifier)) as Ops;
+  } catch (error) {
+    throw new CliError(EXIT.failure, `the operations library @pot/ops is not available: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+
+/** A progress bar on stderr when it is a terminal (and not --json); nothing otherwise. */
+function progressBar(io: Io, ctx: Context, label: string) {
+  if (!io.interactive || ctx.settings.json) return undefined;
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${label.padEnd(12)} {bar} {percentage}% | {value}/{total} events | {rate} events/s | ETA {eta_formatted}`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: false,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  return bar;
+}
+
+async function streamSize(ctx: Context, service: ServiceName): Promise<number> {
+  const jsm = await jetstreamManager(await ctx.nats());
+  const { stream } = streamNames(ctx.settings.namespace, service);
+  try {
+    return (await jsm.streams.info(stream)).state.messages;
+  } catch (error) {
+    throw new StreamNotFoundError(stream, { cause: error });
+  }
+}
+
+export function registerOps(program: Command, wrap: Wrap, io: Io): void {
+  program
+    .command("replay")
+    .description(
+      "drop a service's projections and rebuild them from its stream start (into fresh tables, then swapped in while the service keeps answering)",
+    )
+    .addArgument(new Argument("<service>", "which service's projections").choices([...SERVICE_NAMES, "all"]))
+    .action(
+      wrap(async (ctx, [which]) => {
+        const ops = await loadOps();
+        const services: readonly ServiceName[] = which === "all" ? SERVICE_NAMES : [which as ServiceName];
+        const results: ReplayResult[] = [];
+        for (const service of services) {
+          const bar = progressBar(io, ctx, service);
+          bar?.start(0, 0, { rate: "0" });
+          const result = await ops
+            .replay({
+              natsUrl: ctx.settings.natsUrl,
+              databaseUrl: ctx.settings.databaseUrl,
+              namespace: ctx.settings.namespace,
+              service,
+              onProgress: (p) => {
+                bar?.setTotal(p.total);
+                bar?.update(p.applied, { rate: count(Math.round(p.eventsPerSecond)) });
+              },
+            })
+            .finally(() => bar?.stop());
+          results.push(result);
+          if (!ctx.settings.json) {
+            ctx.out.io.stdout(
+              `${service}: ${count(result.events)} events replayed in ${result.seconds.toFixed(1)} s (${count(Math.round(result.eventsPerSecond))} events/s)\n`,
+            );
+            for (const table of result.tables) {
+              ctx.out.io.stdout(
+                `  ${table.table.padEnd(28)} ${count(table.rows).padStart(10)} rows  digest ${table.digest}\n`,
+              );
+            }
+          }
+        }
+        if (ctx.settings.json) ctx.out.jsonLine(which === "all" ? results : results[0]);
+      }),
+    );
+
+  program
+    .command("verify")
+    .description(
+      "audit: replay the adjudicator's stream and re-check every commitment, signature and outcome against the policy in force; exit 10 on any mismatch",
+    )
+    .action(
+      wrap(async (ctx) => {
+        const ops = await loadOps();
+        const bar = progressBar(io, ctx, "verify");
+        if (bar) bar.start(await streamSize(ctx, "adjudicator"), 0, { rate: "" });
+        const started = performance.now();
+        const result = await ops
+          .verify({
+            natsUrl: ctx.settings.natsUrl,
+            namespace: ctx.settings.namespace,
+            onProgress: (p) =>
+              bar?.update(p.events, { rate: count(Math.round(p.events / ((performance.now() - started) / 1000))) }),
+          })
+          .finally(() => bar?.stop());
+        ctx.out.result(
+          [
+            `verified ${count(result.events)} events of ${count(result.games)} games: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}`,
+            ...result.mismatches.map((m) => `  seq ${m.seq} game ${m.gameId}: ${m.problem}`),
+          ],
+          result,
+        );
+        if (result.mismatches.length > 0) {
+          throw new CliError(EXIT.mismatches, `the log has ${result.mismatches.length} mismatch(es): see above`);
+        }
+      }),
+    );
+}
