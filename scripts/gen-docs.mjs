@@ -1,9 +1,11 @@
 // Generates docs/api.md from the .proto files (services, RPCs, messages, enums and their comments)
-// plus the error table of each RPC kept in docs/api-errors.json. `--check` fails when the committed
-// file differs, or when an RPC has no documented errors.
+// plus the error table of each RPC kept in docs/api-errors.json, and docs/events.md (streams, subjects
+// and events for downstream systems; see events-doc.mjs). `--check` fails when a committed file
+// differs, or when an RPC has no documented errors, or an event no subject.
 import { readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import protobuf from "protobufjs";
+import { eventsDoc } from "./events-doc.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const protoRoot = join(root, "proto");
@@ -103,59 +105,77 @@ for (const key of Object.keys(errors)) {
 
 out("## Messages");
 out();
-const seen = new Set();
-const queue = [...used];
-while (queue.length) {
-  const type = queue.shift();
-  if (seen.has(type.fullName)) continue;
-  seen.add(type.fullName);
-  if (type instanceof protobuf.Type)
-    for (const field of type.fieldsArray) if (field.resolvedType) queue.push(field.resolvedType);
-}
-for (const type of [...seen].sort().map((name) => rootNs.lookup(name))) {
+for (const type of closure(used)) {
   if (type.fullName.startsWith(".google.")) continue;
-  out(`### ${type.name}`);
+  renderType(type, out);
   out();
-  if (type.comment) out(`${comment(type.comment)}\n`);
+}
+
+/** The types and every type their fields use, transitively, sorted by full name. */
+function closure(types) {
+  const seen = new Set();
+  const queue = [...types];
+  while (queue.length) {
+    const type = queue.shift();
+    if (seen.has(type.fullName)) continue;
+    seen.add(type.fullName);
+    if (type instanceof protobuf.Type)
+      for (const field of type.fieldsArray) if (field.resolvedType) queue.push(field.resolvedType);
+  }
+  return [...seen].sort().map((name) => rootNs.lookup(name));
+}
+
+/** A message's fields or an enum's values as a table, under a heading with its comment. */
+function renderType(type, write, { heading = true, level = 3 } = {}) {
+  if (heading) {
+    write(`${"#".repeat(level)} ${type.name}`);
+    write();
+  }
+  if (type.comment) write(`${comment(type.comment)}\n`);
   if (type instanceof protobuf.Enum) {
-    out("| value | number | meaning |");
-    out("| --- | --- | --- |");
+    write("| value | number | meaning |");
+    write("| --- | --- | --- |");
     for (const [name, number] of Object.entries(type.values))
-      out(`| \`${name}\` | ${number} | ${comment(type.comments[name])} |`);
+      write(`| \`${name}\` | ${number} | ${comment(type.comments[name])} |`);
   } else {
-    out("| field | type | meaning |");
-    out("| --- | --- | --- |");
+    write("| field | type | meaning |");
+    write("| --- | --- | --- |");
     for (const field of type.fieldsArray) {
       const kind = `${field.repeated ? "repeated " : ""}${field.type}${field.partOf ? ` (oneof ${field.partOf.name})` : ""}`;
-      out(`| \`${field.name}\` | \`${kind}\` | ${comment(field.comment)} |`);
+      write(`| \`${field.name}\` | \`${kind}\` | ${comment(field.comment)} |`);
     }
   }
-  out();
 }
 
 function collect(type) {
   used.add(type);
 }
 
-const text = lines.join("\n");
-const target = join(root, "docs", "api.md");
+const docs = [
+  ["docs/api.md", lines.join("\n")],
+  ["docs/events.md", eventsDoc({ root, rootNs, closure, renderType, comment, problems })],
+];
 if (problems.length) {
   console.error(problems.join("\n"));
   process.exit(1);
 }
-if (check) {
-  let current = "";
-  try {
-    current = readFileSync(target, "utf8");
-  } catch {
-    // no committed file yet: it is stale
+for (const [name, text] of docs) {
+  const target = join(root, name);
+  if (check) {
+    let current = "";
+    try {
+      current = readFileSync(target, "utf8");
+    } catch {
+      // no committed file yet: it is stale
+    }
+    if (current !== text) {
+      console.error(`${name} is stale: run \`npm run gen\` and commit the result`);
+      process.exitCode = 1;
+    } else {
+      console.log(`${name} is up to date`);
+    }
+  } else {
+    writeFileSync(target, text);
+    console.log(`generated ${name}`);
   }
-  if (current !== text) {
-    console.error("docs/api.md is stale: run `npm run gen` and commit the result");
-    process.exit(1);
-  }
-  console.log("docs/api.md is up to date");
-} else {
-  writeFileSync(target, text);
-  console.log("generated docs/api.md");
 }
