@@ -80,6 +80,8 @@ export interface CommitMoveRequest {
 
 export interface CommitMoveResponse {
   sequence: bigint;
+  /** "adjudicator:<sequence>", for the consistency_token of a query to any service. */
+  consistencyToken: string;
 }
 
 export interface RevealMoveRequest {
@@ -95,11 +97,20 @@ export interface RevealMoveResponse {
   sequence: bigint;
   /** Set when this reveal resolved the game. */
   outcome: Outcome;
+  /** In a query to identity or the matchmaker, waits until they have applied the resolution's effects. */
+  consistencyToken: string;
 }
 
 export interface GetGameRequest {
   gameId: string;
+  /** Wait (within the call's deadline) until the adjudicator's read model has applied this sequence of its stream. */
   minSequence: bigint;
+  /**
+   * Wait until the read model reflects these events and the adjudicator's reactions to them:
+   * "<service>:<sequence>" as returned by any command (several joined by commas), e.g. "matchmaker:99"
+   * from Accept waits until the game has started.
+   */
+  consistencyToken: string;
 }
 
 export interface PlayerState {
@@ -122,6 +133,12 @@ export interface Game {
   revealDeadlineMs: bigint;
   outcome: Outcome;
   resolvedAtMs: bigint;
+  /** "admission" or the generic action's kind. */
+  actionKind: string;
+  /** SHA-256 digest of the action, as signed in the proposal (see actionDigest). */
+  actionDigest: Uint8Array;
+  /** The candidate's member id, for an admission game. */
+  candidateId: string;
 }
 
 export interface GetGameResponse {
@@ -138,6 +155,7 @@ export interface PublishPolicyRequest {
 export interface PublishPolicyResponse {
   version: number;
   sequence: bigint;
+  consistencyToken: string;
 }
 
 export interface GetPolicyRequest {
@@ -147,6 +165,109 @@ export interface GetPolicyRequest {
 
 export interface GetPolicyResponse {
   policy: Policy | undefined;
+}
+
+export interface ListGamesRequest {
+  /** At most 500; 0 for the default of 50. */
+  pageSize: number;
+  /** next_page_token of the previous page, with the same filters; empty for the first page. */
+  pageToken: string;
+  /** Only games this member sponsors (as A or B). */
+  memberId: string;
+  /** Only games in this phase; unspecified for all. */
+  phase: GamePhase;
+  /** Only resolved games with this outcome; unspecified for all. */
+  outcome: Outcome;
+  /** Only games over this action kind ("admission" or a generic kind). */
+  actionKind: string;
+  minSequence: bigint;
+  consistencyToken: string;
+}
+
+export interface ListGamesResponse {
+  games: Game[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+export interface GetTrustEdgesRequest {
+  memberId: string;
+  /** Only the edge with this partner; empty for every partner of member_id, a page at a time. */
+  partnerId: string;
+  /** At most 500; 0 for the default of 100. */
+  pageSize: number;
+  pageToken: string;
+  minSequence: bigint;
+  consistencyToken: string;
+}
+
+/**
+ * The record of resolved games between two members, from member_id's side. Defections count the games
+ * in which one revealed DEFECT; games resolved as no-show or cancelled count only in games and their own field.
+ */
+export interface TrustEdge {
+  memberId: string;
+  partnerId: string;
+  games: number;
+  mutualCooperations: number;
+  /** Games in which member_id defected (whatever the partner did). */
+  memberDefections: number;
+  /** Games in which partner_id defected. */
+  partnerDefections: number;
+  /** Games in which both defected (also counted in both defections fields). */
+  mutualDefections: number;
+  noShows: number;
+  cancelled: number;
+  lastGameId: string;
+  lastResolvedAtMs: bigint;
+}
+
+export interface GetTrustEdgesResponse {
+  /** Ordered by partner id. */
+  edges: TrustEdge[];
+  nextPageToken: string;
+}
+
+export interface GetNetworkStatsRequest {
+  /** First UTC day, YYYY-MM-DD; empty for 29 days before to_day. */
+  fromDay: string;
+  /** Last UTC day, YYYY-MM-DD, inclusive; empty for today. At most 366 days in all. */
+  toDay: string;
+  minSequence: bigint;
+  consistencyToken: string;
+}
+
+/**
+ * One UTC day of the network's games, from the adjudicator's events. Moves count only games resolved
+ * by both reveals; suspensions are those games imposed (an exclusion's sponsor penalties are the
+ * matchmaker's); admissions are sponsored admissions decided (identity's GetAdmissionStats has every kind).
+ */
+export interface DailyNetworkStats {
+  /** YYYY-MM-DD (UTC); empty in a total. */
+  day: string;
+  gamesStarted: number;
+  gamesResolved: number;
+  bothCooperated: number;
+  aDefected: number;
+  bDefected: number;
+  bothDefected: number;
+  noShow: number;
+  cancelled: number;
+  cooperations: number;
+  defections: number;
+  /** cooperations / (cooperations + defections); 0 when no move was revealed. */
+  cooperationRate: number;
+  suspensions: number;
+  admissions: number;
+  /** Generic actions granted. */
+  grants: number;
+  creditsAwarded: number;
+}
+
+export interface GetNetworkStatsResponse {
+  /** Days with any activity, in order. */
+  days: DailyNetworkStats[];
+  total: DailyNetworkStats | undefined;
 }
 
 function createBaseCommitMoveRequest(): CommitMoveRequest {
@@ -275,7 +396,7 @@ export const CommitMoveRequest: MessageFns<CommitMoveRequest> = {
 };
 
 function createBaseCommitMoveResponse(): CommitMoveResponse {
-  return { sequence: 0n };
+  return { sequence: 0n, consistencyToken: "" };
 }
 
 export const CommitMoveResponse: MessageFns<CommitMoveResponse> = {
@@ -285,6 +406,9 @@ export const CommitMoveResponse: MessageFns<CommitMoveResponse> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(18).string(message.consistencyToken);
     }
     return writer;
   },
@@ -310,6 +434,14 @@ export const CommitMoveResponse: MessageFns<CommitMoveResponse> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -323,13 +455,23 @@ export const CommitMoveResponse: MessageFns<CommitMoveResponse> = {
   },
 
   fromJSON(object: any): CommitMoveResponse {
-    return { sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n };
+    return {
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
   },
 
   toJSON(message: CommitMoveResponse): unknown {
     const obj: any = {};
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -340,6 +482,7 @@ export const CommitMoveResponse: MessageFns<CommitMoveResponse> = {
   fromPartial(object: DeepPartial<CommitMoveResponse>): CommitMoveResponse {
     const message = createBaseCommitMoveResponse();
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -486,7 +629,7 @@ export const RevealMoveRequest: MessageFns<RevealMoveRequest> = {
 };
 
 function createBaseRevealMoveResponse(): RevealMoveResponse {
-  return { sequence: 0n, outcome: 0 };
+  return { sequence: 0n, outcome: 0, consistencyToken: "" };
 }
 
 export const RevealMoveResponse: MessageFns<RevealMoveResponse> = {
@@ -499,6 +642,9 @@ export const RevealMoveResponse: MessageFns<RevealMoveResponse> = {
     }
     if (message.outcome !== 0) {
       writer.uint32(16).int32(message.outcome);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -532,6 +678,14 @@ export const RevealMoveResponse: MessageFns<RevealMoveResponse> = {
             message.outcome = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -548,6 +702,11 @@ export const RevealMoveResponse: MessageFns<RevealMoveResponse> = {
     return {
       sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
       outcome: isSet(object.outcome) ? outcomeFromJSON(object.outcome) : 0,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -559,6 +718,9 @@ export const RevealMoveResponse: MessageFns<RevealMoveResponse> = {
     if (message.outcome !== 0) {
       obj.outcome = outcomeToJSON(message.outcome);
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -569,12 +731,13 @@ export const RevealMoveResponse: MessageFns<RevealMoveResponse> = {
     const message = createBaseRevealMoveResponse();
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
     message.outcome = object.outcome ?? 0;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
 
 function createBaseGetGameRequest(): GetGameRequest {
-  return { gameId: "", minSequence: 0n };
+  return { gameId: "", minSequence: 0n, consistencyToken: "" };
 }
 
 export const GetGameRequest: MessageFns<GetGameRequest> = {
@@ -587,6 +750,9 @@ export const GetGameRequest: MessageFns<GetGameRequest> = {
         throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
       }
       writer.uint32(16).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -620,6 +786,14 @@ export const GetGameRequest: MessageFns<GetGameRequest> = {
             message.minSequence = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -644,6 +818,11 @@ export const GetGameRequest: MessageFns<GetGameRequest> = {
         : isSet(object.min_sequence)
         ? BigInt(object.min_sequence)
         : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -654,6 +833,9 @@ export const GetGameRequest: MessageFns<GetGameRequest> = {
     }
     if (message.minSequence !== 0n) {
       obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -667,6 +849,7 @@ export const GetGameRequest: MessageFns<GetGameRequest> = {
     message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
       ? BigInt(object.minSequence)
       : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -805,6 +988,9 @@ function createBaseGame(): Game {
     revealDeadlineMs: 0n,
     outcome: 0,
     resolvedAtMs: 0n,
+    actionKind: "",
+    actionDigest: new Uint8Array(0),
+    candidateId: "",
   };
 }
 
@@ -854,6 +1040,15 @@ export const Game: MessageFns<Game> = {
         throw new globalThis.Error("value provided for field message.resolvedAtMs of type uint64 too large");
       }
       writer.uint32(88).uint64(message.resolvedAtMs);
+    }
+    if (message.actionKind !== "") {
+      writer.uint32(98).string(message.actionKind);
+    }
+    if (message.actionDigest.length !== 0) {
+      writer.uint32(106).bytes(message.actionDigest);
+    }
+    if (message.candidateId !== "") {
+      writer.uint32(114).string(message.candidateId);
     }
     return writer;
   },
@@ -959,6 +1154,30 @@ export const Game: MessageFns<Game> = {
             message.resolvedAtMs = reader.uint64() as bigint;
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.actionKind = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.actionDigest = reader.bytes();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.candidateId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1016,6 +1235,21 @@ export const Game: MessageFns<Game> = {
         : isSet(object.resolved_at_ms)
         ? BigInt(object.resolved_at_ms)
         : 0n,
+      actionKind: isSet(object.actionKind)
+        ? globalThis.String(object.actionKind)
+        : isSet(object.action_kind)
+        ? globalThis.String(object.action_kind)
+        : "",
+      actionDigest: isSet(object.actionDigest)
+        ? bytesFromBase64(object.actionDigest)
+        : isSet(object.action_digest)
+        ? bytesFromBase64(object.action_digest)
+        : new Uint8Array(0),
+      candidateId: isSet(object.candidateId)
+        ? globalThis.String(object.candidateId)
+        : isSet(object.candidate_id)
+        ? globalThis.String(object.candidate_id)
+        : "",
     };
   },
 
@@ -1054,6 +1288,15 @@ export const Game: MessageFns<Game> = {
     if (message.resolvedAtMs !== 0n) {
       obj.resolvedAtMs = message.resolvedAtMs.toString();
     }
+    if (message.actionKind !== "") {
+      obj.actionKind = message.actionKind;
+    }
+    if (message.actionDigest.length !== 0) {
+      obj.actionDigest = base64FromBytes(message.actionDigest);
+    }
+    if (message.candidateId !== "") {
+      obj.candidateId = message.candidateId;
+    }
     return obj;
   },
 
@@ -1087,6 +1330,9 @@ export const Game: MessageFns<Game> = {
     message.resolvedAtMs = (object.resolvedAtMs !== undefined && object.resolvedAtMs !== null)
       ? BigInt(object.resolvedAtMs)
       : 0n;
+    message.actionKind = object.actionKind ?? "";
+    message.actionDigest = object.actionDigest ?? new Uint8Array(0);
+    message.candidateId = object.candidateId ?? "";
     return message;
   },
 };
@@ -1250,7 +1496,7 @@ export const PublishPolicyRequest: MessageFns<PublishPolicyRequest> = {
 };
 
 function createBasePublishPolicyResponse(): PublishPolicyResponse {
-  return { version: 0, sequence: 0n };
+  return { version: 0, sequence: 0n, consistencyToken: "" };
 }
 
 export const PublishPolicyResponse: MessageFns<PublishPolicyResponse> = {
@@ -1263,6 +1509,9 @@ export const PublishPolicyResponse: MessageFns<PublishPolicyResponse> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(16).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -1296,6 +1545,14 @@ export const PublishPolicyResponse: MessageFns<PublishPolicyResponse> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1312,6 +1569,11 @@ export const PublishPolicyResponse: MessageFns<PublishPolicyResponse> = {
     return {
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -1323,6 +1585,9 @@ export const PublishPolicyResponse: MessageFns<PublishPolicyResponse> = {
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -1333,6 +1598,7 @@ export const PublishPolicyResponse: MessageFns<PublishPolicyResponse> = {
     const message = createBasePublishPolicyResponse();
     message.version = object.version ?? 0;
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -1473,6 +1739,1450 @@ export const GetPolicyResponse: MessageFns<GetPolicyResponse> = {
   },
 };
 
+function createBaseListGamesRequest(): ListGamesRequest {
+  return {
+    pageSize: 0,
+    pageToken: "",
+    memberId: "",
+    phase: 0,
+    outcome: 0,
+    actionKind: "",
+    minSequence: 0n,
+    consistencyToken: "",
+  };
+}
+
+export const ListGamesRequest: MessageFns<ListGamesRequest> = {
+  encode(message: ListGamesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.memberId !== "") {
+      writer.uint32(26).string(message.memberId);
+    }
+    if (message.phase !== 0) {
+      writer.uint32(32).int32(message.phase);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(40).int32(message.outcome);
+    }
+    if (message.actionKind !== "") {
+      writer.uint32(50).string(message.actionKind);
+    }
+    if (message.minSequence !== 0n) {
+      if (BigInt.asUintN(64, message.minSequence) !== message.minSequence) {
+        throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(66).string(message.consistencyToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListGamesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListGamesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.phase = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.actionKind = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.minSequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListGamesRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      phase: isSet(object.phase) ? gamePhaseFromJSON(object.phase) : 0,
+      outcome: isSet(object.outcome) ? outcomeFromJSON(object.outcome) : 0,
+      actionKind: isSet(object.actionKind)
+        ? globalThis.String(object.actionKind)
+        : isSet(object.action_kind)
+        ? globalThis.String(object.action_kind)
+        : "",
+      minSequence: isSet(object.minSequence)
+        ? BigInt(object.minSequence)
+        : isSet(object.min_sequence)
+        ? BigInt(object.min_sequence)
+        : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListGamesRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.phase !== 0) {
+      obj.phase = gamePhaseToJSON(message.phase);
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = outcomeToJSON(message.outcome);
+    }
+    if (message.actionKind !== "") {
+      obj.actionKind = message.actionKind;
+    }
+    if (message.minSequence !== 0n) {
+      obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListGamesRequest>): ListGamesRequest {
+    return ListGamesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListGamesRequest>): ListGamesRequest {
+    const message = createBaseListGamesRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.memberId = object.memberId ?? "";
+    message.phase = object.phase ?? 0;
+    message.outcome = object.outcome ?? 0;
+    message.actionKind = object.actionKind ?? "";
+    message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
+      ? BigInt(object.minSequence)
+      : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListGamesResponse(): ListGamesResponse {
+  return { games: [], nextPageToken: "" };
+}
+
+export const ListGamesResponse: MessageFns<ListGamesResponse> = {
+  encode(message: ListGamesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.games) {
+      Game.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListGamesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListGamesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.games.push(Game.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListGamesResponse {
+    return {
+      games: globalThis.Array.isArray(object?.games) ? object.games.map((e: any) => Game.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListGamesResponse): unknown {
+    const obj: any = {};
+    if (message.games?.length) {
+      obj.games = message.games.map((e) => Game.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListGamesResponse>): ListGamesResponse {
+    return ListGamesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListGamesResponse>): ListGamesResponse {
+    const message = createBaseListGamesResponse();
+    message.games = object.games?.map((e) => Game.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTrustEdgesRequest(): GetTrustEdgesRequest {
+  return { memberId: "", partnerId: "", pageSize: 0, pageToken: "", minSequence: 0n, consistencyToken: "" };
+}
+
+export const GetTrustEdgesRequest: MessageFns<GetTrustEdgesRequest> = {
+  encode(message: GetTrustEdgesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.memberId !== "") {
+      writer.uint32(10).string(message.memberId);
+    }
+    if (message.partnerId !== "") {
+      writer.uint32(18).string(message.partnerId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    if (message.minSequence !== 0n) {
+      if (BigInt.asUintN(64, message.minSequence) !== message.minSequence) {
+        throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(50).string(message.consistencyToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTrustEdgesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTrustEdgesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.minSequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTrustEdgesRequest {
+    return {
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      minSequence: isSet(object.minSequence)
+        ? BigInt(object.minSequence)
+        : isSet(object.min_sequence)
+        ? BigInt(object.min_sequence)
+        : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTrustEdgesRequest): unknown {
+    const obj: any = {};
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.minSequence !== 0n) {
+      obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTrustEdgesRequest>): GetTrustEdgesRequest {
+    return GetTrustEdgesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTrustEdgesRequest>): GetTrustEdgesRequest {
+    const message = createBaseGetTrustEdgesRequest();
+    message.memberId = object.memberId ?? "";
+    message.partnerId = object.partnerId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
+      ? BigInt(object.minSequence)
+      : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
+    return message;
+  },
+};
+
+function createBaseTrustEdge(): TrustEdge {
+  return {
+    memberId: "",
+    partnerId: "",
+    games: 0,
+    mutualCooperations: 0,
+    memberDefections: 0,
+    partnerDefections: 0,
+    mutualDefections: 0,
+    noShows: 0,
+    cancelled: 0,
+    lastGameId: "",
+    lastResolvedAtMs: 0n,
+  };
+}
+
+export const TrustEdge: MessageFns<TrustEdge> = {
+  encode(message: TrustEdge, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.memberId !== "") {
+      writer.uint32(10).string(message.memberId);
+    }
+    if (message.partnerId !== "") {
+      writer.uint32(18).string(message.partnerId);
+    }
+    if (message.games !== 0) {
+      writer.uint32(24).uint32(message.games);
+    }
+    if (message.mutualCooperations !== 0) {
+      writer.uint32(32).uint32(message.mutualCooperations);
+    }
+    if (message.memberDefections !== 0) {
+      writer.uint32(40).uint32(message.memberDefections);
+    }
+    if (message.partnerDefections !== 0) {
+      writer.uint32(48).uint32(message.partnerDefections);
+    }
+    if (message.mutualDefections !== 0) {
+      writer.uint32(56).uint32(message.mutualDefections);
+    }
+    if (message.noShows !== 0) {
+      writer.uint32(64).uint32(message.noShows);
+    }
+    if (message.cancelled !== 0) {
+      writer.uint32(72).uint32(message.cancelled);
+    }
+    if (message.lastGameId !== "") {
+      writer.uint32(82).string(message.lastGameId);
+    }
+    if (message.lastResolvedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.lastResolvedAtMs) !== message.lastResolvedAtMs) {
+        throw new globalThis.Error("value provided for field message.lastResolvedAtMs of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.lastResolvedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrustEdge {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrustEdge();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.games = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.mutualCooperations = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.memberDefections = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.partnerDefections = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.mutualDefections = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.noShows = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.cancelled = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lastGameId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.lastResolvedAtMs = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrustEdge {
+    return {
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      games: isSet(object.games) ? globalThis.Number(object.games) : 0,
+      mutualCooperations: isSet(object.mutualCooperations)
+        ? globalThis.Number(object.mutualCooperations)
+        : isSet(object.mutual_cooperations)
+        ? globalThis.Number(object.mutual_cooperations)
+        : 0,
+      memberDefections: isSet(object.memberDefections)
+        ? globalThis.Number(object.memberDefections)
+        : isSet(object.member_defections)
+        ? globalThis.Number(object.member_defections)
+        : 0,
+      partnerDefections: isSet(object.partnerDefections)
+        ? globalThis.Number(object.partnerDefections)
+        : isSet(object.partner_defections)
+        ? globalThis.Number(object.partner_defections)
+        : 0,
+      mutualDefections: isSet(object.mutualDefections)
+        ? globalThis.Number(object.mutualDefections)
+        : isSet(object.mutual_defections)
+        ? globalThis.Number(object.mutual_defections)
+        : 0,
+      noShows: isSet(object.noShows)
+        ? globalThis.Number(object.noShows)
+        : isSet(object.no_shows)
+        ? globalThis.Number(object.no_shows)
+        : 0,
+      cancelled: isSet(object.cancelled) ? globalThis.Number(object.cancelled) : 0,
+      lastGameId: isSet(object.lastGameId)
+        ? globalThis.String(object.lastGameId)
+        : isSet(object.last_game_id)
+        ? globalThis.String(object.last_game_id)
+        : "",
+      lastResolvedAtMs: isSet(object.lastResolvedAtMs)
+        ? BigInt(object.lastResolvedAtMs)
+        : isSet(object.last_resolved_at_ms)
+        ? BigInt(object.last_resolved_at_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: TrustEdge): unknown {
+    const obj: any = {};
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.games !== 0) {
+      obj.games = Math.round(message.games);
+    }
+    if (message.mutualCooperations !== 0) {
+      obj.mutualCooperations = Math.round(message.mutualCooperations);
+    }
+    if (message.memberDefections !== 0) {
+      obj.memberDefections = Math.round(message.memberDefections);
+    }
+    if (message.partnerDefections !== 0) {
+      obj.partnerDefections = Math.round(message.partnerDefections);
+    }
+    if (message.mutualDefections !== 0) {
+      obj.mutualDefections = Math.round(message.mutualDefections);
+    }
+    if (message.noShows !== 0) {
+      obj.noShows = Math.round(message.noShows);
+    }
+    if (message.cancelled !== 0) {
+      obj.cancelled = Math.round(message.cancelled);
+    }
+    if (message.lastGameId !== "") {
+      obj.lastGameId = message.lastGameId;
+    }
+    if (message.lastResolvedAtMs !== 0n) {
+      obj.lastResolvedAtMs = message.lastResolvedAtMs.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TrustEdge>): TrustEdge {
+    return TrustEdge.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TrustEdge>): TrustEdge {
+    const message = createBaseTrustEdge();
+    message.memberId = object.memberId ?? "";
+    message.partnerId = object.partnerId ?? "";
+    message.games = object.games ?? 0;
+    message.mutualCooperations = object.mutualCooperations ?? 0;
+    message.memberDefections = object.memberDefections ?? 0;
+    message.partnerDefections = object.partnerDefections ?? 0;
+    message.mutualDefections = object.mutualDefections ?? 0;
+    message.noShows = object.noShows ?? 0;
+    message.cancelled = object.cancelled ?? 0;
+    message.lastGameId = object.lastGameId ?? "";
+    message.lastResolvedAtMs = (object.lastResolvedAtMs !== undefined && object.lastResolvedAtMs !== null)
+      ? BigInt(object.lastResolvedAtMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGetTrustEdgesResponse(): GetTrustEdgesResponse {
+  return { edges: [], nextPageToken: "" };
+}
+
+export const GetTrustEdgesResponse: MessageFns<GetTrustEdgesResponse> = {
+  encode(message: GetTrustEdgesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.edges) {
+      TrustEdge.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTrustEdgesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTrustEdgesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.edges.push(TrustEdge.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTrustEdgesResponse {
+    return {
+      edges: globalThis.Array.isArray(object?.edges) ? object.edges.map((e: any) => TrustEdge.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTrustEdgesResponse): unknown {
+    const obj: any = {};
+    if (message.edges?.length) {
+      obj.edges = message.edges.map((e) => TrustEdge.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTrustEdgesResponse>): GetTrustEdgesResponse {
+    return GetTrustEdgesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTrustEdgesResponse>): GetTrustEdgesResponse {
+    const message = createBaseGetTrustEdgesResponse();
+    message.edges = object.edges?.map((e) => TrustEdge.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetNetworkStatsRequest(): GetNetworkStatsRequest {
+  return { fromDay: "", toDay: "", minSequence: 0n, consistencyToken: "" };
+}
+
+export const GetNetworkStatsRequest: MessageFns<GetNetworkStatsRequest> = {
+  encode(message: GetNetworkStatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromDay !== "") {
+      writer.uint32(10).string(message.fromDay);
+    }
+    if (message.toDay !== "") {
+      writer.uint32(18).string(message.toDay);
+    }
+    if (message.minSequence !== 0n) {
+      if (BigInt.asUintN(64, message.minSequence) !== message.minSequence) {
+        throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(34).string(message.consistencyToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNetworkStatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNetworkStatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromDay = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toDay = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.minSequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetNetworkStatsRequest {
+    return {
+      fromDay: isSet(object.fromDay)
+        ? globalThis.String(object.fromDay)
+        : isSet(object.from_day)
+        ? globalThis.String(object.from_day)
+        : "",
+      toDay: isSet(object.toDay)
+        ? globalThis.String(object.toDay)
+        : isSet(object.to_day)
+        ? globalThis.String(object.to_day)
+        : "",
+      minSequence: isSet(object.minSequence)
+        ? BigInt(object.minSequence)
+        : isSet(object.min_sequence)
+        ? BigInt(object.min_sequence)
+        : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetNetworkStatsRequest): unknown {
+    const obj: any = {};
+    if (message.fromDay !== "") {
+      obj.fromDay = message.fromDay;
+    }
+    if (message.toDay !== "") {
+      obj.toDay = message.toDay;
+    }
+    if (message.minSequence !== 0n) {
+      obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNetworkStatsRequest>): GetNetworkStatsRequest {
+    return GetNetworkStatsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetNetworkStatsRequest>): GetNetworkStatsRequest {
+    const message = createBaseGetNetworkStatsRequest();
+    message.fromDay = object.fromDay ?? "";
+    message.toDay = object.toDay ?? "";
+    message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
+      ? BigInt(object.minSequence)
+      : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDailyNetworkStats(): DailyNetworkStats {
+  return {
+    day: "",
+    gamesStarted: 0,
+    gamesResolved: 0,
+    bothCooperated: 0,
+    aDefected: 0,
+    bDefected: 0,
+    bothDefected: 0,
+    noShow: 0,
+    cancelled: 0,
+    cooperations: 0,
+    defections: 0,
+    cooperationRate: 0,
+    suspensions: 0,
+    admissions: 0,
+    grants: 0,
+    creditsAwarded: 0,
+  };
+}
+
+export const DailyNetworkStats: MessageFns<DailyNetworkStats> = {
+  encode(message: DailyNetworkStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.day !== "") {
+      writer.uint32(10).string(message.day);
+    }
+    if (message.gamesStarted !== 0) {
+      writer.uint32(16).uint32(message.gamesStarted);
+    }
+    if (message.gamesResolved !== 0) {
+      writer.uint32(24).uint32(message.gamesResolved);
+    }
+    if (message.bothCooperated !== 0) {
+      writer.uint32(32).uint32(message.bothCooperated);
+    }
+    if (message.aDefected !== 0) {
+      writer.uint32(40).uint32(message.aDefected);
+    }
+    if (message.bDefected !== 0) {
+      writer.uint32(48).uint32(message.bDefected);
+    }
+    if (message.bothDefected !== 0) {
+      writer.uint32(56).uint32(message.bothDefected);
+    }
+    if (message.noShow !== 0) {
+      writer.uint32(64).uint32(message.noShow);
+    }
+    if (message.cancelled !== 0) {
+      writer.uint32(72).uint32(message.cancelled);
+    }
+    if (message.cooperations !== 0) {
+      writer.uint32(80).uint32(message.cooperations);
+    }
+    if (message.defections !== 0) {
+      writer.uint32(88).uint32(message.defections);
+    }
+    if (message.cooperationRate !== 0) {
+      writer.uint32(97).double(message.cooperationRate);
+    }
+    if (message.suspensions !== 0) {
+      writer.uint32(104).uint32(message.suspensions);
+    }
+    if (message.admissions !== 0) {
+      writer.uint32(112).uint32(message.admissions);
+    }
+    if (message.grants !== 0) {
+      writer.uint32(120).uint32(message.grants);
+    }
+    if (message.creditsAwarded !== 0) {
+      writer.uint32(128).uint32(message.creditsAwarded);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DailyNetworkStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDailyNetworkStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.gamesStarted = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.gamesResolved = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bothCooperated = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.aDefected = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.bDefected = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.bothDefected = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.noShow = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.cancelled = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.cooperations = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.defections = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.cooperationRate = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.suspensions = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.admissions = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.grants = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.creditsAwarded = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DailyNetworkStats {
+    return {
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      gamesStarted: isSet(object.gamesStarted)
+        ? globalThis.Number(object.gamesStarted)
+        : isSet(object.games_started)
+        ? globalThis.Number(object.games_started)
+        : 0,
+      gamesResolved: isSet(object.gamesResolved)
+        ? globalThis.Number(object.gamesResolved)
+        : isSet(object.games_resolved)
+        ? globalThis.Number(object.games_resolved)
+        : 0,
+      bothCooperated: isSet(object.bothCooperated)
+        ? globalThis.Number(object.bothCooperated)
+        : isSet(object.both_cooperated)
+        ? globalThis.Number(object.both_cooperated)
+        : 0,
+      aDefected: isSet(object.aDefected)
+        ? globalThis.Number(object.aDefected)
+        : isSet(object.a_defected)
+        ? globalThis.Number(object.a_defected)
+        : 0,
+      bDefected: isSet(object.bDefected)
+        ? globalThis.Number(object.bDefected)
+        : isSet(object.b_defected)
+        ? globalThis.Number(object.b_defected)
+        : 0,
+      bothDefected: isSet(object.bothDefected)
+        ? globalThis.Number(object.bothDefected)
+        : isSet(object.both_defected)
+        ? globalThis.Number(object.both_defected)
+        : 0,
+      noShow: isSet(object.noShow)
+        ? globalThis.Number(object.noShow)
+        : isSet(object.no_show)
+        ? globalThis.Number(object.no_show)
+        : 0,
+      cancelled: isSet(object.cancelled) ? globalThis.Number(object.cancelled) : 0,
+      cooperations: isSet(object.cooperations) ? globalThis.Number(object.cooperations) : 0,
+      defections: isSet(object.defections) ? globalThis.Number(object.defections) : 0,
+      cooperationRate: isSet(object.cooperationRate)
+        ? globalThis.Number(object.cooperationRate)
+        : isSet(object.cooperation_rate)
+        ? globalThis.Number(object.cooperation_rate)
+        : 0,
+      suspensions: isSet(object.suspensions) ? globalThis.Number(object.suspensions) : 0,
+      admissions: isSet(object.admissions) ? globalThis.Number(object.admissions) : 0,
+      grants: isSet(object.grants) ? globalThis.Number(object.grants) : 0,
+      creditsAwarded: isSet(object.creditsAwarded)
+        ? globalThis.Number(object.creditsAwarded)
+        : isSet(object.credits_awarded)
+        ? globalThis.Number(object.credits_awarded)
+        : 0,
+    };
+  },
+
+  toJSON(message: DailyNetworkStats): unknown {
+    const obj: any = {};
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.gamesStarted !== 0) {
+      obj.gamesStarted = Math.round(message.gamesStarted);
+    }
+    if (message.gamesResolved !== 0) {
+      obj.gamesResolved = Math.round(message.gamesResolved);
+    }
+    if (message.bothCooperated !== 0) {
+      obj.bothCooperated = Math.round(message.bothCooperated);
+    }
+    if (message.aDefected !== 0) {
+      obj.aDefected = Math.round(message.aDefected);
+    }
+    if (message.bDefected !== 0) {
+      obj.bDefected = Math.round(message.bDefected);
+    }
+    if (message.bothDefected !== 0) {
+      obj.bothDefected = Math.round(message.bothDefected);
+    }
+    if (message.noShow !== 0) {
+      obj.noShow = Math.round(message.noShow);
+    }
+    if (message.cancelled !== 0) {
+      obj.cancelled = Math.round(message.cancelled);
+    }
+    if (message.cooperations !== 0) {
+      obj.cooperations = Math.round(message.cooperations);
+    }
+    if (message.defections !== 0) {
+      obj.defections = Math.round(message.defections);
+    }
+    if (message.cooperationRate !== 0) {
+      obj.cooperationRate = floatToJson(message.cooperationRate);
+    }
+    if (message.suspensions !== 0) {
+      obj.suspensions = Math.round(message.suspensions);
+    }
+    if (message.admissions !== 0) {
+      obj.admissions = Math.round(message.admissions);
+    }
+    if (message.grants !== 0) {
+      obj.grants = Math.round(message.grants);
+    }
+    if (message.creditsAwarded !== 0) {
+      obj.creditsAwarded = Math.round(message.creditsAwarded);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DailyNetworkStats>): DailyNetworkStats {
+    return DailyNetworkStats.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DailyNetworkStats>): DailyNetworkStats {
+    const message = createBaseDailyNetworkStats();
+    message.day = object.day ?? "";
+    message.gamesStarted = object.gamesStarted ?? 0;
+    message.gamesResolved = object.gamesResolved ?? 0;
+    message.bothCooperated = object.bothCooperated ?? 0;
+    message.aDefected = object.aDefected ?? 0;
+    message.bDefected = object.bDefected ?? 0;
+    message.bothDefected = object.bothDefected ?? 0;
+    message.noShow = object.noShow ?? 0;
+    message.cancelled = object.cancelled ?? 0;
+    message.cooperations = object.cooperations ?? 0;
+    message.defections = object.defections ?? 0;
+    message.cooperationRate = object.cooperationRate ?? 0;
+    message.suspensions = object.suspensions ?? 0;
+    message.admissions = object.admissions ?? 0;
+    message.grants = object.grants ?? 0;
+    message.creditsAwarded = object.creditsAwarded ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetNetworkStatsResponse(): GetNetworkStatsResponse {
+  return { days: [], total: undefined };
+}
+
+export const GetNetworkStatsResponse: MessageFns<GetNetworkStatsResponse> = {
+  encode(message: GetNetworkStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.days) {
+      DailyNetworkStats.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== undefined) {
+      DailyNetworkStats.encode(message.total, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNetworkStatsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNetworkStatsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.days.push(DailyNetworkStats.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.total = DailyNetworkStats.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetNetworkStatsResponse {
+    return {
+      days: globalThis.Array.isArray(object?.days) ? object.days.map((e: any) => DailyNetworkStats.fromJSON(e)) : [],
+      total: isSet(object.total) ? DailyNetworkStats.fromJSON(object.total) : undefined,
+    };
+  },
+
+  toJSON(message: GetNetworkStatsResponse): unknown {
+    const obj: any = {};
+    if (message.days?.length) {
+      obj.days = message.days.map((e) => DailyNetworkStats.toJSON(e));
+    }
+    if (message.total !== undefined) {
+      obj.total = DailyNetworkStats.toJSON(message.total);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNetworkStatsResponse>): GetNetworkStatsResponse {
+    return GetNetworkStatsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetNetworkStatsResponse>): GetNetworkStatsResponse {
+    const message = createBaseGetNetworkStatsResponse();
+    message.days = object.days?.map((e) => DailyNetworkStats.fromPartial(e)) || [];
+    message.total = (object.total !== undefined && object.total !== null)
+      ? DailyNetworkStats.fromPartial(object.total)
+      : undefined;
+    return message;
+  },
+};
+
 /** Games after opening: commitments, reveals, deadlines, resolution, and the policy. */
 export type AdjudicatorServiceService = typeof AdjudicatorServiceService;
 export const AdjudicatorServiceService = {
@@ -1529,6 +3239,39 @@ export const AdjudicatorServiceService = {
     responseSerialize: (value: GetPolicyResponse): Buffer => Buffer.from(GetPolicyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetPolicyResponse => GetPolicyResponse.decode(value),
   },
+  /** Games, newest first, a page at a time, filtered by member, phase, outcome and action kind. */
+  listGames: {
+    path: "/pot.v1.AdjudicatorService/ListGames" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListGamesRequest): Buffer => Buffer.from(ListGamesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListGamesRequest => ListGamesRequest.decode(value),
+    responseSerialize: (value: ListGamesResponse): Buffer => Buffer.from(ListGamesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListGamesResponse => ListGamesResponse.decode(value),
+  },
+  /** What a member's games with each partner came to: games, mutual cooperations, defections. */
+  getTrustEdges: {
+    path: "/pot.v1.AdjudicatorService/GetTrustEdges" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTrustEdgesRequest): Buffer => Buffer.from(GetTrustEdgesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTrustEdgesRequest => GetTrustEdgesRequest.decode(value),
+    responseSerialize: (value: GetTrustEdgesResponse): Buffer =>
+      Buffer.from(GetTrustEdgesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTrustEdgesResponse => GetTrustEdgesResponse.decode(value),
+  },
+  /** Games resolved per UTC day by outcome, cooperation rate, suspensions, admissions decided. */
+  getNetworkStats: {
+    path: "/pot.v1.AdjudicatorService/GetNetworkStats" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetNetworkStatsRequest): Buffer =>
+      Buffer.from(GetNetworkStatsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetNetworkStatsRequest => GetNetworkStatsRequest.decode(value),
+    responseSerialize: (value: GetNetworkStatsResponse): Buffer =>
+      Buffer.from(GetNetworkStatsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetNetworkStatsResponse => GetNetworkStatsResponse.decode(value),
+  },
 } as const;
 
 export interface AdjudicatorServiceServer extends UntypedServiceImplementation {
@@ -1544,6 +3287,12 @@ export interface AdjudicatorServiceServer extends UntypedServiceImplementation {
   publishPolicy: handleUnaryCall<PublishPolicyRequest, PublishPolicyResponse>;
   /** The current policy, or one version of it. */
   getPolicy: handleUnaryCall<GetPolicyRequest, GetPolicyResponse>;
+  /** Games, newest first, a page at a time, filtered by member, phase, outcome and action kind. */
+  listGames: handleUnaryCall<ListGamesRequest, ListGamesResponse>;
+  /** What a member's games with each partner came to: games, mutual cooperations, defections. */
+  getTrustEdges: handleUnaryCall<GetTrustEdgesRequest, GetTrustEdgesResponse>;
+  /** Games resolved per UTC day by outcome, cooperation rate, suspensions, admissions decided. */
+  getNetworkStats: handleUnaryCall<GetNetworkStatsRequest, GetNetworkStatsResponse>;
 }
 
 export interface AdjudicatorServiceClient extends Client {
@@ -1629,6 +3378,54 @@ export interface AdjudicatorServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetPolicyResponse) => void,
   ): ClientUnaryCall;
+  /** Games, newest first, a page at a time, filtered by member, phase, outcome and action kind. */
+  listGames(
+    request: ListGamesRequest,
+    callback: (error: ServiceError | null, response: ListGamesResponse) => void,
+  ): ClientUnaryCall;
+  listGames(
+    request: ListGamesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListGamesResponse) => void,
+  ): ClientUnaryCall;
+  listGames(
+    request: ListGamesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListGamesResponse) => void,
+  ): ClientUnaryCall;
+  /** What a member's games with each partner came to: games, mutual cooperations, defections. */
+  getTrustEdges(
+    request: GetTrustEdgesRequest,
+    callback: (error: ServiceError | null, response: GetTrustEdgesResponse) => void,
+  ): ClientUnaryCall;
+  getTrustEdges(
+    request: GetTrustEdgesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTrustEdgesResponse) => void,
+  ): ClientUnaryCall;
+  getTrustEdges(
+    request: GetTrustEdgesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTrustEdgesResponse) => void,
+  ): ClientUnaryCall;
+  /** Games resolved per UTC day by outcome, cooperation rate, suspensions, admissions decided. */
+  getNetworkStats(
+    request: GetNetworkStatsRequest,
+    callback: (error: ServiceError | null, response: GetNetworkStatsResponse) => void,
+  ): ClientUnaryCall;
+  getNetworkStats(
+    request: GetNetworkStatsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetNetworkStatsResponse) => void,
+  ): ClientUnaryCall;
+  getNetworkStats(
+    request: GetNetworkStatsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetNetworkStatsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AdjudicatorServiceClient = makeGenericClientConstructor(
@@ -1663,6 +3460,10 @@ function base64FromBytes(arr: Uint8Array): string {
     });
     return globalThis.btoa(bin.join(""));
   }
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;

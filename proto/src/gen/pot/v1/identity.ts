@@ -64,6 +64,47 @@ export function memberStatusToJSON(object: MemberStatus): string {
   }
 }
 
+export enum LineageRelation {
+  LINEAGE_RELATION_UNSPECIFIED = 0,
+  /** LINEAGE_RELATION_SPONSOR - The parent sponsored the child in a game both sponsors cooperated in. */
+  LINEAGE_RELATION_SPONSOR = 1,
+  /** LINEAGE_RELATION_CONTROLLER - The parent redeemed an admission credit for the child, an identity it controls. */
+  LINEAGE_RELATION_CONTROLLER = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function lineageRelationFromJSON(object: any): LineageRelation {
+  switch (object) {
+    case 0:
+    case "LINEAGE_RELATION_UNSPECIFIED":
+      return LineageRelation.LINEAGE_RELATION_UNSPECIFIED;
+    case 1:
+    case "LINEAGE_RELATION_SPONSOR":
+      return LineageRelation.LINEAGE_RELATION_SPONSOR;
+    case 2:
+    case "LINEAGE_RELATION_CONTROLLER":
+      return LineageRelation.LINEAGE_RELATION_CONTROLLER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LineageRelation.UNRECOGNIZED;
+  }
+}
+
+export function lineageRelationToJSON(object: LineageRelation): string {
+  switch (object) {
+    case LineageRelation.LINEAGE_RELATION_UNSPECIFIED:
+      return "LINEAGE_RELATION_UNSPECIFIED";
+    case LineageRelation.LINEAGE_RELATION_SPONSOR:
+      return "LINEAGE_RELATION_SPONSOR";
+    case LineageRelation.LINEAGE_RELATION_CONTROLLER:
+      return "LINEAGE_RELATION_CONTROLLER";
+    case LineageRelation.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface PublishAgreementRequest {
   requestId: string;
   /** SHA-256 of the agreement document (32 bytes). */
@@ -74,6 +115,8 @@ export interface PublishAgreementRequest {
 export interface PublishAgreementResponse {
   version: number;
   sequence: bigint;
+  /** "identity:<sequence>", for the consistency_token of a query to any service. */
+  consistencyToken: string;
 }
 
 export interface RedeemCreditRequest {
@@ -92,6 +135,7 @@ export interface RedeemCreditResponse {
   admittedMemberId: string;
   creditsLeft: number;
   sequence: bigint;
+  consistencyToken: string;
 }
 
 export interface ExcludeRequest {
@@ -103,6 +147,7 @@ export interface ExcludeRequest {
 
 export interface ExcludeResponse {
   sequence: bigint;
+  consistencyToken: string;
 }
 
 export interface BootstrapRequest {
@@ -115,11 +160,19 @@ export interface BootstrapRequest {
 export interface BootstrapResponse {
   memberIds: string[];
   sequence: bigint;
+  /** Waits, in a query to identity, until the genesis members are admitted and projected. */
+  consistencyToken: string;
 }
 
 export interface GetMemberRequest {
   memberId: string;
+  /** Wait (within the call's deadline) until identity's read model has applied this sequence of its own stream. */
   minSequence: bigint;
+  /**
+   * Wait until the read model reflects these events and what identity did in reaction to them:
+   * "<service>:<sequence>" as returned by any command (several joined by commas), e.g. "adjudicator:1234".
+   */
+  consistencyToken: string;
 }
 
 export interface Member {
@@ -133,11 +186,86 @@ export interface Member {
   agreementVersion: number;
   displayName: string;
   admittedAtMs: bigint;
+  /** Admission credits unexpired now and not yet redeemed. */
   credits: number;
+  /** Set once excluded. */
+  excludedAtMs: bigint;
+  exclusionReason: string;
+  /** Credits redeemed so far (each admitted a controlled identity). */
+  creditsRedeemed: number;
 }
 
 export interface GetMemberResponse {
   member: Member | undefined;
+}
+
+export interface ListMembersRequest {
+  /** At most 500; 0 for the default of 50. */
+  pageSize: number;
+  /** next_page_token of the previous page, with the same filters; empty for the first page. */
+  pageToken: string;
+  /** Only members with this status; unspecified for all. */
+  status: MemberStatus;
+  /** Only members admitted this way; unspecified for all. */
+  kind: AdmissionKind;
+  minSequence: bigint;
+  consistencyToken: string;
+}
+
+export interface ListMembersResponse {
+  members: Member[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+/** One admission: parent admitted child. A sponsored member has two parents, a controlled one one. */
+export interface LineageEdge {
+  parentId: string;
+  childId: string;
+  relation: LineageRelation;
+  /** 1 for the member's own parents (or children), 2 for theirs, and so on. */
+  depth: number;
+}
+
+export interface GetLineageRequest {
+  memberId: string;
+  /** How many generations each way, 1 to 10; 0 for the default of 3. */
+  depth: number;
+  minSequence: bigint;
+  consistencyToken: string;
+}
+
+export interface GetLineageResponse {
+  /** Edges from the member up to its genesis ancestors, nearest first. */
+  ancestors: LineageEdge[];
+  /** Edges from the member down to those it admitted, nearest first. */
+  descendants: LineageEdge[];
+  /** True when a direction had more than 1000 edges within the depth: the nearest 1000 are returned. */
+  truncated: boolean;
+}
+
+export interface GetAdmissionStatsRequest {
+  /** First UTC day, YYYY-MM-DD; empty for 29 days before to_day. */
+  fromDay: string;
+  /** Last UTC day, YYYY-MM-DD, inclusive; empty for today. At most 366 days in all. */
+  toDay: string;
+  minSequence: bigint;
+  consistencyToken: string;
+}
+
+export interface DailyAdmissions {
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  genesis: number;
+  sponsored: number;
+  controlled: number;
+}
+
+export interface GetAdmissionStatsResponse {
+  /** Days with at least one admission, in order. */
+  days: DailyAdmissions[];
+  /** Sums over the range (day left empty). */
+  total: DailyAdmissions | undefined;
 }
 
 function createBasePublishAgreementRequest(): PublishAgreementRequest {
@@ -246,7 +374,7 @@ export const PublishAgreementRequest: MessageFns<PublishAgreementRequest> = {
 };
 
 function createBasePublishAgreementResponse(): PublishAgreementResponse {
-  return { version: 0, sequence: 0n };
+  return { version: 0, sequence: 0n, consistencyToken: "" };
 }
 
 export const PublishAgreementResponse: MessageFns<PublishAgreementResponse> = {
@@ -259,6 +387,9 @@ export const PublishAgreementResponse: MessageFns<PublishAgreementResponse> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(16).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -292,6 +423,14 @@ export const PublishAgreementResponse: MessageFns<PublishAgreementResponse> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -308,6 +447,11 @@ export const PublishAgreementResponse: MessageFns<PublishAgreementResponse> = {
     return {
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -319,6 +463,9 @@ export const PublishAgreementResponse: MessageFns<PublishAgreementResponse> = {
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -329,6 +476,7 @@ export const PublishAgreementResponse: MessageFns<PublishAgreementResponse> = {
     const message = createBasePublishAgreementResponse();
     message.version = object.version ?? 0;
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -461,7 +609,7 @@ export const RedeemCreditRequest: MessageFns<RedeemCreditRequest> = {
 };
 
 function createBaseRedeemCreditResponse(): RedeemCreditResponse {
-  return { admittedMemberId: "", creditsLeft: 0, sequence: 0n };
+  return { admittedMemberId: "", creditsLeft: 0, sequence: 0n, consistencyToken: "" };
 }
 
 export const RedeemCreditResponse: MessageFns<RedeemCreditResponse> = {
@@ -477,6 +625,9 @@ export const RedeemCreditResponse: MessageFns<RedeemCreditResponse> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(24).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(34).string(message.consistencyToken);
     }
     return writer;
   },
@@ -518,6 +669,14 @@ export const RedeemCreditResponse: MessageFns<RedeemCreditResponse> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -543,6 +702,11 @@ export const RedeemCreditResponse: MessageFns<RedeemCreditResponse> = {
         ? globalThis.Number(object.credits_left)
         : 0,
       sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -557,6 +721,9 @@ export const RedeemCreditResponse: MessageFns<RedeemCreditResponse> = {
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -568,6 +735,7 @@ export const RedeemCreditResponse: MessageFns<RedeemCreditResponse> = {
     message.admittedMemberId = object.admittedMemberId ?? "";
     message.creditsLeft = object.creditsLeft ?? 0;
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -682,7 +850,7 @@ export const ExcludeRequest: MessageFns<ExcludeRequest> = {
 };
 
 function createBaseExcludeResponse(): ExcludeResponse {
-  return { sequence: 0n };
+  return { sequence: 0n, consistencyToken: "" };
 }
 
 export const ExcludeResponse: MessageFns<ExcludeResponse> = {
@@ -692,6 +860,9 @@ export const ExcludeResponse: MessageFns<ExcludeResponse> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(18).string(message.consistencyToken);
     }
     return writer;
   },
@@ -717,6 +888,14 @@ export const ExcludeResponse: MessageFns<ExcludeResponse> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -730,13 +909,23 @@ export const ExcludeResponse: MessageFns<ExcludeResponse> = {
   },
 
   fromJSON(object: any): ExcludeResponse {
-    return { sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n };
+    return {
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
   },
 
   toJSON(message: ExcludeResponse): unknown {
     const obj: any = {};
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -747,6 +936,7 @@ export const ExcludeResponse: MessageFns<ExcludeResponse> = {
   fromPartial(object: DeepPartial<ExcludeResponse>): ExcludeResponse {
     const message = createBaseExcludeResponse();
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -877,7 +1067,7 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
 };
 
 function createBaseBootstrapResponse(): BootstrapResponse {
-  return { memberIds: [], sequence: 0n };
+  return { memberIds: [], sequence: 0n, consistencyToken: "" };
 }
 
 export const BootstrapResponse: MessageFns<BootstrapResponse> = {
@@ -890,6 +1080,9 @@ export const BootstrapResponse: MessageFns<BootstrapResponse> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(16).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -923,6 +1116,14 @@ export const BootstrapResponse: MessageFns<BootstrapResponse> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -943,6 +1144,11 @@ export const BootstrapResponse: MessageFns<BootstrapResponse> = {
         ? object.member_ids.map((e: any) => globalThis.String(e))
         : [],
       sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -954,6 +1160,9 @@ export const BootstrapResponse: MessageFns<BootstrapResponse> = {
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -964,12 +1173,13 @@ export const BootstrapResponse: MessageFns<BootstrapResponse> = {
     const message = createBaseBootstrapResponse();
     message.memberIds = object.memberIds?.map((e) => e) || [];
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
 
 function createBaseGetMemberRequest(): GetMemberRequest {
-  return { memberId: "", minSequence: 0n };
+  return { memberId: "", minSequence: 0n, consistencyToken: "" };
 }
 
 export const GetMemberRequest: MessageFns<GetMemberRequest> = {
@@ -982,6 +1192,9 @@ export const GetMemberRequest: MessageFns<GetMemberRequest> = {
         throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
       }
       writer.uint32(16).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -1015,6 +1228,14 @@ export const GetMemberRequest: MessageFns<GetMemberRequest> = {
             message.minSequence = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1039,6 +1260,11 @@ export const GetMemberRequest: MessageFns<GetMemberRequest> = {
         : isSet(object.min_sequence)
         ? BigInt(object.min_sequence)
         : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -1049,6 +1275,9 @@ export const GetMemberRequest: MessageFns<GetMemberRequest> = {
     }
     if (message.minSequence !== 0n) {
       obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -1062,6 +1291,7 @@ export const GetMemberRequest: MessageFns<GetMemberRequest> = {
     message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
       ? BigInt(object.minSequence)
       : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -1079,6 +1309,9 @@ function createBaseMember(): Member {
     displayName: "",
     admittedAtMs: 0n,
     credits: 0,
+    excludedAtMs: 0n,
+    exclusionReason: "",
+    creditsRedeemed: 0,
   };
 }
 
@@ -1119,6 +1352,18 @@ export const Member: MessageFns<Member> = {
     }
     if (message.credits !== 0) {
       writer.uint32(88).uint32(message.credits);
+    }
+    if (message.excludedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.excludedAtMs) !== message.excludedAtMs) {
+        throw new globalThis.Error("value provided for field message.excludedAtMs of type uint64 too large");
+      }
+      writer.uint32(96).uint64(message.excludedAtMs);
+    }
+    if (message.exclusionReason !== "") {
+      writer.uint32(106).string(message.exclusionReason);
+    }
+    if (message.creditsRedeemed !== 0) {
+      writer.uint32(112).uint32(message.creditsRedeemed);
     }
     return writer;
   },
@@ -1224,6 +1469,30 @@ export const Member: MessageFns<Member> = {
             message.credits = reader.uint32();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.excludedAtMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.exclusionReason = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.creditsRedeemed = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1281,6 +1550,21 @@ export const Member: MessageFns<Member> = {
         ? BigInt(object.admitted_at_ms)
         : 0n,
       credits: isSet(object.credits) ? globalThis.Number(object.credits) : 0,
+      excludedAtMs: isSet(object.excludedAtMs)
+        ? BigInt(object.excludedAtMs)
+        : isSet(object.excluded_at_ms)
+        ? BigInt(object.excluded_at_ms)
+        : 0n,
+      exclusionReason: isSet(object.exclusionReason)
+        ? globalThis.String(object.exclusionReason)
+        : isSet(object.exclusion_reason)
+        ? globalThis.String(object.exclusion_reason)
+        : "",
+      creditsRedeemed: isSet(object.creditsRedeemed)
+        ? globalThis.Number(object.creditsRedeemed)
+        : isSet(object.credits_redeemed)
+        ? globalThis.Number(object.credits_redeemed)
+        : 0,
     };
   },
 
@@ -1319,6 +1603,15 @@ export const Member: MessageFns<Member> = {
     if (message.credits !== 0) {
       obj.credits = Math.round(message.credits);
     }
+    if (message.excludedAtMs !== 0n) {
+      obj.excludedAtMs = message.excludedAtMs.toString();
+    }
+    if (message.exclusionReason !== "") {
+      obj.exclusionReason = message.exclusionReason;
+    }
+    if (message.creditsRedeemed !== 0) {
+      obj.creditsRedeemed = Math.round(message.creditsRedeemed);
+    }
     return obj;
   },
 
@@ -1340,6 +1633,11 @@ export const Member: MessageFns<Member> = {
       ? BigInt(object.admittedAtMs)
       : 0n;
     message.credits = object.credits ?? 0;
+    message.excludedAtMs = (object.excludedAtMs !== undefined && object.excludedAtMs !== null)
+      ? BigInt(object.excludedAtMs)
+      : 0n;
+    message.exclusionReason = object.exclusionReason ?? "";
+    message.creditsRedeemed = object.creditsRedeemed ?? 0;
     return message;
   },
 };
@@ -1413,6 +1711,971 @@ export const GetMemberResponse: MessageFns<GetMemberResponse> = {
   },
 };
 
+function createBaseListMembersRequest(): ListMembersRequest {
+  return { pageSize: 0, pageToken: "", status: 0, kind: 0, minSequence: 0n, consistencyToken: "" };
+}
+
+export const ListMembersRequest: MessageFns<ListMembersRequest> = {
+  encode(message: ListMembersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(32).int32(message.kind);
+    }
+    if (message.minSequence !== 0n) {
+      if (BigInt.asUintN(64, message.minSequence) !== message.minSequence) {
+        throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(50).string(message.consistencyToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMembersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMembersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.minSequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMembersRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      status: isSet(object.status) ? memberStatusFromJSON(object.status) : 0,
+      kind: isSet(object.kind) ? admissionKindFromJSON(object.kind) : 0,
+      minSequence: isSet(object.minSequence)
+        ? BigInt(object.minSequence)
+        : isSet(object.min_sequence)
+        ? BigInt(object.min_sequence)
+        : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMembersRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.status !== 0) {
+      obj.status = memberStatusToJSON(message.status);
+    }
+    if (message.kind !== 0) {
+      obj.kind = admissionKindToJSON(message.kind);
+    }
+    if (message.minSequence !== 0n) {
+      obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMembersRequest>): ListMembersRequest {
+    return ListMembersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListMembersRequest>): ListMembersRequest {
+    const message = createBaseListMembersRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.status = object.status ?? 0;
+    message.kind = object.kind ?? 0;
+    message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
+      ? BigInt(object.minSequence)
+      : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListMembersResponse(): ListMembersResponse {
+  return { members: [], nextPageToken: "" };
+}
+
+export const ListMembersResponse: MessageFns<ListMembersResponse> = {
+  encode(message: ListMembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.members) {
+      Member.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMembersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMembersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.members.push(Member.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMembersResponse {
+    return {
+      members: globalThis.Array.isArray(object?.members) ? object.members.map((e: any) => Member.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMembersResponse): unknown {
+    const obj: any = {};
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => Member.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListMembersResponse>): ListMembersResponse {
+    return ListMembersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListMembersResponse>): ListMembersResponse {
+    const message = createBaseListMembersResponse();
+    message.members = object.members?.map((e) => Member.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseLineageEdge(): LineageEdge {
+  return { parentId: "", childId: "", relation: 0, depth: 0 };
+}
+
+export const LineageEdge: MessageFns<LineageEdge> = {
+  encode(message: LineageEdge, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.parentId !== "") {
+      writer.uint32(10).string(message.parentId);
+    }
+    if (message.childId !== "") {
+      writer.uint32(18).string(message.childId);
+    }
+    if (message.relation !== 0) {
+      writer.uint32(24).int32(message.relation);
+    }
+    if (message.depth !== 0) {
+      writer.uint32(32).uint32(message.depth);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LineageEdge {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLineageEdge();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.parentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.childId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.relation = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.depth = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LineageEdge {
+    return {
+      parentId: isSet(object.parentId)
+        ? globalThis.String(object.parentId)
+        : isSet(object.parent_id)
+        ? globalThis.String(object.parent_id)
+        : "",
+      childId: isSet(object.childId)
+        ? globalThis.String(object.childId)
+        : isSet(object.child_id)
+        ? globalThis.String(object.child_id)
+        : "",
+      relation: isSet(object.relation) ? lineageRelationFromJSON(object.relation) : 0,
+      depth: isSet(object.depth) ? globalThis.Number(object.depth) : 0,
+    };
+  },
+
+  toJSON(message: LineageEdge): unknown {
+    const obj: any = {};
+    if (message.parentId !== "") {
+      obj.parentId = message.parentId;
+    }
+    if (message.childId !== "") {
+      obj.childId = message.childId;
+    }
+    if (message.relation !== 0) {
+      obj.relation = lineageRelationToJSON(message.relation);
+    }
+    if (message.depth !== 0) {
+      obj.depth = Math.round(message.depth);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LineageEdge>): LineageEdge {
+    return LineageEdge.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LineageEdge>): LineageEdge {
+    const message = createBaseLineageEdge();
+    message.parentId = object.parentId ?? "";
+    message.childId = object.childId ?? "";
+    message.relation = object.relation ?? 0;
+    message.depth = object.depth ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetLineageRequest(): GetLineageRequest {
+  return { memberId: "", depth: 0, minSequence: 0n, consistencyToken: "" };
+}
+
+export const GetLineageRequest: MessageFns<GetLineageRequest> = {
+  encode(message: GetLineageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.memberId !== "") {
+      writer.uint32(10).string(message.memberId);
+    }
+    if (message.depth !== 0) {
+      writer.uint32(16).uint32(message.depth);
+    }
+    if (message.minSequence !== 0n) {
+      if (BigInt.asUintN(64, message.minSequence) !== message.minSequence) {
+        throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(34).string(message.consistencyToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetLineageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetLineageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.depth = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.minSequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetLineageRequest {
+    return {
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      depth: isSet(object.depth) ? globalThis.Number(object.depth) : 0,
+      minSequence: isSet(object.minSequence)
+        ? BigInt(object.minSequence)
+        : isSet(object.min_sequence)
+        ? BigInt(object.min_sequence)
+        : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetLineageRequest): unknown {
+    const obj: any = {};
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.depth !== 0) {
+      obj.depth = Math.round(message.depth);
+    }
+    if (message.minSequence !== 0n) {
+      obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetLineageRequest>): GetLineageRequest {
+    return GetLineageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetLineageRequest>): GetLineageRequest {
+    const message = createBaseGetLineageRequest();
+    message.memberId = object.memberId ?? "";
+    message.depth = object.depth ?? 0;
+    message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
+      ? BigInt(object.minSequence)
+      : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetLineageResponse(): GetLineageResponse {
+  return { ancestors: [], descendants: [], truncated: false };
+}
+
+export const GetLineageResponse: MessageFns<GetLineageResponse> = {
+  encode(message: GetLineageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ancestors) {
+      LineageEdge.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.descendants) {
+      LineageEdge.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.truncated !== false) {
+      writer.uint32(24).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetLineageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetLineageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ancestors.push(LineageEdge.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.descendants.push(LineageEdge.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetLineageResponse {
+    return {
+      ancestors: globalThis.Array.isArray(object?.ancestors)
+        ? object.ancestors.map((e: any) => LineageEdge.fromJSON(e))
+        : [],
+      descendants: globalThis.Array.isArray(object?.descendants)
+        ? object.descendants.map((e: any) => LineageEdge.fromJSON(e))
+        : [],
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: GetLineageResponse): unknown {
+    const obj: any = {};
+    if (message.ancestors?.length) {
+      obj.ancestors = message.ancestors.map((e) => LineageEdge.toJSON(e));
+    }
+    if (message.descendants?.length) {
+      obj.descendants = message.descendants.map((e) => LineageEdge.toJSON(e));
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetLineageResponse>): GetLineageResponse {
+    return GetLineageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetLineageResponse>): GetLineageResponse {
+    const message = createBaseGetLineageResponse();
+    message.ancestors = object.ancestors?.map((e) => LineageEdge.fromPartial(e)) || [];
+    message.descendants = object.descendants?.map((e) => LineageEdge.fromPartial(e)) || [];
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
+function createBaseGetAdmissionStatsRequest(): GetAdmissionStatsRequest {
+  return { fromDay: "", toDay: "", minSequence: 0n, consistencyToken: "" };
+}
+
+export const GetAdmissionStatsRequest: MessageFns<GetAdmissionStatsRequest> = {
+  encode(message: GetAdmissionStatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromDay !== "") {
+      writer.uint32(10).string(message.fromDay);
+    }
+    if (message.toDay !== "") {
+      writer.uint32(18).string(message.toDay);
+    }
+    if (message.minSequence !== 0n) {
+      if (BigInt.asUintN(64, message.minSequence) !== message.minSequence) {
+        throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(34).string(message.consistencyToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAdmissionStatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAdmissionStatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromDay = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toDay = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.minSequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAdmissionStatsRequest {
+    return {
+      fromDay: isSet(object.fromDay)
+        ? globalThis.String(object.fromDay)
+        : isSet(object.from_day)
+        ? globalThis.String(object.from_day)
+        : "",
+      toDay: isSet(object.toDay)
+        ? globalThis.String(object.toDay)
+        : isSet(object.to_day)
+        ? globalThis.String(object.to_day)
+        : "",
+      minSequence: isSet(object.minSequence)
+        ? BigInt(object.minSequence)
+        : isSet(object.min_sequence)
+        ? BigInt(object.min_sequence)
+        : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetAdmissionStatsRequest): unknown {
+    const obj: any = {};
+    if (message.fromDay !== "") {
+      obj.fromDay = message.fromDay;
+    }
+    if (message.toDay !== "") {
+      obj.toDay = message.toDay;
+    }
+    if (message.minSequence !== 0n) {
+      obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetAdmissionStatsRequest>): GetAdmissionStatsRequest {
+    return GetAdmissionStatsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetAdmissionStatsRequest>): GetAdmissionStatsRequest {
+    const message = createBaseGetAdmissionStatsRequest();
+    message.fromDay = object.fromDay ?? "";
+    message.toDay = object.toDay ?? "";
+    message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
+      ? BigInt(object.minSequence)
+      : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDailyAdmissions(): DailyAdmissions {
+  return { day: "", genesis: 0, sponsored: 0, controlled: 0 };
+}
+
+export const DailyAdmissions: MessageFns<DailyAdmissions> = {
+  encode(message: DailyAdmissions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.day !== "") {
+      writer.uint32(10).string(message.day);
+    }
+    if (message.genesis !== 0) {
+      writer.uint32(16).uint32(message.genesis);
+    }
+    if (message.sponsored !== 0) {
+      writer.uint32(24).uint32(message.sponsored);
+    }
+    if (message.controlled !== 0) {
+      writer.uint32(32).uint32(message.controlled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DailyAdmissions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDailyAdmissions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.genesis = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sponsored = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.controlled = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DailyAdmissions {
+    return {
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      genesis: isSet(object.genesis) ? globalThis.Number(object.genesis) : 0,
+      sponsored: isSet(object.sponsored) ? globalThis.Number(object.sponsored) : 0,
+      controlled: isSet(object.controlled) ? globalThis.Number(object.controlled) : 0,
+    };
+  },
+
+  toJSON(message: DailyAdmissions): unknown {
+    const obj: any = {};
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.genesis !== 0) {
+      obj.genesis = Math.round(message.genesis);
+    }
+    if (message.sponsored !== 0) {
+      obj.sponsored = Math.round(message.sponsored);
+    }
+    if (message.controlled !== 0) {
+      obj.controlled = Math.round(message.controlled);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DailyAdmissions>): DailyAdmissions {
+    return DailyAdmissions.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DailyAdmissions>): DailyAdmissions {
+    const message = createBaseDailyAdmissions();
+    message.day = object.day ?? "";
+    message.genesis = object.genesis ?? 0;
+    message.sponsored = object.sponsored ?? 0;
+    message.controlled = object.controlled ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetAdmissionStatsResponse(): GetAdmissionStatsResponse {
+  return { days: [], total: undefined };
+}
+
+export const GetAdmissionStatsResponse: MessageFns<GetAdmissionStatsResponse> = {
+  encode(message: GetAdmissionStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.days) {
+      DailyAdmissions.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== undefined) {
+      DailyAdmissions.encode(message.total, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAdmissionStatsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAdmissionStatsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.days.push(DailyAdmissions.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.total = DailyAdmissions.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAdmissionStatsResponse {
+    return {
+      days: globalThis.Array.isArray(object?.days) ? object.days.map((e: any) => DailyAdmissions.fromJSON(e)) : [],
+      total: isSet(object.total) ? DailyAdmissions.fromJSON(object.total) : undefined,
+    };
+  },
+
+  toJSON(message: GetAdmissionStatsResponse): unknown {
+    const obj: any = {};
+    if (message.days?.length) {
+      obj.days = message.days.map((e) => DailyAdmissions.toJSON(e));
+    }
+    if (message.total !== undefined) {
+      obj.total = DailyAdmissions.toJSON(message.total);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetAdmissionStatsResponse>): GetAdmissionStatsResponse {
+    return GetAdmissionStatsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetAdmissionStatsResponse>): GetAdmissionStatsResponse {
+    const message = createBaseGetAdmissionStatsResponse();
+    message.days = object.days?.map((e) => DailyAdmissions.fromPartial(e)) || [];
+    message.total = (object.total !== undefined && object.total !== null)
+      ? DailyAdmissions.fromPartial(object.total)
+      : undefined;
+    return message;
+  },
+};
+
 /** Members, keys, credits, the agreement and exclusion. */
 export type IdentityServiceService = typeof IdentityServiceService;
 export const IdentityServiceService = {
@@ -1471,6 +2734,38 @@ export const IdentityServiceService = {
     responseSerialize: (value: ExcludeResponse): Buffer => Buffer.from(ExcludeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExcludeResponse => ExcludeResponse.decode(value),
   },
+  /** Members in admission order, a page at a time, optionally filtered by status and how they were admitted. */
+  listMembers: {
+    path: "/pot.v1.IdentityService/ListMembers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMembersRequest): Buffer => Buffer.from(ListMembersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMembersRequest => ListMembersRequest.decode(value),
+    responseSerialize: (value: ListMembersResponse): Buffer => Buffer.from(ListMembersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMembersResponse => ListMembersResponse.decode(value),
+  },
+  /** Who admitted a member (sponsors or controller), transitively, and whom it admitted, to a bounded depth. */
+  getLineage: {
+    path: "/pot.v1.IdentityService/GetLineage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetLineageRequest): Buffer => Buffer.from(GetLineageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetLineageRequest => GetLineageRequest.decode(value),
+    responseSerialize: (value: GetLineageResponse): Buffer => Buffer.from(GetLineageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetLineageResponse => GetLineageResponse.decode(value),
+  },
+  /** Admissions per UTC day by kind (genesis, sponsored, controlled). */
+  getAdmissionStats: {
+    path: "/pot.v1.IdentityService/GetAdmissionStats" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAdmissionStatsRequest): Buffer =>
+      Buffer.from(GetAdmissionStatsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAdmissionStatsRequest => GetAdmissionStatsRequest.decode(value),
+    responseSerialize: (value: GetAdmissionStatsResponse): Buffer =>
+      Buffer.from(GetAdmissionStatsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetAdmissionStatsResponse => GetAdmissionStatsResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -1486,6 +2781,12 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   redeemCredit: handleUnaryCall<RedeemCreditRequest, RedeemCreditResponse>;
   /** Operator: exclude a member for a violation of the agreement. */
   exclude: handleUnaryCall<ExcludeRequest, ExcludeResponse>;
+  /** Members in admission order, a page at a time, optionally filtered by status and how they were admitted. */
+  listMembers: handleUnaryCall<ListMembersRequest, ListMembersResponse>;
+  /** Who admitted a member (sponsors or controller), transitively, and whom it admitted, to a bounded depth. */
+  getLineage: handleUnaryCall<GetLineageRequest, GetLineageResponse>;
+  /** Admissions per UTC day by kind (genesis, sponsored, controlled). */
+  getAdmissionStats: handleUnaryCall<GetAdmissionStatsRequest, GetAdmissionStatsResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -1570,6 +2871,54 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExcludeResponse) => void,
+  ): ClientUnaryCall;
+  /** Members in admission order, a page at a time, optionally filtered by status and how they were admitted. */
+  listMembers(
+    request: ListMembersRequest,
+    callback: (error: ServiceError | null, response: ListMembersResponse) => void,
+  ): ClientUnaryCall;
+  listMembers(
+    request: ListMembersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMembersResponse) => void,
+  ): ClientUnaryCall;
+  listMembers(
+    request: ListMembersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMembersResponse) => void,
+  ): ClientUnaryCall;
+  /** Who admitted a member (sponsors or controller), transitively, and whom it admitted, to a bounded depth. */
+  getLineage(
+    request: GetLineageRequest,
+    callback: (error: ServiceError | null, response: GetLineageResponse) => void,
+  ): ClientUnaryCall;
+  getLineage(
+    request: GetLineageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetLineageResponse) => void,
+  ): ClientUnaryCall;
+  getLineage(
+    request: GetLineageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetLineageResponse) => void,
+  ): ClientUnaryCall;
+  /** Admissions per UTC day by kind (genesis, sponsored, controlled). */
+  getAdmissionStats(
+    request: GetAdmissionStatsRequest,
+    callback: (error: ServiceError | null, response: GetAdmissionStatsResponse) => void,
+  ): ClientUnaryCall;
+  getAdmissionStats(
+    request: GetAdmissionStatsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetAdmissionStatsResponse) => void,
+  ): ClientUnaryCall;
+  getAdmissionStats(
+    request: GetAdmissionStatsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetAdmissionStatsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -101,6 +101,8 @@ export interface ProposeResponse {
   expiresAtMs: bigint;
   /** Stream sequence of the appended event: a consistency token for queries. */
   sequence: bigint;
+  /** "matchmaker:<sequence>", for the consistency_token of a query to any service. */
+  consistencyToken: string;
 }
 
 export interface AcceptRequest {
@@ -113,6 +115,8 @@ export interface AcceptResponse {
   gameId: string;
   stakeLockedUntilMs: bigint;
   sequence: bigint;
+  /** In a query to the adjudicator, waits until the game has started there. */
+  consistencyToken: string;
 }
 
 export interface DeclineRequest {
@@ -123,6 +127,7 @@ export interface DeclineRequest {
 
 export interface DeclineResponse {
   sequence: bigint;
+  consistencyToken: string;
 }
 
 export interface CancelRequest {
@@ -133,12 +138,18 @@ export interface CancelRequest {
 
 export interface CancelResponse {
   sequence: bigint;
+  consistencyToken: string;
 }
 
 export interface GetStakeRequest {
   memberId: string;
   /** Wait (within the call's deadline) until the matchmaker has applied this stream sequence. */
   minSequence: bigint;
+  /**
+   * Wait until the read model reflects these events and the matchmaker's reactions to them:
+   * "<service>:<sequence>" as returned by any command (several joined by commas), e.g. "adjudicator:1234".
+   */
+  consistencyToken: string;
 }
 
 export interface Stake {
@@ -161,6 +172,7 @@ export interface GetStakeResponse {
 export interface GetProposalRequest {
   proposalId: string;
   minSequence: bigint;
+  consistencyToken: string;
 }
 
 export interface Proposal {
@@ -175,6 +187,28 @@ export interface Proposal {
 
 export interface GetProposalResponse {
   proposal: Proposal | undefined;
+}
+
+export interface GetPairCooldownRequest {
+  memberId: string;
+  partnerId: string;
+  minSequence: bigint;
+  consistencyToken: string;
+}
+
+export interface PairCooldown {
+  memberId: string;
+  partnerId: string;
+  /** The pair may open another game together from then (0: they never played together). */
+  untilMs: bigint;
+  /** The game whose opening started the cool-down. */
+  gameId: string;
+  /** True while until_ms is in the future. */
+  coolingDown: boolean;
+}
+
+export interface GetPairCooldownResponse {
+  cooldown: PairCooldown | undefined;
 }
 
 function createBaseProposeRequest(): ProposeRequest {
@@ -325,7 +359,7 @@ export const ProposeRequest: MessageFns<ProposeRequest> = {
 };
 
 function createBaseProposeResponse(): ProposeResponse {
-  return { proposalId: "", expiresAtMs: 0n, sequence: 0n };
+  return { proposalId: "", expiresAtMs: 0n, sequence: 0n, consistencyToken: "" };
 }
 
 export const ProposeResponse: MessageFns<ProposeResponse> = {
@@ -344,6 +378,9 @@ export const ProposeResponse: MessageFns<ProposeResponse> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(24).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(34).string(message.consistencyToken);
     }
     return writer;
   },
@@ -385,6 +422,14 @@ export const ProposeResponse: MessageFns<ProposeResponse> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -410,6 +455,11 @@ export const ProposeResponse: MessageFns<ProposeResponse> = {
         ? BigInt(object.expires_at_ms)
         : 0n,
       sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -424,6 +474,9 @@ export const ProposeResponse: MessageFns<ProposeResponse> = {
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -437,6 +490,7 @@ export const ProposeResponse: MessageFns<ProposeResponse> = {
       ? BigInt(object.expiresAtMs)
       : 0n;
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -551,7 +605,7 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
 };
 
 function createBaseAcceptResponse(): AcceptResponse {
-  return { gameId: "", stakeLockedUntilMs: 0n, sequence: 0n };
+  return { gameId: "", stakeLockedUntilMs: 0n, sequence: 0n, consistencyToken: "" };
 }
 
 export const AcceptResponse: MessageFns<AcceptResponse> = {
@@ -570,6 +624,9 @@ export const AcceptResponse: MessageFns<AcceptResponse> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(24).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(34).string(message.consistencyToken);
     }
     return writer;
   },
@@ -611,6 +668,14 @@ export const AcceptResponse: MessageFns<AcceptResponse> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -636,6 +701,11 @@ export const AcceptResponse: MessageFns<AcceptResponse> = {
         ? BigInt(object.stake_locked_until_ms)
         : 0n,
       sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -650,6 +720,9 @@ export const AcceptResponse: MessageFns<AcceptResponse> = {
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -663,6 +736,7 @@ export const AcceptResponse: MessageFns<AcceptResponse> = {
       ? BigInt(object.stakeLockedUntilMs)
       : 0n;
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -777,7 +851,7 @@ export const DeclineRequest: MessageFns<DeclineRequest> = {
 };
 
 function createBaseDeclineResponse(): DeclineResponse {
-  return { sequence: 0n };
+  return { sequence: 0n, consistencyToken: "" };
 }
 
 export const DeclineResponse: MessageFns<DeclineResponse> = {
@@ -787,6 +861,9 @@ export const DeclineResponse: MessageFns<DeclineResponse> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(18).string(message.consistencyToken);
     }
     return writer;
   },
@@ -812,6 +889,14 @@ export const DeclineResponse: MessageFns<DeclineResponse> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -825,13 +910,23 @@ export const DeclineResponse: MessageFns<DeclineResponse> = {
   },
 
   fromJSON(object: any): DeclineResponse {
-    return { sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n };
+    return {
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
   },
 
   toJSON(message: DeclineResponse): unknown {
     const obj: any = {};
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -842,6 +937,7 @@ export const DeclineResponse: MessageFns<DeclineResponse> = {
   fromPartial(object: DeepPartial<DeclineResponse>): DeclineResponse {
     const message = createBaseDeclineResponse();
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -956,7 +1052,7 @@ export const CancelRequest: MessageFns<CancelRequest> = {
 };
 
 function createBaseCancelResponse(): CancelResponse {
-  return { sequence: 0n };
+  return { sequence: 0n, consistencyToken: "" };
 }
 
 export const CancelResponse: MessageFns<CancelResponse> = {
@@ -966,6 +1062,9 @@ export const CancelResponse: MessageFns<CancelResponse> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(18).string(message.consistencyToken);
     }
     return writer;
   },
@@ -991,6 +1090,14 @@ export const CancelResponse: MessageFns<CancelResponse> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1004,13 +1111,23 @@ export const CancelResponse: MessageFns<CancelResponse> = {
   },
 
   fromJSON(object: any): CancelResponse {
-    return { sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n };
+    return {
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
   },
 
   toJSON(message: CancelResponse): unknown {
     const obj: any = {};
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -1021,12 +1138,13 @@ export const CancelResponse: MessageFns<CancelResponse> = {
   fromPartial(object: DeepPartial<CancelResponse>): CancelResponse {
     const message = createBaseCancelResponse();
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
 
 function createBaseGetStakeRequest(): GetStakeRequest {
-  return { memberId: "", minSequence: 0n };
+  return { memberId: "", minSequence: 0n, consistencyToken: "" };
 }
 
 export const GetStakeRequest: MessageFns<GetStakeRequest> = {
@@ -1039,6 +1157,9 @@ export const GetStakeRequest: MessageFns<GetStakeRequest> = {
         throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
       }
       writer.uint32(16).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -1072,6 +1193,14 @@ export const GetStakeRequest: MessageFns<GetStakeRequest> = {
             message.minSequence = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1096,6 +1225,11 @@ export const GetStakeRequest: MessageFns<GetStakeRequest> = {
         : isSet(object.min_sequence)
         ? BigInt(object.min_sequence)
         : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -1106,6 +1240,9 @@ export const GetStakeRequest: MessageFns<GetStakeRequest> = {
     }
     if (message.minSequence !== 0n) {
       obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -1119,6 +1256,7 @@ export const GetStakeRequest: MessageFns<GetStakeRequest> = {
     message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
       ? BigInt(object.minSequence)
       : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -1366,7 +1504,7 @@ export const GetStakeResponse: MessageFns<GetStakeResponse> = {
 };
 
 function createBaseGetProposalRequest(): GetProposalRequest {
-  return { proposalId: "", minSequence: 0n };
+  return { proposalId: "", minSequence: 0n, consistencyToken: "" };
 }
 
 export const GetProposalRequest: MessageFns<GetProposalRequest> = {
@@ -1379,6 +1517,9 @@ export const GetProposalRequest: MessageFns<GetProposalRequest> = {
         throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
       }
       writer.uint32(16).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -1412,6 +1553,14 @@ export const GetProposalRequest: MessageFns<GetProposalRequest> = {
             message.minSequence = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1436,6 +1585,11 @@ export const GetProposalRequest: MessageFns<GetProposalRequest> = {
         : isSet(object.min_sequence)
         ? BigInt(object.min_sequence)
         : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -1446,6 +1600,9 @@ export const GetProposalRequest: MessageFns<GetProposalRequest> = {
     }
     if (message.minSequence !== 0n) {
       obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -1459,6 +1616,7 @@ export const GetProposalRequest: MessageFns<GetProposalRequest> = {
     message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
       ? BigInt(object.minSequence)
       : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -1727,6 +1885,365 @@ export const GetProposalResponse: MessageFns<GetProposalResponse> = {
   },
 };
 
+function createBaseGetPairCooldownRequest(): GetPairCooldownRequest {
+  return { memberId: "", partnerId: "", minSequence: 0n, consistencyToken: "" };
+}
+
+export const GetPairCooldownRequest: MessageFns<GetPairCooldownRequest> = {
+  encode(message: GetPairCooldownRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.memberId !== "") {
+      writer.uint32(10).string(message.memberId);
+    }
+    if (message.partnerId !== "") {
+      writer.uint32(18).string(message.partnerId);
+    }
+    if (message.minSequence !== 0n) {
+      if (BigInt.asUintN(64, message.minSequence) !== message.minSequence) {
+        throw new globalThis.Error("value provided for field message.minSequence of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.minSequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(34).string(message.consistencyToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPairCooldownRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPairCooldownRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.minSequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPairCooldownRequest {
+    return {
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      minSequence: isSet(object.minSequence)
+        ? BigInt(object.minSequence)
+        : isSet(object.min_sequence)
+        ? BigInt(object.min_sequence)
+        : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetPairCooldownRequest): unknown {
+    const obj: any = {};
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.minSequence !== 0n) {
+      obj.minSequence = message.minSequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPairCooldownRequest>): GetPairCooldownRequest {
+    return GetPairCooldownRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetPairCooldownRequest>): GetPairCooldownRequest {
+    const message = createBaseGetPairCooldownRequest();
+    message.memberId = object.memberId ?? "";
+    message.partnerId = object.partnerId ?? "";
+    message.minSequence = (object.minSequence !== undefined && object.minSequence !== null)
+      ? BigInt(object.minSequence)
+      : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
+    return message;
+  },
+};
+
+function createBasePairCooldown(): PairCooldown {
+  return { memberId: "", partnerId: "", untilMs: 0n, gameId: "", coolingDown: false };
+}
+
+export const PairCooldown: MessageFns<PairCooldown> = {
+  encode(message: PairCooldown, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.memberId !== "") {
+      writer.uint32(10).string(message.memberId);
+    }
+    if (message.partnerId !== "") {
+      writer.uint32(18).string(message.partnerId);
+    }
+    if (message.untilMs !== 0n) {
+      if (BigInt.asUintN(64, message.untilMs) !== message.untilMs) {
+        throw new globalThis.Error("value provided for field message.untilMs of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.untilMs);
+    }
+    if (message.gameId !== "") {
+      writer.uint32(34).string(message.gameId);
+    }
+    if (message.coolingDown !== false) {
+      writer.uint32(40).bool(message.coolingDown);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PairCooldown {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePairCooldown();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.memberId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.untilMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.gameId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.coolingDown = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PairCooldown {
+    return {
+      memberId: isSet(object.memberId)
+        ? globalThis.String(object.memberId)
+        : isSet(object.member_id)
+        ? globalThis.String(object.member_id)
+        : "",
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      untilMs: isSet(object.untilMs) ? BigInt(object.untilMs) : isSet(object.until_ms) ? BigInt(object.until_ms) : 0n,
+      gameId: isSet(object.gameId)
+        ? globalThis.String(object.gameId)
+        : isSet(object.game_id)
+        ? globalThis.String(object.game_id)
+        : "",
+      coolingDown: isSet(object.coolingDown)
+        ? globalThis.Boolean(object.coolingDown)
+        : isSet(object.cooling_down)
+        ? globalThis.Boolean(object.cooling_down)
+        : false,
+    };
+  },
+
+  toJSON(message: PairCooldown): unknown {
+    const obj: any = {};
+    if (message.memberId !== "") {
+      obj.memberId = message.memberId;
+    }
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.untilMs !== 0n) {
+      obj.untilMs = message.untilMs.toString();
+    }
+    if (message.gameId !== "") {
+      obj.gameId = message.gameId;
+    }
+    if (message.coolingDown !== false) {
+      obj.coolingDown = message.coolingDown;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PairCooldown>): PairCooldown {
+    return PairCooldown.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PairCooldown>): PairCooldown {
+    const message = createBasePairCooldown();
+    message.memberId = object.memberId ?? "";
+    message.partnerId = object.partnerId ?? "";
+    message.untilMs = (object.untilMs !== undefined && object.untilMs !== null) ? BigInt(object.untilMs) : 0n;
+    message.gameId = object.gameId ?? "";
+    message.coolingDown = object.coolingDown ?? false;
+    return message;
+  },
+};
+
+function createBaseGetPairCooldownResponse(): GetPairCooldownResponse {
+  return { cooldown: undefined };
+}
+
+export const GetPairCooldownResponse: MessageFns<GetPairCooldownResponse> = {
+  encode(message: GetPairCooldownResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cooldown !== undefined) {
+      PairCooldown.encode(message.cooldown, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPairCooldownResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPairCooldownResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cooldown = PairCooldown.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPairCooldownResponse {
+    return { cooldown: isSet(object.cooldown) ? PairCooldown.fromJSON(object.cooldown) : undefined };
+  },
+
+  toJSON(message: GetPairCooldownResponse): unknown {
+    const obj: any = {};
+    if (message.cooldown !== undefined) {
+      obj.cooldown = PairCooldown.toJSON(message.cooldown);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPairCooldownResponse>): GetPairCooldownResponse {
+    return GetPairCooldownResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetPairCooldownResponse>): GetPairCooldownResponse {
+    const message = createBaseGetPairCooldownResponse();
+    message.cooldown = (object.cooldown !== undefined && object.cooldown !== null)
+      ? PairCooldown.fromPartial(object.cooldown)
+      : undefined;
+    return message;
+  },
+};
+
 /** Proposals, staking slots and game openings. */
 export type MatchmakerServiceService = typeof MatchmakerServiceService;
 export const MatchmakerServiceService = {
@@ -1790,6 +2307,18 @@ export const MatchmakerServiceService = {
     responseSerialize: (value: GetProposalResponse): Buffer => Buffer.from(GetProposalResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetProposalResponse => GetProposalResponse.decode(value),
   },
+  /** Whether two members are cooling down as a pair (they opened a game together recently). */
+  getPairCooldown: {
+    path: "/pot.v1.MatchmakerService/GetPairCooldown" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPairCooldownRequest): Buffer =>
+      Buffer.from(GetPairCooldownRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPairCooldownRequest => GetPairCooldownRequest.decode(value),
+    responseSerialize: (value: GetPairCooldownResponse): Buffer =>
+      Buffer.from(GetPairCooldownResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPairCooldownResponse => GetPairCooldownResponse.decode(value),
+  },
 } as const;
 
 export interface MatchmakerServiceServer extends UntypedServiceImplementation {
@@ -1805,6 +2334,8 @@ export interface MatchmakerServiceServer extends UntypedServiceImplementation {
   getStake: handleUnaryCall<GetStakeRequest, GetStakeResponse>;
   /** One proposal and its state. */
   getProposal: handleUnaryCall<GetProposalRequest, GetProposalResponse>;
+  /** Whether two members are cooling down as a pair (they opened a game together recently). */
+  getPairCooldown: handleUnaryCall<GetPairCooldownRequest, GetPairCooldownResponse>;
 }
 
 export interface MatchmakerServiceClient extends Client {
@@ -1903,6 +2434,22 @@ export interface MatchmakerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetProposalResponse) => void,
+  ): ClientUnaryCall;
+  /** Whether two members are cooling down as a pair (they opened a game together recently). */
+  getPairCooldown(
+    request: GetPairCooldownRequest,
+    callback: (error: ServiceError | null, response: GetPairCooldownResponse) => void,
+  ): ClientUnaryCall;
+  getPairCooldown(
+    request: GetPairCooldownRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPairCooldownResponse) => void,
+  ): ClientUnaryCall;
+  getPairCooldown(
+    request: GetPairCooldownRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPairCooldownResponse) => void,
   ): ClientUnaryCall;
 }
 
