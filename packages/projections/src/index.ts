@@ -9,3 +9,14 @@ export {
   type ProjectionRunner,
   type StartProjectionOptions,
 } from "./projection-runner.js";
+export {
+  startReadModels,
+  readModelSchema,
+  projectionSource,
+  type ReadModels,
+  type ReadModelProjection,
+  type RunningProjection,
+  type RunningReadModels,
+} from "./read-models.js";
+export { ConsistencyGate, type ConsistencyGateOptions } from "./consistency.js";
+export { unnestRows, utcDay, type ColumnTypes } from "./unnest.js";

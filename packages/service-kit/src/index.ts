@@ -35,3 +35,11 @@ export {
   type RunnableConfig,
 } from "./run-service.js";
 export { waitForSequence, DEFAULT_MAX_WAIT_MS, type SequenceWaiter } from "./wait-for-sequence.js";
+export {
+  waitForConsistency,
+  parseConsistencyToken,
+  formatConsistencyToken,
+  type ConsistencyTarget,
+  type ConsistencyWaiter,
+} from "./consistency.js";
+export { pageSize, encodePageToken, decodePageToken, dayRange } from "./queries.js";
