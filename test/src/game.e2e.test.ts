@@ -69,7 +69,7 @@ describe("one Proof-of-Trust game end to end", () => {
     assert.equal(last.outcome, Outcome.OUTCOME_BOTH_COOPERATED);
 
     const { member } = await eventually("the candidate to be admitted", () =>
-      clients.identity.getMember({ memberId: candidate.id, minSequence: 0n }),
+      clients.identity.getMember({ memberId: candidate.id, minSequence: 0n, consistencyToken: "" }),
     );
     const gameMs = Date.now() - started;
     const playMs = Date.now() - proposed;
@@ -83,13 +83,17 @@ describe("one Proof-of-Trust game end to end", () => {
     // Both stakes stay locked until the stake period ends, whatever the outcome.
     const lockedUntil = accepted.stakeLockedUntilMs;
     for (const sponsor of [a, b]) {
-      const { stake } = await clients.matchmaker.getStake({ memberId: sponsor.id, minSequence: 0n });
+      const { stake } = await clients.matchmaker.getStake({
+        memberId: sponsor.id,
+        minSequence: 0n,
+        consistencyToken: "",
+      });
       assert.equal(stake?.available, false);
       assert.equal(stake?.lockedUntilMs, lockedUntil);
       assert.equal(stake?.gameId, gameId);
     }
     const { game } = await eventually("the game projection to show the resolution", async () => {
-      const response = await clients.adjudicator.getGame({ gameId, minSequence: 0n });
+      const response = await clients.adjudicator.getGame({ gameId, minSequence: 0n, consistencyToken: "" });
       return response.game?.outcome === Outcome.OUTCOME_BOTH_COOPERATED ? response : undefined;
     });
     assert.equal(Number(lockedUntil) - Number(game?.openedAtMs), DEFAULT_POLICY.admission.stakePeriodMs);

@@ -75,7 +75,7 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     const sealed = moves.map((move) => (move ? sealMove(move) : null));
     await eventually(
       `game ${gameId} to start`,
-      async () => (await clients.adjudicator.getGame({ gameId, minSequence: 0n })).game,
+      async () => (await clients.adjudicator.getGame({ gameId, minSequence: 0n, consistencyToken: "" })).game,
     );
     for (const [index, member] of [a, b].entries()) {
       const s = sealed[index];
@@ -92,11 +92,13 @@ describe("the Proof-of-Trust mechanism end to end", () => {
   }
 
   const stakeOf = (member: Member) =>
-    system.clients.matchmaker.getStake({ memberId: member.id, minSequence: 0n }).then((r) => r.stake!);
+    system.clients.matchmaker
+      .getStake({ memberId: member.id, minSequence: 0n, consistencyToken: "" })
+      .then((r) => r.stake!);
   const memberOf = (id: string) =>
-    system.clients.identity.getMember({ memberId: id, minSequence: 0n }).then((r) => r.member!);
+    system.clients.identity.getMember({ memberId: id, minSequence: 0n, consistencyToken: "" }).then((r) => r.member!);
   const gameOf = (gameId: string) =>
-    system.clients.adjudicator.getGame({ gameId, minSequence: 0n }).then((r) => r.game!);
+    system.clients.adjudicator.getGame({ gameId, minSequence: 0n, consistencyToken: "" }).then((r) => r.game!);
   const resolvedGame = (gameId: string) =>
     eventually(`game ${gameId} resolved`, async () => {
       const game = await gameOf(gameId);
@@ -405,7 +407,7 @@ describe("the Proof-of-Trust mechanism end to end", () => {
       /move/,
     );
     await expectStatus(
-      clients.identity.getMember({ memberId: "zz", minSequence: 0n }),
+      clients.identity.getMember({ memberId: "zz", minSequence: 0n, consistencyToken: "" }),
       status.INVALID_ARGUMENT,
       /member_id/,
     );

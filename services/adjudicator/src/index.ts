@@ -10,7 +10,7 @@ import {
   startWhenAvailable,
   streamNames,
 } from "@pot/event-store";
-import { openDatabase, startProjection } from "@pot/projections";
+import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
 import { createGrpcServer, type Logger } from "@pot/service-kit";
 import { Adjudicator } from "./application/adjudicator.js";
 import { startDeadlineScheduler } from "./application/deadlines.js";
@@ -18,9 +18,7 @@ import { AdjudicatorServiceService, adjudicatorHandlers } from "./adapters/grpc/
 import { gameAggregate, policyAggregate } from "./adapters/nats/codec.js";
 import type { AdjudicatorConfig } from "./config.js";
 import { adjudicatorMetrics } from "./metrics.js";
-import { gamesProjection } from "./read-models/games/games.projection.js";
-import type { AdjudicatorDatabase } from "./read-models/games/games.table.js";
-import { migrations } from "./read-models/migrations.js";
+import { readModels, type AdjudicatorDatabase } from "./read-models/index.js";
 
 export interface RunningService {
   readonly port: number;
@@ -49,8 +47,8 @@ export async function startAdjudicator(
   });
   const database = await openDatabase<AdjudicatorDatabase>({
     url: config.databaseUrl,
-    schema: `${ns}_adjudicator`,
-    migrations,
+    schema: readModelSchema(ns, readModels),
+    migrations: readModels.migrations,
     logger,
   });
   const adjudicator = new Adjudicator({
@@ -61,15 +59,7 @@ export async function startAdjudicator(
   });
   await adjudicator.ensureDefaultPolicy();
 
-  const games = await startProjection({
-    db: database.db,
-    store,
-    sourceStream: store.names.stream,
-    durable: durableName(ns, "adjudicator", "games", "adjudicator"),
-    filterSubject: `${store.names.prefix}.game.>`,
-    projection: gamesProjection,
-    logger,
-  });
+  const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const matchmaker = streamNames(ns, "matchmaker");
   const reactions = startWhenAvailable(
     `reactions to ${matchmaker.stream}`,
@@ -92,13 +82,21 @@ export async function startAdjudicator(
   });
   clock.onChange(() => scheduler.sweep());
 
+  const consistency = new ConsistencyGate({
+    jsm: store.jsm,
+    namespace: ns,
+    service: "adjudicator",
+    projections: views.runners,
+    reactions: [{ source: "matchmaker", durable: durableName(ns, "adjudicator", "react", "matchmaker") }],
+  });
+
   const grpc = createGrpcServer({
     logger,
     services: [
       {
         name: "pot.v1.AdjudicatorService",
         definition: AdjudicatorServiceService,
-        implementation: adjudicatorHandlers({ adjudicator, db: database.db, games, logger }),
+        implementation: adjudicatorHandlers({ adjudicator, db: database.db, consistency, now, logger }),
       },
     ],
   });
@@ -113,10 +111,15 @@ export async function startAdjudicator(
       await grpc.shutdown(config.shutdownGraceMs);
       await scheduler.stop();
       await reactions.stop();
-      await games.stop();
+      await views.stop();
       await clock.close();
       await nc.drain();
       await database.close();
     },
   };
 }
+
+export { readModels, type AdjudicatorDatabase } from "./read-models/index.js";
+// The pure decider and the event codec, for audits that re-check a stream (`@pot/ops` verify).
+export { decideGame, evolveGame, initialGameState, type GameEvent, type GameState } from "./domain/index.js";
+export { gameEventFromWire, gameEventToWire, policyAggregate } from "./adapters/nats/codec.js";

@@ -10,16 +10,14 @@ import {
   startWhenAvailable,
   streamNames,
 } from "@pot/event-store";
-import { openDatabase, startProjection } from "@pot/projections";
+import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
 import { createGrpcServer, type Logger } from "@pot/service-kit";
 import { IdentityServiceService, identityHandlers } from "./adapters/grpc/handlers.js";
 import { memberAggregate, networkAggregate } from "./adapters/nats/codec.js";
 import { Identity } from "./application/identity.js";
 import type { IdentityConfig } from "./config.js";
 import { identityMetrics } from "./metrics.js";
-import { membersProjection } from "./read-models/members/members.projection.js";
-import type { IdentityDatabase } from "./read-models/members/members.table.js";
-import { migrations } from "./read-models/migrations.js";
+import { readModels, type IdentityDatabase } from "./read-models/index.js";
 
 export interface StartOptions {
   readonly now?: () => number;
@@ -37,8 +35,8 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
   });
   const database = await openDatabase<IdentityDatabase>({
     url: config.databaseUrl,
-    schema: `${ns}_identity`,
-    migrations,
+    schema: readModelSchema(ns, readModels),
+    migrations: readModels.migrations,
     logger,
   });
   const identity = new Identity({
@@ -46,15 +44,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
     members: new AggregateRepository(store, memberAggregate, { logger }),
     now,
   });
-  const members = await startProjection({
-    db: database.db,
-    store,
-    sourceStream: store.names.stream,
-    durable: durableName(ns, "identity", "members", "identity"),
-    filterSubject: `${store.names.prefix}.member.>`,
-    projection: membersProjection,
-    logger,
-  });
+  const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const genesis = await startReactor({
     store,
     sourceStream: store.names.stream,
@@ -77,13 +67,24 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
     { logger },
   );
 
+  const consistency = new ConsistencyGate({
+    jsm: store.jsm,
+    namespace: ns,
+    service: "identity",
+    projections: views.runners,
+    reactions: [
+      { source: "identity", durable: durableName(ns, "identity", "react", "identity") },
+      { source: "adjudicator", durable: durableName(ns, "identity", "react", "adjudicator") },
+    ],
+  });
+
   const grpc = createGrpcServer({
     logger,
     services: [
       {
         name: "pot.v1.IdentityService",
         definition: IdentityServiceService,
-        implementation: identityHandlers({ identity, db: database.db, members, logger }),
+        implementation: identityHandlers({ identity, db: database.db, consistency, now, logger }),
       },
     ],
   });
@@ -96,10 +97,12 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
       await grpc.shutdown(config.shutdownGraceMs);
       await resolutions.stop();
       await genesis.stop();
-      await members.stop();
+      await views.stop();
       await clock.close();
       await nc.drain();
       await database.close();
     },
   };
 }
+
+export { readModels, type IdentityDatabase } from "./read-models/index.js";

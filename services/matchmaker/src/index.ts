@@ -10,16 +10,14 @@ import {
   startWhenAvailable,
   streamNames,
 } from "@pot/event-store";
-import { openDatabase, startProjection } from "@pot/projections";
+import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
 import { createGrpcServer, type Logger } from "@pot/service-kit";
 import { MatchmakerServiceService, matchmakerHandlers } from "./adapters/grpc/handlers.js";
 import { ledgerAggregate } from "./adapters/nats/codec.js";
 import { Matchmaker } from "./application/matchmaker.js";
 import type { MatchmakerConfig } from "./config.js";
 import { matchmakerMetrics } from "./metrics.js";
-import { ledgerProjection } from "./read-models/ledger/ledger.projection.js";
-import type { MatchmakerDatabase } from "./read-models/ledger/ledger.table.js";
-import { migrations } from "./read-models/migrations.js";
+import { readModels, type MatchmakerDatabase } from "./read-models/index.js";
 
 export interface StartOptions {
   readonly now?: () => number;
@@ -38,19 +36,12 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
   });
   const database = await openDatabase<MatchmakerDatabase>({
     url: config.databaseUrl,
-    schema: `${ns}_matchmaker`,
-    migrations,
+    schema: readModelSchema(ns, readModels),
+    migrations: readModels.migrations,
     logger,
   });
   const matchmaker = new Matchmaker(new AggregateRepository(store, ledgerAggregate, { logger }), now);
-  const ledger = await startProjection({
-    db: database.db,
-    store,
-    sourceStream: store.names.stream,
-    durable: durableName(ns, "matchmaker", "ledger", "matchmaker"),
-    projection: ledgerProjection,
-    logger,
-  });
+  const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const identity = streamNames(ns, "identity");
   const adjudicator = streamNames(ns, "adjudicator");
   const reactions = [
@@ -80,13 +71,24 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     ),
   ];
 
+  const consistency = new ConsistencyGate({
+    jsm: store.jsm,
+    namespace: ns,
+    service: "matchmaker",
+    projections: views.runners,
+    reactions: [
+      { source: "identity", durable: durableName(ns, "matchmaker", "react", "identity") },
+      { source: "adjudicator", durable: durableName(ns, "matchmaker", "react", "adjudicator") },
+    ],
+  });
+
   const grpc = createGrpcServer({
     logger,
     services: [
       {
         name: "pot.v1.MatchmakerService",
         definition: MatchmakerServiceService,
-        implementation: matchmakerHandlers({ matchmaker, db: database.db, ledger, now, logger }),
+        implementation: matchmakerHandlers({ matchmaker, db: database.db, consistency, now, logger }),
       },
     ],
   });
@@ -98,10 +100,12 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     async close() {
       await grpc.shutdown(config.shutdownGraceMs);
       await Promise.all(reactions.map((r) => r.stop()));
-      await ledger.stop();
+      await views.stop();
       await clock.close();
       await nc.drain();
       await database.close();
     },
   };
 }
+
+export { readModels, type MatchmakerDatabase } from "./read-models/index.js";

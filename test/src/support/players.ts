@@ -111,7 +111,7 @@ export async function bootstrap(clients: Clients, members: readonly Member[], re
   });
   for (const member of members) {
     await eventually(`matchmaker to know ${member.id.slice(0, 8)}`, () =>
-      clients.matchmaker.getStake({ memberId: member.id, minSequence: 0n }),
+      clients.matchmaker.getStake({ memberId: member.id, minSequence: 0n, consistencyToken: "" }),
     );
   }
   return response;

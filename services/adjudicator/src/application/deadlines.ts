@@ -1,6 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { Logger } from "@pot/event-store";
-import type { AdjudicatorDatabase } from "../read-models/games/games.table.js";
+import type { AdjudicatorDatabase } from "../read-models/database.js";
 import type { Adjudicator } from "./adjudicator.js";
 
 export interface DeadlineScheduler {

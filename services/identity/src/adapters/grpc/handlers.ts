@@ -1,4 +1,12 @@
-import { IdentityServiceService, MemberStatus, type IdentityServiceServer } from "@pot/contracts";
+import {
+  AdmissionKind,
+  IdentityServiceService,
+  LineageRelation,
+  MemberStatus,
+  type DailyAdmissions,
+  type IdentityServiceServer,
+  type Member,
+} from "@pot/contracts";
 import {
   HASH_BYTES,
   NotFoundError,
@@ -7,22 +15,41 @@ import {
   SIGNATURE_BYTES,
   ValidationError,
 } from "@pot/mechanism";
-import type { ProjectionRunner } from "@pot/projections";
-import { unary, waitForSequence, type Logger } from "@pot/service-kit";
+import {
+  dayRange,
+  decodePageToken,
+  encodePageToken,
+  formatConsistencyToken,
+  pageSize,
+  unary,
+  waitForConsistency,
+  type ConsistencyWaiter,
+  type Logger,
+} from "@pot/service-kit";
 import { bytes, toBig } from "@pot/wire";
 import type { Kysely } from "kysely";
 import type { Identity } from "../../application/identity.js";
-import type { IdentityDatabase } from "../../read-models/members/members.table.js";
+import { availableCredits, type MemberState } from "../../domain/index.js";
+import { admissionsBetween } from "../../read-models/admissions/admissions.queries.js";
+import type { CreditGrantRow } from "../../read-models/credits/credit-grants.table.js";
+import type { IdentityDatabase } from "../../read-models/database.js";
+import { lineage, type LineageLink } from "../../read-models/lineage/lineage.queries.js";
+import { findMember, grantsOf, listMembers } from "../../read-models/members/members.queries.js";
+import type { MemberRow, MembersTable } from "../../read-models/members/members.table.js";
 import { kindToWire } from "../nats/codec.js";
 
 export interface HandlerDeps {
   readonly identity: Identity;
   readonly db: Kysely<IdentityDatabase>;
-  readonly members: ProjectionRunner;
+  /** Read-your-writes: min_sequence and consistency tokens. */
+  readonly consistency: ConsistencyWaiter;
+  readonly now: () => number;
   readonly logger: Logger;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const DEFAULT_LINEAGE_DEPTH = 3;
+const MAX_LINEAGE_DEPTH = 10;
 
 function requestId(value: string): string {
   if (!REQUEST_ID.test(value)) {
@@ -31,8 +58,44 @@ function requestId(value: string): string {
   return value;
 }
 
+const token = (seq: number) => formatConsistencyToken("identity", seq);
+
+const STATUSES: Partial<Record<MemberStatus, MembersTable["status"]>> = {
+  [MemberStatus.MEMBER_STATUS_ACTIVE]: "active",
+  [MemberStatus.MEMBER_STATUS_EXCLUDED]: "excluded",
+};
+
+const KINDS: Partial<Record<AdmissionKind, MembersTable["kind"]>> = {
+  [AdmissionKind.ADMISSION_KIND_GENESIS]: "genesis",
+  [AdmissionKind.ADMISSION_KIND_SPONSORED]: "sponsored",
+  [AdmissionKind.ADMISSION_KIND_CONTROLLED]: "controlled",
+};
+
+/** An optional enum filter: undefined when unspecified, ValidationError when unknown. */
+function filterOf<E extends number, V>(field: string, value: E, known: Partial<Record<E, V>>): V | undefined {
+  if (value === 0) return undefined;
+  const mapped = known[value];
+  if (mapped === undefined) throw new ValidationError(field, `${value} is not a known value`);
+  return mapped;
+}
+
 export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
-  const { identity, logger } = deps;
+  const { identity, logger, db } = deps;
+  const consistent = (
+    request: { minSequence: bigint; consistencyToken: string },
+    context: { deadline: Date | undefined },
+  ) => waitForConsistency(deps.consistency, request, context.deadline);
+
+  /** Members as the API shows them, with their credits as of now. */
+  const membersOf = async (rows: readonly MemberRow[]): Promise<Member[]> => {
+    const grants = await grantsOf(
+      db,
+      rows.map((row) => row.member_id),
+    );
+    const now = deps.now();
+    return rows.map((row) => memberFromRow(row, grants.get(row.member_id) ?? [], now));
+  };
+
   return {
     bootstrap: unary(
       "Bootstrap",
@@ -46,7 +109,11 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           agreement: { hash: request.agreement.hash, uri: request.agreement.uri },
           force: request.force,
         });
-        return { memberIds: result.memberIds, sequence: toBig(result.sequence) };
+        return {
+          memberIds: result.memberIds,
+          sequence: toBig(result.sequence),
+          consistencyToken: token(result.sequence),
+        };
       },
       { logger },
     ),
@@ -59,7 +126,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           hash: bytes("hash", request.hash, HASH_BYTES),
           uri: request.uri,
         });
-        return { version: result.version, sequence: toBig(result.sequence) };
+        return { version: result.version, sequence: toBig(result.sequence), consistencyToken: token(result.sequence) };
       },
       { logger },
     ),
@@ -85,6 +152,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           admittedMemberId: result.admittedMemberId,
           creditsLeft: result.creditsLeft,
           sequence: toBig(result.sequence),
+          consistencyToken: token(result.sequence),
         };
       },
       { logger },
@@ -98,7 +166,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           memberId: requireMemberId("member_id", request.memberId),
           reason: request.reason,
         });
-        return { sequence: toBig(result.sequence) };
+        return { sequence: toBig(result.sequence), consistencyToken: token(result.sequence) };
       },
       { logger },
     ),
@@ -107,31 +175,124 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
       "GetMember",
       async (request, context) => {
         const memberId = requireMemberId("member_id", request.memberId);
-        await waitForSequence(deps.members, request.minSequence, context.deadline);
-        const row = await deps.db
-          .selectFrom("members")
-          .selectAll()
-          .where("member_id", "=", memberId)
-          .executeTakeFirst();
+        await consistent(request, context);
+        const row = await findMember(db, memberId);
         if (!row) throw new NotFoundError(`member ${memberId} does not exist`);
+        const [member] = await membersOf([row]);
+        return { member };
+      },
+      { logger },
+    ),
+
+    listMembers: unary(
+      "ListMembers",
+      async (request, context) => {
+        const limit = pageSize(request.pageSize, { fallback: 50, max: 500 });
+        const status = filterOf("status", request.status, STATUSES);
+        const kind = filterOf("kind", request.kind, KINDS);
+        const filters = `${status ?? ""}|${kind ?? ""}`;
+        const [afterSeq = 0] = decodePageToken(request.pageToken, filters) ?? [];
+        if (typeof afterSeq !== "number") throw new ValidationError("page_token", "is not a token this service issued");
+        await consistent(request, context);
+        const rows = await listMembers(db, {
+          ...(status ? { status } : {}),
+          ...(kind ? { kind } : {}),
+          afterSeq,
+          limit: limit + 1,
+        });
+        const page = rows.slice(0, limit);
+        const last = page.at(-1);
         return {
-          member: {
-            memberId: row.member_id,
-            publicKey: row.public_key,
-            status: row.status === "active" ? MemberStatus.MEMBER_STATUS_ACTIVE : MemberStatus.MEMBER_STATUS_EXCLUDED,
-            kind: kindToWire(row.kind),
-            sponsorIds: row.sponsor_ids,
-            controllerId: row.controller_id ?? "",
-            gameId: row.game_id ?? "",
-            agreementVersion: row.agreement_version ?? 0,
-            displayName: row.display_name,
-            admittedAtMs: BigInt(row.admitted_at),
-            credits: row.credits,
-          },
+          members: await membersOf(page),
+          nextPageToken: rows.length > limit && last ? encodePageToken([Number(last.admitted_seq)], filters) : "",
         };
       },
       { logger },
     ),
+
+    getLineage: unary(
+      "GetLineage",
+      async (request, context) => {
+        const memberId = requireMemberId("member_id", request.memberId);
+        const depth = request.depth === 0 ? DEFAULT_LINEAGE_DEPTH : request.depth;
+        if (depth > MAX_LINEAGE_DEPTH) throw new ValidationError("depth", `must be at most ${MAX_LINEAGE_DEPTH}`);
+        await consistent(request, context);
+        if (!(await findMember(db, memberId))) throw new NotFoundError(`member ${memberId} does not exist`);
+        const [ancestors, descendants] = await Promise.all([
+          lineage(db, memberId, "ancestors", depth),
+          lineage(db, memberId, "descendants", depth),
+        ]);
+        return {
+          ancestors: ancestors.links.map(edgeToWire),
+          descendants: descendants.links.map(edgeToWire),
+          truncated: ancestors.truncated || descendants.truncated,
+        };
+      },
+      { logger },
+    ),
+
+    getAdmissionStats: unary(
+      "GetAdmissionStats",
+      async (request, context) => {
+        const { from, to } = dayRange(request, deps.now());
+        await consistent(request, context);
+        const days = new Map<string, DailyAdmissions>();
+        const total: DailyAdmissions = { day: "", genesis: 0, sponsored: 0, controlled: 0 };
+        for (const { day, kind, admitted } of await admissionsBetween(db, from, to)) {
+          const entry = days.get(day) ?? { day, genesis: 0, sponsored: 0, controlled: 0 };
+          entry[kind] += admitted;
+          total[kind] += admitted;
+          days.set(day, entry);
+        }
+        return { days: [...days.values()], total };
+      },
+      { logger },
+    ),
+  };
+}
+
+function memberFromRow(row: MemberRow, grants: readonly CreditGrantRow[], now: number): Member {
+  const state: MemberState = {
+    status: row.status,
+    memberId: row.member_id,
+    publicKey: row.public_key,
+    kind: row.kind,
+    sponsorIds: row.sponsor_ids,
+    controllerId: row.controller_id ?? "",
+    gameId: row.game_id ?? "",
+    displayName: row.display_name,
+    admittedAt: Number(row.admitted_at),
+    consent: undefined,
+    grants: grants.map((g) => ({ gameId: g.game_id, count: g.count, expiresAtMs: Number(g.expires_at) })),
+    redeemed: row.credits_redeemed,
+  };
+  return {
+    memberId: row.member_id,
+    publicKey: row.public_key,
+    status: row.status === "active" ? MemberStatus.MEMBER_STATUS_ACTIVE : MemberStatus.MEMBER_STATUS_EXCLUDED,
+    kind: kindToWire(row.kind),
+    sponsorIds: row.sponsor_ids,
+    controllerId: row.controller_id ?? "",
+    gameId: row.game_id ?? "",
+    agreementVersion: row.agreement_version ?? 0,
+    displayName: row.display_name,
+    admittedAtMs: BigInt(row.admitted_at),
+    credits: availableCredits(state, now),
+    excludedAtMs: BigInt(row.excluded_at ?? 0),
+    exclusionReason: row.exclusion_reason ?? "",
+    creditsRedeemed: row.credits_redeemed,
+  };
+}
+
+function edgeToWire(link: LineageLink) {
+  return {
+    parentId: link.parent_id,
+    childId: link.child_id,
+    relation:
+      link.relation === "sponsor"
+        ? LineageRelation.LINEAGE_RELATION_SPONSOR
+        : LineageRelation.LINEAGE_RELATION_CONTROLLER,
+    depth: link.depth,
   };
 }
 

@@ -1,16 +1,23 @@
 import { MatchmakerServiceService, ProposalStatus, type MatchmakerServiceServer } from "@pot/contracts";
-import { NotFoundError, requireMemberId, requireUuid, SIGNATURE_BYTES } from "@pot/mechanism";
-import type { ProjectionRunner } from "@pot/projections";
-import { unary, waitForSequence, type Logger } from "@pot/service-kit";
+import { NotFoundError, requireMemberId, requireUuid, SIGNATURE_BYTES, ValidationError } from "@pot/mechanism";
+import {
+  formatConsistencyToken,
+  unary,
+  waitForConsistency,
+  type ConsistencyWaiter,
+  type Logger,
+} from "@pot/service-kit";
 import { actionFromWire, bytes, toBig } from "@pot/wire";
 import type { Kysely } from "kysely";
 import type { Matchmaker } from "../../application/matchmaker.js";
-import type { MatchmakerDatabase } from "../../read-models/ledger/ledger.table.js";
+import type { MatchmakerDatabase } from "../../read-models/database.js";
+import { findCooldown, findProposal, findStake } from "../../read-models/ledger/ledger.queries.js";
 
 export interface HandlerDeps {
   readonly matchmaker: Matchmaker;
   readonly db: Kysely<MatchmakerDatabase>;
-  readonly ledger: ProjectionRunner;
+  /** Read-your-writes: min_sequence and consistency tokens. */
+  readonly consistency: ConsistencyWaiter;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -22,8 +29,14 @@ const STATUSES = {
   cancelled: ProposalStatus.PROPOSAL_STATUS_CANCELLED,
 };
 
+const token = (seq: number) => formatConsistencyToken("matchmaker", seq);
+
 export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
   const { matchmaker, logger } = deps;
+  const consistent = (
+    request: { minSequence: bigint; consistencyToken: string },
+    context: { deadline: Date | undefined },
+  ) => waitForConsistency(deps.consistency, request, context.deadline);
   const answer =
     (type: "Accept" | "Decline" | "Cancel") =>
     async (request: { proposalId: string; memberId: string; signature: Uint8Array }) =>
@@ -48,6 +61,7 @@ export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
           proposalId: result.proposalId,
           expiresAtMs: toBig(result.expiresAt),
           sequence: toBig(result.sequence),
+          consistencyToken: token(result.sequence),
         };
       },
       { logger },
@@ -61,25 +75,36 @@ export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
           gameId: request.proposalId,
           stakeLockedUntilMs: toBig(result.stakeLockedUntil),
           sequence: toBig(result.sequence),
+          consistencyToken: token(result.sequence),
         };
       },
       { logger },
     ),
 
-    decline: unary("Decline", async (request) => ({ sequence: toBig((await answer("Decline")(request)).sequence) }), {
-      logger,
-    }),
+    decline: unary(
+      "Decline",
+      async (request) => {
+        const { sequence } = await answer("Decline")(request);
+        return { sequence: toBig(sequence), consistencyToken: token(sequence) };
+      },
+      { logger },
+    ),
 
-    cancel: unary("Cancel", async (request) => ({ sequence: toBig((await answer("Cancel")(request)).sequence) }), {
-      logger,
-    }),
+    cancel: unary(
+      "Cancel",
+      async (request) => {
+        const { sequence } = await answer("Cancel")(request);
+        return { sequence: toBig(sequence), consistencyToken: token(sequence) };
+      },
+      { logger },
+    ),
 
     getStake: unary(
       "GetStake",
       async (request, context) => {
         const memberId = requireMemberId("member_id", request.memberId);
-        await waitForSequence(deps.ledger, request.minSequence, context.deadline);
-        const row = await deps.db.selectFrom("stakes").selectAll().where("member_id", "=", memberId).executeTakeFirst();
+        await consistent(request, context);
+        const row = await findStake(deps.db, memberId);
         if (!row) throw new NotFoundError(`member ${memberId} is not known to the matchmaker`);
         const now = deps.now();
         const lockedUntil = Number(row.locked_until);
@@ -102,12 +127,8 @@ export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
       "GetProposal",
       async (request, context) => {
         const proposalId = requireUuid("proposal_id", request.proposalId);
-        await waitForSequence(deps.ledger, request.minSequence, context.deadline);
-        const row = await deps.db
-          .selectFrom("proposals")
-          .selectAll()
-          .where("proposal_id", "=", proposalId)
-          .executeTakeFirst();
+        await consistent(request, context);
+        const row = await findProposal(deps.db, proposalId);
         if (!row) throw new NotFoundError(`proposal ${proposalId} does not exist`);
         return {
           proposal: {
@@ -121,6 +142,28 @@ export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
                 : STATUSES[row.status],
             madeAtMs: BigInt(row.made_at),
             expiresAtMs: BigInt(row.expires_at),
+          },
+        };
+      },
+      { logger },
+    ),
+
+    getPairCooldown: unary(
+      "GetPairCooldown",
+      async (request, context) => {
+        const memberId = requireMemberId("member_id", request.memberId);
+        const partnerId = requireMemberId("partner_id", request.partnerId);
+        if (memberId === partnerId) throw new ValidationError("partner_id", "must differ from member_id");
+        await consistent(request, context);
+        const row = await findCooldown(deps.db, memberId, partnerId);
+        const until = Number(row?.until ?? 0);
+        return {
+          cooldown: {
+            memberId,
+            partnerId,
+            untilMs: BigInt(until),
+            gameId: row?.game_id ?? "",
+            coolingDown: until > deps.now(),
           },
         };
       },
