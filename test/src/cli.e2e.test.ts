@@ -298,4 +298,24 @@ describe("the pot CLI end to end", () => {
     assert.equal(types.filter((t) => t === "GameOpened").length, 1);
     assert.equal(types.filter((t) => t === "ProposalCancelled").length, 1);
   });
+
+  test("pot demo plays on the running services and restores their policy", async () => {
+    const before = await json<{ version: number }>(["status", "policy"]);
+    const run = await ok(["demo", "--games", "4", "--genesis", "4", "--seed", "3", "--json"]);
+    const result = JSON.parse(run.stdout) as {
+      namespace: string;
+      games: { outcome: string }[];
+      summary: { outcomes: Record<string, number>; events: Record<string, number> };
+    };
+    assert.equal(result.namespace, system.namespace, "it used the services that answered");
+    assert.equal(result.games.length, 4);
+    assert.equal(
+      Object.values(result.summary.outcomes).reduce((a, b) => a + b, 0),
+      4,
+      "the streams record every game it played",
+    );
+    const after = await json<{ version: number; pairCooldownMs: string }>(["status", "policy"]);
+    assert.equal(after.version, before.version + 2, "the demo policy, then the previous one again");
+    assert.equal(after.pairCooldownMs, String(180 * 86_400_000));
+  });
 });
