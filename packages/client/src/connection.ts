@@ -84,15 +84,18 @@ export interface ConnectOptions {
   readonly deadlineMs?: number;
   /** Channel credentials; plaintext when omitted (the services do not speak TLS yet). */
   readonly credentials?: grpc.ChannelCredentials;
+  /** grpc-js client options, e.g. `interceptors` that add credentials or trace context to every call. */
+  readonly channelOptions?: grpc.ClientOptions;
 }
 
 /** Channels to the three services. Nothing is dialled until the first call (or waitForReady). */
 export function connect(addresses: ServiceAddresses, options: ConnectOptions = {}): Connections {
   const credentials = options.credentials ?? grpc.credentials.createInsecure();
   const deadline = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
-  const identity = promisify(new IdentityServiceClient(addresses.identity, credentials), deadline);
-  const matchmaker = promisify(new MatchmakerServiceClient(addresses.matchmaker, credentials), deadline);
-  const adjudicator = promisify(new AdjudicatorServiceClient(addresses.adjudicator, credentials), deadline);
+  const channel = options.channelOptions ?? {};
+  const identity = promisify(new IdentityServiceClient(addresses.identity, credentials, channel), deadline);
+  const matchmaker = promisify(new MatchmakerServiceClient(addresses.matchmaker, credentials, channel), deadline);
+  const adjudicator = promisify(new AdjudicatorServiceClient(addresses.adjudicator, credentials, channel), deadline);
   return {
     identity,
     matchmaker,

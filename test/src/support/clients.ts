@@ -1,62 +1,25 @@
-import * as grpc from "@grpc/grpc-js";
-import { AdjudicatorServiceClient, IdentityServiceClient, MatchmakerServiceClient } from "@pot/contracts";
+import type * as grpc from "@grpc/grpc-js";
+import {
+  connect,
+  isStatus as hasStatus,
+  promisify as promisifyWith,
+  type Connections,
+  type ServiceAddresses,
+  type ServiceClient,
+} from "@pot/client";
 
-type Unary<Req, Res> = (
-  request: Req,
-  metadata: grpc.Metadata,
-  options: Partial<grpc.CallOptions>,
-  callback: (error: grpc.ServiceError | null, response: Res) => void,
-) => grpc.ClientUnaryCall;
+/** Calls in tests get 5 s unless they say otherwise. */
+const TEST_DEADLINE_MS = 5_000;
 
-type Promisified<C> = {
-  [K in keyof C as C[K] extends Unary<never, unknown> ? K : never]: C[K] extends Unary<infer Req, infer Res>
-    ? (request: Req, options?: { deadlineMs?: number }) => Promise<Res>
-    : never;
-};
-
-/** A grpc-js client whose unary methods return promises (deadline 5 s unless told otherwise). */
-export function promisify<C extends grpc.Client>(client: C): Promisified<C> & { close(): void } {
-  return new Proxy(client, {
-    get(target, property) {
-      if (property === "close") return () => target.close();
-      const method = (target as unknown as Record<string | symbol, unknown>)[property];
-      if (typeof method !== "function") return method;
-      return (request: unknown, options: { deadlineMs?: number } = {}) =>
-        new Promise((resolve, reject) => {
-          (method as Unary<unknown, unknown>).call(
-            target,
-            request,
-            new grpc.Metadata(),
-            { deadline: Date.now() + (options.deadlineMs ?? 5_000) },
-            (error, response) => (error ? reject(error) : resolve(response)),
-          );
-        });
-    },
-  }) as unknown as Promisified<C> & { close(): void };
+/** A grpc-js client whose unary methods return promises (the platform client's, with the tests' deadline). */
+export function promisify<C extends grpc.Client>(client: C): ServiceClient<C> {
+  return promisifyWith(client, TEST_DEADLINE_MS);
 }
 
-export interface Clients {
-  identity: ReturnType<typeof promisify<IdentityServiceClient>>;
-  matchmaker: ReturnType<typeof promisify<MatchmakerServiceClient>>;
-  adjudicator: ReturnType<typeof promisify<AdjudicatorServiceClient>>;
-  close(): void;
-}
+export type Clients = Connections;
 
-export function connectClients(addresses: { identity: string; matchmaker: string; adjudicator: string }): Clients {
-  const insecure = grpc.credentials.createInsecure();
-  const identity = promisify(new IdentityServiceClient(addresses.identity, insecure));
-  const matchmaker = promisify(new MatchmakerServiceClient(addresses.matchmaker, insecure));
-  const adjudicator = promisify(new AdjudicatorServiceClient(addresses.adjudicator, insecure));
-  return {
-    identity,
-    matchmaker,
-    adjudicator,
-    close() {
-      identity.close();
-      matchmaker.close();
-      adjudicator.close();
-    },
-  };
+export function connectClients(addresses: ServiceAddresses): Clients {
+  return connect(addresses, { deadlineMs: TEST_DEADLINE_MS });
 }
 
 /** Retries `probe` until it returns a value (not undefined) or the timeout passes. */
@@ -78,5 +41,5 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 }
 
 export function isStatus(error: unknown, code: grpc.status): boolean {
-  return typeof error === "object" && error !== null && (error as grpc.ServiceError).code === code;
+  return hasStatus(error, code);
 }

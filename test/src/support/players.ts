@@ -1,32 +1,24 @@
 import { randomUUID } from "node:crypto";
-import { Move, type Action } from "@pot/contracts";
+import type { Action } from "@pot/contracts";
+import type { MoveName } from "@pot/mechanism";
 import {
-  actionDigest,
-  answerPayload,
-  commitmentOf,
-  commitPayload,
-  consentPayload,
-  generateKeyPair,
-  memberIdOf,
-  proposePayload,
-  revealPayload,
-  sign,
-  type KeyPair,
-  type MoveName,
-} from "@pot/mechanism";
-import { actionFromWire } from "@pot/wire";
+  admissionAction,
+  answerRequest,
+  commitRequest,
+  consentOf,
+  newMember,
+  proposeRequest as signedProposal,
+  revealRequest,
+  sealMove,
+  type Member,
+  type SealedMove,
+} from "@pot/client";
 import type { Clients } from "./clients.js";
 import { eventually } from "./clients.js";
 
-export interface Member {
-  readonly keys: KeyPair;
-  readonly id: string;
-}
-
-export function newMember(): Member {
-  const keys = generateKeyPair();
-  return { keys, id: memberIdOf(keys.publicKey) };
-}
+// Members and their signed requests come from the platform client (@pot/client); these are the
+// tests' shorthands on top of it.
+export { answerRequest, commitRequest, newMember, revealRequest, sealMove, type Member, type SealedMove };
 
 export const AGREEMENT = {
   version: 1,
@@ -34,71 +26,13 @@ export const AGREEMENT = {
   uri: "https://example.org/pot/agreement/v1",
 };
 
+/** An admission of `candidate`, with its consent to AGREEMENT. */
 export function admissionOf(candidate: Member): Action {
-  return {
-    action: {
-      $case: "admission",
-      value: {
-        consent: {
-          candidatePublicKey: candidate.keys.publicKey,
-          agreementVersion: AGREEMENT.version,
-          agreementHash: AGREEMENT.hash,
-          signature: sign(
-            consentPayload(candidate.keys.publicKey, AGREEMENT.version, AGREEMENT.hash),
-            candidate.keys.secretKey,
-          ),
-        },
-      },
-    },
-  };
+  return admissionAction(consentOf(candidate, AGREEMENT));
 }
 
 export function proposeRequest(a: Member, b: Member, action: Action, proposalId = randomUUID()) {
-  const digest = actionDigest(actionFromWire(action));
-  return {
-    proposalId,
-    proposerId: a.id,
-    partnerId: b.id,
-    action,
-    signature: sign(proposePayload(proposalId, a.id, b.id, digest), a.keys.secretKey),
-  };
-}
-
-export function answerRequest(kind: "accept" | "decline" | "cancel", member: Member, proposalId: string) {
-  return {
-    proposalId,
-    memberId: member.id,
-    signature: sign(answerPayload(kind, proposalId, member.id), member.keys.secretKey),
-  };
-}
-
-export interface SealedMove {
-  readonly move: MoveName;
-  readonly nonce: Uint8Array;
-}
-
-export function sealMove(move: MoveName): SealedMove {
-  return { move, nonce: crypto.getRandomValues(new Uint8Array(32)) };
-}
-
-export function commitRequest(member: Member, gameId: string, sealed: SealedMove) {
-  const commitment = commitmentOf(gameId, member.id, sealed.move, sealed.nonce);
-  return {
-    gameId,
-    memberId: member.id,
-    commitment,
-    signature: sign(commitPayload(gameId, member.id, commitment), member.keys.secretKey),
-  };
-}
-
-export function revealRequest(member: Member, gameId: string, sealed: SealedMove) {
-  return {
-    gameId,
-    memberId: member.id,
-    move: sealed.move === "cooperate" ? Move.MOVE_COOPERATE : Move.MOVE_DEFECT,
-    nonce: sealed.nonce,
-    signature: sign(revealPayload(gameId, member.id, sealed.move, sealed.nonce), member.keys.secretKey),
-  };
+  return signedProposal(a, b.id, action, proposalId);
 }
 
 /** Bootstraps `members` as genesis and waits until the matchmaker knows each of them. */
