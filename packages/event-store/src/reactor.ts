@@ -28,6 +28,7 @@ export interface Reactor {
 }
 
 const REDELIVERY_DELAYS_MS = [100, 500, 2_000, 10_000, 30_000];
+export const PULL_EXPIRES_MS = 5_000;
 
 /**
  * A process manager's loop: a durable pull consumer on another service's stream; each event is
@@ -47,7 +48,12 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     maxAckPending: Math.max(1_000, (options.batch ?? 256) * 2),
   });
   const consumer: Consumer = await options.store.js.consumers.get(options.sourceStream, options.durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: options.batch ?? 256 });
+  // Pull requests that expire after 5 s carry idle heartbeats every 2.5 s: a consumer whose leader
+  // moved (a NATS node lost) is noticed and pulled from again within seconds, not the default 30.
+  const messages: ConsumerMessages = await consumer.consume({
+    max_messages: options.batch ?? 256,
+    expires: PULL_EXPIRES_MS,
+  });
   const concurrency = options.concurrency ?? 32;
   const inFlight = new Set<Promise<void>>();
 

@@ -6,6 +6,7 @@ import {
   decodeEnvelope,
   ensureDurableConsumer,
   observeConsumer,
+  PULL_EXPIRES_MS,
   silentLogger,
   type DurableConsumerOptions,
   type EventStore,
@@ -167,7 +168,8 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
     moveTo(await readCheckpoint(db, projection.name));
     const { info, replayThrough } = await alignConsumer(position);
     const consumer = await store.js.consumers.get(stream, durable);
-    const messages = await consumer.consume({ max_messages: batch });
+    // Short pull requests (see PULL_EXPIRES_MS): a lost NATS node costs seconds, not the default 30.
+    const messages = await consumer.consume({ max_messages: batch, expires: PULL_EXPIRES_MS });
     const inbox = new Inbox<JsMsg>();
     const pumped = (async () => {
       for await (const message of messages) inbox.push(message);
