@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { METRICS, prometheusName, prometheusSeries } from "@pot/telemetry";
-import { dashboardMetricNames, metricNamesIn } from "./support/prometheus.js";
+import { alertMetricNames, dashboardMetricNames, metricNamesIn } from "./support/prometheus.js";
 
 /**
  * The Grafana dashboard (infra/grafana/dashboards) may only query metrics the services export:
@@ -26,6 +26,13 @@ describe("the provisioned Grafana dashboard", () => {
       [],
       "every exported metric has a panel",
     );
+  });
+
+  test("the alerting rules query only metrics the services export", () => {
+    const names = alertMetricNames();
+    assert.ok(names.size >= 8, `found the rules' metrics (${[...names].join(", ")})`);
+    const unknown = [...names].filter((name) => !exported.has(name));
+    assert.deepEqual(unknown, [], `the alerts query metrics no service exports: ${unknown.join(", ")}`);
   });
 
   test("metric names are read out of PromQL, not labels, functions or durations", () => {

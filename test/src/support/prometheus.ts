@@ -4,6 +4,8 @@ import { repoRoot } from "@pot/devenv";
 
 /** The provisioned Grafana dashboard of the compose stack. */
 export const DASHBOARD = join("infra", "grafana", "dashboards", "proof-of-trust.json");
+/** The Prometheus alerting rules of the compose stack. */
+export const ALERTS = join("infra", "prometheus", "alerts.yml");
 
 /** Series Prometheus itself makes (per scrape target), which a dashboard may use besides the services' own. */
 export const PROMETHEUS_SERIES: ReadonlySet<string> = new Set(["up"]);
@@ -58,6 +60,30 @@ export function dashboardMetricNames(path = join(repoRoot(), DASHBOARD)): Set<st
     }
   };
   walk(dashboard);
+  return new Set(exprs.flatMap(metricNamesIn).filter((name) => !PROMETHEUS_SERIES.has(name)));
+}
+
+/**
+ * Every metric name the alerting rules query. Reads the `expr:` values of the rules file, inline
+ * or as a folded block (`expr: >-` and the more indented lines under it): no YAML parser needed.
+ */
+export function alertMetricNames(path = join(repoRoot(), ALERTS)): Set<string> {
+  const lines = readFileSync(path, "utf8").split("\n");
+  const exprs: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^(\s*)expr:\s*(.*)$/.exec(lines[i]!);
+    if (!match) continue;
+    const [, indent, inline] = match as unknown as [string, string, string];
+    if (!/^[>|]/.test(inline)) {
+      exprs.push(inline);
+      continue;
+    }
+    const block: string[] = [];
+    while (i + 1 < lines.length && (lines[i + 1]!.trim() === "" || lines[i + 1]!.search(/\S/) > indent.length)) {
+      block.push(lines[++i]!.trim());
+    }
+    exprs.push(block.join(" "));
+  }
   return new Set(exprs.flatMap(metricNamesIn).filter((name) => !PROMETHEUS_SERIES.has(name)));
 }
 
