@@ -96,7 +96,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
         const results: ReplayResult[] = [];
         for (const service of services) {
           const bar = progressBar(io, ctx, service);
-          bar?.start(0, 0, { rate: "0" });
+          let shown = false;
           const result = await ops
             .replay({
               natsUrl: ctx.settings.natsUrl,
@@ -104,8 +104,11 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
               namespace: ctx.settings.namespace,
               service,
               onProgress: (p) => {
+                const rate = { rate: count(Math.round(p.eventsPerSecond)) };
+                if (!shown) bar?.start(p.total, p.applied, rate);
+                shown = true;
                 bar?.setTotal(p.total);
-                bar?.update(p.applied, { rate: count(Math.round(p.eventsPerSecond)) });
+                bar?.update(p.applied, rate);
               },
             })
             .finally(() => bar?.stop());
