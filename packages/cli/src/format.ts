@@ -139,6 +139,12 @@ function playerLine(player: PlayerState | undefined): string {
   return `${player.memberId}: ${steps.join(", ")}`;
 }
 
+/** What a game is over, from the read model's summary of its action. */
+function gameAction(game: Game): string {
+  if (game.actionKind === "admission") return game.candidateId ? `admit ${game.candidateId}` : "admission";
+  return game.actionKind || "unknown";
+}
+
 export function gameLines(game: Game, now: number): string[] {
   const resolved = game.phase === GamePhase.GAME_PHASE_RESOLVED;
   return table([
@@ -146,7 +152,7 @@ export function gameLines(game: Game, now: number): string[] {
     ["phase", resolved ? `resolved: ${outcomeLabel(game.outcome)}` : phaseLabel(game.phase)],
     ["sponsor A", playerLine(game.sponsorA)],
     ["sponsor B", playerLine(game.sponsorB)],
-    ["action", describeAction(game.action)],
+    ["action", game.action ? describeAction(game.action) : gameAction(game)],
     ["policy", `v${game.policyVersion}`],
     ["opened", formatInstant(game.openedAtMs, now)],
     ["commit by", formatInstant(game.commitDeadlineMs, now)],
