@@ -122,7 +122,8 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
   const standbyPollMs = options.standbyPollMs ?? 1_000;
   const lockCheckMs = options.lockCheckMs ?? 5_000;
   const instruments = projectionInstruments();
-  const metricAttributes = { [ATTR.projection]: projection.name };
+  // The projection's name is unique within its service only; the durable consumer's names the service too.
+  const metricAttributes = { [ATTR.projection]: projection.name, [ATTR.consumer]: durable };
   let position = 0;
   let current: Session | undefined;
   let failures = 0;

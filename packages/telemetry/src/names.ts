@@ -172,28 +172,28 @@ export const METRICS = {
     type: "histogram",
     unit: "{message}",
     description: "Messages applied to a projection in one transaction.",
-    attributes: [ATTR.projection],
+    attributes: [ATTR.projection, ATTR.consumer],
   },
   projectionBatchDuration: {
     name: "pot.projection.batch.duration",
     type: "histogram",
     unit: "s",
     description: "From taking a batch to acknowledging it, the transaction included.",
-    attributes: [ATTR.projection],
+    attributes: [ATTR.projection, ATTR.consumer],
   },
   projectionLagEvents: {
     name: "pot.projection.lag.events",
     type: "gauge",
     unit: "{event}",
     description: "Events matching the projection not applied yet, after its last batch.",
-    attributes: [ATTR.projection],
+    attributes: [ATTR.projection, ATTR.consumer],
   },
   projectionLagSeconds: {
     name: "pot.projection.lag.seconds",
     type: "gauge",
     unit: "s",
     description: "Age of the last event applied when its batch committed.",
-    attributes: [ATTR.projection],
+    attributes: [ATTR.projection, ATTR.consumer],
   },
 } as const satisfies Record<string, MetricDefinition>;
 
