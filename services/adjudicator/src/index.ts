@@ -60,6 +60,13 @@ export async function startAdjudicator(
   await adjudicator.ensureDefaultPolicy();
 
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
+  const consistency = new ConsistencyGate({
+    jsm: store.jsm,
+    namespace: ns,
+    service: "adjudicator",
+    projections: views.runners,
+    reactions: [{ source: "matchmaker", durable: durableName(ns, "adjudicator", "react", "matchmaker") }],
+  });
   const matchmaker = streamNames(ns, "matchmaker");
   const reactions = startWhenAvailable(
     `reactions to ${matchmaker.stream}`,
@@ -68,7 +75,7 @@ export async function startAdjudicator(
         store,
         sourceStream: matchmaker.stream,
         durable: durableName(ns, "adjudicator", "react", "matchmaker"),
-        handle: (event) => adjudicator.onMatchmakerEvent(event),
+        handle: consistency.track("matchmaker", (event) => adjudicator.onMatchmakerEvent(event)),
         logger,
       }),
     { logger },
@@ -81,14 +88,6 @@ export async function startAdjudicator(
     logger,
   });
   clock.onChange(() => scheduler.sweep());
-
-  const consistency = new ConsistencyGate({
-    jsm: store.jsm,
-    namespace: ns,
-    service: "adjudicator",
-    projections: views.runners,
-    reactions: [{ source: "matchmaker", durable: durableName(ns, "adjudicator", "react", "matchmaker") }],
-  });
 
   const grpc = createGrpcServer({
     logger,

@@ -45,11 +45,21 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
     now,
   });
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
+  const consistency = new ConsistencyGate({
+    jsm: store.jsm,
+    namespace: ns,
+    service: "identity",
+    projections: views.runners,
+    reactions: [
+      { source: "identity", durable: durableName(ns, "identity", "react", "identity") },
+      { source: "adjudicator", durable: durableName(ns, "identity", "react", "adjudicator") },
+    ],
+  });
   const genesis = await startReactor({
     store,
     sourceStream: store.names.stream,
     durable: durableName(ns, "identity", "react", "identity"),
-    handle: (event) => identity.onOwnEvent(event),
+    handle: consistency.track("identity", (event) => identity.onOwnEvent(event)),
     logger,
   });
   const adjudicator = streamNames(ns, "adjudicator");
@@ -61,22 +71,11 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
         sourceStream: adjudicator.stream,
         durable: durableName(ns, "identity", "react", "adjudicator"),
         filterSubject: `${adjudicator.prefix}.game.>`,
-        handle: (event) => identity.onAdjudicatorEvent(event),
+        handle: consistency.track("adjudicator", (event) => identity.onAdjudicatorEvent(event)),
         logger,
       }),
     { logger },
   );
-
-  const consistency = new ConsistencyGate({
-    jsm: store.jsm,
-    namespace: ns,
-    service: "identity",
-    projections: views.runners,
-    reactions: [
-      { source: "identity", durable: durableName(ns, "identity", "react", "identity") },
-      { source: "adjudicator", durable: durableName(ns, "identity", "react", "adjudicator") },
-    ],
-  });
 
   const grpc = createGrpcServer({
     logger,

@@ -42,6 +42,16 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
   });
   const matchmaker = new Matchmaker(new AggregateRepository(store, ledgerAggregate, { logger }), now);
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
+  const consistency = new ConsistencyGate({
+    jsm: store.jsm,
+    namespace: ns,
+    service: "matchmaker",
+    projections: views.runners,
+    reactions: [
+      { source: "identity", durable: durableName(ns, "matchmaker", "react", "identity") },
+      { source: "adjudicator", durable: durableName(ns, "matchmaker", "react", "adjudicator") },
+    ],
+  });
   const identity = streamNames(ns, "identity");
   const adjudicator = streamNames(ns, "adjudicator");
   const reactions = [
@@ -52,7 +62,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
           store,
           sourceStream: identity.stream,
           durable: durableName(ns, "matchmaker", "react", "identity"),
-          handle: (event) => matchmaker.onIdentityEvent(event),
+          handle: consistency.track("identity", (event) => matchmaker.onIdentityEvent(event)),
           logger,
         }),
       { logger },
@@ -64,23 +74,12 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
           store,
           sourceStream: adjudicator.stream,
           durable: durableName(ns, "matchmaker", "react", "adjudicator"),
-          handle: (event) => matchmaker.onAdjudicatorEvent(event),
+          handle: consistency.track("adjudicator", (event) => matchmaker.onAdjudicatorEvent(event)),
           logger,
         }),
       { logger },
     ),
   ];
-
-  const consistency = new ConsistencyGate({
-    jsm: store.jsm,
-    namespace: ns,
-    service: "matchmaker",
-    projections: views.runners,
-    reactions: [
-      { source: "identity", durable: durableName(ns, "matchmaker", "react", "identity") },
-      { source: "adjudicator", durable: durableName(ns, "matchmaker", "react", "adjudicator") },
-    ],
-  });
 
   const grpc = createGrpcServer({
     logger,
