@@ -51,8 +51,20 @@ export function startDeadlineScheduler(options: {
     return resolved;
   };
 
+  // A sweep asked for while one runs (the clock moved meanwhile) runs again after it, with the new
+  // time; several such requests share that one follow-up.
+  let queued: Promise<number> | undefined;
   const sweep = (): Promise<number> => {
-    running ??= sweepOnce().finally(() => {
+    if (running) {
+      queued ??= running
+        .catch(() => 0)
+        .then(() => {
+          queued = undefined;
+          return sweep();
+        });
+      return queued;
+    }
+    running = sweepOnce().finally(() => {
       running = undefined;
     });
     return running;
