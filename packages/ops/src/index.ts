@@ -1,0 +1,4 @@
+export type { ServiceName, ReplayProgress, TableDigest, ReplayResult, VerifyMismatch, VerifyResult } from "./types.js";
+export { replay } from "./replay.js";
+export { digestTables } from "./digest.js";
+export { verify } from "./verify.js";

@@ -1,0 +1,123 @@
+import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
+import { decodeEnvelope, type StoredEvent } from "@pot/event-store";
+
+/** Messages buffered ahead of the writer before reading pauses. */
+const HIGH_WATER = 20_000;
+
+/**
+ * A stream read from its start through an ordered consumer (an ephemeral consumer without acks
+ * that the client recreates from where it was if a message goes missing), with a bounded buffer so
+ * that reading runs ahead of the database writer but never without limit.
+ */
+export class StreamReader {
+  private readonly buffer: JsMsg[] = [];
+  private head = 0;
+  private wakeTaker: (() => void) | undefined;
+  private wakePump: (() => void) | undefined;
+  private failure: unknown;
+  private ended = false;
+  /** What the server still holds for this consumer beyond the last message received. */
+  private serverPending: number;
+
+  private constructor(
+    private readonly messages: ConsumerMessages,
+    pending: number,
+  ) {
+    this.serverPending = pending;
+  }
+
+  static async open(
+    js: JetStreamClient,
+    stream: string,
+    options: { filterSubject?: string; startSeq?: number; batch?: number } = {},
+  ): Promise<StreamReader> {
+    const consumer = await js.consumers.get(stream, {
+      ...(options.filterSubject ? { filter_subjects: options.filterSubject } : {}),
+      ...(options.startSeq && options.startSeq > 1
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.startSeq }
+        : { deliver_policy: DeliverPolicy.All }),
+    });
+    const messages = await consumer.consume({ max_messages: options.batch ?? 5_000 });
+    const reader = new StreamReader(messages, (await consumer.info(true)).num_pending);
+    void reader.pump();
+    return reader;
+  }
+
+  /** Buffered messages not taken yet plus what the server still holds for this consumer. */
+  get backlog(): number {
+    return this.available() + this.serverPending;
+  }
+
+  /**
+   * Up to `max` events as soon as at least one is there; an empty batch when the server has nothing
+   * more for this consumer and none arrives within `idleMs`. Messages are decoded here, so that
+   * decoding overlaps the previous batch's database work. `caughtUp`: nothing more is known to exist.
+   */
+  async take(max: number, idleMs: number): Promise<{ events: StoredEvent[]; lastSeq: number; caughtUp: boolean }> {
+    const { messages, caughtUp } = await this.takeRaw(max, idleMs);
+    const events: StoredEvent[] = new Array(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
+      events[i] = {
+        seq: message.seq,
+        subject: message.subject,
+        envelope: decodeEnvelope(message.data),
+        headers: undefined,
+      };
+    }
+    return { events, lastSeq: messages.at(-1)?.seq ?? 0, caughtUp };
+  }
+
+  /** take() without decoding, for a reader that must survive a message it cannot decode. */
+  async takeRaw(max: number, idleMs: number): Promise<{ messages: JsMsg[]; caughtUp: boolean }> {
+    while (this.available() === 0) {
+      if (this.failure !== undefined) throw this.failure;
+      const waitMs = this.serverPending > 0 ? 5_000 : idleMs;
+      const woken = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), waitMs);
+        this.wakeTaker = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      this.wakeTaker = undefined;
+      if (!woken && this.serverPending === 0) break;
+    }
+    const taken = this.buffer.slice(this.head, this.head + max);
+    this.head += taken.length;
+    if (this.head > 50_000) {
+      this.buffer.splice(0, this.head);
+      this.head = 0;
+    }
+    if (this.available() < HIGH_WATER / 2) this.wakePump?.();
+    return { messages: taken, caughtUp: this.available() === 0 && this.serverPending === 0 };
+  }
+
+  async close(): Promise<void> {
+    this.ended = true;
+    this.wakePump?.();
+    await this.messages.close();
+  }
+
+  private available(): number {
+    return this.buffer.length - this.head;
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for await (const message of this.messages) {
+        this.buffer.push(message);
+        this.serverPending = message.info.pending;
+        this.wakeTaker?.();
+        while (this.available() >= HIGH_WATER && !this.ended) {
+          await new Promise<void>((resolve) => (this.wakePump = resolve));
+          this.wakePump = undefined;
+        }
+      }
+      if (!this.ended) this.failure = new Error("the ordered consumer stopped delivering");
+    } catch (error) {
+      this.failure = error;
+    }
+    this.wakeTaker?.();
+  }
+}

@@ -1,0 +1,56 @@
+import type { Logger } from "@pot/event-store";
+
+export type ServiceName = "identity" | "matchmaker" | "adjudicator";
+
+export interface ReplayProgress {
+  service: ServiceName;
+  /** Events read from the stream and applied to the fresh tables so far. */
+  applied: number;
+  /** applied plus what the stream still holds for the rebuild. */
+  total: number;
+  eventsPerSecond: number;
+}
+
+export interface TableDigest {
+  table: string;
+  rows: number;
+  /** md5 over the sorted md5 of every row's text: equal tables have equal digests, whatever the row order. */
+  digest: string;
+}
+
+export interface ReplayResult {
+  service: ServiceName;
+  /** Events applied to the fresh tables, up to the moment they were swapped in. */
+  events: number;
+  /** From the start of the rebuild to the swap. */
+  seconds: number;
+  /** events / seconds, over the replay itself (reading and applying, not the swap). */
+  eventsPerSecond: number;
+  /** Digests of the rebuilt tables as they were swapped in. */
+  tables: TableDigest[];
+}
+
+export interface ReplayOptions {
+  natsUrl: string;
+  databaseUrl: string;
+  namespace: string;
+  service: ServiceName;
+  onProgress?: (p: ReplayProgress) => void;
+  logger?: Logger;
+}
+
+export interface VerifyMismatch {
+  /** Stream sequence of the event that does not check out. */
+  seq: number;
+  /** The game it belongs to ("" for a policy event). */
+  gameId: string;
+  problem: string;
+}
+
+export interface VerifyResult {
+  /** Events read from the adjudicator's stream. */
+  events: number;
+  /** Games started on it. */
+  games: number;
+  mismatches: VerifyMismatch[];
+}

@@ -1,0 +1,255 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  decideGame,
+  evolveGame,
+  gameEventToWire,
+  initialGameState,
+  policyAggregate,
+  type GameEvent,
+  type GameState,
+} from "@pot/adjudicator";
+import { deleteNamespace, ensureServers, uniqueNamespace, type Servers } from "@pot/devenv";
+import { envelopeOf, EventStore, streamNames, type EventBody } from "@pot/event-store";
+import {
+  commitmentOf,
+  commitPayload,
+  DEFAULT_POLICY,
+  generateKeyPair,
+  memberIdOf,
+  revealPayload,
+  sign,
+  type ActionSpec,
+  type KeyPair,
+  type MoveName,
+  type Policy,
+} from "@pot/mechanism";
+import { verify } from "./verify.js";
+
+const DAY = 86_400_000;
+
+interface Player {
+  readonly keys: KeyPair;
+  readonly id: string;
+}
+
+const player = (): Player => {
+  const keys = generateKeyPair();
+  return { keys, id: memberIdOf(keys.publicKey) };
+};
+
+/**
+ * verify against an adjudicator stream written by the pure decider itself (no services): a log as
+ * the adjudicator writes it checks out, and each kind of forgery is reported at its sequence.
+ */
+describe("verify", () => {
+  let servers: Servers;
+  let nc: NatsConnection;
+  let store: EventStore;
+  const namespace = uniqueNamespace("v");
+  const last = new Map<string, number>();
+  let t = Date.UTC(2032, 0, 1);
+
+  async function append(subject: string, event: EventBody): Promise<number> {
+    const eventId = `${subject}/${randomUUID()}`;
+    const envelope = envelopeOf({
+      event,
+      subject,
+      eventId,
+      causationId: eventId,
+      correlationId: subject,
+      occurredAt: new Date(t),
+    });
+    const { seq } = await store.append(subject, envelope, {
+      expectedLastSubjectSequence: last.get(subject) ?? 0,
+      msgId: eventId,
+    });
+    last.set(subject, seq);
+    return seq;
+  }
+
+  /** A game as the adjudicator decides it, event by event; `tamper` may replace what gets appended. */
+  class Game {
+    readonly id = randomUUID();
+    state: GameState = initialGameState(this.id);
+    readonly sealed = new Map<string, { move: MoveName; nonce: Uint8Array }>();
+
+    constructor(
+      readonly a: Player,
+      readonly b: Player,
+      readonly action: ActionSpec = { type: "generic", kind: "post.create", payload: new Uint8Array([1]) },
+    ) {}
+
+    get subject() {
+      return `${store.names.prefix}.game.${this.id}`;
+    }
+
+    async record(events: readonly GameEvent[]): Promise<number[]> {
+      const seqs = [];
+      for (const event of events) {
+        seqs.push(await append(this.subject, gameEventToWire(event)));
+        this.state = evolveGame(this.state, event);
+      }
+      return seqs;
+    }
+
+    start(policy: Policy) {
+      return decideGame(
+        {
+          type: "StartGame",
+          gameId: this.id,
+          sponsorA: { memberId: this.a.id, publicKey: this.a.keys.publicKey },
+          sponsorB: { memberId: this.b.id, publicKey: this.b.keys.publicKey },
+          action: this.action,
+          policy,
+          openedAt: t,
+        },
+        this.state,
+      );
+    }
+
+    commit(who: Player, move: MoveName) {
+      const nonce = crypto.getRandomValues(new Uint8Array(32));
+      this.sealed.set(who.id, { move, nonce });
+      const commitment = commitmentOf(this.id, who.id, move, nonce);
+      return decideGame(
+        {
+          type: "CommitMove",
+          memberId: who.id,
+          commitment,
+          signature: sign(commitPayload(this.id, who.id, commitment), who.keys.secretKey),
+          now: t,
+        },
+        this.state,
+      );
+    }
+
+    reveal(who: Player) {
+      const { move, nonce } = this.sealed.get(who.id)!;
+      return decideGame(
+        {
+          type: "RevealMove",
+          memberId: who.id,
+          move,
+          nonce,
+          signature: sign(revealPayload(this.id, who.id, move, nonce), who.keys.secretKey),
+          now: t,
+        },
+        this.state,
+      );
+    }
+  }
+
+  const policy: Policy = {
+    ...DEFAULT_POLICY,
+    actionKinds: [{ kind: "post.create", rules: { ...DEFAULT_POLICY.admission, defectorCredits: 0 } }],
+  };
+
+  before(async () => {
+    servers = await ensureServers();
+    nc = await connect({ servers: servers.natsUrl });
+    store = await EventStore.open(nc, streamNames(namespace, "adjudicator"), { storage: "memory" });
+    await append(store.subject("policy", "network"), policyAggregate.toWire({ type: "PolicyPublished", policy }));
+    // Games played by the rules: every outcome of the moves, a no-show, a cancellation.
+    for (const moves of [
+      ["cooperate", "cooperate"],
+      ["defect", "cooperate"],
+      ["cooperate", "defect"],
+      ["defect", "defect"],
+    ] as const) {
+      const game = new Game(player(), player());
+      await game.record(game.start(policy));
+      t += 1_000;
+      await game.record(game.commit(game.a, moves[0]));
+      await game.record(game.commit(game.b, moves[1]));
+      t += 1_000;
+      await game.record(game.reveal(game.a));
+      await game.record(game.reveal(game.b));
+    }
+    const absent = new Game(player(), player());
+    await absent.record(absent.start(policy));
+    await absent.record(absent.commit(absent.a, "cooperate"));
+    t += 2 * DAY;
+    await absent.record(decideGame({ type: "Tick", now: t }, absent.state));
+    const cancelled = new Game(player(), player());
+    await cancelled.record(cancelled.start(policy));
+    await cancelled.record(decideGame({ type: "CancelGame", now: t, reason: "excluded" }, cancelled.state));
+  });
+
+  after(async () => {
+    await nc?.close();
+    await deleteNamespace(servers.natsUrl, namespace);
+    await servers?.stop();
+  });
+
+  test("a log written by the rules checks out", async () => {
+    const progress: number[] = [];
+    const result = await verify({ natsUrl: servers.natsUrl, namespace, onProgress: (p) => progress.push(p.events) });
+    assert.deepEqual(result.mismatches, []);
+    assert.equal(result.games, 6);
+    assert.equal(result.events, 1 + 4 * 6 + 3 + 2);
+    assert.equal(progress.at(-1), result.events);
+  });
+
+  test("forged events are reported at their sequence: a wrong outcome, a bad signature, an unpublished policy, a false reveal", async () => {
+    // Both reveal; the resolution appended claims that A defected when both cooperated.
+    const flipped = new Game(player(), player());
+    await flipped.record(flipped.start(policy));
+    await flipped.record(flipped.commit(flipped.a, "cooperate"));
+    await flipped.record(flipped.commit(flipped.b, "cooperate"));
+    await flipped.record(flipped.reveal(flipped.a));
+    const [revealB, resolution] = flipped.reveal(flipped.b);
+    assert.equal(resolution?.type, "GameResolved");
+    await flipped.record([revealB!]);
+    const [wrongOutcome] = await flipped.record([
+      { ...resolution!, outcome: "a-defected", moveA: "defect" } as GameEvent,
+    ]);
+
+    // A commitment signed by someone else.
+    const impostor = new Game(player(), player());
+    await impostor.record(impostor.start(policy));
+    const [commit] = impostor.commit(impostor.a, "defect");
+    const [badSignature] = await impostor.record([
+      { ...commit!, signature: sign(new Uint8Array([1, 2, 3]), impostor.b.keys.secretKey) } as GameEvent,
+    ]);
+
+    // A game opened under a policy version that was never published.
+    const unpublished = new Game(player(), player());
+    const [started] = await unpublished.record(unpublished.start({ ...policy, version: 7 }));
+
+    // A reveal whose nonce does not open the commitment, validly signed by the member.
+    const bluff = new Game(player(), player());
+    await bluff.record(bluff.start(policy));
+    await bluff.record(bluff.commit(bluff.a, "defect"));
+    await bluff.record(bluff.commit(bluff.b, "cooperate"));
+    bluff.sealed.set(bluff.a.id, { move: "cooperate", nonce: new Uint8Array(32) });
+    const revealed = {
+      type: "MoveRevealed",
+      gameId: bluff.id,
+      memberId: bluff.a.id,
+      move: "cooperate",
+      nonce: new Uint8Array(32),
+      signature: sign(revealPayload(bluff.id, bluff.a.id, "cooperate", new Uint8Array(32)), bluff.a.keys.secretKey),
+      at: t,
+    } as const satisfies GameEvent;
+    const [falseReveal] = await bluff.record([revealed]);
+
+    const result = await verify({ natsUrl: servers.natsUrl, namespace });
+    assert.deepEqual(
+      result.mismatches.map((m) => [m.seq, m.gameId]),
+      [
+        [wrongOutcome, flipped.id],
+        [badSignature, impostor.id],
+        [started, unpublished.id],
+        [falseReveal, bluff.id],
+      ],
+    );
+    const [outcome, signature, version, nonce] = result.mismatches.map((m) => m.problem);
+    assert.match(outcome!, /outcome is "a-defected", the decider derives "both-cooperated"/);
+    assert.match(signature!, /refused by the decider: signature does not verify/);
+    assert.match(version!, /policy version 7, which was never published/);
+    assert.match(nonce!, /do not open the commitment/);
+  });
+});

@@ -1,0 +1,250 @@
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import {
+  decideGame,
+  evolveGame,
+  gameEventFromWire,
+  initialGameState,
+  policyAggregate,
+  type GameEvent,
+  type GameState,
+} from "@pot/adjudicator";
+import type { Envelope } from "@pot/contracts";
+import { aggregateIdOf, decodeEnvelope, eventTypeName, streamNames } from "@pot/event-store";
+import { memberIdOf, validatePolicy, type Policy } from "@pot/mechanism";
+import { StreamReader } from "./stream-reader.js";
+import type { VerifyMismatch, VerifyResult } from "./types.js";
+
+const BATCH = 2_000;
+const PROGRESS_EVERY = 1_000;
+
+/**
+ * Reads the adjudicator's stream from its start to its end (as of the call) and re-checks every
+ * game event by deciding it again with the pure decider, from the game's history and the policy
+ * version the game opened under: the opening against the published policy, every commitment's
+ * signature, every reveal's signature and opening of its commitment, and every resolution's
+ * outcome and effects (credits, suspensions, admission, grant). Whatever the decider would not
+ * have produced exactly is reported, as is any policy version published out of order or invalid.
+ */
+export async function verify(options: {
+  natsUrl: string;
+  namespace: string;
+  onProgress?: (p: { events: number }) => void;
+}): Promise<VerifyResult> {
+  const nc = await connect({ servers: options.natsUrl, name: `${options.namespace}-verify` });
+  let reader: StreamReader | undefined;
+  try {
+    const names = streamNames(options.namespace, "adjudicator");
+    const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
+    const audit = new Audit();
+    reader = await StreamReader.open(jetstream(nc), names.stream);
+    let events = 0;
+    let reported = 0;
+    while (audit.position < last) {
+      const { messages, caughtUp } = await reader.takeRaw(BATCH, 100);
+      for (const message of messages) {
+        if (message.seq > last) break;
+        audit.check(message.seq, message.subject, message.data);
+        events++;
+      }
+      if (events - reported >= PROGRESS_EVERY) {
+        reported = events;
+        options.onProgress?.({ events });
+      }
+      if (messages.length === 0 && caughtUp) break;
+    }
+    options.onProgress?.({ events });
+    return { events, games: audit.games, mismatches: audit.mismatches };
+  } finally {
+    await reader?.close().catch(() => undefined);
+    await nc.close();
+  }
+}
+
+/** The replayed state of the adjudicator's log and what did not check out. */
+class Audit {
+  position = 0;
+  games = 0;
+  readonly mismatches: VerifyMismatch[] = [];
+  private readonly policies: Policy[] = [];
+  /** Games in play. A resolved game needs no state: nothing may follow its resolution. */
+  private readonly open = new Map<string, GameState>();
+  private readonly resolved = new Set<string>();
+
+  check(seq: number, subject: string, data: Uint8Array): void {
+    this.position = seq;
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(data);
+    } catch (error) {
+      return this.report(seq, aggregateIdOf(subject), `undecodable message: ${(error as Error).message}`);
+    }
+    const body = envelope.event!;
+    if (envelope.type !== eventTypeName(body.$case)) {
+      this.report(seq, envelope.aggregateId, `envelope type ${envelope.type} does not match its ${body.$case} body`);
+    }
+    if (body.$case === "policyPublished") return this.checkPolicy(seq, envelope);
+    let event: GameEvent | undefined;
+    try {
+      event = gameEventFromWire(envelope);
+    } catch (error) {
+      return this.report(seq, aggregateIdOf(subject), `malformed ${envelope.type}: ${(error as Error).message}`);
+    }
+    if (!event)
+      return this.report(seq, aggregateIdOf(subject), `${envelope.type} does not belong on the adjudicator's stream`);
+    this.checkGame(seq, subject, event);
+  }
+
+  private checkPolicy(seq: number, envelope: Envelope): void {
+    const event = policyAggregate.fromWire(envelope);
+    if (!event) return;
+    const { policy } = event;
+    if (policy.version !== this.policies.length + 1) {
+      this.report(seq, "", `policy version ${policy.version} published after version ${this.policies.length}`);
+    }
+    try {
+      validatePolicy(policy);
+    } catch (error) {
+      this.report(seq, "", `policy version ${policy.version} is invalid: ${(error as Error).message}`);
+    }
+    this.policies[policy.version - 1] = policy;
+  }
+
+  private checkGame(seq: number, subject: string, event: GameEvent): void {
+    const { gameId } = event;
+    if (aggregateIdOf(subject) !== gameId) {
+      this.report(seq, gameId, `${event.type} of game ${gameId} is stored on ${subject}`);
+    }
+    if (this.resolved.has(gameId)) return this.report(seq, gameId, `${event.type} after the game was resolved`);
+    const state = this.open.get(gameId) ?? initialGameState(gameId);
+    if (event.type === "GameStarted") this.games++;
+    const problem = this.recheck(state, event);
+    if (problem) this.report(seq, gameId, problem);
+    if (event.type === "GameResolved") {
+      this.open.delete(gameId);
+      this.resolved.add(gameId);
+    } else {
+      this.open.set(gameId, evolveGame(state, event));
+    }
+  }
+
+  /** Why the decider would not have produced `event` from `state`, or undefined when it would. */
+  private recheck(state: GameState, event: GameEvent): string | undefined {
+    let expected: GameEvent[];
+    try {
+      switch (event.type) {
+        case "GameStarted": {
+          if (state.phase !== "none") return "GameStarted for a game that had started already";
+          for (const sponsor of [event.sponsorA, event.sponsorB]) {
+            if (memberIdOf(sponsor.publicKey) !== sponsor.memberId) {
+              return `sponsor ${sponsor.memberId} carries a public key that is not its own`;
+            }
+          }
+          const policy = this.policies[event.policy.version - 1];
+          if (!policy) return `opened under policy version ${event.policy.version}, which was never published before`;
+          expected = decideGame(
+            {
+              type: "StartGame",
+              gameId: event.gameId,
+              sponsorA: event.sponsorA,
+              sponsorB: event.sponsorB,
+              action: event.action,
+              policy,
+              openedAt: event.openedAt,
+            },
+            state,
+          );
+          break;
+        }
+        case "MoveCommitted":
+          expected = decideGame(
+            {
+              type: "CommitMove",
+              memberId: event.memberId,
+              commitment: event.commitment,
+              signature: event.signature,
+              now: event.at,
+            },
+            state,
+          ).slice(0, 1);
+          break;
+        case "MoveRevealed":
+          // A reveal that completes the game is decided together with the resolution, checked on its own.
+          expected = decideGame(
+            {
+              type: "RevealMove",
+              memberId: event.memberId,
+              move: event.move,
+              nonce: event.nonce,
+              signature: event.signature,
+              now: event.at,
+            },
+            state,
+          ).slice(0, 1);
+          break;
+        case "GameResolved":
+          expected = decideGame(
+            event.outcome === "cancelled"
+              ? { type: "CancelGame", now: event.resolvedAt, reason: "" }
+              : { type: "Tick", now: event.resolvedAt },
+            state,
+          );
+          break;
+        default: {
+          const unreachable: never = event;
+          return `unknown event ${JSON.stringify(unreachable)}`;
+        }
+      }
+    } catch (error) {
+      return `${event.type} refused by the decider: ${(error as Error).message}`;
+    }
+    return difference(event, expected);
+  }
+
+  private report(seq: number, gameId: string, problem: string): void {
+    this.mismatches.push({ seq, gameId, problem });
+  }
+}
+
+/** Undefined when `expected` is exactly [`event`]; otherwise what differs. */
+function difference(event: GameEvent, expected: readonly GameEvent[]): string | undefined {
+  const [first] = expected;
+  if (!first) return `${event.type} was not due: the decider derives nothing from the game's history at that time`;
+  if (expected.length > 1 || first.type !== event.type) {
+    return `${event.type} where the decider derives ${expected.map((e) => e.type).join(", ")}`;
+  }
+  const recorded = event as unknown as Record<string, unknown>;
+  const derived = first as unknown as Record<string, unknown>;
+  const fields = [...new Set([...Object.keys(recorded), ...Object.keys(derived)])].filter(
+    (key) => canonical(recorded[key]) !== canonical(derived[key]),
+  );
+  if (fields.length === 0) return undefined;
+  const shown = fields
+    .slice(0, 4)
+    .map((key) => `${key} is ${short(recorded[key])}, the decider derives ${short(derived[key])}`);
+  return `${event.type} differs from what the decider derives: ${shown.join("; ")}`;
+}
+
+/** JSON with sorted keys, bytes as hex and undefined fields left out: equal values, equal text. */
+function canonical(value: unknown): string {
+  return JSON.stringify(plain(value)) ?? "undefined";
+}
+
+function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("hex");
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, inner]) => inner !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, inner]) => [key, plain(inner)]),
+    );
+  }
+  return value;
+}
+
+function short(value: unknown): string {
+  const text = canonical(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
