@@ -17,6 +17,9 @@ export const SERVICES = ["identity", "matchmaker", "adjudicator"] as const;
 /** The three services as processes against real NATS and Postgres, in a namespace of their own. */
 export interface System {
   readonly namespace: string;
+  readonly natsUrl: string;
+  /** The test database the services' schemas are in. */
+  readonly databaseUrl: string;
   readonly nc: NatsConnection;
   readonly clients: Clients;
   readonly services: Map<ServiceName, ServiceProcess>;
@@ -61,6 +64,8 @@ export async function startSystem(
   let clock = Date.now();
   return {
     namespace,
+    natsUrl: servers.natsUrl,
+    databaseUrl: database.url,
     nc,
     clients,
     services,
