@@ -167,7 +167,10 @@ class ReactionProgress {
       const info = await this.options.jsm.consumers.info(this.stream, this.reaction.durable);
       const floor = info.ack_floor.stream_seq;
       if (!this.trusted && this.first > 0 && floor >= this.first - 1) this.trusted = true;
-      return floor >= seq || (info.num_ack_pending === 0 && info.num_pending === 0);
+      if (floor >= seq) return true;
+      if (info.num_ack_pending > 0 || info.num_pending > 0) return false;
+      // Nothing left to handle, as far as the stream goes: does it go as far as `seq`?
+      return (await this.options.jsm.streams.info(this.stream)).state.last_seq >= seq;
     } catch (error) {
       // The reaction has not started yet (the services start in any order): nothing is handled.
       if (isJetStreamNotFound(error)) return false;

@@ -26,6 +26,7 @@ export interface ConsistencyWaiter {
 }
 
 const TOKEN_PART = /^([a-z]+):([0-9]{1,16})$/;
+const ANSWER_MARGIN_MS = 50;
 const MAX_TOKEN_PARTS = 8;
 
 export function formatConsistencyToken(stream: string, seq: number | bigint): string {
@@ -48,7 +49,7 @@ export function parseConsistencyToken(token: string, field = "consistency_token"
 }
 
 /**
- * Waits, at most until `deadline` (or `maxWaitMs` without one), until the read model has applied
+ * Waits, at most until just before `deadline` (or `maxWaitMs` without one), until the read model has applied
  * `minSequence` of the service's own stream and reflects every target of `consistencyToken`.
  * Throws ValidationError for a malformed token or a stream the service does not follow, and
  * UnavailableError when the read model is still behind, so the caller retries.
@@ -65,7 +66,9 @@ export async function waitForConsistency(
       throw new ValidationError("consistency_token", `this service does not follow the ${target.stream} stream`);
     }
   }
-  const until = deadline?.getTime() ?? Date.now() + maxWaitMs;
+  // Stop waiting a little before the caller's deadline, so that the answer is UNAVAILABLE with the
+  // reason rather than the caller's DEADLINE_EXCEEDED.
+  const until = deadline === undefined ? Date.now() + maxWaitMs : deadline.getTime() - ANSWER_MARGIN_MS;
   await waitForSequence(waiter.projection, request.minSequence, new Date(until));
   for (const target of targets) {
     const missing = await waiter.waitFor(target, Math.max(0, until - Date.now()));

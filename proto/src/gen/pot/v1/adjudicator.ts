@@ -142,7 +142,14 @@ export interface Game {
 }
 
 export interface GetGameResponse {
-  game: Game | undefined;
+  game:
+    | Game
+    | undefined;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 export interface PublishPolicyRequest {
@@ -188,6 +195,11 @@ export interface ListGamesResponse {
   games: Game[];
   /** Empty on the last page. */
   nextPageToken: string;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 export interface GetTrustEdgesRequest {
@@ -226,6 +238,11 @@ export interface GetTrustEdgesResponse {
   /** Ordered by partner id. */
   edges: TrustEdge[];
   nextPageToken: string;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 export interface GetNetworkStatsRequest {
@@ -267,7 +284,14 @@ export interface DailyNetworkStats {
 export interface GetNetworkStatsResponse {
   /** Days with any activity, in order. */
   days: DailyNetworkStats[];
-  total: DailyNetworkStats | undefined;
+  total:
+    | DailyNetworkStats
+    | undefined;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 function createBaseCommitMoveRequest(): CommitMoveRequest {
@@ -1338,13 +1362,16 @@ export const Game: MessageFns<Game> = {
 };
 
 function createBaseGetGameResponse(): GetGameResponse {
-  return { game: undefined };
+  return { game: undefined, consistencyToken: "" };
 }
 
 export const GetGameResponse: MessageFns<GetGameResponse> = {
   encode(message: GetGameResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.game !== undefined) {
       Game.encode(message.game, writer.uint32(10).fork()).join();
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(18).string(message.consistencyToken);
     }
     return writer;
   },
@@ -1370,6 +1397,14 @@ export const GetGameResponse: MessageFns<GetGameResponse> = {
             message.game = Game.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1383,13 +1418,23 @@ export const GetGameResponse: MessageFns<GetGameResponse> = {
   },
 
   fromJSON(object: any): GetGameResponse {
-    return { game: isSet(object.game) ? Game.fromJSON(object.game) : undefined };
+    return {
+      game: isSet(object.game) ? Game.fromJSON(object.game) : undefined,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
   },
 
   toJSON(message: GetGameResponse): unknown {
     const obj: any = {};
     if (message.game !== undefined) {
       obj.game = Game.toJSON(message.game);
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -1400,6 +1445,7 @@ export const GetGameResponse: MessageFns<GetGameResponse> = {
   fromPartial(object: DeepPartial<GetGameResponse>): GetGameResponse {
     const message = createBaseGetGameResponse();
     message.game = (object.game !== undefined && object.game !== null) ? Game.fromPartial(object.game) : undefined;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -1959,7 +2005,7 @@ export const ListGamesRequest: MessageFns<ListGamesRequest> = {
 };
 
 function createBaseListGamesResponse(): ListGamesResponse {
-  return { games: [], nextPageToken: "" };
+  return { games: [], nextPageToken: "", consistencyToken: "" };
 }
 
 export const ListGamesResponse: MessageFns<ListGamesResponse> = {
@@ -1969,6 +2015,9 @@ export const ListGamesResponse: MessageFns<ListGamesResponse> = {
     }
     if (message.nextPageToken !== "") {
       writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -2002,6 +2051,14 @@ export const ListGamesResponse: MessageFns<ListGamesResponse> = {
             message.nextPageToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2022,6 +2079,11 @@ export const ListGamesResponse: MessageFns<ListGamesResponse> = {
         : isSet(object.next_page_token)
         ? globalThis.String(object.next_page_token)
         : "",
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -2033,6 +2095,9 @@ export const ListGamesResponse: MessageFns<ListGamesResponse> = {
     if (message.nextPageToken !== "") {
       obj.nextPageToken = message.nextPageToken;
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -2043,6 +2108,7 @@ export const ListGamesResponse: MessageFns<ListGamesResponse> = {
     const message = createBaseListGamesResponse();
     message.games = object.games?.map((e) => Game.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -2508,7 +2574,7 @@ export const TrustEdge: MessageFns<TrustEdge> = {
 };
 
 function createBaseGetTrustEdgesResponse(): GetTrustEdgesResponse {
-  return { edges: [], nextPageToken: "" };
+  return { edges: [], nextPageToken: "", consistencyToken: "" };
 }
 
 export const GetTrustEdgesResponse: MessageFns<GetTrustEdgesResponse> = {
@@ -2518,6 +2584,9 @@ export const GetTrustEdgesResponse: MessageFns<GetTrustEdgesResponse> = {
     }
     if (message.nextPageToken !== "") {
       writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -2551,6 +2620,14 @@ export const GetTrustEdgesResponse: MessageFns<GetTrustEdgesResponse> = {
             message.nextPageToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2571,6 +2648,11 @@ export const GetTrustEdgesResponse: MessageFns<GetTrustEdgesResponse> = {
         : isSet(object.next_page_token)
         ? globalThis.String(object.next_page_token)
         : "",
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -2582,6 +2664,9 @@ export const GetTrustEdgesResponse: MessageFns<GetTrustEdgesResponse> = {
     if (message.nextPageToken !== "") {
       obj.nextPageToken = message.nextPageToken;
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -2592,6 +2677,7 @@ export const GetTrustEdgesResponse: MessageFns<GetTrustEdgesResponse> = {
     const message = createBaseGetTrustEdgesResponse();
     message.edges = object.edges?.map((e) => TrustEdge.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -3097,7 +3183,7 @@ export const DailyNetworkStats: MessageFns<DailyNetworkStats> = {
 };
 
 function createBaseGetNetworkStatsResponse(): GetNetworkStatsResponse {
-  return { days: [], total: undefined };
+  return { days: [], total: undefined, consistencyToken: "" };
 }
 
 export const GetNetworkStatsResponse: MessageFns<GetNetworkStatsResponse> = {
@@ -3107,6 +3193,9 @@ export const GetNetworkStatsResponse: MessageFns<GetNetworkStatsResponse> = {
     }
     if (message.total !== undefined) {
       DailyNetworkStats.encode(message.total, writer.uint32(18).fork()).join();
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -3140,6 +3229,14 @@ export const GetNetworkStatsResponse: MessageFns<GetNetworkStatsResponse> = {
             message.total = DailyNetworkStats.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3156,6 +3253,11 @@ export const GetNetworkStatsResponse: MessageFns<GetNetworkStatsResponse> = {
     return {
       days: globalThis.Array.isArray(object?.days) ? object.days.map((e: any) => DailyNetworkStats.fromJSON(e)) : [],
       total: isSet(object.total) ? DailyNetworkStats.fromJSON(object.total) : undefined,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -3166,6 +3268,9 @@ export const GetNetworkStatsResponse: MessageFns<GetNetworkStatsResponse> = {
     }
     if (message.total !== undefined) {
       obj.total = DailyNetworkStats.toJSON(message.total);
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -3179,6 +3284,7 @@ export const GetNetworkStatsResponse: MessageFns<GetNetworkStatsResponse> = {
     message.total = (object.total !== undefined && object.total !== null)
       ? DailyNetworkStats.fromPartial(object.total)
       : undefined;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };

@@ -196,7 +196,14 @@ export interface Member {
 }
 
 export interface GetMemberResponse {
-  member: Member | undefined;
+  member:
+    | Member
+    | undefined;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 export interface ListMembersRequest {
@@ -216,6 +223,11 @@ export interface ListMembersResponse {
   members: Member[];
   /** Empty on the last page. */
   nextPageToken: string;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 /** One admission: parent admitted child. A sponsored member has two parents, a controlled one one. */
@@ -242,6 +254,11 @@ export interface GetLineageResponse {
   descendants: LineageEdge[];
   /** True when a direction had more than 1000 edges within the depth: the nearest 1000 are returned. */
   truncated: boolean;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 export interface GetAdmissionStatsRequest {
@@ -265,7 +282,14 @@ export interface GetAdmissionStatsResponse {
   /** Days with at least one admission, in order. */
   days: DailyAdmissions[];
   /** Sums over the range (day left empty). */
-  total: DailyAdmissions | undefined;
+  total:
+    | DailyAdmissions
+    | undefined;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 function createBasePublishAgreementRequest(): PublishAgreementRequest {
@@ -1643,13 +1667,16 @@ export const Member: MessageFns<Member> = {
 };
 
 function createBaseGetMemberResponse(): GetMemberResponse {
-  return { member: undefined };
+  return { member: undefined, consistencyToken: "" };
 }
 
 export const GetMemberResponse: MessageFns<GetMemberResponse> = {
   encode(message: GetMemberResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.member !== undefined) {
       Member.encode(message.member, writer.uint32(10).fork()).join();
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(18).string(message.consistencyToken);
     }
     return writer;
   },
@@ -1675,6 +1702,14 @@ export const GetMemberResponse: MessageFns<GetMemberResponse> = {
             message.member = Member.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1688,13 +1723,23 @@ export const GetMemberResponse: MessageFns<GetMemberResponse> = {
   },
 
   fromJSON(object: any): GetMemberResponse {
-    return { member: isSet(object.member) ? Member.fromJSON(object.member) : undefined };
+    return {
+      member: isSet(object.member) ? Member.fromJSON(object.member) : undefined,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
   },
 
   toJSON(message: GetMemberResponse): unknown {
     const obj: any = {};
     if (message.member !== undefined) {
       obj.member = Member.toJSON(message.member);
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -1707,6 +1752,7 @@ export const GetMemberResponse: MessageFns<GetMemberResponse> = {
     message.member = (object.member !== undefined && object.member !== null)
       ? Member.fromPartial(object.member)
       : undefined;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -1882,7 +1928,7 @@ export const ListMembersRequest: MessageFns<ListMembersRequest> = {
 };
 
 function createBaseListMembersResponse(): ListMembersResponse {
-  return { members: [], nextPageToken: "" };
+  return { members: [], nextPageToken: "", consistencyToken: "" };
 }
 
 export const ListMembersResponse: MessageFns<ListMembersResponse> = {
@@ -1892,6 +1938,9 @@ export const ListMembersResponse: MessageFns<ListMembersResponse> = {
     }
     if (message.nextPageToken !== "") {
       writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -1925,6 +1974,14 @@ export const ListMembersResponse: MessageFns<ListMembersResponse> = {
             message.nextPageToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1945,6 +2002,11 @@ export const ListMembersResponse: MessageFns<ListMembersResponse> = {
         : isSet(object.next_page_token)
         ? globalThis.String(object.next_page_token)
         : "",
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -1956,6 +2018,9 @@ export const ListMembersResponse: MessageFns<ListMembersResponse> = {
     if (message.nextPageToken !== "") {
       obj.nextPageToken = message.nextPageToken;
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -1966,6 +2031,7 @@ export const ListMembersResponse: MessageFns<ListMembersResponse> = {
     const message = createBaseListMembersResponse();
     message.members = object.members?.map((e) => Member.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -2230,7 +2296,7 @@ export const GetLineageRequest: MessageFns<GetLineageRequest> = {
 };
 
 function createBaseGetLineageResponse(): GetLineageResponse {
-  return { ancestors: [], descendants: [], truncated: false };
+  return { ancestors: [], descendants: [], truncated: false, consistencyToken: "" };
 }
 
 export const GetLineageResponse: MessageFns<GetLineageResponse> = {
@@ -2243,6 +2309,9 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
     }
     if (message.truncated !== false) {
       writer.uint32(24).bool(message.truncated);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(34).string(message.consistencyToken);
     }
     return writer;
   },
@@ -2284,6 +2353,14 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
             message.truncated = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2305,6 +2382,11 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
         ? object.descendants.map((e: any) => LineageEdge.fromJSON(e))
         : [],
       truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -2319,6 +2401,9 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
     if (message.truncated !== false) {
       obj.truncated = message.truncated;
     }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
     return obj;
   },
 
@@ -2330,6 +2415,7 @@ export const GetLineageResponse: MessageFns<GetLineageResponse> = {
     message.ancestors = object.ancestors?.map((e) => LineageEdge.fromPartial(e)) || [];
     message.descendants = object.descendants?.map((e) => LineageEdge.fromPartial(e)) || [];
     message.truncated = object.truncated ?? false;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -2590,7 +2676,7 @@ export const DailyAdmissions: MessageFns<DailyAdmissions> = {
 };
 
 function createBaseGetAdmissionStatsResponse(): GetAdmissionStatsResponse {
-  return { days: [], total: undefined };
+  return { days: [], total: undefined, consistencyToken: "" };
 }
 
 export const GetAdmissionStatsResponse: MessageFns<GetAdmissionStatsResponse> = {
@@ -2600,6 +2686,9 @@ export const GetAdmissionStatsResponse: MessageFns<GetAdmissionStatsResponse> = 
     }
     if (message.total !== undefined) {
       DailyAdmissions.encode(message.total, writer.uint32(18).fork()).join();
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
     }
     return writer;
   },
@@ -2633,6 +2722,14 @@ export const GetAdmissionStatsResponse: MessageFns<GetAdmissionStatsResponse> = 
             message.total = DailyAdmissions.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2649,6 +2746,11 @@ export const GetAdmissionStatsResponse: MessageFns<GetAdmissionStatsResponse> = 
     return {
       days: globalThis.Array.isArray(object?.days) ? object.days.map((e: any) => DailyAdmissions.fromJSON(e)) : [],
       total: isSet(object.total) ? DailyAdmissions.fromJSON(object.total) : undefined,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
     };
   },
 
@@ -2659,6 +2761,9 @@ export const GetAdmissionStatsResponse: MessageFns<GetAdmissionStatsResponse> = 
     }
     if (message.total !== undefined) {
       obj.total = DailyAdmissions.toJSON(message.total);
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -2672,6 +2777,7 @@ export const GetAdmissionStatsResponse: MessageFns<GetAdmissionStatsResponse> = 
     message.total = (object.total !== undefined && object.total !== null)
       ? DailyAdmissions.fromPartial(object.total)
       : undefined;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };

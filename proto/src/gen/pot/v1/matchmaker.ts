@@ -166,7 +166,14 @@ export interface Stake {
 }
 
 export interface GetStakeResponse {
-  stake: Stake | undefined;
+  stake:
+    | Stake
+    | undefined;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 export interface GetProposalRequest {
@@ -186,7 +193,14 @@ export interface Proposal {
 }
 
 export interface GetProposalResponse {
-  proposal: Proposal | undefined;
+  proposal:
+    | Proposal
+    | undefined;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 export interface GetPairCooldownRequest {
@@ -208,7 +222,14 @@ export interface PairCooldown {
 }
 
 export interface GetPairCooldownResponse {
-  cooldown: PairCooldown | undefined;
+  cooldown:
+    | PairCooldown
+    | undefined;
+  /**
+   * How far the read model had applied its own stream when it answered ("<service>:<sequence>"):
+   * pass it to another service's query to wait there for what this answer reflects.
+   */
+  consistencyToken: string;
 }
 
 function createBaseProposeRequest(): ProposeRequest {
@@ -1437,13 +1458,16 @@ export const Stake: MessageFns<Stake> = {
 };
 
 function createBaseGetStakeResponse(): GetStakeResponse {
-  return { stake: undefined };
+  return { stake: undefined, consistencyToken: "" };
 }
 
 export const GetStakeResponse: MessageFns<GetStakeResponse> = {
   encode(message: GetStakeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.stake !== undefined) {
       Stake.encode(message.stake, writer.uint32(10).fork()).join();
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(18).string(message.consistencyToken);
     }
     return writer;
   },
@@ -1469,6 +1493,14 @@ export const GetStakeResponse: MessageFns<GetStakeResponse> = {
             message.stake = Stake.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1482,13 +1514,23 @@ export const GetStakeResponse: MessageFns<GetStakeResponse> = {
   },
 
   fromJSON(object: any): GetStakeResponse {
-    return { stake: isSet(object.stake) ? Stake.fromJSON(object.stake) : undefined };
+    return {
+      stake: isSet(object.stake) ? Stake.fromJSON(object.stake) : undefined,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
   },
 
   toJSON(message: GetStakeResponse): unknown {
     const obj: any = {};
     if (message.stake !== undefined) {
       obj.stake = Stake.toJSON(message.stake);
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -1499,6 +1541,7 @@ export const GetStakeResponse: MessageFns<GetStakeResponse> = {
   fromPartial(object: DeepPartial<GetStakeResponse>): GetStakeResponse {
     const message = createBaseGetStakeResponse();
     message.stake = (object.stake !== undefined && object.stake !== null) ? Stake.fromPartial(object.stake) : undefined;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -1817,13 +1860,16 @@ export const Proposal: MessageFns<Proposal> = {
 };
 
 function createBaseGetProposalResponse(): GetProposalResponse {
-  return { proposal: undefined };
+  return { proposal: undefined, consistencyToken: "" };
 }
 
 export const GetProposalResponse: MessageFns<GetProposalResponse> = {
   encode(message: GetProposalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.proposal !== undefined) {
       Proposal.encode(message.proposal, writer.uint32(10).fork()).join();
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(18).string(message.consistencyToken);
     }
     return writer;
   },
@@ -1849,6 +1895,14 @@ export const GetProposalResponse: MessageFns<GetProposalResponse> = {
             message.proposal = Proposal.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1862,13 +1916,23 @@ export const GetProposalResponse: MessageFns<GetProposalResponse> = {
   },
 
   fromJSON(object: any): GetProposalResponse {
-    return { proposal: isSet(object.proposal) ? Proposal.fromJSON(object.proposal) : undefined };
+    return {
+      proposal: isSet(object.proposal) ? Proposal.fromJSON(object.proposal) : undefined,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
   },
 
   toJSON(message: GetProposalResponse): unknown {
     const obj: any = {};
     if (message.proposal !== undefined) {
       obj.proposal = Proposal.toJSON(message.proposal);
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -1881,6 +1945,7 @@ export const GetProposalResponse: MessageFns<GetProposalResponse> = {
     message.proposal = (object.proposal !== undefined && object.proposal !== null)
       ? Proposal.fromPartial(object.proposal)
       : undefined;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };
@@ -2176,13 +2241,16 @@ export const PairCooldown: MessageFns<PairCooldown> = {
 };
 
 function createBaseGetPairCooldownResponse(): GetPairCooldownResponse {
-  return { cooldown: undefined };
+  return { cooldown: undefined, consistencyToken: "" };
 }
 
 export const GetPairCooldownResponse: MessageFns<GetPairCooldownResponse> = {
   encode(message: GetPairCooldownResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.cooldown !== undefined) {
       PairCooldown.encode(message.cooldown, writer.uint32(10).fork()).join();
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(18).string(message.consistencyToken);
     }
     return writer;
   },
@@ -2208,6 +2276,14 @@ export const GetPairCooldownResponse: MessageFns<GetPairCooldownResponse> = {
             message.cooldown = PairCooldown.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2221,13 +2297,23 @@ export const GetPairCooldownResponse: MessageFns<GetPairCooldownResponse> = {
   },
 
   fromJSON(object: any): GetPairCooldownResponse {
-    return { cooldown: isSet(object.cooldown) ? PairCooldown.fromJSON(object.cooldown) : undefined };
+    return {
+      cooldown: isSet(object.cooldown) ? PairCooldown.fromJSON(object.cooldown) : undefined,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
   },
 
   toJSON(message: GetPairCooldownResponse): unknown {
     const obj: any = {};
     if (message.cooldown !== undefined) {
       obj.cooldown = PairCooldown.toJSON(message.cooldown);
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
     }
     return obj;
   },
@@ -2240,6 +2326,7 @@ export const GetPairCooldownResponse: MessageFns<GetPairCooldownResponse> = {
     message.cooldown = (object.cooldown !== undefined && object.cooldown !== null)
       ? PairCooldown.fromPartial(object.cooldown)
       : undefined;
+    message.consistencyToken = object.consistencyToken ?? "";
     return message;
   },
 };

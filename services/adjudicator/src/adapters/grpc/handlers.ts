@@ -70,6 +70,8 @@ export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer
     request: { minSequence: bigint; consistencyToken: string },
     context: { deadline: Date | undefined },
   ) => waitForConsistency(deps.consistency, request, context.deadline);
+  /** The token of what an answer reflects: the read model's position once the answer was read. */
+  const answered = () => token(deps.consistency.projection.position());
   return {
     commitMove: unary(
       "CommitMove",
@@ -111,7 +113,7 @@ export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer
         await consistent(request, context);
         const row = await findGame(db, gameId);
         if (!row) throw new NotFoundError(`game ${gameId} does not exist (or has not been projected yet)`);
-        return { game: gameFromRow(row) };
+        return { game: gameFromRow(row), consistencyToken: answered() };
       },
       { logger },
     ),
@@ -168,6 +170,7 @@ export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer
         return {
           games: page.map(gameFromRow),
           nextPageToken: rows.length > limit && last ? encodePageToken([Number(last.started_seq)], filters) : "",
+          consistencyToken: answered(),
         };
       },
       { logger },
@@ -185,7 +188,7 @@ export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer
         await consistent(request, context);
         if (partnerId !== undefined) {
           const edge = await edgeBetween(db, memberId, partnerId);
-          return { edges: edge ? [edgeToWire(edge)] : [], nextPageToken: "" };
+          return { edges: edge ? [edgeToWire(edge)] : [], nextPageToken: "", consistencyToken: answered() };
         }
         const edges = await edgesOf(db, memberId, after, limit + 1);
         const page = edges.slice(0, limit);
@@ -193,6 +196,7 @@ export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer
         return {
           edges: page.map(edgeToWire),
           nextPageToken: edges.length > limit && last ? encodePageToken([last.partnerId], memberId) : "",
+          consistencyToken: answered(),
         };
       },
       { logger },
@@ -205,7 +209,7 @@ export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer
         await consistent(request, context);
         const rows = await statsBetween(db, from, to);
         const total = rows.reduce<DailyNetworkStats>((sum, row) => addStats(sum, statsFromRow(row)), emptyStats(""));
-        return { days: rows.map(statsFromRow), total: withRate(total) };
+        return { days: rows.map(statsFromRow), total: withRate(total), consistencyToken: answered() };
       },
       { logger },
     ),

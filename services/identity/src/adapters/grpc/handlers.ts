@@ -85,6 +85,8 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
     request: { minSequence: bigint; consistencyToken: string },
     context: { deadline: Date | undefined },
   ) => waitForConsistency(deps.consistency, request, context.deadline);
+  /** The token of what an answer reflects: the read model's position once the answer was read. */
+  const answered = () => token(deps.consistency.projection.position());
 
   /** Members as the API shows them, with their credits as of now. */
   const membersOf = async (rows: readonly MemberRow[]): Promise<Member[]> => {
@@ -179,7 +181,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
         const row = await findMember(db, memberId);
         if (!row) throw new NotFoundError(`member ${memberId} does not exist`);
         const [member] = await membersOf([row]);
-        return { member };
+        return { member, consistencyToken: answered() };
       },
       { logger },
     ),
@@ -205,6 +207,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
         return {
           members: await membersOf(page),
           nextPageToken: rows.length > limit && last ? encodePageToken([Number(last.admitted_seq)], filters) : "",
+          consistencyToken: answered(),
         };
       },
       { logger },
@@ -226,6 +229,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           ancestors: ancestors.links.map(edgeToWire),
           descendants: descendants.links.map(edgeToWire),
           truncated: ancestors.truncated || descendants.truncated,
+          consistencyToken: answered(),
         };
       },
       { logger },
@@ -244,7 +248,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           total[kind] += admitted;
           days.set(day, entry);
         }
-        return { days: [...days.values()], total };
+        return { days: [...days.values()], total, consistencyToken: answered() };
       },
       { logger },
     ),

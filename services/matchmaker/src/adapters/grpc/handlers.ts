@@ -37,6 +37,8 @@ export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
     request: { minSequence: bigint; consistencyToken: string },
     context: { deadline: Date | undefined },
   ) => waitForConsistency(deps.consistency, request, context.deadline);
+  /** The token of what an answer reflects: the read model's position once the answer was read. */
+  const answered = () => token(deps.consistency.projection.position());
   const answer =
     (type: "Accept" | "Decline" | "Cancel") =>
     async (request: { proposalId: string; memberId: string; signature: Uint8Array }) =>
@@ -118,6 +120,7 @@ export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
             available: !row.excluded && row.open_game_id === null && lockedUntil <= now && suspendedUntil <= now,
             excluded: row.excluded,
           },
+          consistencyToken: answered(),
         };
       },
       { logger },
@@ -143,6 +146,7 @@ export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
             madeAtMs: BigInt(row.made_at),
             expiresAtMs: BigInt(row.expires_at),
           },
+          consistencyToken: answered(),
         };
       },
       { logger },
@@ -165,6 +169,7 @@ export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
             gameId: row?.game_id ?? "",
             coolingDown: until > deps.now(),
           },
+          consistencyToken: answered(),
         };
       },
       { logger },
