@@ -26,7 +26,7 @@ const GAMES = 1_000;
 const SEED = Number(process.env.POT_WORKLOAD_SEED ?? 20301);
 const SERVICES: readonly ServiceName[] = ["identity", "matchmaker", "adjudicator"];
 const TABLES: Record<ServiceName, string[]> = {
-  identity: ["members", "credit_grants", "lineage_edges", "admissions_daily"],
+  identity: ["members", "credit_grants", "admissions_daily"],
   matchmaker: ["stakes", "proposals", "pair_cooldowns"],
   adjudicator: ["games", "trust_edges", "network_stats_daily"],
 };

@@ -2,7 +2,6 @@ import type { Projection, ReadModels } from "@pot/projections";
 import { applyAdmissions } from "./admissions/admissions.projection.js";
 import { applyCredits } from "./credits/credits.projection.js";
 import type { IdentityDatabase } from "./database.js";
-import { applyLineage } from "./lineage/lineage.projection.js";
 import { applyMembers } from "./members/members.projection.js";
 import { migrations } from "./migrations.js";
 import { memberEvents } from "./sequenced.js";
@@ -18,7 +17,6 @@ export const identityViews: Projection<IdentityDatabase> = {
     if (events.length === 0) return;
     await applyMembers(trx, events);
     await applyCredits(trx, events);
-    await applyLineage(trx, events);
     await applyAdmissions(trx, events);
   },
 };
@@ -28,7 +26,7 @@ export const readModels: ReadModels<IdentityDatabase> = {
   service: "identity",
   schemaSuffix: "identity",
   migrations,
-  tables: ["members", "credit_grants", "lineage_edges", "admissions_daily"],
+  tables: ["members", "credit_grants", "admissions_daily"],
   projections: [{ projection: identityViews, stream: "self" }],
 };
 

@@ -80,4 +80,18 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * Lineage is read from members itself (sponsor_ids, controller_id) with recursive queries: a GIN
+   * index finds the members a member sponsored and a partial index those it controls, so a separate
+   * edge table (two rows per admission to write, and to rebuild) does not pay for itself.
+   */
+  "2026-11-24T01:00:00-lineage-from-members": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.dropTable("lineage_edges").execute();
+      await sql`create index members_by_sponsor on members using gin (sponsor_ids)`.execute(db);
+      await sql`create index members_by_controller on members (controller_id) where controller_id is not null`.execute(
+        db,
+      );
+    },
+  },
 };
