@@ -18,7 +18,7 @@ import { StreamReader } from "./stream-reader.js";
 import type { ReplayOptions, ReplayProgress, ReplayResult, TableDigest } from "./types.js";
 
 /** Events applied per transaction. */
-const BATCH = 4_000;
+const BATCH = 8_000;
 /** How long an idle reader waits for more before it counts as caught up. */
 const IDLE_MS = 100;
 /** How long the swap waits for the live projections' batch in hand. */

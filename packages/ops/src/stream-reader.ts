@@ -2,7 +2,7 @@ import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg 
 import { decodeEnvelope, type StoredEvent } from "@pot/event-store";
 
 /** Messages buffered ahead of the writer before reading pauses. */
-const HIGH_WATER = 20_000;
+const HIGH_WATER = 12_000;
 
 /**
  * A stream read from its start through an ordered consumer (an ephemeral consumer without acks
