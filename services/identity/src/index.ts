@@ -105,3 +105,6 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
 }
 
 export { readModels, type IdentityDatabase } from "./read-models/index.js";
+// The event codec, for tools that write or read the identity stream (tests, benchmarks).
+export { memberEventFromWire, memberEventToWire } from "./adapters/nats/codec.js";
+export type { MemberEvent } from "./domain/index.js";

@@ -108,3 +108,6 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
 }
 
 export { readModels, type MatchmakerDatabase } from "./read-models/index.js";
+// The event codec, for tools that write or read the matchmaker stream (tests, benchmarks).
+export { ledgerEventFromWire, ledgerEventToWire } from "./adapters/nats/codec.js";
+export type { LedgerEvent } from "./domain/index.js";
