@@ -2,57 +2,12 @@ import { Argument, type Command } from "commander";
 import cliProgress from "cli-progress";
 import { SERVICE_NAMES, StreamNotFoundError, streamNames } from "@pot/client";
 import { jetstreamManager } from "@nats-io/jetstream";
+// @pot/ops brings the services' read models, pg and kysely: loaded only by the commands that use it.
+import type { ReplayResult, ServiceName } from "@pot/ops";
 import { CliError, EXIT } from "../exit-codes.js";
 import type { Io } from "../output.js";
 import type { Wrap } from "../program.js";
 import type { Context } from "../context.js";
-
-// The API of @pot/ops (issue 4, items 1-3), declared here until the package lands; then these
-// types come from it and loadOps() becomes a static import.
-type ServiceName = "identity" | "matchmaker" | "adjudicator";
-interface ReplayProgress {
-  service: ServiceName;
-  applied: number;
-  total: number;
-  eventsPerSecond: number;
-}
-interface ReplayResult {
-  service: ServiceName;
-  events: number;
-  seconds: number;
-  eventsPerSecond: number;
-  tables: { table: string; rows: number; digest: string }[];
-}
-interface VerifyResult {
-  events: number;
-  games: number;
-  mismatches: { seq: number; gameId: string; problem: string }[];
-}
-interface Ops {
-  replay(options: {
-    natsUrl: string;
-    databaseUrl: string;
-    namespace: string;
-    service: ServiceName;
-    onProgress?: (p: ReplayProgress) => void;
-  }): Promise<ReplayResult>;
-  verify(options: {
-    natsUrl: string;
-    namespace: string;
-    onProgress?: (p: { events: number }) => void;
-  }): Promise<VerifyResult>;
-}
-
-async function loadOps(): Promise<Ops> {
-  const specifier = "@pot/ops";
-  try {
-    return (await import(specifier)) as Ops;
-  } catch (error) {
-    throw new CliError(EXIT.failure, `the operations library @pot/ops is not available: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-}
 
 const count = (n: number) => n.toLocaleString("en-US");
 
@@ -91,27 +46,25 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
     .addArgument(new Argument("<service>", "which service's projections").choices([...SERVICE_NAMES, "all"]))
     .action(
       wrap(async (ctx, [which]) => {
-        const ops = await loadOps();
+        const { replay } = await import("@pot/ops");
         const services: readonly ServiceName[] = which === "all" ? SERVICE_NAMES : [which as ServiceName];
         const results: ReplayResult[] = [];
         for (const service of services) {
           const bar = progressBar(io, ctx, service);
           let shown = false;
-          const result = await ops
-            .replay({
-              natsUrl: ctx.settings.natsUrl,
-              databaseUrl: ctx.settings.databaseUrl,
-              namespace: ctx.settings.namespace,
-              service,
-              onProgress: (p) => {
-                const rate = { rate: count(Math.round(p.eventsPerSecond)) };
-                if (!shown) bar?.start(p.total, p.applied, rate);
-                shown = true;
-                bar?.setTotal(p.total);
-                bar?.update(p.applied, rate);
-              },
-            })
-            .finally(() => bar?.stop());
+          const result = await replay({
+            natsUrl: ctx.settings.natsUrl,
+            databaseUrl: ctx.settings.databaseUrl,
+            namespace: ctx.settings.namespace,
+            service,
+            onProgress: (p) => {
+              const rate = { rate: count(Math.round(p.eventsPerSecond)) };
+              if (!shown) bar?.start(p.total, p.applied, rate);
+              shown = true;
+              bar?.setTotal(p.total);
+              bar?.update(p.applied, rate);
+            },
+          }).finally(() => bar?.stop());
           results.push(result);
           if (!ctx.settings.json) {
             ctx.out.io.stdout(
@@ -135,18 +88,16 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
     )
     .action(
       wrap(async (ctx) => {
-        const ops = await loadOps();
+        const { verify } = await import("@pot/ops");
         const bar = progressBar(io, ctx, "verify");
         if (bar) bar.start(await streamSize(ctx, "adjudicator"), 0, { rate: "" });
         const started = performance.now();
-        const result = await ops
-          .verify({
-            natsUrl: ctx.settings.natsUrl,
-            namespace: ctx.settings.namespace,
-            onProgress: (p) =>
-              bar?.update(p.events, { rate: count(Math.round(p.events / ((performance.now() - started) / 1000))) }),
-          })
-          .finally(() => bar?.stop());
+        const result = await verify({
+          natsUrl: ctx.settings.natsUrl,
+          namespace: ctx.settings.namespace,
+          onProgress: (p) =>
+            bar?.update(p.events, { rate: count(Math.round(p.events / ((performance.now() - started) / 1000))) }),
+        }).finally(() => bar?.stop());
         ctx.out.result(
           [
             `verified ${count(result.events)} events of ${count(result.games)} games: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}`,
