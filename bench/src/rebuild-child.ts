@@ -1,0 +1,99 @@
+// A service's read models rebuilt from zero in a process of their own, so that the peak RSS is
+// theirs. Usage: node rebuild-child.js '<RebuildJob as JSON>'; prints one line of JSON (RebuildOutcome).
+import { connect } from "@nats-io/transport-node";
+import { EventStore, streamNames } from "@pot/event-store";
+import { openDatabase, projectionSource, startReadModels, type ReadModels } from "@pot/projections";
+import { adjudicatorReadModels, identityReadModels, matchmakerReadModels } from "./service-modules.js";
+import type { SynthService } from "./synth.js";
+
+export interface RebuildJob {
+  readonly service: SynthService;
+  readonly natsUrl: string;
+  readonly databaseUrl: string;
+  /** Namespace of the synthetic streams. */
+  readonly namespace: string;
+  /** A fresh schema: the projections start from nothing. */
+  readonly schema: string;
+  /** Stop once every projection's checkpoint reaches this stream sequence. */
+  readonly targetSeq: number;
+  readonly timeoutMs: number;
+}
+
+export interface RebuildOutcome {
+  readonly service: SynthService;
+  /** The projections rebuilt (those of the service's read models that apply its own stream). */
+  readonly projection: string;
+  /** Events applied by the slowest projection (the stream holds only the service's events). */
+  readonly events: number;
+  readonly complete: boolean;
+  readonly ms: number;
+  readonly rate: number;
+  /** Peak RSS of this process (getrusage ru_maxrss). */
+  readonly peakRssMb: number;
+  readonly cpuMs: number;
+  /** Checkpoint every second: [ms since start, checkpoint]. */
+  readonly progress: readonly (readonly [number, number])[];
+}
+
+// The read models are typed against their own tables; the runner only passes the database through.
+const READ_MODELS: Record<SynthService, ReadModels<unknown>> = {
+  identity: identityReadModels as ReadModels<unknown>,
+  matchmaker: matchmakerReadModels as ReadModels<unknown>,
+  adjudicator: adjudicatorReadModels as ReadModels<unknown>,
+};
+
+async function rebuild(job: RebuildJob): Promise<RebuildOutcome> {
+  const all = READ_MODELS[job.service];
+  // Only the projections of the service's own stream: the synthetic logs are per service.
+  const models: ReadModels<unknown> = {
+    ...all,
+    projections: all.projections.filter((entry) => entry.stream === "self"),
+  };
+  const nc = await connect({ servers: job.natsUrl, name: `bench-rebuild-${job.service}` });
+  const store = await EventStore.open(nc, streamNames(job.namespace, job.service));
+  const database = await openDatabase<unknown>({
+    url: job.databaseUrl,
+    schema: job.schema,
+    migrations: models.migrations,
+  });
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const progress: [number, number][] = [];
+  const running = await startReadModels({ models, db: database.db, store, namespace: job.namespace });
+  const position = () => Math.min(...running.runners.map(({ runner }) => runner.position()));
+  const timer = setInterval(() => progress.push([Math.round(performance.now() - started), position()]), 1_000);
+  const reached = await Promise.all(running.runners.map(({ runner }) => runner.waitFor(job.targetSeq, job.timeoutMs)));
+  const ms = performance.now() - started;
+  clearInterval(timer);
+  const events = position();
+  progress.push([Math.round(ms), events]);
+  const cpu = process.cpuUsage(cpuBefore);
+  await running.stop();
+  // Leave no consumer behind: a later run from the same stream starts from zero too.
+  for (const entry of models.projections) {
+    const source = projectionSource(job.namespace, models, entry);
+    await store.jsm.consumers.delete(source.stream, source.durable).catch(() => undefined);
+  }
+  await database.close();
+  await nc.close();
+  return {
+    service: job.service,
+    projection: models.projections.map((entry) => entry.projection.name).join("+"),
+    events,
+    complete: reached.every(Boolean),
+    ms: Math.round(ms),
+    rate: Math.round(events / (ms / 1000)),
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    progress,
+  };
+}
+
+const job = JSON.parse(process.argv[2] ?? "{}") as RebuildJob;
+rebuild(job).then(
+  (outcome) => process.stdout.write(`${JSON.stringify(outcome)}\n`),
+  (error: unknown) => {
+    process.stderr.write(`rebuild of ${job.service} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,80 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { EventStore, streamNames } from "@pot/event-store";
+import { UsageWindow, type UsageReport, type Watched } from "./proc.js";
+import type { RebuildJob, RebuildOutcome } from "./rebuild-child.js";
+import { ratePerSecond } from "./stats.js";
+import { publishUnacked, synthesize, type SynthService } from "./synth.js";
+
+export interface SyntheticStream {
+  readonly service: SynthService;
+  readonly namespace: string;
+  /** Events in the stream, and the stream sequence of each count asked for. */
+  readonly events: number;
+  readonly publishRate: number;
+  readonly publishMs: number;
+}
+
+/**
+ * Appends `events` synthetic events to the service's stream in `namespace` (created empty) at the
+ * broker's store rate (publishUnacked, checked at the end). The stream holds nothing else, so
+ * event n has stream sequence n.
+ */
+export async function createSyntheticStream(
+  nc: NatsConnection,
+  namespace: string,
+  service: SynthService,
+  events: number,
+  onProgress?: (done: number) => void,
+): Promise<SyntheticStream> {
+  const names = streamNames(namespace, service);
+  const store = await EventStore.open(nc, names);
+  const generator = synthesize(service, names);
+  const started = performance.now();
+  const chunk = 100_000;
+  for (let done = 0; done < events;) {
+    const count = Math.min(chunk, events - done);
+    await publishUnacked(nc, store.jsm, names.stream, generator, count, done + count);
+    done += count;
+    onProgress?.(done);
+  }
+  const ms = performance.now() - started;
+  return { service, namespace, events, publishRate: ratePerSecond(events, ms), publishMs: Math.round(ms) };
+}
+
+export interface RebuildRun {
+  readonly pid: number;
+  readonly outcome: RebuildOutcome;
+  /** CPU of the rebuild process, Postgres and NATS while it ran. */
+  readonly usage: UsageReport;
+}
+
+const CHILD = fileURLToPath(new URL("./rebuild-child.js", import.meta.url));
+
+/** Rebuilds the service's projection from zero in a child process, up to stream sequence `targetSeq`. */
+export async function runRebuild(
+  job: RebuildJob,
+  watched: readonly Watched[],
+  env: Record<string, string> = {},
+): Promise<RebuildRun> {
+  const child = spawn(process.execPath, [CHILD, JSON.stringify(job)], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
+  const window = new UsageWindow([{ name: "rebuild", pids: () => (child.pid ? [child.pid] : []) }, ...watched]);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8_000)));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", resolve);
+  });
+  const usage = window.end();
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  if (code !== 0 || !line.startsWith("{")) {
+    throw new Error(`rebuild of ${job.service} failed (exit ${code}):\n${stderr}`);
+  }
+  return { pid: child.pid ?? 0, outcome: JSON.parse(line) as RebuildOutcome, usage };
+}
