@@ -16,23 +16,45 @@ export function unnestRows<R extends object>(
   alias = "u",
 ): RawBuilder<unknown> {
   const columns = Object.keys(types) as (keyof R & string)[];
-  const arrays = columns.map(
-    (column) =>
-      sql`${rows.map((row) => parameter((row as Record<string, unknown>)[column]))}::${sql.raw(types[column])}[]`,
-  );
+  const arrays = columns.map((column) => sql`${arrayLiteral(rows, column)}::${sql.raw(types[column])}[]`);
   return sql`unnest(${sql.join(arrays)}) as ${sql.id(alias)}(${sql.join(columns.map((column) => sql.id(column)))})`;
 }
 
-/** node-postgres writes Buffers, not other Uint8Arrays, into array literals. */
-function parameter(value: unknown): unknown {
-  if (value === undefined) return null;
-  if (value instanceof Uint8Array && !Buffer.isBuffer(value)) {
-    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+const NEEDS_ESCAPE = /["\\]/;
+
+/**
+ * One column of the rows as a Postgres array literal, built here rather than by node-postgres (which
+ * runs every element through a regular expression): numbers and booleans as they are, bytes as
+ * `"\\x<hex>"`, text in double quotes with `"` and `\` escaped, null and undefined as NULL.
+ */
+export function arrayLiteral(rows: readonly object[], column: string): string {
+  const parts = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const value = (rows[i] as Record<string, unknown>)[column];
+    if (value === null || value === undefined) parts[i] = "NULL";
+    else if (typeof value === "number" || typeof value === "bigint") parts[i] = String(value);
+    else if (typeof value === "boolean") parts[i] = value ? "t" : "f";
+    else if (value instanceof Uint8Array) {
+      parts[i] = `"\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}"`;
+    } else {
+      const text = String(value);
+      parts[i] = NEEDS_ESCAPE.test(text) ? `"${text.replace(/["\\]/g, "\\$&")}"` : `"${text}"`;
+    }
   }
-  return value;
+  return `{${parts.join(",")}}`;
 }
+
+const DAY_MS = 86_400_000;
+const days = new Map<number, string>();
 
 /** The UTC day (YYYY-MM-DD) of an epoch-milliseconds instant. */
 export function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  const day = Math.floor(ms / DAY_MS);
+  let text = days.get(day);
+  if (text === undefined) {
+    text = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    if (days.size > 10_000) days.clear();
+    days.set(day, text);
+  }
+  return text;
 }
