@@ -361,6 +361,13 @@ describe("the Proof-of-Trust mechanism end to end", () => {
       system.clients.matchmaker.accept(answerRequest("accept", b, p2.proposalId)),
     ]);
     assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+    // Once accepted, an Accept by anyone else is refused, not replayed as a success.
+    const winner = results[0]!.status === "fulfilled" ? p1 : p2;
+    await expectStatus(
+      system.clients.matchmaker.accept(answerRequest("accept", a, winner.proposalId)),
+      status.PERMISSION_DENIED,
+      /only the partner/,
+    );
     const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     assert.ok(isStatus(rejected.reason, status.FAILED_PRECONDITION) || isStatus(rejected.reason, status.ABORTED));
     assert.match(String(rejected.reason.details), /playing game|staked/);

@@ -41,7 +41,7 @@ export class Matchmaker {
     const now = this.now();
     const command = { ...input, now } as LedgerCommand;
     const result = await this.run(
-      `${input.type.toLowerCase()}:${input.proposalId}`,
+      `${input.type.toLowerCase()}:${input.proposalId}:${input.memberId}`,
       input.proposalId,
       now,
       traced,
