@@ -100,9 +100,8 @@ describe("replay under a live projection runner", () => {
   });
 
   test("the runner behind the rebuilt checkpoint restarts from it and goes on", async () => {
-    // The runner's transactions wait while `paused` is set, before they take any lock.
-    let paused: Promise<void> | undefined;
-    let resume = () => {};
+    // The runner's transactions wait while `gate.paused` is set, before they take any lock.
+    const gate: { paused?: Promise<void>; resume(): void } = { resume() {} };
     const db = live.db as Kysely<unknown>;
     const gated = new Proxy(db, {
       get(target, property) {
@@ -115,7 +114,7 @@ describe("replay under a live projection runner", () => {
           const builder = target.transaction();
           return {
             execute: async <T>(work: Parameters<typeof builder.execute<T>>[0]) => {
-              await paused;
+              await gate.paused;
               return builder.execute(work);
             },
           };
@@ -137,7 +136,7 @@ describe("replay under a live projection runner", () => {
     const first = await admit(20);
     assert.ok(await runner.waitFor(first, 10_000));
 
-    paused = new Promise<void>((resolve) => (resume = resolve));
+    gate.paused = new Promise<void>((resolve) => (gate.resume = resolve));
     const second = await admit(15);
     const result = await replay({
       natsUrl: servers.natsUrl,
@@ -149,7 +148,7 @@ describe("replay under a live projection runner", () => {
     assert.equal(runner.position(), first, "the live runner was held back during the replay");
     assert.equal(await readCheckpoint(db, projection.name), second, "the swapped-in checkpoint");
 
-    resume();
+    gate.resume();
     const third = await admit(5);
     assert.ok(await runner.waitFor(third, 15_000), `the runner went on (at ${runner.position()})`);
     assert.ok(
