@@ -1,4 +1,6 @@
 export const SECTIONS = ["limits", "full", "commands", "profile", "rebuild"] as const;
+const SERVICES = ["identity", "matchmaker", "adjudicator"] as const;
+type SynthServiceName = (typeof SERVICES)[number];
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -25,23 +27,38 @@ export interface BenchOptions {
   readonly pipelineEvents: number;
   /** Stream lengths the projections are rebuilt from (each in its own process). */
   readonly rebuildEvents: readonly number[];
+  /** The services whose read models are rebuilt. */
+  readonly rebuildServices: readonly SynthServiceName[];
+  /** Rebuild the longer log even when it does not fit the run's time budget. */
+  readonly long: boolean;
   /** Most time one rebuild may take before it is stopped and reported as incomplete. */
   readonly rebuildTimeoutMs: number;
 }
 
-const USAGE = `usage: npm run bench [-- --quick] [--only <${SECTIONS.join(",")}>] [--write]
-  --quick   smaller counts and shorter steps (under 2 minutes)
-  --only    run some sections; results are then printed but not written unless --write`;
+const USAGE = `usage: npm run bench [-- --quick] [--only <${SECTIONS.join(",")}>] [--write] [--long] [--rebuild <services>]
+  --quick    smaller counts and shorter steps (under 2 minutes); writes results/quick.*
+  --only     run some sections; printed, and written to results/partial.* with --write
+  --long     rebuild the 3M-event log even when it does not fit the 10-minute budget
+  --rebuild  the services whose read models are rebuilt (default ${SERVICES.join(",")})`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   let quick = false;
   let only: Section[] | undefined;
   let write: boolean | undefined;
+  let long = false;
+  let rebuildServices: SynthServiceName[] = [...SERVICES];
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index];
     if (arg === "--quick") quick = true;
     else if (arg === "--write") write = true;
-    else if (arg === "--only") {
+    else if (arg === "--long") long = true;
+    else if (arg === "--rebuild") {
+      const list = (argv[++index] ?? "").split(",").filter(Boolean);
+      const unknown = list.filter((name) => !(SERVICES as readonly string[]).includes(name));
+      if (list.length === 0 || unknown.length > 0)
+        throw new UsageError(`--rebuild: unknown service(s) ${unknown.join(", ")}`);
+      rebuildServices = list as SynthServiceName[];
+    } else if (arg === "--only") {
       const list = (argv[++index] ?? "").split(",").filter(Boolean);
       const unknown = list.filter((name) => !(SECTIONS as readonly string[]).includes(name));
       if (list.length === 0 || unknown.length > 0)
@@ -51,7 +68,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     else throw new UsageError(`unknown argument ${arg}`);
   }
   const sections = new Set<Section>(only ?? SECTIONS);
-  const common = { quick, sections, write: write ?? only === undefined };
+  const common = { quick, sections, write: write ?? only === undefined, long, rebuildServices };
   return quick
     ? {
         ...common,

@@ -31,8 +31,8 @@ export interface RebuildOutcome {
   /** Peak RSS of this process (getrusage ru_maxrss). */
   readonly peakRssMb: number;
   readonly cpuMs: number;
-  /** Checkpoint every second: [ms since start, checkpoint]. */
-  readonly progress: readonly (readonly [number, number])[];
+  /** Every second: [ms since start, checkpoint, RSS in MB], to see whether memory grows with the events applied. */
+  readonly progress: readonly (readonly [number, number, number])[];
 }
 
 // The read models are typed against their own tables; the runner only passes the database through.
@@ -58,15 +58,21 @@ async function rebuild(job: RebuildJob): Promise<RebuildOutcome> {
   });
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  const progress: [number, number][] = [];
+  const progress: [number, number, number][] = [];
+  const sample = () =>
+    progress.push([
+      Math.round(performance.now() - started),
+      position(),
+      Math.round(process.memoryUsage.rss() / 2 ** 20),
+    ]);
   const running = await startReadModels({ models, db: database.db, store, namespace: job.namespace });
   const position = () => Math.min(...running.runners.map(({ runner }) => runner.position()));
-  const timer = setInterval(() => progress.push([Math.round(performance.now() - started), position()]), 1_000);
+  const timer = setInterval(sample, 1_000);
   const reached = await Promise.all(running.runners.map(({ runner }) => runner.waitFor(job.targetSeq, job.timeoutMs)));
   const ms = performance.now() - started;
   clearInterval(timer);
   const events = position();
-  progress.push([Math.round(ms), events]);
+  sample();
   const cpu = process.cpuUsage(cpuBefore);
   await running.stop();
   // Leave no consumer behind: a later run from the same stream starts from zero too.

@@ -17,16 +17,17 @@ export interface SyntheticStream {
 }
 
 /**
- * Appends `events` synthetic events to the service's stream in `namespace` (created empty) at the
- * broker's store rate (publishUnacked, checked at the end). The stream holds nothing else, so
- * event n has stream sequence n.
+ * Appends `events` synthetic events to the service's stream in `namespace` (after the `already`
+ * written before) at the broker's store rate (publishUnacked, checked at the end). The stream holds
+ * nothing else, so event n has stream sequence n.
  */
 export async function createSyntheticStream(
   nc: NatsConnection,
   namespace: string,
   service: SynthService,
   events: number,
-  onProgress?: (done: number) => void,
+  /** Events the stream holds already (this call appends after them). */
+  already = 0,
 ): Promise<SyntheticStream> {
   const names = streamNames(namespace, service);
   const store = await EventStore.open(nc, names);
@@ -35,9 +36,8 @@ export async function createSyntheticStream(
   const chunk = 100_000;
   for (let done = 0; done < events;) {
     const count = Math.min(chunk, events - done);
-    await publishUnacked(nc, store.jsm, names.stream, generator, count, done + count);
+    await publishUnacked(nc, store.jsm, names.stream, generator, count, already + done + count);
     done += count;
-    onProgress?.(done);
   }
   const ms = performance.now() - started;
   return { service, namespace, events, publishRate: ratePerSecond(events, ms), publishMs: Math.round(ms) };

@@ -69,8 +69,33 @@ export function evaluateTargets(results: Omit<BenchResults, "targets" | "whatLim
         name: `rebuild ${label}: peak RSS`,
         goal: `< ${TARGETS.rebuildPeakRssMb} MB`,
         measured:
-          `${run.outcome.peakRssMb} MB` + (run.outcome.complete ? "" : ` (after ${n(run.outcome.events)} events)`),
+          `${run.outcome.peakRssMb} MB` +
+          (run.outcome.complete ? "" : ` after ${n(run.outcome.events)} events`) +
+          (rssTrend(run.outcome.progress) ? ` (${rssTrend(run.outcome.progress)})` : ""),
         met: run.outcome.complete ? run.outcome.peakRssMb < TARGETS.rebuildPeakRssMb : undefined,
+      });
+    }
+    const [first, ...longer] = [...new Set(rebuild.runs.map((run) => run.logEvents))].sort((a, b) => a - b);
+    const longest = longer.at(-1);
+    const long = rebuild.runs.find((run) => run.logEvents === longest);
+    const short =
+      long && rebuild.runs.find((run) => run.logEvents === first && run.outcome.service === long.outcome.service);
+    if (long && short) {
+      targets.push({
+        name: `rebuild ${long.outcome.service}: peak RSS from a ${millions(long.logEvents)} log vs ${millions(short.logEvents)}`,
+        goal: `no growth, < ${TARGETS.rebuildPeakRssMb} MB`,
+        measured: `${long.outcome.peakRssMb} MB vs ${short.outcome.peakRssMb} MB`,
+        met:
+          long.outcome.complete &&
+          long.outcome.peakRssMb < TARGETS.rebuildPeakRssMb &&
+          long.outcome.peakRssMb <= short.outcome.peakRssMb * 1.15,
+      });
+    } else if (rebuild.longerSkipped) {
+      targets.push({
+        name: "rebuild: peak RSS from a 3x longer log",
+        goal: `no growth, < ${TARGETS.rebuildPeakRssMb} MB`,
+        measured: `not run: ${rebuild.longerSkipped}`,
+        met: undefined,
       });
     }
   }
@@ -279,7 +304,16 @@ function cpuPerGame(step: StepResult): number {
   return step.gamesPerSecond === 0 ? 0 : round((total * 10) / step.gamesPerSecond, 2);
 }
 
-function rateTrend(progress: readonly (readonly [number, number])[]): string | undefined {
+/** RSS when a quarter of the events were applied, and at the end: flat when memory does not grow with the log. */
+export function rssTrend(progress: readonly (readonly [number, number, number])[]): string | undefined {
+  const last = progress.at(-1);
+  if (!last || last[1] === 0) return undefined;
+  const quarter = progress.find((point) => point[1] >= last[1] / 4);
+  if (!quarter || quarter === last) return undefined;
+  return `RSS ${quarter[2]} MB after ${n(quarter[1])} events, ${last[2]} MB after ${n(last[1])}`;
+}
+
+function rateTrend(progress: readonly (readonly [number, number, number])[]): string | undefined {
   if (progress.length < 6) return undefined;
   const rate = (from: number, to: number) => {
     const a = progress[from]!;
@@ -446,14 +480,14 @@ function rebuildMarkdown(rebuild: RebuildResult): string[] {
     "",
     "The pipeline is measured again just before each rebuild (same machine state); read and upsert are the limits above.",
     "",
-    "| projections | log | events applied | events/s | pipeline | x pipeline | x read | x upsert | peak RSS | runner CPU | Postgres CPU |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| projections | log | events applied | events/s | pipeline | x pipeline | x read | x upsert | peak RSS | RSS as it went | runner CPU | Postgres CPU |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const run of rebuild.runs) {
     const o = run.outcome;
     out.push(
       `| ${o.service}/${o.projection} | ${n(run.logEvents)} | ${n(o.events)}${o.complete ? "" : " (stopped)"} | ${n(o.rate)} | ${n(run.pipelineRate)} | ` +
-        `${run.ratioToPipeline} | ${run.ratioToRead} | ${run.ratioToUpsert} | ${o.peakRssMb} MB | ` +
+        `${run.ratioToPipeline} | ${run.ratioToRead} | ${run.ratioToUpsert} | ${o.peakRssMb} MB | ${rssTrend(o.progress) ?? ""} | ` +
         `${run.usage.processes.rebuild?.cpuPercent ?? "?"}% | ${run.usage.processes.postgres?.cpuPercent ?? "?"}% |`,
     );
   }

@@ -61,6 +61,8 @@ export interface RebuildResult {
     readonly ratioToUpsert: number;
   }[];
   readonly profiles: Record<string, ProfileSummary>;
+  /** Why the longer log was not rebuilt, when it was not. */
+  readonly longerSkipped?: string;
 }
 
 export interface Target {
