@@ -133,6 +133,9 @@ export function eventsDoc({ root, rootNs, closure, renderType, comment, problems
     "| `Nats-Expected-Last-Subject-Sequence` | the subject's last sequence the service saw when it appended (optimistic concurrency) |",
   );
   out(
+    "| `Nats-Expected-Last-Msg-Id` | instead of the above, on matchmaker events appended while earlier ones were unacknowledged: the event id of the stream's previous message (the append is chained to it) |",
+  );
+  out(
     "| `traceparent`, `tracestate` | W3C trace context of the command or event that caused this one, when tracing is on |",
   );
   out();

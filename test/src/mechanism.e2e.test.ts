@@ -507,6 +507,7 @@ describe("the Proof-of-Trust mechanism end to end", () => {
               "traceparent",
               "tracestate",
               "Nats-Expected-Last-Subject-Sequence",
+              "Nats-Expected-Last-Msg-Id",
             ].includes(key),
             `unexpected header ${key}`,
           );

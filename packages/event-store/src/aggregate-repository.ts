@@ -36,11 +36,31 @@ export interface ExecuteResult<S, E> {
 }
 
 interface Entry<S> {
+  /** The state as of `seq`: only acknowledged appends are in it. */
   state: S;
   seq: number;
   /** Recent causation ids applied to this aggregate, with the sequence they produced. */
   causations: Map<string, number>;
+  /** Pipelined repositories: appends issued and not yet settled, oldest first. */
+  inFlight: InFlight<S>[];
+  /** Causations of the appends in flight. */
+  inFlightCausations: Set<string>;
+  /** An append in flight failed: the next command settles the rest and catches up first. */
+  broken: boolean;
 }
+
+interface InFlight<S> {
+  /** The state once this append (and every one before it) is stored. */
+  readonly state: S;
+  readonly msgId: string;
+  readonly causationId: string;
+  /** Settles when the broker answered; never rejects. */
+  readonly settled: Promise<unknown>;
+}
+
+type Issued<S, E> =
+  | { readonly kind: "done"; readonly result: ExecuteResult<S, E> }
+  | { readonly kind: "issued"; readonly confirmed: Promise<ExecuteResult<S, E> | "duplicate"> };
 
 export interface RepositoryOptions {
   readonly maxCached?: number;
@@ -49,6 +69,16 @@ export interface RepositoryOptions {
   readonly logger?: Logger;
   /** Called on every optimistic-concurrency conflict (also counted in pot.eventstore.conflicts). */
   readonly onConflict?: (aggregateType: string) => void;
+  /**
+   * Appends one aggregate may have in flight at once (default 1: each command waits for the
+   * previous one's acknowledgement). Above 1, a command is decided on the state its predecessors
+   * will produce and published at once, chained to the previous append with
+   * Nats-Expected-Last-Msg-Id: it is stored only if the stream's last message is its predecessor,
+   * so a failed link fails every later one and each of those commands is decided again. The chain
+   * names the stream's last message, so pipeline only an aggregate that is alone on its stream
+   * (appends to other subjects in between would be refused as conflicts and retried).
+   */
+  readonly pipeline?: number;
 }
 
 /**
@@ -62,6 +92,7 @@ export class AggregateRepository<S, E> {
   private readonly maxCached: number;
   private readonly maxAttempts: number;
   private readonly maxCausations: number;
+  private readonly maxInFlight: number;
   private readonly logger: Logger;
 
   constructor(
@@ -72,6 +103,7 @@ export class AggregateRepository<S, E> {
     this.maxCached = options.maxCached ?? 50_000;
     this.maxAttempts = options.maxAttempts ?? 5;
     this.maxCausations = options.maxCausations ?? 1_000;
+    this.maxInFlight = Math.max(1, options.pipeline ?? 1);
     this.logger = options.logger ?? silentLogger;
     // The series exists from the start: 0 conflicts rather than "no data".
     eventStoreInstruments().conflicts.add(0, { [ATTR.aggregate]: type.name });
@@ -90,6 +122,7 @@ export class AggregateRepository<S, E> {
   }
 
   async execute(id: string, context: CommandContext, decide: (state: S) => readonly E[]): Promise<ExecuteResult<S, E>> {
+    if (this.maxInFlight > 1) return this.executePipelined(id, context, decide);
     return this.serialised(id, async () => {
       const cached = this.cache.get(id);
       let entry = cached ?? (await this.catchUp(id));
@@ -129,6 +162,187 @@ export class AggregateRepository<S, E> {
         }
       }
     });
+  }
+
+  private conflicted(id: string, attempt: number, error: unknown): void {
+    eventStoreInstruments().conflicts.add(1, { [ATTR.aggregate]: this.type.name });
+    this.options.onConflict?.(this.type.name);
+    if (attempt >= this.maxAttempts) {
+      throw new ConcurrencyError(
+        `${this.type.name} ${id} kept changing concurrently; gave up after ${attempt} attempts`,
+        {
+          cause: error,
+        },
+      );
+    }
+    this.logger.debug({ aggregate: this.type.name, id, attempt }, "concurrent change, catching up");
+  }
+
+  /**
+   * Decides and publishes under the aggregate's lock, but waits for the acknowledgement outside
+   * it, so the next command is decided while this one's append is on its way.
+   */
+  private async executePipelined(
+    id: string,
+    context: CommandContext,
+    decide: (state: S) => readonly E[],
+  ): Promise<ExecuteResult<S, E>> {
+    for (let attempt = 1; ; attempt++) {
+      const issued = await this.serialised(id, () => this.issue(id, context, decide));
+      if (issued.kind === "done") return issued.result;
+      try {
+        const result = await issued.confirmed;
+        if (result !== "duplicate") return result;
+        // Stored by an earlier attempt whose reply was lost: answer from the log.
+        return await this.serialised(id, async () => {
+          const entry = await this.settledEntry(id);
+          return { state: entry.state, seq: entry.seq, events: [], replayed: true };
+        });
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+        this.conflicted(id, attempt, error);
+      }
+    }
+  }
+
+  /** Waits for every append in flight, then catches up when one of them failed. */
+  private async settledEntry(id: string): Promise<Entry<S>> {
+    const cached = this.cache.get(id);
+    if (!cached) return this.catchUp(id);
+    while (cached.inFlight.length > 0) await Promise.all(cached.inFlight.map((item) => item.settled));
+    if (!cached.broken) return cached;
+    cached.broken = false;
+    return this.catchUp(id);
+  }
+
+  private async issue(id: string, context: CommandContext, decide: (state: S) => readonly E[]): Promise<Issued<S, E>> {
+    let entry = this.cache.get(id);
+    let fresh = false;
+    if (!entry || entry.broken) {
+      entry = await this.settledEntry(id);
+      fresh = true;
+    }
+    for (;;) {
+      const tail = entry.inFlight.at(-1);
+      if (entry.causations.has(context.causationId)) {
+        return { kind: "done", result: { state: entry.state, seq: entry.seq, events: [], replayed: true } };
+      }
+      let events: readonly E[] | undefined;
+      let refusal: unknown;
+      try {
+        events = decide(tail?.state ?? entry.state);
+      } catch (error) {
+        refusal = error;
+      }
+      // Only a command that appends is decided on appends still in flight: a refusal, a no-op or a
+      // repeated causation is answered from acknowledged state (caught up once, as it may be stale).
+      const speculative = tail !== undefined;
+      if (
+        speculative &&
+        (events === undefined || events.length === 0 || entry.inFlightCausations.has(context.causationId))
+      ) {
+        entry = await this.settledEntry(id);
+        continue;
+      }
+      if (events === undefined) {
+        if (fresh) throw refusal;
+        entry = await this.catchUp(id);
+        fresh = true;
+        continue;
+      }
+      if (events.length === 0) {
+        return { kind: "done", result: { state: entry.state, seq: entry.seq, events: [], replayed: false } };
+      }
+      while (entry.inFlight.length >= this.maxInFlight) await entry.inFlight[0]!.settled;
+      if (entry.broken || this.cache.get(id) !== entry) {
+        entry = await this.settledEntry(id);
+        fresh = true;
+        continue;
+      }
+      return { kind: "issued", confirmed: this.publishChained(id, entry, events, context) };
+    }
+  }
+
+  /** Publishes a command's events chained to the appends in flight; resolves once all are stored. */
+  private publishChained(
+    id: string,
+    entry: Entry<S>,
+    events: readonly E[],
+    context: CommandContext,
+  ): Promise<ExecuteResult<S, E> | "duplicate"> {
+    const subject = this.subject(id);
+    const acks: Promise<ExecuteResult<S, E> | "duplicate">[] = [];
+    let state = entry.inFlight.at(-1)?.state ?? entry.state;
+    for (const [index, event] of events.entries()) {
+      const previous = entry.inFlight.at(-1);
+      const eventId = `${this.type.name}.${id}/${context.causationId}/${index}`;
+      const envelope = envelopeOf({
+        event: this.type.toWire(event),
+        subject,
+        eventId,
+        causationId: context.causationId,
+        correlationId: context.correlationId ?? context.causationId,
+        occurredAt: context.now,
+      });
+      state = this.type.evolve(state, event);
+      const after = state;
+      const ack = this.store
+        .append(subject, envelope, {
+          ...(previous ? { expectedLastMsgId: previous.msgId } : { expectedLastSubjectSequence: entry.seq }),
+          msgId: eventId,
+          ...(context.headers ? { headers: context.headers } : {}),
+        })
+        .then(
+          (result): ExecuteResult<S, E> | "duplicate" => {
+            if (result.duplicate) {
+              // Not stored now: the stream already had it. What was decided after it cannot be
+              // trusted, so the next command reads the aggregate again from the log.
+              entry.broken = true;
+              this.dropInFlight(entry, item);
+              if (this.cache.get(id) === entry) this.cache.delete(id);
+              return "duplicate";
+            }
+            const position = entry.inFlight.indexOf(item);
+            // Already acknowledged through a later link of the chain (acks arrive in order, but be sure).
+            if (position < 0) return { state: after, seq: result.seq, events, replayed: false };
+            // Stored after its predecessors (the chain guarantees it): everything up to it is acknowledged.
+            for (const done of entry.inFlight.splice(0, position + 1)) {
+              entry.inFlightCausations.delete(done.causationId);
+              this.remember(entry, done.causationId, result.seq);
+            }
+            entry.state = after;
+            entry.seq = result.seq;
+            return { state: after, seq: result.seq, events, replayed: false };
+          },
+          (error: unknown) => {
+            entry.broken = true;
+            this.dropInFlight(entry, item);
+            throw error;
+          },
+        );
+      const item: InFlight<S> = {
+        state: after,
+        msgId: eventId,
+        causationId: context.causationId,
+        settled: ack.then(
+          () => undefined,
+          () => undefined,
+        ),
+      };
+      entry.inFlight.push(item);
+      entry.inFlightCausations.add(context.causationId);
+      acks.push(ack);
+    }
+    return Promise.all(acks).then((results) =>
+      results.includes("duplicate") ? "duplicate" : (results.at(-1) as ExecuteResult<S, E>),
+    );
+  }
+
+  private dropInFlight(entry: Entry<S>, item: InFlight<S>): void {
+    const position = entry.inFlight.indexOf(item);
+    if (position >= 0) entry.inFlight.splice(position, 1);
+    if (!entry.inFlight.some((other) => other.causationId === item.causationId))
+      entry.inFlightCausations.delete(item.causationId);
   }
 
   private async append(
@@ -172,7 +386,14 @@ export class AggregateRepository<S, E> {
   /** Reads what the log has beyond the cached entry (everything on a miss) and folds it in. */
   private async catchUp(id: string): Promise<Entry<S>> {
     const cached = this.cache.get(id);
-    const entry: Entry<S> = cached ?? { state: this.type.initial(id), seq: 0, causations: new Map() };
+    const entry: Entry<S> = cached ?? {
+      state: this.type.initial(id),
+      seq: 0,
+      causations: new Map(),
+      inFlight: [],
+      inFlightCausations: new Set(),
+      broken: false,
+    };
     for (const stored of await this.store.read(this.subject(id), entry.seq + 1)) {
       const event = this.type.fromWire(stored.envelope);
       if (event !== undefined) entry.state = this.type.evolve(entry.state, event);

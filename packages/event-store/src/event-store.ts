@@ -23,14 +23,28 @@ export interface StoredEvent {
   readonly headers: MsgHdrs | undefined;
 }
 
-export interface AppendOptions {
-  /** Stream sequence of the last message on the subject, 0 for "the subject must be empty". */
-  readonly expectedLastSubjectSequence: number;
+/**
+ * What the stream must hold for the append to be stored: the subject's last sequence, or (to chain
+ * appends issued before the previous one is acknowledged) the msgId of the stream's last message.
+ */
+export type AppendExpectation =
+  | {
+      /** Stream sequence of the last message on the subject, 0 for "the subject must be empty". */
+      readonly expectedLastSubjectSequence: number;
+      readonly expectedLastMsgId?: undefined;
+    }
+  | {
+      /** The msgId of the last message of the whole stream (Nats-Expected-Last-Msg-Id). */
+      readonly expectedLastMsgId: string;
+      readonly expectedLastSubjectSequence?: undefined;
+    };
+
+export type AppendOptions = AppendExpectation & {
   /** De-duplication id: a publish with an id seen within the duplicate window is stored once. */
   readonly msgId: string;
   /** Extra headers. The active trace context is added to them (W3C traceparent, tracestate). */
   readonly headers?: Record<string, string>;
-}
+};
 
 export interface EventStoreOptions extends Omit<EventStreamOptions, "name" | "subjects"> {
   /** Called for every event this store appended (not for a duplicate the broker dropped): domain metrics. */
@@ -125,7 +139,10 @@ export class EventStore {
         try {
           const ack = await this.js.publish(subject, encodeEnvelope(envelope), {
             msgID: options.msgId,
-            expect: { lastSubjectSequence: options.expectedLastSubjectSequence },
+            expect:
+              options.expectedLastMsgId === undefined
+                ? { lastSubjectSequence: options.expectedLastSubjectSequence }
+                : { lastMsgID: options.expectedLastMsgId },
             headers: envelopeHeaders(envelope, { ...options.headers, ...injectContext() }),
           });
           span.setAttribute(ATTR.sequence, ack.seq);
@@ -137,7 +154,9 @@ export class EventStore {
           if (isWrongLastSequence(error)) {
             result = "conflict";
             throw new ConcurrencyError(
-              `${subject} changed concurrently (expected last sequence ${options.expectedLastSubjectSequence})`,
+              options.expectedLastMsgId === undefined
+                ? `${subject} changed concurrently (expected last sequence ${options.expectedLastSubjectSequence})`
+                : `${this.names.stream} changed concurrently (expected its last message to be ${options.expectedLastMsgId})`,
               { cause: error },
             );
           }

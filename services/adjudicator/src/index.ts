@@ -37,7 +37,13 @@ export async function startAdjudicator(
 ): Promise<RunningService & { adjudicator: Adjudicator; sweep(): Promise<number> }> {
   const ns = config.namespace;
   // Reconnect for as long as it takes: a NATS node restarting or failing over must not end the service.
-  const nc = await connect({ servers: config.natsServers, name: `${ns}-adjudicator`, maxReconnectAttempts: -1 });
+  // No async traces: the client would build an Error (a stack capture) for every request and publish.
+  const nc = await connect({
+    servers: config.natsServers,
+    name: `${ns}-adjudicator`,
+    maxReconnectAttempts: -1,
+    noAsyncTraces: true,
+  });
   const clock =
     config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "adjudicator"), logger) : systemClock;
   const now = options.now ?? (() => clock.now());

@@ -26,7 +26,13 @@ export interface StartOptions {
 export async function startIdentity(config: IdentityConfig, logger: Logger, options: StartOptions = {}) {
   const ns = config.namespace;
   // Reconnect for as long as it takes: a NATS node restarting or failing over must not end the service.
-  const nc = await connect({ servers: config.natsServers, name: `${ns}-identity`, maxReconnectAttempts: -1 });
+  // No async traces: the client would build an Error (a stack capture) for every request and publish.
+  const nc = await connect({
+    servers: config.natsServers,
+    name: `${ns}-identity`,
+    maxReconnectAttempts: -1,
+    noAsyncTraces: true,
+  });
   const clock = config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "identity"), logger) : systemClock;
   const now = options.now ?? (() => clock.now());
   const store = await EventStore.open(nc, streamNames(ns, "identity"), {

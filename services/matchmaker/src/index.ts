@@ -23,10 +23,19 @@ export interface StartOptions {
   readonly now?: () => number;
 }
 
+/** Ledger appends in flight at once: the matchmaker's commands all go through its one aggregate. */
+const LEDGER_PIPELINE = 128;
+
 export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, options: StartOptions = {}) {
   const ns = config.namespace;
   // Reconnect for as long as it takes: a NATS node restarting or failing over must not end the service.
-  const nc = await connect({ servers: config.natsServers, name: `${ns}-matchmaker`, maxReconnectAttempts: -1 });
+  // No async traces: the client would build an Error (a stack capture) for every request and publish.
+  const nc = await connect({
+    servers: config.natsServers,
+    name: `${ns}-matchmaker`,
+    maxReconnectAttempts: -1,
+    noAsyncTraces: true,
+  });
   const clock =
     config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "matchmaker"), logger) : systemClock;
   const now = options.now ?? (() => clock.now());
@@ -40,7 +49,9 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     migrations: readModels.migrations,
     logger,
   });
-  const matchmaker = new Matchmaker(new AggregateRepository(store, ledgerAggregate, { logger }), now);
+  // The ledger is alone on the matchmaker's stream, so its appends can be pipelined (see RepositoryOptions).
+  const ledger = new AggregateRepository(store, ledgerAggregate, { logger, pipeline: LEDGER_PIPELINE });
+  const matchmaker = new Matchmaker(ledger, now);
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,
