@@ -47,6 +47,13 @@ interface Entry<S> {
   inFlightCausations: Set<string>;
   /** An append in flight failed: the next command settles the rest and catches up first. */
   broken: boolean;
+  /**
+   * Not read from the log: a cache miss is assumed to be a new aggregate, which saves a read
+   * for every aggregate's first command. An append is conditional on the subject being empty, so
+   * the assumption is checked by the broker; a refusal or a no-op decided on it is not trusted,
+   * and the aggregate is read before deciding again.
+   */
+  assumed: boolean;
 }
 
 interface InFlight<S> {
@@ -124,9 +131,8 @@ export class AggregateRepository<S, E> {
   async execute(id: string, context: CommandContext, decide: (state: S) => readonly E[]): Promise<ExecuteResult<S, E>> {
     if (this.maxInFlight > 1) return this.executePipelined(id, context, decide);
     return this.serialised(id, async () => {
-      const cached = this.cache.get(id);
-      let entry = cached ?? (await this.catchUp(id));
-      let fresh = cached === undefined;
+      let entry = this.cache.get(id) ?? this.assumeNew(id);
+      let fresh = false;
       for (let attempt = 1; ; attempt++) {
         const seen = entry.causations.get(context.causationId);
         if (seen !== undefined) return { state: entry.state, seq: entry.seq, events: [], replayed: true };
@@ -141,12 +147,23 @@ export class AggregateRepository<S, E> {
           fresh = true;
           continue;
         }
+        if (events.length === 0 && entry.assumed) {
+          entry = await this.catchUp(id);
+          fresh = true;
+          continue;
+        }
         try {
           return await this.append(id, entry, events, context);
         } catch (error) {
           if (!(error instanceof ConcurrencyError)) {
             this.cache.delete(id);
             throw error;
+          }
+          if (entry.assumed) {
+            // Not a new aggregate after all: read it and decide again (not a conflict).
+            entry = await this.catchUp(id);
+            fresh = true;
+            continue;
           }
           eventStoreInstruments().conflicts.add(1, { [ATTR.aggregate]: this.type.name });
           this.options.onConflict?.(this.type.name);
@@ -216,9 +233,9 @@ export class AggregateRepository<S, E> {
   }
 
   private async issue(id: string, context: CommandContext, decide: (state: S) => readonly E[]): Promise<Issued<S, E>> {
-    let entry = this.cache.get(id);
+    let entry = this.cache.get(id) ?? this.assumeNew(id);
     let fresh = false;
-    if (!entry || entry.broken) {
+    if (entry.broken) {
       entry = await this.settledEntry(id);
       fresh = true;
     }
@@ -251,6 +268,11 @@ export class AggregateRepository<S, E> {
         continue;
       }
       if (events.length === 0) {
+        if (entry.assumed) {
+          entry = await this.catchUp(id);
+          fresh = true;
+          continue;
+        }
         return { kind: "done", result: { state: entry.state, seq: entry.seq, events: [], replayed: false } };
       }
       while (entry.inFlight.length >= this.maxInFlight) await entry.inFlight[0]!.settled;
@@ -312,6 +334,7 @@ export class AggregateRepository<S, E> {
             }
             entry.state = after;
             entry.seq = result.seq;
+            entry.assumed = false;
             return { state: after, seq: result.seq, events, replayed: false };
           },
           (error: unknown) => {
@@ -378,34 +401,51 @@ export class AggregateRepository<S, E> {
       seq = result.seq;
       entry.state = state;
       entry.seq = seq;
+      entry.assumed = false;
       this.remember(entry, context.causationId, seq);
     }
     return { state, seq, events, replayed: false };
   }
 
-  /** Reads what the log has beyond the cached entry (everything on a miss) and folds it in. */
-  private async catchUp(id: string): Promise<Entry<S>> {
-    const cached = this.cache.get(id);
-    const entry: Entry<S> = cached ?? {
+  private emptyEntry(id: string, assumed: boolean): Entry<S> {
+    return {
       state: this.type.initial(id),
       seq: 0,
       causations: new Map(),
       inFlight: [],
       inFlightCausations: new Set(),
       broken: false,
+      assumed,
     };
-    for (const stored of await this.store.read(this.subject(id), entry.seq + 1)) {
-      const event = this.type.fromWire(stored.envelope);
-      if (event !== undefined) entry.state = this.type.evolve(entry.state, event);
-      entry.seq = stored.seq;
-      this.remember(entry, stored.envelope.causationId, stored.seq);
-    }
+  }
+
+  /** A cache miss taken for a new aggregate (see Entry.assumed). */
+  private assumeNew(id: string): Entry<S> {
+    const entry = this.emptyEntry(id, true);
+    this.cached(id, entry);
+    return entry;
+  }
+
+  private cached(id: string, entry: Entry<S>): void {
     this.cache.delete(id);
     this.cache.set(id, entry);
     if (this.cache.size > this.maxCached) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
+  }
+
+  /** Reads what the log has beyond the cached entry (everything on a miss) and folds it in. */
+  private async catchUp(id: string): Promise<Entry<S>> {
+    const entry = this.cache.get(id) ?? this.emptyEntry(id, false);
+    for (const stored of await this.store.read(this.subject(id), entry.seq + 1)) {
+      const event = this.type.fromWire(stored.envelope);
+      if (event !== undefined) entry.state = this.type.evolve(entry.state, event);
+      entry.seq = stored.seq;
+      this.remember(entry, stored.envelope.causationId, stored.seq);
+    }
+    entry.assumed = false;
+    this.cached(id, entry);
     return entry;
   }
 

@@ -112,6 +112,40 @@ describe("EventStore on JetStream", () => {
     assert.deepEqual((await fresh.load("retry")).state, ["x"]);
   });
 
+  test("an aggregate this process has not seen is taken for new only as far as the broker confirms it", async () => {
+    const writer = new AggregateRepository(store, names);
+    await writer.execute("seen-elsewhere", { causationId: "w1", now: new Date(0) }, () => ["first"]);
+    let conflicts = 0;
+    const onConflict = () => conflicts++;
+    // An append decided on the assumed-empty state is refused by the broker, then decided on the log.
+    const appender = new AggregateRepository(store, names, { onConflict });
+    const appended = await appender.execute("seen-elsewhere", { causationId: "a1", now: new Date(0) }, (state) => [
+      `after ${state.length}`,
+    ]);
+    assert.deepEqual(appended.state, ["first", "after 1"]);
+    // A no-op decided on the assumed-empty state is not trusted either.
+    const idle = new AggregateRepository(store, names, { onConflict });
+    const decided = await idle.execute("seen-elsewhere", { causationId: "i1", now: new Date(0) }, (state) =>
+      state.length === 0 ? [] : [`after ${state.length}`],
+    );
+    assert.deepEqual(decided.state, ["first", "after 1", "after 2"]);
+    // And a refusal is decided again on the log.
+    const refuser = new AggregateRepository(store, names, { onConflict });
+    const retried = await refuser.execute("seen-elsewhere", { causationId: "r1", now: new Date(0) }, (state) => {
+      if (state.length === 0) throw new IllegalStateError("no such aggregate");
+      return [`after ${state.length}`];
+    });
+    assert.equal(retried.state.length, 4);
+    assert.equal(conflicts, 0, "a wrong guess about a new aggregate is not a concurrency conflict");
+    // A new aggregate's first command needs no read at all, and is still conditional.
+    const fresh = new AggregateRepository(store, names);
+    const created = await fresh.execute("brand-new", { causationId: "n1", now: new Date(0) }, () => ["one"]);
+    assert.deepEqual(
+      (await store.read(store.subject("names", "brand-new"))).map((e) => e.seq),
+      [created.seq],
+    );
+  });
+
   test("ensureEventStream is idempotent and verifies the applied settings", async () => {
     const info = await ensureEventStream(store.jsm, { name: store.names.stream, subjects: [store.names.all] });
     assert.equal(info.config.duplicate_window, 120_000 * 1_000_000);
@@ -156,6 +190,15 @@ describe("a pipelined repository (appends chained with Nats-Expected-Last-Msg-Id
     const { state, seq } = await fresh.load("ledger");
     assert.equal(state.length, 200);
     assert.equal(seq, Math.max(...seqs));
+    // A restarted replica (nothing cached) takes the ledger for new, is refused, reads it and goes on.
+    const restarted = new AggregateRepository(alone, positions, { pipeline: 32 });
+    const later = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        restarted.execute("ledger", { causationId: `q${i}`, now: new Date(0) }, command(`q${i}`)),
+      ),
+    );
+    assert.equal(later.filter((r) => r.events.length === 1).length, 50);
+    assert.equal((await new AggregateRepository(alone, positions).load("ledger")).state.length, 250);
   });
 
   test("two pipelined replicas racing: every command that succeeds is stored once, in a consistent order", async () => {
@@ -184,6 +227,7 @@ describe("a pipelined repository (appends chained with Nats-Expected-Last-Msg-Id
 
   test("a refusal or a repeated causation is answered from acknowledged state, not from appends in flight", async () => {
     const repo = new AggregateRepository(alone, positions, { pipeline: 8 });
+    await repo.load("ledger");
     const once = (state: string[]) => (state.some((e) => e.startsWith("once@")) ? [] : [`once@${state.length}`]);
     const refuse = (state: string[]) => {
       if (state.some((e) => e.startsWith("once@"))) throw new IllegalStateError("already there");
@@ -195,7 +239,7 @@ describe("a pipelined repository (appends chained with Nats-Expected-Last-Msg-Id
       repo.execute("ledger", { causationId: "once-2", now: new Date(0) }, once),
       repo.execute("ledger", { causationId: "refuse", now: new Date(0) }, refuse),
     ]);
-    assert.equal(first.status, "fulfilled");
+    assert.equal(first.status === "fulfilled" && first.value.events.length, 1);
     assert.equal(second.status === "fulfilled" && second.value.replayed, true);
     assert.equal(third.status === "fulfilled" && third.value.events.length, 0);
     assert.equal(refused.status, "rejected");
