@@ -1,3 +1,4 @@
+import { List, Map as ImmutableMap } from "immutable";
 import {
   actionDigest,
   AlreadyExistsError,
@@ -21,6 +22,11 @@ import {
  * The matchmaker's one aggregate: every staking slot, proposal and pair cool-down of the network.
  * Opening a game changes two members' slots at once; JetStream (before 2.12's atomic batches) can
  * only make one subject's append conditional, so the slots share one consistency boundary.
+ *
+ * Because the aggregate holds the whole network, its maps are persistent (immutable-js): `set` and
+ * `delete` return a new map sharing all untouched nodes, O(log32 n), and leave the old one as it was.
+ * evolveLedger is therefore pure without copying O(members) per event; the aggregate repository may
+ * keep the confirmed state and decide on speculative states derived from it.
  */
 export interface Slot {
   readonly memberId: string;
@@ -49,15 +55,53 @@ export interface OpenGame {
   readonly sponsorIds: readonly [string, string];
 }
 
+/**
+ * A persistent map, read like a ReadonlyMap (`get`, `has`, `size`, `keys()`, `values()`, `entries()`);
+ * compare two with `Immutable.is` or by their entries, never with `assert.deepEqual` on the objects.
+ */
+export type PersistentMap<K, V> = ImmutableMap<K, V>;
+
+/** How a proposal that is no longer kept in memory ended. */
+export type ProposalEnd = "expired" | "declined" | "cancelled" | "played";
+
+/** An entry of a pruning queue: `key` may be dropped once the ledger's clock reaches `at`. */
+export interface Deadline {
+  readonly key: string;
+  readonly at: number;
+}
+
 export interface LedgerState {
-  readonly slots: ReadonlyMap<string, Slot>;
-  readonly proposals: ReadonlyMap<string, Proposal>;
+  readonly slots: PersistentMap<string, Slot>;
+  /**
+   * Proposals still kept: each until the ledger's clock has passed its expiry and its game, if one
+   * was opened, is settled. Within that window every answer to it behaves exactly as it always did
+   * (a redelivered decline is a no-op); after it the proposal is in `retiredProposals`.
+   */
+  readonly proposals: PersistentMap<string, Proposal>;
   /** Games opened and not yet settled, by id. */
-  readonly openGames: ReadonlyMap<string, OpenGame>;
-  readonly pairCooldowns: ReadonlyMap<string, number>;
+  readonly openGames: PersistentMap<string, OpenGame>;
+  /** Running pair cool-downs (pairKey -> until, ms); dropped once the clock has passed them. */
+  readonly pairCooldowns: PersistentMap<string, number>;
+  /**
+   * Every proposal id no longer in `proposals`, with how it ended: a game id is its proposal id, so
+   * an id must never be proposed twice (the adjudicator would take the second game for a redelivery).
+   * This still grows by one short entry per proposal ever made (the id and a shared constant): a very
+   * long-lived network needs ledger snapshots or time-partitioned proposal ids (e.g. UUIDv7 with a
+   * horizon before which ids are refused) to bound it.
+   */
+  readonly retiredProposals: PersistentMap<string, ProposalEnd>;
   readonly policy: Policy | undefined;
   /** The legal agreement candidates must consent to now. */
   readonly agreement: Agreement | undefined;
+  /**
+   * The latest time carried by an event folded so far (ProposalMade.madeAt, GameOpened.openedAt), 0
+   * before any. Pruning is driven by it, never by a wall clock, so a log always folds to the same state.
+   */
+  readonly clock: number;
+  /** Pruning queue of proposals in the order they were made, with their expiry. */
+  readonly proposalDeadlines: List<Deadline>;
+  /** Pruning queue of pair cool-downs in the order they were set, with their end. */
+  readonly cooldownDeadlines: List<Deadline>;
 }
 
 export interface Agreement {
@@ -156,12 +200,16 @@ export type LedgerCommand =
 export const LEDGER_ID = "ledger";
 
 export const initialLedgerState: LedgerState = {
-  slots: new Map(),
-  proposals: new Map(),
-  openGames: new Map(),
-  pairCooldowns: new Map(),
+  slots: ImmutableMap(),
+  proposals: ImmutableMap(),
+  openGames: ImmutableMap(),
+  pairCooldowns: ImmutableMap(),
+  retiredProposals: ImmutableMap(),
   policy: undefined,
   agreement: undefined,
+  clock: 0,
+  proposalDeadlines: List(),
+  cooldownDeadlines: List(),
 };
 
 export function pairKey(x: string, y: string): string {
@@ -172,14 +220,37 @@ export function actionKind(action: ActionSpec): string {
   return action.type === "admission" ? "admission" : action.kind;
 }
 
+/** How a proposal no longer kept ended, as the end of a sentence starting "proposal <id> ". */
+export function proposalEndSentence(end: ProposalEnd): string {
+  switch (end) {
+    case "expired":
+      return "expired unanswered and is closed";
+    case "declined":
+      return "was declined and is closed";
+    case "cancelled":
+      return "was cancelled and is closed";
+    case "played":
+      return "was accepted and its game has been settled";
+  }
+}
+
+/**
+ * The open game the member plays, if any, in O(1). Opening a game sets both sponsors' lockGameId,
+ * and no game opens for a member already playing one (unavailability), so a member's open game is
+ * always the one its slot is locked for.
+ */
+export function openGameOf(state: LedgerState, memberId: string): OpenGame | undefined {
+  const gameId = state.slots.get(memberId)?.lockGameId;
+  return gameId === undefined ? undefined : state.openGames.get(gameId);
+}
+
 /** Why the member cannot stake now, or undefined when the slot is free. */
 export function unavailability(state: LedgerState, memberId: string, now: number): string | undefined {
   const slot = state.slots.get(memberId);
   if (!slot) return `member ${memberId} is not known to the matchmaker`;
   if (slot.excluded) return `member ${memberId} is excluded`;
-  for (const game of state.openGames.values()) {
-    if (game.sponsorIds.includes(memberId)) return `member ${memberId} is playing game ${game.gameId}`;
-  }
+  const game = openGameOf(state, memberId);
+  if (game) return `member ${memberId} is playing game ${game.gameId}`;
   if (slot.lockedUntil > now) {
     return `member ${memberId} has staked in game ${slot.lockGameId} until ${new Date(slot.lockedUntil).toISOString()}`;
   }
@@ -230,6 +301,12 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
       sameBytes(existing.signature, command.signature);
     if (same) return [];
     throw new AlreadyExistsError(`proposal ${command.proposalId} already exists with other content`);
+  }
+  const ended = state.retiredProposals.get(command.proposalId);
+  if (ended) {
+    throw new AlreadyExistsError(
+      `proposal ${command.proposalId} was already used (it ${proposalEndSentence(ended)}): propose again with a new proposal id`,
+    );
   }
   const policy = state.policy;
   if (!policy) throw new IllegalStateError("no policy has been adopted yet: the operator must publish one");
@@ -298,8 +375,10 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
 
 function pendingProposal(state: LedgerState, proposalId: string): Proposal {
   const proposal = state.proposals.get(proposalId);
-  if (!proposal) throw new NotFoundError(`proposal ${proposalId} does not exist`);
-  return proposal;
+  if (proposal) return proposal;
+  const ended = state.retiredProposals.get(proposalId);
+  if (ended) throw new IllegalStateError(`proposal ${proposalId} ${proposalEndSentence(ended)}`);
+  throw new NotFoundError(`proposal ${proposalId} does not exist`);
 }
 
 function checkAnswerSignature(
@@ -397,11 +476,14 @@ function decideExclusion(
 ): LedgerEvent[] {
   const slot = state.slots.get(command.memberId);
   if (slot?.excluded) return [];
+  const openGame = openGameOf(state, command.memberId);
+  // The scan covers only the proposals still kept (made within about one proposal TTL), not history.
   const cancelledProposalIds = [
     ...[...state.proposals.values()]
       .filter((p) => p.status === "pending" && (p.proposerId === command.memberId || p.partnerId === command.memberId))
-      .map((p) => p.proposalId),
-    ...[...state.openGames.values()].filter((g) => g.sponsorIds.includes(command.memberId)).map((g) => g.gameId),
+      .map((p) => p.proposalId)
+      .sort(),
+    ...(openGame ? [openGame.gameId] : []),
   ];
   const penalty = state.policy?.exclusionSponsorPenaltyMs ?? 0;
   const suspensions =
@@ -423,27 +505,27 @@ function decideExclusion(
 
 export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerState {
   switch (event.type) {
-    case "SponsorRegistered": {
-      const slots = new Map(state.slots);
-      slots.set(event.memberId, {
-        memberId: event.memberId,
-        publicKey: event.publicKey,
-        excluded: false,
-        lockedUntil: 0,
-        lockGameId: undefined,
-        suspendedUntil: 0,
-      });
-      return { ...state, slots };
-    }
+    case "SponsorRegistered":
+      return {
+        ...state,
+        slots: state.slots.set(event.memberId, {
+          memberId: event.memberId,
+          publicKey: event.publicKey,
+          excluded: false,
+          lockedUntil: 0,
+          lockGameId: undefined,
+          suspendedUntil: 0,
+        }),
+      };
     case "SponsorExcluded": {
-      const slots = new Map(state.slots);
+      let slots = state.slots;
       const slot = slots.get(event.memberId);
-      if (slot) slots.set(event.memberId, { ...slot, excluded: true });
-      suspend(slots, event.suspensions);
-      const proposals = new Map(state.proposals);
+      if (slot) slots = slots.set(event.memberId, { ...slot, excluded: true });
+      slots = suspend(slots, event.suspensions);
+      let proposals = state.proposals;
       for (const id of event.cancelledProposalIds) {
         const proposal = proposals.get(id);
-        if (proposal?.status === "pending") proposals.set(id, { ...proposal, status: "cancelled" });
+        if (proposal?.status === "pending") proposals = proposals.set(id, { ...proposal, status: "cancelled" });
       }
       return { ...state, slots, proposals };
     }
@@ -452,45 +534,60 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
     case "AgreementAdopted":
       return { ...state, agreement: { version: event.agreement.version, hash: event.agreement.hash } };
     case "ProposalMade": {
-      const proposals = new Map(state.proposals);
+      const advanced = advanceClock(state, event.madeAt);
       const { type: _type, ...proposal } = event;
-      proposals.set(event.proposalId, { ...proposal, status: "pending" });
-      return { ...state, proposals };
+      return {
+        ...advanced,
+        proposals: advanced.proposals.set(event.proposalId, { ...proposal, status: "pending" }),
+        proposalDeadlines: advanced.proposalDeadlines.push({ key: event.proposalId, at: event.expiresAt }),
+      };
     }
     case "ProposalDeclined":
       return withProposalStatus(state, event.proposalId, "declined");
     case "ProposalCancelled":
       return withProposalStatus(state, event.proposalId, "cancelled");
     case "GameOpened": {
-      const slots = new Map(state.slots);
+      const advanced = withProposalStatus(advanceClock(state, event.openedAt), event.gameId, "accepted");
+      let slots = advanced.slots;
       for (const sponsor of [event.sponsorA, event.sponsorB]) {
         const slot = slots.get(sponsor.memberId);
         if (slot)
-          slots.set(sponsor.memberId, { ...slot, lockedUntil: event.stakeLockedUntil, lockGameId: event.gameId });
+          slots = slots.set(sponsor.memberId, {
+            ...slot,
+            lockedUntil: event.stakeLockedUntil,
+            lockGameId: event.gameId,
+          });
       }
-      const openGames = new Map(state.openGames);
-      openGames.set(event.gameId, {
-        gameId: event.gameId,
-        sponsorIds: [event.sponsorA.memberId, event.sponsorB.memberId],
-      });
-      const pairCooldowns = new Map(state.pairCooldowns);
-      pairCooldowns.set(pairKey(event.sponsorA.memberId, event.sponsorB.memberId), event.pairCooldownUntil);
-      return { ...withProposalStatus(state, event.gameId, "accepted"), slots, openGames, pairCooldowns };
+      const pair = pairKey(event.sponsorA.memberId, event.sponsorB.memberId);
+      return {
+        ...advanced,
+        slots,
+        openGames: advanced.openGames.set(event.gameId, {
+          gameId: event.gameId,
+          sponsorIds: [event.sponsorA.memberId, event.sponsorB.memberId],
+        }),
+        pairCooldowns: advanced.pairCooldowns.set(pair, event.pairCooldownUntil),
+        cooldownDeadlines: advanced.cooldownDeadlines.push({ key: pair, at: event.pairCooldownUntil }),
+      };
     }
     case "StakesSettled": {
-      const slots = new Map(state.slots);
+      let slots = state.slots;
       const game = state.openGames.get(event.gameId);
       if (event.released && game) {
         for (const memberId of game.sponsorIds) {
           const slot = slots.get(memberId);
           if (slot && slot.lockGameId === event.gameId)
-            slots.set(memberId, { ...slot, lockedUntil: 0, lockGameId: undefined });
+            slots = slots.set(memberId, { ...slot, lockedUntil: 0, lockGameId: undefined });
         }
       }
-      suspend(slots, event.suspensions);
-      const openGames = new Map(state.openGames);
-      openGames.delete(event.gameId);
-      return { ...state, slots, openGames };
+      slots = suspend(slots, event.suspensions);
+      const settled = { ...state, slots, openGames: state.openGames.delete(event.gameId) };
+      // An accepted proposal outlives its expiry while its game is open (the pruning queue skipped
+      // it); once the game is settled it goes. Before its expiry, its queue entry retires it later.
+      const proposal = settled.proposals.get(event.gameId);
+      return proposal?.status === "accepted" && proposal.expiresAt <= settled.clock
+        ? retire(settled, proposal)
+        : settled;
     }
     default: {
       const unreachable: never = event;
@@ -499,17 +596,55 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
   }
 }
 
-function suspend(slots: Map<string, Slot>, suspensions: readonly Suspension[]): void {
+function suspend(slots: PersistentMap<string, Slot>, suspensions: readonly Suspension[]): PersistentMap<string, Slot> {
   for (const { memberId, untilMs } of suspensions) {
     const slot = slots.get(memberId);
-    if (slot) slots.set(memberId, { ...slot, suspendedUntil: Math.max(slot.suspendedUntil, untilMs) });
+    if (slot) slots = slots.set(memberId, { ...slot, suspendedUntil: Math.max(slot.suspendedUntil, untilMs) });
   }
+  return slots;
 }
 
 function withProposalStatus(state: LedgerState, proposalId: string, status: ProposalStatus): LedgerState {
   const proposal = state.proposals.get(proposalId);
   if (!proposal) return state;
-  const proposals = new Map(state.proposals);
-  proposals.set(proposalId, { ...proposal, status });
-  return { ...state, proposals };
+  return { ...state, proposals: state.proposals.set(proposalId, { ...proposal, status }) };
+}
+
+function retire(state: LedgerState, proposal: Proposal): LedgerState {
+  const end: ProposalEnd =
+    proposal.status === "pending" ? "expired" : proposal.status === "accepted" ? "played" : proposal.status;
+  return {
+    ...state,
+    proposals: state.proposals.delete(proposal.proposalId),
+    retiredProposals: state.retiredProposals.set(proposal.proposalId, end),
+  };
+}
+
+/**
+ * Moves the ledger's clock to an event's time (it never goes back) and drops what that time has
+ * passed: proposals past their expiry, unless their game is still open, and ended pair cool-downs.
+ * Both queues are in event order, so their deadlines are nearly sorted; each entry is looked at once
+ * when it reaches the head, which makes pruning O(1) amortised per event. An entry behind a later
+ * deadline (a policy that shortened the TTL) waits for it: pruned late, never early.
+ */
+function advanceClock(state: LedgerState, time: number): LedgerState {
+  if (time <= state.clock) return state;
+  const clock = time;
+  let next: LedgerState = { ...state, clock };
+  let queue = next.proposalDeadlines;
+  for (let head = queue.first(); head && head.at <= clock; head = queue.first()) {
+    queue = queue.shift();
+    const proposal = next.proposals.get(head.key);
+    // Stale entry, or a proposal whose game is open: StakesSettled retires it.
+    if (!proposal || proposal.expiresAt !== head.at || next.openGames.has(head.key)) continue;
+    next = retire(next, proposal);
+  }
+  let cooldowns = next.pairCooldowns;
+  let cooldownQueue = next.cooldownDeadlines;
+  for (let head = cooldownQueue.first(); head && head.at <= clock; head = cooldownQueue.first()) {
+    cooldownQueue = cooldownQueue.shift();
+    // A pair that played again since has a later cool-down, which its own entry ends.
+    if (cooldowns.get(head.key) === head.at) cooldowns = cooldowns.delete(head.key);
+  }
+  return { ...next, proposalDeadlines: queue, pairCooldowns: cooldowns, cooldownDeadlines: cooldownQueue };
 }
