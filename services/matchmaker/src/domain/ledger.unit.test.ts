@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   actionDigest,
+  AlreadyExistsError,
   answerPayload,
   consentPayload,
   DEFAULT_POLICY,
@@ -73,13 +74,32 @@ function propose(a: { keys: KeyPair; id: string }, b: { id: string }, proposalId
 }
 
 function accept(b: { keys: KeyPair; id: string }, proposalId: string, now = NOW + 1): LedgerCommand {
+  return answer("Accept", b, proposalId, now);
+}
+
+function answer(
+  type: "Accept" | "Decline" | "Cancel",
+  m: { keys: KeyPair; id: string },
+  proposalId: string,
+  now = NOW + 1,
+): LedgerCommand {
+  const kind = type === "Accept" ? "accept" : type === "Decline" ? "decline" : "cancel";
   return {
-    type: "Accept",
+    type,
     proposalId,
-    memberId: b.id,
-    signature: sign(answerPayload("accept", proposalId, b.id), b.keys.secretKey),
+    memberId: m.id,
+    signature: sign(answerPayload(kind, proposalId, m.id), m.keys.secretKey),
     now,
   };
+}
+
+const TTL = DEFAULT_POLICY.proposalTtlMs;
+
+/** The state after an unrelated proposal between c and d at `now`: an event that moves the ledger's clock. */
+function later(state: LedgerState, c: { keys: KeyPair; id: string }, d: { id: string }, now: number): LedgerState {
+  const next = run(state, propose(c, d, uuid(), now));
+  assert.equal(next.clock, now);
+  return next;
 }
 
 describe("ledger decider", () => {
@@ -208,5 +228,122 @@ describe("ledger decider", () => {
     state = run(state, settle);
     assert.deepEqual(decideLedger(settle, state), []);
     assert.deepEqual(decideLedger({ type: "RegisterSponsor", memberId: a.id, publicKey: a.keys.publicKey }, state), []);
+  });
+});
+
+describe("ledger pruning", () => {
+  test("a declined proposal is kept until its expiry, then dropped; its id cannot be proposed again", () => {
+    const [a, b, c, d] = [member(), member(), member(), member()];
+    const p = propose(a, b) as { proposalId: string } & LedgerCommand;
+    let state = run(run(network(a, b, c, d), p), answer("Decline", b, p.proposalId));
+    assert.deepEqual(decideLedger(answer("Decline", b, p.proposalId), state), [], "a redelivered decline is a no-op");
+    state = later(state, c, d, NOW + TTL - 1);
+    assert.equal(state.proposals.get(p.proposalId)?.status, "declined");
+    state = later(state, c, d, NOW + TTL);
+    assert.equal(state.proposals.has(p.proposalId), false);
+    assert.equal(state.retiredProposals.get(p.proposalId), "declined");
+    assert.throws(
+      () => decideLedger(propose(a, b, p.proposalId, NOW + TTL + 1), state),
+      (error: Error) =>
+        error instanceof AlreadyExistsError &&
+        error.message ===
+          `proposal ${p.proposalId} was already used (it was declined and is closed): propose again with a new proposal id`,
+    );
+    assert.throws(
+      () => decideLedger(answer("Decline", b, p.proposalId, NOW + TTL + 1), state),
+      (error: Error) =>
+        error instanceof IllegalStateError && error.message === `proposal ${p.proposalId} was declined and is closed`,
+    );
+    assert.throws(() => decideLedger(accept(b, p.proposalId, NOW + TTL + 1), state), IllegalStateError);
+  });
+
+  test("a pending proposal past its expiry is dropped by a later event; answers say it expired", () => {
+    const [a, b, c, d] = [member(), member(), member(), member()];
+    const p = propose(a, b) as { proposalId: string } & LedgerCommand;
+    let state = run(network(a, b, c, d), p);
+    state = later(state, c, d, NOW + TTL + 5);
+    assert.equal(state.proposals.has(p.proposalId), false);
+    assert.equal(state.retiredProposals.get(p.proposalId), "expired");
+    for (const command of [
+      accept(b, p.proposalId, NOW + TTL + 6),
+      answer("Decline", b, p.proposalId, NOW + TTL + 6),
+      answer("Cancel", a, p.proposalId, NOW + TTL + 6),
+    ]) {
+      assert.throws(() => decideLedger(command, state), {
+        name: "IllegalStateError",
+        message: `proposal ${p.proposalId} expired unanswered and is closed`,
+      });
+    }
+    assert.throws(() => decideLedger(propose(a, b, p.proposalId, NOW + TTL + 6), state), /was already used/);
+    assert.throws(() => decideLedger(accept(b, uuid(), NOW + TTL + 6), state), NotFoundError);
+  });
+
+  test("an accepted proposal is kept while its game is open, even past its expiry, and dropped at settlement", () => {
+    const [a, b, c, d] = [member(), member(), member(), member()];
+    const p = propose(a, b) as { proposalId: string } & LedgerCommand;
+    let state = run(run(network(a, b, c, d), p), accept(b, p.proposalId));
+    state = later(state, c, d, NOW + TTL + 10);
+    assert.equal(state.proposals.get(p.proposalId)?.status, "accepted");
+    assert.deepEqual(decideLedger(accept(b, p.proposalId, NOW + TTL + 11), state), [], "a redelivered accept");
+    state = run(state, { type: "SettleGame", gameId: p.proposalId, suspensions: [], released: false });
+    assert.equal(state.proposals.has(p.proposalId), false);
+    assert.equal(state.retiredProposals.get(p.proposalId), "played");
+    assert.throws(() => decideLedger(propose(a, b, p.proposalId, NOW + TTL + 12), state), AlreadyExistsError);
+    assert.throws(() => decideLedger(accept(b, p.proposalId, NOW + TTL + 12), state), {
+      name: "IllegalStateError",
+      message: `proposal ${p.proposalId} was accepted and its game has been settled`,
+    });
+  });
+
+  test("a game settled before its proposal's expiry: the proposal goes once the clock passes the expiry", () => {
+    const [a, b, c, d] = [member(), member(), member(), member()];
+    const p = propose(a, b) as { proposalId: string } & LedgerCommand;
+    let state = run(run(network(a, b, c, d), p), accept(b, p.proposalId));
+    state = run(state, { type: "SettleGame", gameId: p.proposalId, suspensions: [], released: true });
+    assert.equal(state.proposals.get(p.proposalId)?.status, "accepted");
+    state = later(state, c, d, NOW + TTL);
+    assert.equal(state.retiredProposals.get(p.proposalId), "played");
+    assert.equal(state.proposals.has(p.proposalId), false);
+  });
+
+  test("a pair cool-down is dropped once the clock has passed it, and the pair may play again", () => {
+    const [a, b, c, d] = [member(), member(), member(), member()];
+    const p = propose(a, b) as { proposalId: string } & LedgerCommand;
+    let state = run(run(network(a, b, c, d), p), accept(b, p.proposalId));
+    state = run(state, { type: "SettleGame", gameId: p.proposalId, suspensions: [], released: false });
+    const until = NOW + 1 + DEFAULT_POLICY.pairCooldownMs;
+    state = later(state, c, d, until - 1);
+    assert.equal(state.pairCooldowns.size, 1);
+    assert.throws(() => decideLedger(propose(a, b, uuid(), until - 1), state), /recently/);
+    state = later(state, c, d, until);
+    assert.equal(state.pairCooldowns.size, 0);
+    assert.equal(decideLedger(propose(a, b, uuid(), until), state)[0]?.type, "ProposalMade");
+  });
+
+  test("evolve returns a new state and leaves the one it was given as it was", () => {
+    const [a, b, c, d] = [member(), member(), member(), member()];
+    const p = propose(a, b) as { proposalId: string } & LedgerCommand;
+    const before = run(run(network(a, b, c, d), p), answer("Decline", b, p.proposalId));
+    const after = later(run(before, propose(c, a, uuid(), NOW + 2)), c, d, NOW + TTL);
+    assert.equal(after.proposals.has(p.proposalId), false);
+    assert.equal(before.proposals.get(p.proposalId)?.status, "declined");
+    assert.equal(before.proposals.size, 1);
+    assert.equal(before.retiredProposals.size, 0);
+    assert.equal(before.clock, NOW);
+  });
+
+  test("a member's open game is found without scanning, and excluding it cancels that game", () => {
+    const [a, b, c] = [member(), member(), member()];
+    const p = propose(a, b) as { proposalId: string } & LedgerCommand;
+    let state = run(run(network(a, b, c), p), accept(b, p.proposalId));
+    assert.equal(unavailability(state, b.id, NOW + 2), `member ${b.id} is playing game ${p.proposalId}`);
+    state = run(state, { type: "SettleGame", gameId: p.proposalId, suspensions: [], released: false });
+    assert.match(unavailability(state, b.id, NOW + 2) ?? "", /has staked in game/);
+    const events = decideLedger(
+      { type: "ExcludeSponsor", memberId: b.id, accountableSponsorIds: [], now: NOW + 3 },
+      state,
+    );
+    assert.ok(events[0]?.type === "SponsorExcluded");
+    assert.deepEqual(events[0].cancelledProposalIds, []);
   });
 });
