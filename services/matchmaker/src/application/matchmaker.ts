@@ -1,10 +1,11 @@
 import type { AggregateRepository, StoredEvent } from "@pot/event-store";
 import { Outcome } from "@pot/contracts";
-import { NotFoundError, type ActionSpec } from "@pot/mechanism";
+import { IllegalStateError, NotFoundError, type ActionSpec } from "@pot/mechanism";
 import { policyFromWire, toNumber } from "@pot/wire";
 import {
   decideLedger,
   LEDGER_ID,
+  proposalEndSentence,
   type Answer,
   type LedgerCommand,
   type LedgerEvent,
@@ -33,7 +34,12 @@ export class Matchmaker {
       now,
     });
     const proposal = result.state.proposals.get(input.proposalId);
-    if (!proposal) throw new NotFoundError(`proposal ${input.proposalId} was not recorded`);
+    if (!proposal) {
+      // A redelivered request (replayed by causation id) whose proposal has since been retired.
+      const ended = result.state.retiredProposals.get(input.proposalId);
+      if (ended) throw new IllegalStateError(`proposal ${input.proposalId} ${proposalEndSentence(ended)}`);
+      throw new NotFoundError(`proposal ${input.proposalId} was not recorded`);
+    }
     return { proposalId: proposal.proposalId, expiresAt: proposal.expiresAt, sequence: result.seq };
   }
 
