@@ -58,7 +58,7 @@ export async function commandRates(
     await measure(
       "matchmaker Propose",
       2,
-      "One ProposalMade on the matchmaker's single ledger subject (its commands run one at a time); two signatures checked",
+      "One ProposalMade on the matchmaker's single ledger subject (appends pipelined, chained to each other); two signatures checked",
       addresses.matchmaker,
       proposals,
       (request) => clients.matchmaker.propose(request),
