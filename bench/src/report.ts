@@ -250,7 +250,7 @@ export function whatLimitsUs(results: Omit<BenchResults, "whatLimitsUs">): strin
       notes.push(
         `**RPC tails at half saturation**: ${slow.map((rpc) => `${rpc} p50 ${ms(half.latency[rpc].p50)} / p99 ${ms(half.latency[rpc].p99)}`).join("; ")}. ` +
           `A p99 far above the p50 at half load is queueing behind other work on the same event loop (one thread per service) ` +
-          `and on the matchmaker's one ledger aggregate, whose commands run one at a time (each waits for its JetStream ack).`,
+          `and on the matchmaker's one ledger aggregate, whose commands are decided one at a time (their appends are pipelined).`,
       );
     }
   }
