@@ -3,14 +3,23 @@ import type { StoredEvent } from "@pot/event-store";
 import { CHECKPOINT_TABLE, withCheckpoints, type CheckpointTables } from "./checkpoint.table.js";
 import { StaleCheckpointError } from "./errors.js";
 
-export interface Projection<DB> {
+export interface Projection<DB, P = unknown> {
   /** Checkpoint key, unique within the service's schema. */
   readonly name: string;
   /**
-   * Applies events that are past the checkpoint, in stream order, inside the batch's transaction.
-   * Writes are idempotent upserts, so a rebuild from any state converges.
+   * Optional: the part of a batch's work that needs no database (decoding the events' payloads,
+   * building rows that depend on the batch alone). The runner calls it outside any transaction,
+   * while the previous batch is being written, so that it overlaps Postgres; its result is handed
+   * to apply with the same events. It must not read or write anything but its argument.
    */
-  apply(trx: Transaction<DB>, events: readonly StoredEvent[]): Promise<void>;
+  prepare?(events: readonly StoredEvent[]): P;
+  /**
+   * Applies events that are past the checkpoint, in stream order, inside the batch's transaction.
+   * Writes are idempotent upserts, so a rebuild from any state converges. `prepared` is what
+   * prepare returned for exactly these events; absent (apply works it out itself) when prepare was
+   * not called, or when the checkpoint dropped some of the events prepare saw.
+   */
+  apply(trx: Transaction<DB>, events: readonly StoredEvent[], prepared?: P): Promise<void>;
 }
 
 /**
@@ -19,9 +28,9 @@ export interface Projection<DB> {
  * `expectedCheckpoint`, a stored checkpoint that differs refuses the batch (StaleCheckpointError).
  * Returns the checkpoint after the transaction.
  */
-export async function applyBatch<DB>(
+export async function applyBatch<DB, P>(
   db: Kysely<DB>,
-  projection: Projection<DB>,
+  projection: Projection<DB, P>,
   events: readonly StoredEvent[],
   expectedCheckpoint?: number,
 ): Promise<number> {
@@ -30,34 +39,58 @@ export async function applyBatch<DB>(
 
 /**
  * applyBatch, with the checkpoint moved to `throughSeq`, which may lie past the last event: the
- * runner counts messages it could not decode (and terminated) as consumed.
+ * runner counts messages it could not decode (and terminated) as consumed. `prepared` is the
+ * projection's prepare(events), used only when no event is dropped by the checkpoint.
  */
-export async function applyThrough<DB>(
+export async function applyThrough<DB, P>(
   db: Kysely<DB>,
-  projection: Projection<DB>,
+  projection: Projection<DB, P>,
   events: readonly StoredEvent[],
   throughSeq: number,
   expectedCheckpoint?: number,
+  prepared?: P,
 ): Promise<number> {
   assertOrdered(events, throughSeq);
   return db.transaction().execute(async (trx) => {
     const checkpoints = withCheckpoints(trx);
+    if (expectedCheckpoint !== undefined && throughSeq > expectedCheckpoint) {
+      // The usual case, in one round trip: the compare-and-set first (its row lock orders the
+      // batches of the projection as FOR UPDATE does); only when it misses, read what is stored.
+      const moved = await moveCheckpoint(checkpoints, projection.name, expectedCheckpoint, throughSeq);
+      if (moved) {
+        const fresh = unapplied(events, expectedCheckpoint);
+        if (fresh.length > 0) await projection.apply(trx, fresh, fresh === events ? prepared : undefined);
+        return throughSeq;
+      }
+    }
     const stored = await lockCheckpoint(checkpoints, projection.name);
     if (expectedCheckpoint !== undefined && expectedCheckpoint !== stored) {
       throw new StaleCheckpointError(projection.name, expectedCheckpoint, stored);
     }
     if (throughSeq <= stored) return stored;
     const fresh = unapplied(events, stored);
-    if (fresh.length > 0) await projection.apply(trx, fresh);
-    const moved = await checkpoints
-      .updateTable(CHECKPOINT_TABLE)
-      .set({ seq: throughSeq })
-      .where("name", "=", projection.name)
-      .where("seq", "=", String(stored))
-      .executeTakeFirst();
-    if (moved.numUpdatedRows !== 1n) throw new StaleCheckpointError(projection.name, stored, undefined);
+    if (fresh.length > 0) await projection.apply(trx, fresh, fresh === events ? prepared : undefined);
+    if (!(await moveCheckpoint(checkpoints, projection.name, stored, throughSeq))) {
+      throw new StaleCheckpointError(projection.name, stored, undefined);
+    }
     return throughSeq;
   });
+}
+
+/** Compare-and-set of the checkpoint from `from` to `to`; false when it is not at `from` (or missing). */
+async function moveCheckpoint(
+  trx: Transaction<CheckpointTables>,
+  name: string,
+  from: number,
+  to: number,
+): Promise<boolean> {
+  const moved = await trx
+    .updateTable(CHECKPOINT_TABLE)
+    .set({ seq: to })
+    .where("name", "=", name)
+    .where("seq", "=", String(from))
+    .executeTakeFirst();
+  return moved.numUpdatedRows === 1n;
 }
 
 /** The events past the checkpoint (events are in ascending sequence order). */

@@ -19,4 +19,4 @@ export {
   type RunningReadModels,
 } from "./read-models.js";
 export { ConsistencyGate, type ConsistencyGateOptions } from "./consistency.js";
-export { unnestRows, utcDay, type ColumnTypes } from "./unnest.js";
+export { unnestRows, utcDay, writeTogether, type ColumnTypes } from "./unnest.js";

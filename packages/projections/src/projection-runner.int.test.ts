@@ -243,3 +243,62 @@ test("a projection dropped for a rebuild is replayed by the same durable to the 
   assert.deepEqual(await counts(pot.db, s.name), live);
   assert.deepEqual(live, tally(ids));
 });
+
+test("the next batch is prepared while one is written, one transaction at a time, in order", { skip }, async () => {
+  const s = scenario();
+  const counter = counterProjection(s.name);
+  let writing = 0;
+  let mostWriting = 0;
+  let prepares = 0;
+  let written = 0;
+  let preparedAhead = 0;
+  let unprepared = 0;
+  const applied: number[] = [];
+  const pipelined: Projection<CounterDB, readonly number[]> = {
+    name: s.name,
+    prepare(events) {
+      // This batch and the one before it prepared, the one before not written yet: they overlap.
+      prepares++;
+      if (prepares - written >= 2) preparedAhead++;
+      return events.map((event) => event.seq);
+    },
+    async apply(trx, events, prepared) {
+      writing++;
+      mostWriting = Math.max(mostWriting, writing);
+      try {
+        if (prepared === undefined) unprepared++;
+        else
+          assert.deepEqual(
+            prepared,
+            events.map((event) => event.seq),
+            "prepare saw exactly these events",
+          );
+        applied.push(...events.map((event) => event.seq));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await counter.apply(trx, events);
+      } finally {
+        writing--;
+        written++;
+      }
+    },
+  };
+  const ids = s.ids(60, 7);
+  const published = await publish(stream.store, s.type, ids);
+  const last = published.at(-1)!.seq;
+  const runner = await s.start(pipelined, { batch: 5 });
+  assert.equal(await runner.waitFor(last, 10_000), true);
+  assert.equal(mostWriting, 1, "never two transactions at once");
+  assert.ok(preparedAhead > 0, "some batch was prepared while the one before it was being written");
+  assert.equal(unprepared, 0);
+  assert.deepEqual(
+    applied,
+    published.map((event) => event.seq),
+    "every event applied once, in stream order",
+  );
+  assert.deepEqual(await counts(pot.db, s.name), tally(ids));
+  assert.equal(await readCheckpoint(pot.db, s.name), last);
+  await eventually(async () => {
+    const info = await stream.store.jsm.consumers.info(stream.store.names.stream, `d_${s.type}`);
+    assert.equal(info.num_ack_pending, 0, "every message acknowledged after its commit");
+  });
+});

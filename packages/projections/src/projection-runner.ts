@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import { AckPolicy, DeliverPolicy, type ConsumerInfo, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Kysely } from "kysely";
@@ -74,6 +74,8 @@ interface Session {
   readonly pumped: Promise<unknown>;
   /** The consumer's delivery sequence the next message must carry. */
   nextDelivery: number;
+  /** Stream sequence of the last message handed to a transaction (ahead of position while one is in flight). */
+  scheduled: number;
   /**
    * Stream sequence up to which this session replays what the consumer had delivered before it
    * was restarted from the checkpoint (a rebuild): those batches link to the events' traces.
@@ -82,7 +84,33 @@ interface Session {
 }
 
 const ACK_WAIT_MS = 30_000;
+
+/**
+ * The event of a message. Its subject and headers are decoded only when asked for: the projections
+ * read neither, and decoding them for every message costs a rebuild as much as some payloads.
+ */
+class MessageEvent implements StoredEvent {
+  readonly seq: number;
+
+  constructor(
+    private readonly message: JsMsg,
+    readonly envelope: StoredEvent["envelope"],
+  ) {
+    this.seq = message.seq;
+  }
+
+  get subject(): string {
+    return this.message.subject;
+  }
+
+  get headers(): StoredEvent["headers"] {
+    return this.message.headers;
+  }
+}
+
 const RETRY_DELAYS_MS = [100, 500, 2_000, 5_000, 10_000];
+/** Messages decoded between two turns of the event loop while a batch is prepared. */
+const DECODE_SLICE = 50;
 
 /**
  * Applies a stream to Postgres through a durable pull consumer, exactly once: each batch of
@@ -181,7 +209,14 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
         return error;
       },
     );
-    current = { messages, inbox, pumped, nextDelivery: info.delivered.consumer_seq + 1, replayThrough };
+    current = {
+      messages,
+      inbox,
+      pumped,
+      nextDelivery: info.delivered.consumer_seq + 1,
+      scheduled: position,
+      replayThrough,
+    };
     return current;
   }
 
@@ -190,40 +225,105 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
     await session.pumped;
   }
 
-  /** Applies batches until the runner stops (returns) or something fails (throws). */
+  /**
+   * Applies batches until the runner stops (returns) or something fails (throws). Pipelined: while
+   * one batch's transaction is in flight, the next batch is taken and decoded (and prepared by the
+   * projection); its transaction starts only once the previous one committed and was acknowledged,
+   * so at most one transaction per projection is in flight and batches commit in stream order.
+   */
   async function drain(session: Session): Promise<void> {
-    while (!stopping.signal.aborted) {
-      const messages = await session.inbox.take(batch);
-      if (messages === undefined || stopping.signal.aborted) break;
-      const gap = messages.findIndex(
-        (message, index) => message.info.deliverySequence !== session.nextDelivery + index,
-      );
-      const contiguous = gap < 0 ? messages : messages.slice(0, gap);
-      if (contiguous.length > 0) await handle(contiguous, session);
-      session.nextDelivery += contiguous.length;
-      if (gap >= 0) {
-        throw new Error(
-          `delivery ${session.nextDelivery} was lost (received ${messages[gap]?.info.deliverySequence} instead)`,
+    let inFlight: Promise<void> | undefined;
+    try {
+      while (!stopping.signal.aborted) {
+        const taking = session.inbox.take(batch);
+        // A batch in flight that fails ends the session at once, even while no message arrives.
+        const messages = await (inFlight ? Promise.race([taking, inFlight.then(() => taking)]) : taking);
+        if (messages === undefined || stopping.signal.aborted) break;
+        const gap = messages.findIndex(
+          (message, index) => message.info.deliverySequence !== session.nextDelivery + index,
         );
+        const contiguous = gap < 0 ? messages : messages.slice(0, gap);
+        const next = contiguous.length > 0 ? await prepare(contiguous, session) : undefined;
+        session.nextDelivery += contiguous.length;
+        await inFlight;
+        inFlight = undefined;
+        if (next) {
+          inFlight = commit(next, session);
+          // Awaited before the next batch or below; until then a failure must not go unhandled.
+          inFlight.catch(() => undefined);
+        }
+        if (gap >= 0) {
+          throw new Error(
+            `delivery ${session.nextDelivery} was lost (received ${messages[gap]?.info.deliverySequence} instead)`,
+          );
+        }
       }
+    } catch (error) {
+      // The batch in hand is finished (committed and acknowledged, or failed) before the session ends.
+      await inFlight?.catch(() => undefined);
+      throw error;
     }
+    await inFlight;
     if (stopping.signal.aborted) return;
     const error = await session.pumped;
     throw error ?? new Error("the consumer stopped delivering");
   }
 
-  async function handle(messages: readonly JsMsg[], session: Session): Promise<void> {
+  /** A batch taken and decoded, waiting for its transaction. */
+  interface Prepared {
+    /** When the batch was taken. */
+    readonly started: number;
+    /** Every message of the batch, acknowledged (or terminated) once it committed. */
+    readonly messages: readonly JsMsg[];
+    /** The messages past everything scheduled before, in stream order. */
+    readonly fresh: readonly JsMsg[];
+    readonly events: readonly StoredEvent[];
+    readonly undecodable: ReadonlySet<JsMsg>;
+    /** The checkpoint after the batch: its last fresh message, decodable or not. */
+    readonly through: number;
+    /** The projection's prepare(events), when it has one. */
+    readonly prepared: unknown;
+  }
+
+  /**
+   * Decodes a batch (no I/O), overlapping the transaction of the batch before. It yields to the
+   * event loop every DECODE_SLICE messages, so that the transaction's next statement is sent as soon
+   * as Postgres answers the previous one rather than after the whole batch is decoded.
+   */
+  async function prepare(messages: readonly JsMsg[], session: Session): Promise<Prepared> {
     const started = performance.now();
     // Deliveries are contiguous, so original deliveries arrive in stream order and anything at or
-    // below the highest sequence seen is a redelivery of an event applied already.
+    // below the highest sequence seen is a redelivery of an event applied (or scheduled) already.
     const fresh: JsMsg[] = [];
-    let through = position;
+    let through = Math.max(position, session.scheduled);
     for (const message of messages) {
       if (message.info.redelivered) observed.redelivered();
       if (message.seq <= through) continue;
       through = message.seq;
       fresh.push(message);
     }
+    session.scheduled = through;
+    const events: StoredEvent[] = [];
+    const undecodable = new Set<JsMsg>();
+    for (const [index, message] of fresh.entries()) {
+      if (index > 0 && index % DECODE_SLICE === 0) await setImmediate();
+      try {
+        events.push(new MessageEvent(message, decodeEnvelope(message.data)));
+      } catch (error) {
+        logger.error(
+          { ...context, err: error, seq: message.seq, subject: message.subject },
+          "undecodable event terminated; the checkpoint moves past it",
+        );
+        undecodable.add(message);
+      }
+    }
+    const prepared = events.length > 0 && projection.prepare ? projection.prepare(events) : undefined;
+    return { started, messages, fresh, events, undecodable, through, prepared };
+  }
+
+  /** Applies a prepared batch and its checkpoint in one transaction, then acknowledges its messages. */
+  async function commit(batch: Prepared, session: Session): Promise<void> {
+    const { messages, fresh, events, undecodable, through } = batch;
     const [first, ...rest] = fresh;
     const replay = first !== undefined && first.seq <= session.replayThrough;
     const parent = replay || first === undefined ? ROOT_CONTEXT : extractContext(first.headers);
@@ -243,25 +343,9 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
     let lagSeconds: number | undefined;
     await tracer().startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes, links }, parent, async (span) => {
       try {
-        const events: StoredEvent[] = [];
-        const undecodable = new Set<JsMsg>();
-        for (const message of fresh) {
-          try {
-            events.push({
-              seq: message.seq,
-              subject: message.subject,
-              envelope: decodeEnvelope(message.data),
-              headers: message.headers,
-            });
-          } catch (error) {
-            logger.error(
-              { ...context, err: error, seq: message.seq, subject: message.subject },
-              "undecodable event terminated; the checkpoint moves past it",
-            );
-            undecodable.add(message);
-          }
+        if (through > position) {
+          moveTo(await applyThrough(db, projection, events, through, position, batch.prepared));
         }
-        if (through > position) moveTo(await applyThrough(db, projection, events, through, position));
         const occurredAt = events.at(-1)?.envelope.occurredAt;
         if (occurredAt) lagSeconds = Math.max(0, (Date.now() - occurredAt.getTime()) / 1_000);
         for (const message of messages) {
@@ -281,7 +365,7 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
     const info: BatchInfo = {
       size: messages.length,
       lagEvents: (messages.at(-1)?.info.pending ?? 0) + session.inbox.size,
-      ms: performance.now() - started,
+      ms: performance.now() - batch.started,
       lagSeconds,
     };
     instruments.batchSize.record(info.size, metricAttributes);

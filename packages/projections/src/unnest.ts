@@ -58,3 +58,23 @@ export function utcDay(ms: number): string {
   }
   return text;
 }
+
+/**
+ * Runs a batch's data-modifying statements (inserts, upserts, updates) as one statement,
+ * `with w0 as (...), w1 as (...) select 1`: one round trip to Postgres instead of one per table.
+ * Postgres runs every one of them to completion on the same snapshot, so none may need another's
+ * writes, and no two may touch the same row.
+ */
+export async function writeTogether(
+  db: Parameters<RawBuilder<unknown>["execute"]>[0],
+  statements: readonly RawBuilder<unknown>[],
+): Promise<void> {
+  const [only] = statements;
+  if (only === undefined) return;
+  if (statements.length === 1) {
+    await only.execute(db);
+    return;
+  }
+  const parts = statements.map((statement, index) => sql`${sql.id(`w${index}`)} as (${statement})`);
+  await sql`with ${sql.join(parts)} select 1`.execute(db);
+}

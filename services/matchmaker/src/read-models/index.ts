@@ -3,13 +3,16 @@ import { applyCooldowns } from "./cooldowns/cooldowns.projection.js";
 import type { MatchmakerDatabase } from "./database.js";
 import { applyLedger } from "./ledger/ledger.projection.js";
 import { migrations } from "./migrations.js";
-import { ledgerEvents } from "./sequenced.js";
+import type { LedgerEvent } from "../domain/index.js";
+import { ledgerEvents, type Sequenced } from "./sequenced.js";
 
 /** The matchmaker stream applied to every matchmaker table in one transaction per batch. */
-export const matchmakerViews: Projection<MatchmakerDatabase> = {
+export const matchmakerViews: Projection<MatchmakerDatabase, Sequenced<LedgerEvent>[]> = {
   name: "views",
-  async apply(trx, stored) {
-    const events = ledgerEvents(stored);
+  // Decoding the payloads needs no database: the runner does it while the previous batch is written.
+  prepare: ledgerEvents,
+  async apply(trx, stored, prepared) {
+    const events = prepared ?? ledgerEvents(stored);
     if (events.length === 0) return;
     await applyLedger(trx, events);
     await applyCooldowns(trx, events);
