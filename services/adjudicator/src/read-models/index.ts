@@ -1,24 +1,26 @@
-import type { Projection, ReadModels } from "@pot/projections";
+import { writeTogether, type Projection, type ReadModels } from "@pot/projections";
 import type { AdjudicatorDatabase } from "./database.js";
-import { applyGames } from "./games/games.projection.js";
+import { gameWrites } from "./games/games.projection.js";
 import { migrations } from "./migrations.js";
-import { gameEvents } from "./sequenced.js";
-import { applyStats } from "./stats/stats.projection.js";
-import { applyTrust } from "./trust/trust.projection.js";
+import type { GameEvent } from "../domain/index.js";
+import { gameEvents, type Sequenced } from "./sequenced.js";
+import { statsWrites } from "./stats/stats.projection.js";
+import { trustWrites } from "./trust/trust.projection.js";
 
 /**
  * The adjudicator stream applied to every adjudicator table in one transaction per batch. The
  * network statistics live here because every number in them is in the adjudicator's events
  * (openings, outcomes, moves, the suspensions, admissions and credits each resolution decided).
  */
-export const adjudicatorViews: Projection<AdjudicatorDatabase> = {
+export const adjudicatorViews: Projection<AdjudicatorDatabase, Sequenced<GameEvent>[]> = {
   name: "views",
-  async apply(trx, stored) {
-    const events = gameEvents(stored);
+  // Decoding the payloads needs no database: the runner does it while the previous batch is written.
+  prepare: gameEvents,
+  async apply(trx, stored, prepared) {
+    const events = prepared ?? gameEvents(stored);
     if (events.length === 0) return;
-    await applyGames(trx, events);
-    await applyTrust(trx, events);
-    await applyStats(trx, events);
+    // Every table's writes in one statement: one round trip per batch instead of one per table.
+    await writeTogether(trx, [...(await gameWrites(trx, events)), ...trustWrites(events), ...statsWrites(events)]);
   },
 };
 

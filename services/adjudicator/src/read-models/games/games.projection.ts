@@ -1,4 +1,4 @@
-import { sql, type Transaction } from "kysely";
+import { sql, type RawBuilder, type Transaction } from "kysely";
 import { actionDigest, memberIdOf, rulesFor } from "@pot/mechanism";
 import { unnestRows } from "@pot/projections";
 import { actionKindOf, type GameEvent } from "../../domain/index.js";
@@ -77,10 +77,11 @@ const MUTABLE = [
 
 /**
  * games: the batch folded per game in memory, as the game decider evolves its state (games the
- * batch did not start are loaded in one query), then written with one upsert. A row skips events
- * at or below its last_seq, so a batch applied twice changes nothing.
+ * batch did not start are loaded in one query), then written with one upsert, returned for the
+ * caller to run (see writeTogether). A row skips events at or below its last_seq, so a batch
+ * applied twice changes nothing.
  */
-export async function applyGames(trx: Trx, events: readonly Sequenced<GameEvent>[]): Promise<void> {
+export async function gameWrites(trx: Trx, events: readonly Sequenced<GameEvent>[]): Promise<RawBuilder<unknown>[]> {
   const games = await loadGames(trx, events);
   const changed = new Set<Game>();
   for (const { seq, event } of events) {
@@ -154,14 +155,16 @@ export async function applyGames(trx: Trx, events: readonly Sequenced<GameEvent>
     game.last_seq = seq;
     changed.add(game);
   }
-  if (changed.size === 0) return;
-  await sql`
+  if (changed.size === 0) return [];
+  return [
+    sql`
     insert into games as t (${sql.join(Object.keys(GAME).map((c) => sql.id(c)))})
     select * from ${unnestRows(GAME, [...changed])}
     on conflict (game_id) do update set
       ${sql.join(MUTABLE.map((c) => sql`${sql.id(c)} = ${sql.ref(`excluded.${c}`)}`))}
     where t.last_seq < excluded.last_seq
-  `.execute(trx);
+  `,
+  ];
 }
 
 /** Games the batch continues without starting them. */

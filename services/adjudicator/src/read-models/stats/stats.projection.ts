@@ -1,7 +1,6 @@
-import { sql, type Transaction } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import { unnestRows, utcDay } from "@pot/projections";
 import type { GameEvent } from "../../domain/index.js";
-import type { AdjudicatorDatabase } from "../database.js";
 import type { Sequenced } from "../sequenced.js";
 
 interface DayDelta {
@@ -62,10 +61,7 @@ const OUTCOME_COUNTER = {
  * resolved, added with one upsert per batch (idempotent through the runner's checkpoint and the
  * row's last_seq, like every counter).
  */
-export async function applyStats(
-  trx: Transaction<AdjudicatorDatabase>,
-  events: readonly Sequenced<GameEvent>[],
-): Promise<void> {
+export function statsWrites(events: readonly Sequenced<GameEvent>[]): RawBuilder<unknown>[] {
   const days = new Map<string, DayDelta>();
   const on = (at: number, seq: number) => {
     const day = utcDay(at);
@@ -97,13 +93,15 @@ export async function applyStats(
     if (event.granted) delta.grants += 1;
     delta.credits_awarded += event.credits.reduce((sum, credit) => sum + credit.count, 0);
   }
-  if (days.size === 0) return;
-  await sql`
+  if (days.size === 0) return [];
+  return [
+    sql`
     insert into network_stats_daily as t (${sql.join(Object.keys(DAY).map((c) => sql.id(c)))})
     select * from ${unnestRows(DAY, [...days.values()])}
     on conflict (day) do update set
       ${sql.join(COUNTERS.map((c) => sql`${sql.id(c)} = ${sql.ref(`t.${c}`)} + ${sql.ref(`excluded.${c}`)}`))},
       last_seq = excluded.last_seq
     where t.last_seq < excluded.last_seq
-  `.execute(trx);
+  `,
+  ];
 }

@@ -1,7 +1,6 @@
-import { sql, type Transaction } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import { unnestRows } from "@pot/projections";
 import type { GameEvent } from "../../domain/index.js";
-import type { AdjudicatorDatabase } from "../database.js";
 import type { Sequenced } from "../sequenced.js";
 
 interface EdgeDelta {
@@ -49,10 +48,7 @@ const COUNTERS = [
  * Counts are not idempotent by themselves: the runner's checkpoint keeps a batch from being
  * applied twice, and last_seq refuses a batch that is not past the row's last one.
  */
-export async function applyTrust(
-  trx: Transaction<AdjudicatorDatabase>,
-  events: readonly Sequenced<GameEvent>[],
-): Promise<void> {
+export function trustWrites(events: readonly Sequenced<GameEvent>[]): RawBuilder<unknown>[] {
   const edges = new Map<string, EdgeDelta>();
   for (const { seq, event } of events) {
     if (event.type !== "GameResolved") continue;
@@ -110,13 +106,15 @@ export async function applyTrust(
     edge.last_seq = seq;
     edges.set(key, edge);
   }
-  if (edges.size === 0) return;
-  await sql`
+  if (edges.size === 0) return [];
+  return [
+    sql`
     insert into trust_edges as t (${sql.join(Object.keys(EDGE).map((c) => sql.id(c)))})
     select * from ${unnestRows(EDGE, [...edges.values()])}
     on conflict (member_low, member_high) do update set
       ${sql.join(COUNTERS.map((c) => sql`${sql.id(c)} = ${sql.ref(`t.${c}`)} + ${sql.ref(`excluded.${c}`)}`))},
       last_game_id = excluded.last_game_id, last_resolved_at = excluded.last_resolved_at, last_seq = excluded.last_seq
     where t.last_seq < excluded.last_seq
-  `.execute(trx);
+  `,
+  ];
 }

@@ -1,7 +1,6 @@
-import { sql, type Transaction } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import { unnestRows, utcDay } from "@pot/projections";
 import type { MemberEvent } from "../../domain/index.js";
-import type { IdentityDatabase } from "../database.js";
 import type { Sequenced } from "../sequenced.js";
 
 const COUNT = { day: "date", kind: "text", admitted: "integer", last_seq: "bigint" } as const;
@@ -11,10 +10,7 @@ const COUNT = { day: "date", kind: "text", admitted: "integer", last_seq: "bigin
  * count is not idempotent by itself: the runner's checkpoint keeps a batch from being applied
  * twice, and last_seq refuses a batch that is not past the row's last one.
  */
-export async function applyAdmissions(
-  trx: Transaction<IdentityDatabase>,
-  events: readonly Sequenced<MemberEvent>[],
-): Promise<void> {
+export function admissionWrites(events: readonly Sequenced<MemberEvent>[]): RawBuilder<unknown>[] {
   const counts = new Map<string, { day: string; kind: string; admitted: number; last_seq: number }>();
   for (const { seq, event } of events) {
     if (event.type !== "MemberAdmitted") continue;
@@ -25,11 +21,13 @@ export async function applyAdmissions(
     count.last_seq = seq;
     counts.set(key, count);
   }
-  if (counts.size === 0) return;
-  await sql`
+  if (counts.size === 0) return [];
+  return [
+    sql`
     insert into admissions_daily as t (day, kind, admitted, last_seq)
     select * from ${unnestRows(COUNT, [...counts.values()])}
     on conflict (day, kind) do update set admitted = t.admitted + excluded.admitted, last_seq = excluded.last_seq
     where t.last_seq < excluded.last_seq
-  `.execute(trx);
+  `,
+  ];
 }

@@ -1,7 +1,6 @@
-import { sql, type Transaction } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import { unnestRows } from "@pot/projections";
 import type { MemberEvent } from "../../domain/index.js";
-import type { IdentityDatabase } from "../database.js";
 import type { Sequenced } from "../sequenced.js";
 
 const GRANT = {
@@ -13,10 +12,7 @@ const GRANT = {
 } as const;
 
 /** credit_grants: one insert per batch; a grant is keyed by member and game, so a repeat is a no-op. */
-export async function applyCredits(
-  trx: Transaction<IdentityDatabase>,
-  events: readonly Sequenced<MemberEvent>[],
-): Promise<void> {
+export function creditWrites(events: readonly Sequenced<MemberEvent>[]): RawBuilder<unknown>[] {
   const grants = [];
   for (const { seq, event } of events) {
     if (event.type !== "CreditsGranted") continue;
@@ -28,10 +24,12 @@ export async function applyCredits(
       granted_seq: seq,
     });
   }
-  if (grants.length === 0) return;
-  await sql`
+  if (grants.length === 0) return [];
+  return [
+    sql`
     insert into credit_grants (member_id, game_id, count, expires_at, granted_seq)
     select * from ${unnestRows(GRANT, grants)}
     on conflict (member_id, game_id) do nothing
-  `.execute(trx);
+  `,
+  ];
 }

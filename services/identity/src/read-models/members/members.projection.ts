@@ -1,4 +1,4 @@
-import { sql, type Transaction } from "kysely";
+import { sql, type RawBuilder, type Transaction } from "kysely";
 import { unnestRows } from "@pot/projections";
 import type { MemberEvent } from "../../domain/index.js";
 import type { IdentityDatabase } from "../database.js";
@@ -60,11 +60,14 @@ const CHANGES = {
 
 /**
  * members: a batch's events folded per member in memory, then written with one insert (members
- * admitted in the batch) and one update (members that existed before it). A row's last_seq is the
- * last event applied to it; an event at or below it is skipped, so a batch applied twice changes
- * nothing.
+ * admitted in the batch) and one update (members that existed before it), returned for the caller
+ * to run (with the other tables' writes, see writeTogether). A row's last_seq is the last event
+ * applied to it; an event at or below it is skipped, so a batch applied twice changes nothing.
  */
-export async function applyMembers(trx: Trx, events: readonly Sequenced<MemberEvent>[]): Promise<void> {
+export async function memberWrites(
+  trx: Trx,
+  events: readonly Sequenced<MemberEvent>[],
+): Promise<RawBuilder<unknown>[]> {
   const admitted = new Map<string, MemberRow>();
   const existing = await loadExisting(trx, events);
   const changed = new Set<Changes>();
@@ -115,24 +118,26 @@ export async function applyMembers(trx: Trx, events: readonly Sequenced<MemberEv
       }
     }
   }
+  const writes: RawBuilder<unknown>[] = [];
   if (admitted.size > 0) {
-    await sql`
+    writes.push(sql`
       insert into members (${sql.join(Object.keys(NEW_ROW).map((c) => sql.id(c)))})
       select member_id, public_key, status, kind, string_to_array(sponsor_ids, ','), controller_id, game_id,
         agreement_version, display_name, admitted_at, credits_redeemed, excluded_at, exclusion_reason,
         admitted_seq, last_seq
       from ${unnestRows(NEW_ROW, [...admitted.values()])}
       on conflict (member_id) do nothing
-    `.execute(trx);
+    `);
   }
   if (changed.size > 0) {
-    await sql`
+    writes.push(sql`
       update members m set status = u.status, credits_redeemed = u.credits_redeemed, excluded_at = u.excluded_at,
         exclusion_reason = u.exclusion_reason, last_seq = u.last_seq
       from ${unnestRows(CHANGES, [...changed])}
       where m.member_id = u.member_id and m.last_seq < u.last_seq
-    `.execute(trx);
+    `);
   }
+  return writes;
 }
 
 /** The rows of members whose first event in the batch is not their admission. */
