@@ -285,7 +285,7 @@ export async function readUpsertPipelineRate(
 }
 
 export interface VerifyResult {
-  /** Verifications per second with the mechanism's verify (@noble/curves, pure JavaScript), as the services check every signed request. */
+  /** Verifications per second with the mechanism's verify (node:crypto, KeyObjects cached per key, strict checks), as the services check every signed request. */
   readonly mechanism: number;
   /** The same signatures through node:crypto (OpenSSL), the key object made once. */
   readonly nodeCrypto: number;
