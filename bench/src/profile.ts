@@ -44,6 +44,10 @@ const SOCKET_WRITES = /^(writev|writeBuffer|writeUtf8String|writeLatin1String)$/
 /** What a sample is doing, from its function and file; the first match wins. */
 const KINDS: readonly [string, (fn: string, url: string) => boolean][] = [
   ["Ed25519 in JavaScript (@noble/curves)", (_, url) => url.includes("/@noble/curves/")],
+  [
+    "Ed25519 and hashing (node:crypto, the mechanism)",
+    (_, url) => url.startsWith("node:internal/crypto") || url.includes("/packages/mechanism/"),
+  ],
   ["hashing (@noble/hashes)", (_, url) => url.includes("/@noble/hashes/")],
   ["gRPC (grpc-js, http2)", (_, url) => url.includes("/@grpc/") || url.startsWith("node:internal/http2")],
   ["NATS client", (_, url) => url.includes("/@nats-io/")],
