@@ -54,6 +54,9 @@ export function sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
  * refuse small-order keys). The two differ only for a signature whose R or A carries a small-order
  * component, which no honest signer produces: so OpenSSL's false is confirmed by noble, and a rejected
  * signature costs what every verification cost before (an accepted one is ~10x cheaper).
+ *
+ * A true answer implies `isValidPublicKey(publicKey)`: callers may skip that (slower) check when a
+ * signature by the key verifies.
  */
 export function verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   if (!(signature instanceof Uint8Array) || !(message instanceof Uint8Array) || !(publicKey instanceof Uint8Array))

@@ -334,7 +334,11 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
   }
   if (command.action.type === "admission") {
     const action = command.action;
-    if (!isValidPublicKey(action.candidatePublicKey)) {
+    // A consent that verifies proves the key valid (verify is strict: a canonical point, not of small
+    // order), so only a consent that fails pays for decoding the point to say which input is wrong.
+    const consent = consentPayload(action.candidatePublicKey, action.agreementVersion, action.agreementHash);
+    const consented = verify(action.consentSignature, consent, action.candidatePublicKey);
+    if (!consented && !isValidPublicKey(action.candidatePublicKey)) {
       throw new ValidationError("action.admission.consent.candidate_public_key", "is not a valid Ed25519 public key");
     }
     const candidateId = memberIdOf(action.candidatePublicKey);
@@ -346,8 +350,7 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
         `the candidate consented to agreement v${action.agreementVersion}, but the current agreement is v${agreement.version}: collect a new consent`,
       );
     }
-    const consent = consentPayload(action.candidatePublicKey, action.agreementVersion, action.agreementHash);
-    if (!verify(action.consentSignature, consent, action.candidatePublicKey)) {
+    if (!consented) {
       throw new PermissionError("the candidate's consent signature does not verify against the candidate's key");
     }
   }
