@@ -128,6 +128,15 @@ export class AggregateRepository<S, E> {
     });
   }
 
+  /**
+   * The state this process last knew, without asking the log: may be behind other replicas. For
+   * facts that never change once recorded (a policy version), it saves a read per use.
+   */
+  known(id: string): S | undefined {
+    const entry = this.cache.get(id);
+    return entry === undefined || entry.assumed ? undefined : entry.state;
+  }
+
   async execute(id: string, context: CommandContext, decide: (state: S) => readonly E[]): Promise<ExecuteResult<S, E>> {
     if (this.maxInFlight > 1) return this.executePipelined(id, context, decide);
     return this.serialised(id, async () => {

@@ -29,6 +29,9 @@ export interface Reactor {
 
 const REDELIVERY_DELAYS_MS = [100, 500, 2_000, 10_000, 30_000];
 export const PULL_EXPIRES_MS = 5_000;
+/** Longest an acknowledgement waits for others to share its socket write. */
+const ACK_DELAY_MS = 10;
+const ACK_BATCH = 128;
 
 /**
  * A process manager's loop: a durable pull consumer on another service's stream; each event is
@@ -56,6 +59,24 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   });
   const concurrency = options.concurrency ?? 32;
   const inFlight = new Set<Promise<void>>();
+
+  // Acknowledgements are sent together, up to ACK_DELAY_MS after their events were handled: the
+  // client writes what is queued in one turn of the event loop as one socket write, and most events
+  // need no reaction (they are handled, and acknowledged, at once), so one write carries many acks
+  // instead of one each. Nothing is acknowledged before its event was handled; a crash in between
+  // redelivers events whose reactions are idempotent.
+  const toAck: JsMsg[] = [];
+  let ackTimer: NodeJS.Timeout | undefined;
+  const flushAcks = (): void => {
+    clearTimeout(ackTimer);
+    ackTimer = undefined;
+    for (const message of toAck.splice(0)) message.ack();
+  };
+  const ack = (message: JsMsg): void => {
+    toAck.push(message);
+    if (toAck.length >= ACK_BATCH) flushAcks();
+    else ackTimer ??= setTimeout(flushAcks, ACK_DELAY_MS);
+  };
 
   const { consumerDuration } = eventStoreInstruments();
   const consumerAttributes = { [ATTR.consumer]: options.durable };
@@ -100,7 +121,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
           span.setAttribute(ATTR.messagingMessageId, stored.envelope.eventId);
           try {
             await options.handle(stored);
-            message.ack();
+            ack(message);
           } catch (error) {
             result = "error";
             span.recordException(error as Error);
@@ -140,6 +161,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       await messages.close();
       await loop.catch(() => undefined);
       await Promise.allSettled([...inFlight]);
+      flushAcks();
       observed.stop();
     },
   };

@@ -128,8 +128,11 @@ export class Adjudicator {
     }
     if (event?.$case !== "gameOpened") return;
     const opened = event.value;
-    const { state: policies } = await this.deps.policies.load(POLICY_ID);
-    const policy = policyVersion(policies, opened.policyVersion);
+    // A published policy version never changes: the one this process knows serves until a game names a newer one.
+    const known = this.deps.policies.known(POLICY_ID);
+    const policy =
+      (known && policyVersion(known, opened.policyVersion)) ??
+      policyVersion((await this.deps.policies.load(POLICY_ID)).state, opened.policyVersion);
     if (!policy)
       throw new IllegalStateError(`game ${opened.gameId} opened under unknown policy v${opened.policyVersion}`);
     await this.deps.games.execute(
