@@ -280,8 +280,9 @@ export function whatLimitsUs(results: Omit<BenchResults, "whatLimitsUs">): strin
         `**Rebuild of ${run.outcome.service}/${run.outcome.projection}** (${n(run.outcome.rate)} events/s, ${run.ratioToPipeline} x the pipeline): ` +
           `the runner's process used ${child}% of a core and Postgres ${pg}%` +
           (busy
-            ? ", about one core between them: the runner applies one batch at a time, so decoding and building a batch, " +
-              "Postgres writing it, and the acknowledgements take turns instead of overlapping. "
+            ? ", about one core between them: the runner prepares the next batch while Postgres writes one, but keeps " +
+              "one transaction in flight per projection (order matters), so Node's decoding and Postgres's writing " +
+              "share what is left of two cores with the reading. "
             : ". ") +
           (trend ? `${trend} ` : "") +
           (rebuild.profiles[run.outcome.service]
