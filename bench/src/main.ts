@@ -42,7 +42,8 @@ const root = repoRoot();
 const resultsDir = join(root, "bench", "results");
 const profiler = pathToFileURL(fileURLToPath(new URL("./cpu-profiler.js", import.meta.url))).href;
 /** The whole run (after the build) should end within this; the rebuild section gets what is left. */
-const BUDGET_MS = { full: 450_000, quick: 100_000 };
+// The bench itself; with npm ci and the build a fresh clone stays under 10 minutes.
+const BUDGET_MS = { full: 530_000, quick: 100_000 };
 
 const log = (line: string) => console.log(line);
 

@@ -88,7 +88,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         ...common,
         limitMs: 4_000,
         concurrencies: [1, 2, 4, 8, 16, 32, 64, 128, 256],
-        stepMs: 5_000,
+        stepMs: 4_000,
         warmupMs: 1_000,
         halfRateMs: 10_000,
         commandMs: 5_000,
