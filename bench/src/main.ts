@@ -274,7 +274,7 @@ async function main(options: BenchOptions): Promise<void> {
 
   const meta: Meta = {
     mode: options.quick ? "quick" : "full",
-    command: `npm run bench${options.quick ? " -- --quick" : ""}`,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - began),
     node: process.versions.node,
