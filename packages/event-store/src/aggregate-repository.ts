@@ -1,8 +1,9 @@
+import { context as otelContext } from "@opentelemetry/api";
 import { ConcurrencyError } from "@pot/mechanism";
 import type { Envelope } from "@pot/contracts";
 import { ATTR } from "@pot/telemetry";
 import type { EventBody } from "./codec.js";
-import { envelopeOf, type EventStore } from "./event-store.js";
+import { envelopeOf, type AppendOptions, type EventStore } from "./event-store.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { eventStoreInstruments } from "./telemetry.js";
 
@@ -96,6 +97,9 @@ export interface RepositoryOptions {
 export class AggregateRepository<S, E> {
   private readonly cache = new Map<string, Entry<S>>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Pipelined appends waiting for the end of the event loop's turn (see sendSoon). */
+  private readonly outbox: (() => void)[] = [];
+  private outboxScheduled: NodeJS.Immediate | undefined;
   private readonly maxCached: number;
   private readonly maxAttempts: number;
   private readonly maxCausations: number;
@@ -317,41 +321,40 @@ export class AggregateRepository<S, E> {
       });
       state = this.type.evolve(state, event);
       const after = state;
-      const ack = this.store
-        .append(subject, envelope, {
-          ...(previous ? { expectedLastMsgId: previous.msgId } : { expectedLastSubjectSequence: entry.seq }),
-          msgId: eventId,
-          ...(context.headers ? { headers: context.headers } : {}),
-        })
-        .then(
-          (result): ExecuteResult<S, E> | "duplicate" => {
-            if (result.duplicate) {
-              // Not stored now: the stream already had it. What was decided after it cannot be
-              // trusted, so the next command reads the aggregate again from the log.
-              entry.broken = true;
-              this.dropInFlight(entry, item);
-              if (this.cache.get(id) === entry) this.cache.delete(id);
-              return "duplicate";
-            }
-            const position = entry.inFlight.indexOf(item);
-            // Already acknowledged through a later link of the chain (acks arrive in order, but be sure).
-            if (position < 0) return { state: after, seq: result.seq, events, replayed: false };
-            // Stored after its predecessors (the chain guarantees it): everything up to it is acknowledged.
-            for (const done of entry.inFlight.splice(0, position + 1)) {
-              entry.inFlightCausations.delete(done.causationId);
-              this.remember(entry, done.causationId, result.seq);
-            }
-            entry.state = after;
-            entry.seq = result.seq;
-            entry.assumed = false;
-            return { state: after, seq: result.seq, events, replayed: false };
-          },
-          (error: unknown) => {
+      const options: AppendOptions = {
+        ...(previous ? { expectedLastMsgId: previous.msgId } : { expectedLastSubjectSequence: entry.seq }),
+        msgId: eventId,
+        ...(context.headers ? { headers: context.headers } : {}),
+      };
+      const ack = this.sendSoon(() => this.store.append(subject, envelope, options)).then(
+        (result): ExecuteResult<S, E> | "duplicate" => {
+          if (result.duplicate) {
+            // Not stored now: the stream already had it. What was decided after it cannot be
+            // trusted, so the next command reads the aggregate again from the log.
             entry.broken = true;
             this.dropInFlight(entry, item);
-            throw error;
-          },
-        );
+            if (this.cache.get(id) === entry) this.cache.delete(id);
+            return "duplicate";
+          }
+          const position = entry.inFlight.indexOf(item);
+          // Already acknowledged through a later link of the chain (acks arrive in order, but be sure).
+          if (position < 0) return { state: after, seq: result.seq, events, replayed: false };
+          // Stored after its predecessors (the chain guarantees it): everything up to it is acknowledged.
+          for (const done of entry.inFlight.splice(0, position + 1)) {
+            entry.inFlightCausations.delete(done.causationId);
+            this.remember(entry, done.causationId, result.seq);
+          }
+          entry.state = after;
+          entry.seq = result.seq;
+          entry.assumed = false;
+          return { state: after, seq: result.seq, events, replayed: false };
+        },
+        (error: unknown) => {
+          entry.broken = true;
+          this.dropInFlight(entry, item);
+          throw error;
+        },
+      );
       const item: InFlight<S> = {
         state: after,
         msgId: eventId,
@@ -368,6 +371,21 @@ export class AggregateRepository<S, E> {
     return Promise.all(acks).then((results) =>
       results.includes("duplicate") ? "duplicate" : (results.at(-1) as ExecuteResult<S, E>),
     );
+  }
+
+  /**
+   * Runs `publish` at the end of this turn of the event loop, in order with the others queued: the
+   * commands decided in one turn then leave in one socket write instead of one each.
+   */
+  private sendSoon<T>(publish: () => Promise<T>): Promise<T> {
+    const active = otelContext.active();
+    return new Promise<T>((resolve, reject) => {
+      this.outbox.push(() => otelContext.with(active, publish).then(resolve, reject));
+      this.outboxScheduled ??= setImmediate(() => {
+        this.outboxScheduled = undefined;
+        for (const send of this.outbox.splice(0)) send();
+      });
+    });
   }
 
   private dropInFlight(entry: Entry<S>, item: InFlight<S>): void {
