@@ -178,15 +178,7 @@ export class AggregateRepository<S, E> {
             fresh = true;
             continue;
           }
-          eventStoreInstruments().conflicts.add(1, { [ATTR.aggregate]: this.type.name });
-          this.options.onConflict?.(this.type.name);
-          if (attempt >= this.maxAttempts) {
-            throw new ConcurrencyError(
-              `${this.type.name} ${id} kept changing concurrently; gave up after ${attempt} attempts`,
-              { cause: error },
-            );
-          }
-          this.logger.debug({ aggregate: this.type.name, id, attempt }, "concurrent change, catching up");
+          this.conflicted(id, attempt, error);
           entry = await this.catchUp(id);
           fresh = true;
         }
@@ -298,6 +290,28 @@ export class AggregateRepository<S, E> {
     }
   }
 
+  /**
+   * The envelope of a command's `index`-th event. Its id, which is also the msgId, derives from the
+   * causation, so a retried command's events are stored once.
+   */
+  private outgoing(
+    id: string,
+    index: number,
+    event: E,
+    context: CommandContext,
+  ): { eventId: string; envelope: Envelope } {
+    const eventId = `${this.type.name}.${id}/${context.causationId}/${index}`;
+    const envelope = envelopeOf({
+      event: this.type.toWire(event),
+      subject: this.subject(id),
+      eventId,
+      causationId: context.causationId,
+      correlationId: context.correlationId ?? context.causationId,
+      occurredAt: context.now,
+    });
+    return { eventId, envelope };
+  }
+
   /** Publishes a command's events chained to the appends in flight; resolves once all are stored. */
   private publishChained(
     id: string,
@@ -310,15 +324,7 @@ export class AggregateRepository<S, E> {
     let state = entry.inFlight.at(-1)?.state ?? entry.state;
     for (const [index, event] of events.entries()) {
       const previous = entry.inFlight.at(-1);
-      const eventId = `${this.type.name}.${id}/${context.causationId}/${index}`;
-      const envelope = envelopeOf({
-        event: this.type.toWire(event),
-        subject,
-        eventId,
-        causationId: context.causationId,
-        correlationId: context.correlationId ?? context.causationId,
-        occurredAt: context.now,
-      });
+      const { eventId, envelope } = this.outgoing(id, index, event, context);
       state = this.type.evolve(state, event);
       const after = state;
       const options: AppendOptions = {
@@ -404,15 +410,7 @@ export class AggregateRepository<S, E> {
     const subject = this.subject(id);
     let { state, seq } = entry;
     for (const [index, event] of events.entries()) {
-      const eventId = `${this.type.name}.${id}/${context.causationId}/${index}`;
-      const envelope = envelopeOf({
-        event: this.type.toWire(event),
-        subject,
-        eventId,
-        causationId: context.causationId,
-        correlationId: context.correlationId ?? context.causationId,
-        occurredAt: context.now,
-      });
+      const { eventId, envelope } = this.outgoing(id, index, event, context);
       const result = await this.store.append(subject, envelope, {
         expectedLastSubjectSequence: seq,
         msgId: eventId,
