@@ -20,3 +20,4 @@ export {
 } from "./read-models.js";
 export { ConsistencyGate, type ConsistencyGateOptions } from "./consistency.js";
 export { unnestRows, utcDay, writeTogether, type ColumnTypes } from "./unnest.js";
+export { sequenced, type Sequenced } from "./sequenced.js";

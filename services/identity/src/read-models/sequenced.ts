@@ -1,19 +1,11 @@
 import type { StoredEvent } from "@pot/event-store";
+import { sequenced, type Sequenced } from "@pot/projections";
 import { memberEventFromWire } from "../adapters/nats/codec.js";
 import type { MemberEvent } from "../domain/index.js";
 
-/** A member event with the stream sequence it was stored at. */
-export interface Sequenced<E> {
-  readonly seq: number;
-  readonly event: E;
-}
+export type { Sequenced };
 
-/** The member events of a batch, decoded once for every table's projection (network events are skipped). */
+/** The member events of a batch (network events are skipped). */
 export function memberEvents(stored: readonly StoredEvent[]): Sequenced<MemberEvent>[] {
-  const out: Sequenced<MemberEvent>[] = [];
-  for (const { seq, envelope } of stored) {
-    const event = memberEventFromWire(envelope);
-    if (event) out.push({ seq, event });
-  }
-  return out;
+  return sequenced(stored, memberEventFromWire);
 }
