@@ -1,5 +1,6 @@
 export const SECTIONS = ["limits", "full", "commands", "profile", "rebuild"] as const;
-const SERVICES = ["identity", "matchmaker", "adjudicator"] as const;
+import { SERVICES } from "./system.js";
+
 type SynthServiceName = (typeof SERVICES)[number];
 export type Section = (typeof SECTIONS)[number];
 

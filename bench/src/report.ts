@@ -3,6 +3,7 @@ import { RPCS, SIGNATURES_PER_GAME, type FullStackResult, type StepResult } from
 import type { ProfileSummary } from "./profile.js";
 import type { BenchResults, Limits, RebuildResult, Target } from "./results.js";
 import { round } from "./stats.js";
+import { SERVICES } from "./system.js";
 
 export const TARGETS = {
   rebuildToPipeline: 0.8,
@@ -453,7 +454,7 @@ function fullStackMarkdown(fullStack: FullStackResult): string[] {
   if (memory) {
     out.push(
       "",
-      `Peak RSS by the last step: ${["identity", "matchmaker", "adjudicator"].map((name) => `${name} ${memory[name]?.peakRssMb ?? "?"} MB`).join(", ")}.`,
+      `Peak RSS by the last step: ${SERVICES.map((name) => `${name} ${memory[name]?.peakRssMb ?? "?"} MB`).join(", ")}.`,
     );
   }
   const half = fullStack.halfSaturation;

@@ -8,7 +8,6 @@ import {
   ensureServers,
   startServiceProcess,
   uniqueNamespace,
-  type ServiceName,
   type ServiceProcess,
   type Servers,
   type TestDatabase,
@@ -27,8 +26,7 @@ import {
   sealMove,
   type Member,
 } from "./support/players.js";
-
-const SERVICES: readonly ServiceName[] = ["identity", "matchmaker", "adjudicator"];
+import { SERVICES } from "./support/system.js";
 
 /**
  * The services against a 3-node NATS cluster started from infra/nats/cluster-node.conf (the file

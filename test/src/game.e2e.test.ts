@@ -16,6 +16,7 @@ import { streamNames } from "@pot/event-store";
 import { connectClients, eventually, type Clients } from "./support/clients.js";
 import { admissionOf, bootstrap, newMember, playGame } from "./support/players.js";
 import { readStream, typesOf } from "./support/streams.js";
+import { SERVICES } from "./support/system.js";
 
 /**
  * The walking skeleton: the three services as separate processes, real NATS JetStream, real
@@ -33,9 +34,7 @@ describe("one Proof-of-Trust game end to end", () => {
     servers = await ensureServers();
     database = await createTestDatabase(servers.databaseUrl);
     const common = { natsUrl: servers.natsUrl, databaseUrl: database.url, namespace };
-    services = await Promise.all(
-      (["identity", "matchmaker", "adjudicator"] as const).map((name) => startServiceProcess({ ...common, name })),
-    );
+    services = await Promise.all(SERVICES.map((name) => startServiceProcess({ ...common, name })));
     const [identity, matchmaker, adjudicator] = services.map((s) => s.grpcAddress) as [string, string, string];
     clients = connectClients({ identity, matchmaker, adjudicator });
     nc = await connect({ servers: servers.natsUrl });

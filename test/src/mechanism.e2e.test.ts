@@ -20,7 +20,7 @@ import {
   type Member,
 } from "./support/players.js";
 import { readStream } from "./support/streams.js";
-import { startSystem, type System } from "./support/system.js";
+import { SERVICES, startSystem, type System } from "./support/system.js";
 
 const rules = DEFAULT_POLICY.admission;
 const GENESIS = 40;
@@ -466,11 +466,7 @@ describe("the Proof-of-Trust mechanism end to end", () => {
 
   test("secrecy: no message or header on any stream carries a move or a nonce before both commitments exist", async () => {
     const everything = (
-      await Promise.all(
-        (["identity", "matchmaker", "adjudicator"] as const).map((s) =>
-          readStream(system.nc, streamNames(system.namespace, s).stream),
-        ),
-      )
+      await Promise.all(SERVICES.map((s) => readStream(system.nc, streamNames(system.namespace, s).stream)))
     ).flat();
     const games = new Map<string, { commits: number; revealed: boolean }>();
     const adjudicator = everything.filter((e) => e.subject.includes(".adjudicator.game."));

@@ -18,13 +18,12 @@ import {
   sealMove,
   type Member,
 } from "./support/players.js";
-import { startSystem, type System } from "./support/system.js";
+import { SERVICES, startSystem, type System } from "./support/system.js";
 import { inParallel, playWorkload, settle, type WorkloadResult } from "./support/workload.js";
 
 const GENESIS = 240;
 const GAMES = 1_000;
 const SEED = Number(process.env.POT_WORKLOAD_SEED ?? 20301);
-const SERVICES: readonly ServiceName[] = ["identity", "matchmaker", "adjudicator"];
 const TABLES: Record<ServiceName, string[]> = {
   identity: ["members", "credit_grants", "admissions_daily"],
   matchmaker: ["stakes", "proposals", "pair_cooldowns"],

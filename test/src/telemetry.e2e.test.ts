@@ -32,8 +32,7 @@ import {
   type Member,
 } from "./support/players.js";
 import { newTrace, tracedClients, type ClientTrace } from "./support/traced-clients.js";
-
-const SERVICES: readonly ServiceName[] = ["identity", "matchmaker", "adjudicator"];
+import { SERVICES } from "./support/system.js";
 
 /**
  * Telemetry end to end: the three services export to an OTLP/HTTP receiver run by this test

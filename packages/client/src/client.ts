@@ -29,6 +29,7 @@ import {
   type Answer,
   type SealedMove,
 } from "./requests.js";
+import { SERVICE_NAMES } from "./streams.js";
 
 export type ReadOptions = { minSequence?: bigint; consistencyToken?: string } & CallOptions;
 
@@ -63,7 +64,7 @@ export class PotClient {
   /** Resolves once all three services accept connections; rejects naming the first that does not. */
   async waitForReady(deadlineMs = 5_000): Promise<void> {
     await Promise.all(
-      (["identity", "matchmaker", "adjudicator"] as const).map((name) =>
+      SERVICE_NAMES.map((name) =>
         this.connections[name].waitForReady(deadlineMs).catch((error: unknown) => {
           throw new Error(`the ${name} service does not answer: ${(error as Error).message}`, { cause: error });
         }),

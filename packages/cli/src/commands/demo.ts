@@ -1,12 +1,10 @@
 import { Option, type Command } from "commander";
 import { connect as connectNats, type NatsConnection } from "@nats-io/transport-node";
-import { PotClient } from "@pot/client";
+import { PotClient, SERVICE_NAMES } from "@pot/client";
 import type { Context } from "../context.js";
 import { runDemo } from "../demo/demo.js";
 import { positiveInteger } from "../parsers.js";
 import type { Wrap } from "../program.js";
-
-const SERVICES = ["identity", "matchmaker", "adjudicator"] as const;
 
 interface Target {
   readonly client: PotClient;
@@ -56,7 +54,7 @@ async function ownSystem(ctx: Context, keep: boolean, say: (line: string) => voi
     await servers.stop();
   };
   try {
-    for (const name of SERVICES) {
+    for (const name of SERVICE_NAMES) {
       started.push(
         await devenv.startServiceProcess({
           name,
