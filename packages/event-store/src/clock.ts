@@ -1,5 +1,6 @@
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { silentLogger, type Logger } from "./logger.js";
+import type { ServiceName } from "./naming.js";
 
 /** The time every decision reads, in epoch milliseconds. */
 export interface Clock {
@@ -51,4 +52,29 @@ export function controlledClock(nc: NatsConnection, subject: string, logger: Log
       subscription.unsubscribe();
     },
   };
+}
+
+/**
+ * A service's connection to NATS and the clock its decisions read. The connection reconnects for as
+ * long as it takes (a NATS node restarting or failing over must not end the service) and builds no
+ * Error per request (the client's async traces capture a stack for every request and publish).
+ */
+export async function connectService(options: {
+  readonly servers: string[];
+  readonly namespace: string;
+  readonly service: ServiceName;
+  readonly clock: "system" | "controlled";
+  readonly logger?: Logger;
+}): Promise<{ nc: NatsConnection; clock: Clock }> {
+  const nc = await connect({
+    servers: options.servers,
+    name: `${options.namespace}-${options.service}`,
+    maxReconnectAttempts: -1,
+    noAsyncTraces: true,
+  });
+  const clock =
+    options.clock === "controlled"
+      ? controlledClock(nc, clockSubject(options.namespace, options.service), options.logger)
+      : systemClock;
+  return { nc, clock };
 }

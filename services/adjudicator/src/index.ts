@@ -1,9 +1,6 @@
-import { connect } from "@nats-io/transport-node";
 import {
   AggregateRepository,
-  clockSubject,
-  controlledClock,
-  systemClock,
+  connectService,
   durableName,
   EventStore,
   startReactor,
@@ -36,16 +33,13 @@ export async function startAdjudicator(
   options: StartOptions = {},
 ): Promise<RunningService & { adjudicator: Adjudicator; sweep(): Promise<number> }> {
   const ns = config.namespace;
-  // Reconnect for as long as it takes: a NATS node restarting or failing over must not end the service.
-  // No async traces: the client would build an Error (a stack capture) for every request and publish.
-  const nc = await connect({
+  const { nc, clock } = await connectService({
     servers: config.natsServers,
-    name: `${ns}-adjudicator`,
-    maxReconnectAttempts: -1,
-    noAsyncTraces: true,
+    namespace: ns,
+    service: "adjudicator",
+    clock: config.clock,
+    logger,
   });
-  const clock =
-    config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "adjudicator"), logger) : systemClock;
   const now = options.now ?? (() => clock.now());
   const store = await EventStore.open(nc, streamNames(ns, "adjudicator"), {
     replicas: config.streamReplicas,

@@ -1,9 +1,6 @@
-import { connect } from "@nats-io/transport-node";
 import {
   AggregateRepository,
-  clockSubject,
-  controlledClock,
-  systemClock,
+  connectService,
   durableName,
   EventStore,
   startReactor,
@@ -28,16 +25,13 @@ const LEDGER_PIPELINE = 128;
 
 export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, options: StartOptions = {}) {
   const ns = config.namespace;
-  // Reconnect for as long as it takes: a NATS node restarting or failing over must not end the service.
-  // No async traces: the client would build an Error (a stack capture) for every request and publish.
-  const nc = await connect({
+  const { nc, clock } = await connectService({
     servers: config.natsServers,
-    name: `${ns}-matchmaker`,
-    maxReconnectAttempts: -1,
-    noAsyncTraces: true,
+    namespace: ns,
+    service: "matchmaker",
+    clock: config.clock,
+    logger,
   });
-  const clock =
-    config.clock === "controlled" ? controlledClock(nc, clockSubject(ns, "matchmaker"), logger) : systemClock;
   const now = options.now ?? (() => clock.now());
   const store = await EventStore.open(nc, streamNames(ns, "matchmaker"), {
     replicas: config.streamReplicas,
