@@ -1,0 +1,27 @@
+import { DEFAULT_POLICY, type Policy } from "@pot/mechanism";
+
+/** The policies `pot simulate --policy` knows, by name. */
+export interface NamedPolicy {
+  readonly name: string;
+  readonly description: string;
+  readonly policy: Omit<Policy, "version">;
+  /** Taken as an event already in the log: today's validation would refuse to publish it. */
+  readonly fromLog: boolean;
+}
+
+const { version: _version, ...defaults } = DEFAULT_POLICY;
+
+export const POLICIES: Readonly<Record<string, NamedPolicy>> = {
+  default: {
+    name: "default",
+    description: "DEFAULT_POLICY, what a new network publishes as version 1",
+    policy: defaults,
+    fromLog: false,
+  },
+  legacy: {
+    name: "legacy",
+    description: "the policy before growth rules: newcomers and controlled identities stake at once",
+    policy: defaults,
+    fromLog: true,
+  },
+};
