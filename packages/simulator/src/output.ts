@@ -2,7 +2,11 @@ import { ATTACKER_STRATEGIES, type SimulationResult, type StrategySummary } from
 import { lineChart } from "./svg.js";
 
 /** A plain-text table with right-aligned numbers; `markdown` draws it as a GitHub table. */
-export function table(header: readonly string[], rows: readonly (readonly (string | number)[])[], markdown = false): string {
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+  markdown = false,
+): string {
   const cells = rows.map((row) => row.map((cell) => (typeof cell === "number" ? formatNumber(cell) : cell)));
   if (markdown) {
     const line = (row: readonly string[]) => `| ${row.join(" | ")} |`;
@@ -11,7 +15,10 @@ export function table(header: readonly string[], rows: readonly (readonly (strin
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
   const numeric = header.map((_, i) => rows.every((row) => typeof row[i] === "number"));
   const pad = (row: readonly string[]) =>
-    row.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd();
+    row
+      .map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [pad(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(pad)].join("\n") + "\n";
 }
 
@@ -32,7 +39,17 @@ export function verdict(s: StrategySummary): string {
 /** The attacker rows: identities per strategy against the linear bound. */
 export function attackerTable(result: SimulationResult, markdown = false): string {
   return table(
-    ["attacker strategy", "groups", "identities at start", "at end", "largest group", "bound per group", "verdict", "by games", "by credits"],
+    [
+      "attacker strategy",
+      "groups",
+      "identities at start",
+      "at end",
+      "largest group",
+      "bound per group",
+      "verdict",
+      "by games",
+      "by credits",
+    ],
     result.strategies.map((s) => [
       s.strategy,
       s.groups,
@@ -142,7 +159,19 @@ export function samplesCsv(result: SimulationResult): string {
 
 /** The per-strategy summary as CSV. */
 export function strategiesCsv(result: SimulationResult): string {
-  const header = ["strategy", "groups", "start", "end", "largest_group", "bound", "within_bound", "capped", "stopped", "by_games", "by_credits"];
+  const header = [
+    "strategy",
+    "groups",
+    "start",
+    "end",
+    "largest_group",
+    "bound",
+    "within_bound",
+    "capped",
+    "stopped",
+    "by_games",
+    "by_credits",
+  ];
   const rows = result.strategies.map((s) => [
     s.strategy,
     s.groups,

@@ -1,4 +1,4 @@
-import { DEFAULT_POLICY, type Policy } from "@pot/mechanism";
+import { DEFAULT_POLICY, LEGACY_GROWTH_RULES, type Policy } from "@pot/mechanism";
 
 /** The policies `pot simulate --policy` knows, by name. */
 export interface NamedPolicy {
@@ -20,8 +20,9 @@ export const POLICIES: Readonly<Record<string, NamedPolicy>> = {
   },
   legacy: {
     name: "legacy",
-    description: "the policy before growth rules: newcomers and controlled identities stake at once",
-    policy: defaults,
+    description:
+      "the default payoff table and periods without growth rules (LEGACY_GROWTH_RULES), as networks ran before them: newcomers and controlled identities stake at once",
+    policy: { ...defaults, growth: LEGACY_GROWTH_RULES },
     fromLog: true,
   },
 };

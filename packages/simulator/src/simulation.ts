@@ -581,7 +581,10 @@ export class Simulation {
               if (halted(group) || paired.has(proposer) || !this.free(proposer, now)) continue;
               const partner = free.find(
                 (other) =>
-                  other !== proposer && !paired.has(other) && this.free(other, now) && !this.cooling(proposer, other, now),
+                  other !== proposer &&
+                  !paired.has(other) &&
+                  this.free(other, now) &&
+                  !this.cooling(proposer, other, now),
               );
               if (!partner) continue;
               paired.add(proposer);
@@ -768,7 +771,8 @@ export class Simulation {
       if (candidate.admittedAt !== undefined && candidate.admittedAt - candidate.arrivedAt <= ttl2) within++;
     }
     const waits = [...this.waits].sort((a, b) => a - b);
-    const quantile = (q: number) => (waits.length ? waits[Math.min(waits.length - 1, Math.floor(q * waits.length))]! / DAY : 0);
+    const quantile = (q: number) =>
+      waits.length ? waits[Math.min(waits.length - 1, Math.floor(q * waits.length))]! / DAY : 0;
     return {
       config,
       stakePeriods,
@@ -793,5 +797,4 @@ export class Simulation {
       members: this.world.members.size,
     };
   }
-
 }

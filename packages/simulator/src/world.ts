@@ -153,13 +153,7 @@ export class World {
     };
   }
 
-  propose(
-    proposer: SimKey,
-    partnerId: string,
-    proposalId: string,
-    consent: Consent,
-    now: number,
-  ): Refusal | undefined {
+  propose(proposer: SimKey, partnerId: string, proposalId: string, consent: Consent, now: number): Refusal | undefined {
     const action: ActionSpec = {
       type: "admission",
       candidatePublicKey: consent.candidatePublicKey,

@@ -34,7 +34,9 @@ export function registerSimulate(program: Command, wrap: Wrap): void {
     .description(
       "simulate a network of honest members and attackers over the services' real deciders (no servers, a simulated clock); prints a table and writes CSV and SVG files",
     )
-    .addOption(new Option("--policy <name>", "the policy to simulate").choices(["default", "legacy"]).default("default"))
+    .addOption(
+      new Option("--policy <name>", "the policy to simulate").choices(["default", "legacy"]).default("default"),
+    )
     .addOption(new Option("--members <n>", "genesis members").argParser(positiveInteger).default(10_000))
     .addOption(
       new Option("--honest-share <share>", "share of the genesis members that is honest (the rest: attackers)")
@@ -47,9 +49,15 @@ export function registerSimulate(program: Command, wrap: Wrap): void {
         "comma-separated attacker strategies sharing the attacker members (default: all six)",
       ),
     )
-    .addOption(new Option("--group-size <n>", "colluding identities per attacker group at start").argParser(positiveInteger).default(2))
+    .addOption(
+      new Option("--group-size <n>", "colluding identities per attacker group at start")
+        .argParser(positiveInteger)
+        .default(2),
+    )
     .addOption(new Option("--days <n>", "simulated days").argParser(positiveInteger).default(730))
-    .addOption(new Option("--seed <n>", "random seed: the same seed gives the same run").argParser(wholeNumber).default(1))
+    .addOption(
+      new Option("--seed <n>", "random seed: the same seed gives the same run").argParser(wholeNumber).default(1),
+    )
     .addOption(
       new Option("--demand <n>", "genuine candidates per honest member per year").argParser(nonNegative).default(0.5),
     )
@@ -59,7 +67,10 @@ export function registerSimulate(program: Command, wrap: Wrap): void {
         .default(0.8),
     )
     .addOption(
-      new Option("--max-group <n>", "identities at which an attacker group is stopped (exponential growth is cut there)")
+      new Option(
+        "--max-group <n>",
+        "identities at which an attacker group is stopped (exponential growth is cut there)",
+      )
         .argParser(positiveInteger)
         .default(1_000),
     )
