@@ -6,3 +6,4 @@ export * from "./simulation.js";
 export * from "./svg.js";
 export * from "./output.js";
 export * from "./policies.js";
+export * from "./report.js";

@@ -85,6 +85,8 @@ interface Group {
   /** Identities admitted by games (fakes the group got co-sponsored) and by credits. */
   byGames: number;
   byCredits: number;
+  /** Days of staking suspension its identities were given. */
+  suspendedMs: number;
 }
 
 interface Agent {
@@ -158,6 +160,10 @@ export interface StrategySummary {
   readonly stopped: boolean;
   readonly byGames: number;
   readonly byCredits: number;
+  /** Days of staking suspension, summed over the strategy's identities. */
+  readonly suspendedDays: number;
+  /** Identities at the end that honest members would still stake with (TrustBoard.clean). */
+  readonly trusted: number;
 }
 
 export interface HonestSummary {
@@ -172,6 +178,10 @@ export interface HonestSummary {
   readonly shareWithinTwoTtls: number;
   readonly medianWaitDays: number;
   readonly p90WaitDays: number;
+  /** Days of staking suspension, summed over the honest members. */
+  readonly suspendedDays: number;
+  /** Honest members at the end that other honest members would still stake with. */
+  readonly trusted: number;
 }
 
 export interface SimulationResult {
@@ -233,6 +243,7 @@ export class Simulation {
   private lastSample = { day: 0, admitted: 0, waitSum: 0 };
   private waitSum = 0;
   private deniersSuspendedMs = 0;
+  private honestSuspendedMs = 0;
   private readonly deniersList: Agent[] = [];
   /** Every genuine candidate that ever arrived, in arrival order. */
   private readonly genuineLog: Candidate[] = [];
@@ -291,6 +302,7 @@ export class Simulation {
           stopped: false,
           byGames: 0,
           byCredits: 0,
+          suspendedMs: 0,
         };
         this.groups.push(group);
         for (let i = 0; i < config.groupSize; i++) genesis.push({ key: this.newKey(), strategy, group });
@@ -378,7 +390,10 @@ export class Simulation {
     this.outcomes.set(event.outcome, (this.outcomes.get(event.outcome) ?? 0) + 1);
     for (const suspension of event.suspensions) {
       const agent = this.agents.get(suspension.memberId);
-      if (agent?.strategy === "denier") this.deniersSuspendedMs += suspension.untilMs - event.resolvedAt;
+      const days = suspension.untilMs - event.resolvedAt;
+      if (agent?.strategy === "denier") this.deniersSuspendedMs += days;
+      if (agent?.strategy === "honest") this.honestSuspendedMs += days;
+      if (agent?.group) agent.group.suspendedMs += days;
     }
     const record = this.proposals.get(event.gameId);
     if (!record) return;
@@ -758,6 +773,11 @@ export class Simulation {
           stopped: groups.some((g) => g.stopped),
           byGames: groups.reduce((sum, g) => sum + g.byGames, 0),
           byCredits: groups.reduce((sum, g) => sum + g.byCredits, 0),
+          suspendedDays: groups.reduce((sum, g) => sum + g.suspendedMs, 0) / DAY,
+          trusted: groups.reduce(
+            (sum, g) => sum + g.members.filter((a) => a.active && this.board.clean(a.key.id)).length,
+            0,
+          ),
         };
       },
     );
@@ -788,6 +808,8 @@ export class Simulation {
         shareWithinTwoTtls: eligible > 0 ? within / eligible : 1,
         medianWaitDays: quantile(0.5),
         p90WaitDays: quantile(0.9),
+        suspendedDays: this.honestSuspendedMs / DAY,
+        trusted: this.everyone.filter((a) => a.strategy === "honest" && a.active && this.board.clean(a.key.id)).length,
       },
       deniers: { members: this.deniersList.length, suspendedDays: this.deniersSuspendedMs / DAY },
       gamesOpened: this.gamesOpened,
