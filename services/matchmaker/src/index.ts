@@ -45,7 +45,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
   });
   // The ledger is alone on the matchmaker's stream, so its appends can be pipelined (see RepositoryOptions).
   const ledger = new AggregateRepository(store, ledgerAggregate, { logger, pipeline: LEDGER_PIPELINE });
-  const matchmaker = new Matchmaker(ledger, now);
+  const matchmaker = new Matchmaker(ledger, now, config.networkId);
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,

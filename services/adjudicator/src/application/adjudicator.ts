@@ -18,6 +18,8 @@ import {
 export const POLICY_ID = "network";
 
 export interface AdjudicatorDeps {
+  /** This deployment's network id (POT_NETWORK_ID): every signature is checked against it. */
+  readonly networkId: string;
   readonly games: AggregateRepository<GameState, GameEvent>;
   readonly policies: AggregateRepository<PolicyState, PolicyEvent>;
   readonly now: () => number;
@@ -70,6 +72,7 @@ export class Adjudicator {
     const now = this.deps.now();
     const result = await this.run(input.gameId, `commit:${input.gameId}:${input.memberId}`, now, traced, {
       type: "CommitMove",
+      networkId: this.deps.networkId,
       memberId: input.memberId,
       commitment: input.commitment,
       signature: input.signature,
@@ -85,6 +88,7 @@ export class Adjudicator {
     const now = this.deps.now();
     const result = await this.run(input.gameId, `reveal:${input.gameId}:${input.memberId}`, now, traced, {
       type: "RevealMove",
+      networkId: this.deps.networkId,
       memberId: input.memberId,
       move: input.move,
       nonce: input.nonce,

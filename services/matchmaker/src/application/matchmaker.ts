@@ -21,6 +21,8 @@ export class Matchmaker {
   constructor(
     private readonly ledger: AggregateRepository<LedgerState, LedgerEvent>,
     private readonly now: () => number,
+    /** This deployment's network id (POT_NETWORK_ID): every signature is checked against it. */
+    private readonly networkId: string,
   ) {}
 
   async propose(
@@ -31,6 +33,7 @@ export class Matchmaker {
     const result = await this.run(`propose:${input.proposalId}`, input.proposalId, now, traced, {
       type: "Propose",
       ...input,
+      networkId: this.networkId,
       now,
     });
     const proposal = result.state.proposals.get(input.proposalId);
@@ -43,9 +46,9 @@ export class Matchmaker {
     return { proposalId: proposal.proposalId, expiresAt: proposal.expiresAt, sequence: result.seq };
   }
 
-  async answer(input: Omit<Answer, "now">, traced: Traced = {}) {
+  async answer(input: Omit<Answer, "now" | "networkId">, traced: Traced = {}) {
     const now = this.now();
-    const command = { ...input, now } as LedgerCommand;
+    const command = { ...input, networkId: this.networkId, now } as LedgerCommand;
     const result = await this.run(
       `${input.type.toLowerCase()}:${input.proposalId}:${input.memberId}`,
       input.proposalId,
