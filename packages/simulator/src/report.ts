@@ -1,4 +1,12 @@
-import { DAY, Simulation, ATTACKER_STRATEGIES, DEFAULT_SIMULATION, type AttackerStrategy, type SimulationConfig, type SimulationResult } from "./simulation.js";
+import {
+  DAY,
+  Simulation,
+  ATTACKER_STRATEGIES,
+  DEFAULT_SIMULATION,
+  type AttackerStrategy,
+  type SimulationConfig,
+  type SimulationResult,
+} from "./simulation.js";
 import { POLICIES, type NamedPolicy } from "./policies.js";
 import { formatNumber, percent, table, verdict } from "./output.js";
 import { lineChart, type Series } from "./svg.js";
@@ -37,7 +45,10 @@ function run(config: SimulationConfig, log: (line: string) => void, label: strin
   return result;
 }
 
-function mixedGroups(members: number, honestShare: number): { honest: number; groups: Record<AttackerStrategy, number> } {
+function mixedGroups(
+  members: number,
+  honestShare: number,
+): { honest: number; groups: Record<AttackerStrategy, number> } {
   const honest = Math.round(members * honestShare);
   const total = Math.floor((members - honest) / 2);
   const groups = Object.fromEntries(
@@ -76,13 +87,29 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
     table(
       ["", "legacy", "default"],
       [
-        ["stake period", days(POLICIES.legacy!.policy.admission.stakePeriodMs), days(POLICIES.default!.policy.admission.stakePeriodMs)],
-        ["defector credits", POLICIES.legacy!.policy.admission.defectorCredits, POLICIES.default!.policy.admission.defectorCredits],
+        [
+          "stake period",
+          days(POLICIES.legacy!.policy.admission.stakePeriodMs),
+          days(POLICIES.default!.policy.admission.stakePeriodMs),
+        ],
+        [
+          "defector credits",
+          POLICIES.legacy!.policy.admission.defectorCredits,
+          POLICIES.default!.policy.admission.defectorCredits,
+        ],
         ["controlled identities stake", g("legacy").controlledStaking, g("default").controlledStaking],
         ["maturity before staking", days(g("legacy").maturityPeriodMs), days(g("default").maturityPeriodMs)],
-        ["sponsor quota", `${g("legacy").sponsorQuota} per ${days(g("legacy").sponsorQuotaWindowMs)}`, `${g("default").sponsorQuota} per ${days(g("default").sponsorQuotaWindowMs)}`],
+        [
+          "sponsor quota",
+          `${g("legacy").sponsorQuota} per ${days(g("legacy").sponsorQuotaWindowMs)}`,
+          `${g("default").sponsorQuota} per ${days(g("default").sponsorQuotaWindowMs)}`,
+        ],
         ["lineage distance refused", g("legacy").lineageDistance, g("default").lineageDistance],
-        ["credit cap", `${g("legacy").creditCap} per ${days(g("legacy").creditCapWindowMs)}`, `${g("default").creditCap} per ${days(g("default").creditCapWindowMs)}`],
+        [
+          "credit cap",
+          `${g("legacy").creditCap} per ${days(g("legacy").creditCapWindowMs)}`,
+          `${g("default").creditCap} per ${days(g("default").creditCapWindowMs)}`,
+        ],
         ["pending proposals cap", g("legacy").pendingProposalCap, g("default").pendingProposalCap],
       ].map((row) => row.map(String)),
       true,
@@ -154,7 +181,15 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
         `growth ${name} ${strategy}`,
       );
       const s = result.strategies[0]!;
-      growthRows.push([name, strategy, String(s.end), String(s.bound), verdict(s), String(s.byGames), String(s.byCredits)]);
+      growthRows.push([
+        name,
+        strategy,
+        String(s.end),
+        String(s.bound),
+        verdict(s),
+        String(s.byGames),
+        String(s.byCredits),
+      ]);
       series.push({ name: strategy, points: result.samples.map((x) => [x.day, x.attackers[strategy]] as const) });
     }
     series.push({
@@ -173,7 +208,19 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
     });
   }
   say(
-    table(["policy", "strategy", `identities after ${periods} periods`, "bound", "verdict", "admitted by games", "by credits"], growthRows, true),
+    table(
+      [
+        "policy",
+        "strategy",
+        `identities after ${periods} periods`,
+        "bound",
+        "verdict",
+        "admitted by games",
+        "by credits",
+      ],
+      growthRows,
+      true,
+    ),
     "![growth under the legacy policy](mechanism/growth-legacy.svg)",
     "",
     "![growth under the default policy](mechanism/growth-default.svg)",
@@ -194,7 +241,12 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
   const honestRows: string[][] = [];
   for (const name of policyOrder) {
     const result = run(
-      base(POLICIES[name]!, { honest: mixed.honest, groups: mixed.groups, days: MIXED_DAYS, maxGroupIdentities: GROWTH_CAP }),
+      base(POLICIES[name]!, {
+        honest: mixed.honest,
+        groups: mixed.groups,
+        days: MIXED_DAYS,
+        maxGroupIdentities: GROWTH_CAP,
+      }),
       log,
       `mixed ${name}`,
     );
@@ -229,7 +281,19 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
     });
   }
   say(
-    table(["policy", "candidates", "admitted within 2 TTLs", "median wait (d)", "p90 wait (d)", "honest members", "attacker identities at the end"], honestRows, true),
+    table(
+      [
+        "policy",
+        "candidates",
+        "admitted within 2 TTLs",
+        "median wait (d)",
+        "p90 wait (d)",
+        "honest members",
+        "attacker identities at the end",
+      ],
+      honestRows,
+      true,
+    ),
     "![identities by kind, default policy](mechanism/identities-default.svg)",
     "",
     "![honest admissions, default policy](mechanism/honest-default.svg)",
@@ -244,7 +308,14 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
     "long its identities were suspended, and how many of them honest members would still stake with at the end.",
     "",
     table(
-      ["strategy", "identities at start", "at end", "per starting identity", "suspended days per identity", "still trusted at the end"],
+      [
+        "strategy",
+        "identities at start",
+        "at end",
+        "per starting identity",
+        "suspended days per identity",
+        "still trusted at the end",
+      ],
       [
         [
           "honest",
@@ -289,7 +360,11 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
   say(
     `200 genesis members, no attackers, ${MIXED_DAYS} days, demand 1, default policy; a denier defects on every candidate it co-sponsors.`,
     "",
-    table(["deniers", "candidates", "admitted", "within 2 TTLs", "suspended days per denier", "candidates denied"], denyRows, true),
+    table(
+      ["deniers", "candidates", "admitted", "within 2 TTLs", "suspended days per denier", "candidates denied"],
+      denyRows,
+      true,
+    ),
   );
 
   say("### Does it choke growth?", "");
@@ -318,6 +393,10 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
     "",
     table(["demand", "policy", "candidates", "admitted", "within 2 TTLs", "p90 wait (d)", "members"], chokeRows, true),
   );
-  files["docs/mechanism.md"] = out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";
+  files["docs/mechanism.md"] =
+    out
+      .join("\n")
+      .replace(/\n{3,}/g, "\n\n")
+      .trimEnd() + "\n";
   return files;
 }

@@ -1,6 +1,6 @@
 import type { MoveName, Policy } from "@pot/mechanism";
 import { pairKey, unavailability } from "@pot/matchmaker/domain";
-import { availableCredits, type Consent } from "@pot/identity/domain";
+import { availableCredits } from "@pot/identity/domain";
 import { keyFromSeed, type SimKey } from "./keys.js";
 import { Random } from "./random.js";
 import { TrustBoard } from "./trust.js";
@@ -104,7 +104,6 @@ interface Agent {
 
 interface Candidate {
   readonly key: SimKey;
-  readonly consent: Consent;
   readonly genuine: boolean;
   /** The attacker group a fake candidate belongs to. */
   readonly group: Group | undefined;
@@ -472,7 +471,6 @@ export class Simulation {
       }
       const candidate: Candidate = {
         key,
-        consent: this.world.consent(key),
         genuine: true,
         group: undefined,
         arrivedAt: now,
@@ -508,7 +506,6 @@ export class Simulation {
     const key = this.newKey();
     const candidate: Candidate = {
       key,
-      consent: this.world.consent(key),
       genuine: false,
       group,
       arrivedAt: now,
@@ -522,7 +519,7 @@ export class Simulation {
 
   private propose(proposer: Agent, partner: Agent, candidate: Candidate, now: number): ProposalRecord | undefined {
     const id = this.nextId();
-    const refusal = this.world.propose(proposer.key, partner.key.id, id, candidate.consent, now);
+    const refusal = this.world.propose(proposer.key, partner.key.id, id, candidate.key, now);
     this.reserved.add(proposer);
     if (refusal) {
       // A permission refusal never lifts (a controlled identity may not stake): whoever it names stops.

@@ -56,6 +56,9 @@ import {
 } from "@pot/identity/domain";
 import { signWith, type SimKey } from "./keys.js";
 
+/** How long the consents the simulated candidates sign stay valid. */
+export const CONSENT_VALIDITY_MS = 7 * 24 * 3_600_000;
+
 export type GameResolved = Extract<GameEvent, { type: "GameResolved" }>;
 export type MemberAdmitted = Extract<MemberEvent, { type: "MemberAdmitted" }>;
 export type MemberExcluded = Extract<MemberEvent, { type: "MemberExcluded" }>;
@@ -95,7 +98,11 @@ export class World {
   /** Events decided, by type (all three services). */
   readonly eventCounts = new Map<string, number>();
 
-  constructor(private readonly observer: WorldObserver = {}) {}
+  constructor(
+    private readonly observer: WorldObserver = {},
+    /** The network id every signature names (the simulated deployment's POT_NETWORK_ID). */
+    readonly networkId = "simulated",
+  ) {}
 
   // ---- operator acts --------------------------------------------------------------------------------
 
@@ -109,6 +116,8 @@ export class World {
           members: chunk.map((publicKey) => ({ publicKey, displayName: "" })),
           agreement,
           force: start > 0,
+          networkId: this.networkId,
+          configuredNetworkId: this.networkId,
         },
         now,
       );
@@ -142,51 +151,80 @@ export class World {
     return agreement;
   }
 
-  /** A candidate's consent to the current agreement, signed with the candidate's key. */
-  consent(candidate: SimKey): Consent {
+  /**
+   * A candidate's consent to the current agreement of this network, signed with the candidate's key, for
+   * one context: the proposal that may admit it, or the member that may redeem a credit for it.
+   */
+  consent(candidate: SimKey, context: { proposalId: string } | { controllerId: string }, expiresAtMs: number): Consent {
     const { version, hash } = this.agreement();
-    return {
+    const terms = {
       candidatePublicKey: candidate.publicKey,
       agreementVersion: version,
       agreementHash: hash,
-      signature: signWith(candidate, consentPayload(candidate.publicKey, version, hash)),
+      proposalId: "proposalId" in context ? context.proposalId : "",
+      controllerId: "controllerId" in context ? context.controllerId : "",
+      expiresAtMs,
     };
+    return { ...terms, signature: signWith(candidate, consentPayload(this.networkId, terms)) };
   }
 
-  propose(proposer: SimKey, partnerId: string, proposalId: string, consent: Consent, now: number): Refusal | undefined {
+  /** Proposes an admission game for the candidate, whose consent (to this proposal) is collected here. */
+  propose(
+    proposer: SimKey,
+    partnerId: string,
+    proposalId: string,
+    candidate: SimKey,
+    now: number,
+  ): Refusal | undefined {
+    const consent = this.consent(candidate, { proposalId }, now + CONSENT_VALIDITY_MS);
     const action: ActionSpec = {
       type: "admission",
       candidatePublicKey: consent.candidatePublicKey,
       agreementVersion: consent.agreementVersion,
       agreementHash: consent.agreementHash,
+      consentProposalId: consent.proposalId,
+      consentControllerId: consent.controllerId,
+      consentExpiresAtMs: consent.expiresAtMs,
       consentSignature: consent.signature,
     };
-    const signature = signWith(proposer, proposePayload(proposalId, proposer.id, partnerId, actionDigest(action)));
+    const digest = actionDigest(action);
+    const signature = signWith(proposer, proposePayload(this.networkId, proposalId, proposer.id, partnerId, digest));
     return this.attempt("Propose", () =>
-      this.ledgerDo({ type: "Propose", proposalId, proposerId: proposer.id, partnerId, action, signature, now }),
+      this.ledgerDo({
+        type: "Propose",
+        networkId: this.networkId,
+        proposalId,
+        proposerId: proposer.id,
+        partnerId,
+        action,
+        signature,
+        now,
+      }),
     );
   }
 
   answer(kind: "accept" | "decline" | "cancel", member: SimKey, proposalId: string, now: number): Refusal | undefined {
-    const signature = signWith(member, answerPayload(kind, proposalId, member.id));
+    const signature = signWith(member, answerPayload(this.networkId, kind, proposalId, member.id));
     const type = kind === "accept" ? "Accept" : kind === "decline" ? "Decline" : "Cancel";
     return this.attempt(type, () =>
-      this.ledgerDo({ type, proposalId, memberId: member.id, signature, now } as LedgerCommand),
+      this.ledgerDo({ type, networkId: this.networkId, proposalId, memberId: member.id, signature, now }),
     );
   }
 
   commit(member: SimKey, gameId: string, move: MoveName, nonce: Uint8Array, now: number): Refusal | undefined {
     const commitment = commitmentOf(gameId, member.id, move, nonce);
-    const signature = signWith(member, commitPayload(gameId, member.id, commitment));
+    const signature = signWith(member, commitPayload(this.networkId, gameId, member.id, commitment));
+    const networkId = this.networkId;
     return this.attempt("CommitMove", () =>
-      this.gameDo(gameId, { type: "CommitMove", memberId: member.id, commitment, signature, now }, now),
+      this.gameDo(gameId, { type: "CommitMove", networkId, memberId: member.id, commitment, signature, now }, now),
     );
   }
 
   reveal(member: SimKey, gameId: string, move: MoveName, nonce: Uint8Array, now: number): Refusal | undefined {
-    const signature = signWith(member, revealPayload(gameId, member.id, move, nonce));
+    const signature = signWith(member, revealPayload(this.networkId, gameId, member.id, move, nonce));
+    const networkId = this.networkId;
     return this.attempt("RevealMove", () =>
-      this.gameDo(gameId, { type: "RevealMove", memberId: member.id, move, nonce, signature, now }, now),
+      this.gameDo(gameId, { type: "RevealMove", networkId, memberId: member.id, move, nonce, signature, now }, now),
     );
   }
 
@@ -197,13 +235,14 @@ export class World {
 
   /** Spends one of the member's credits on a controlled identity (identity's RedeemCredit use case). */
   redeem(member: SimKey, candidate: SimKey, requestId: string, now: number): Refusal | undefined {
-    const consent = this.consent(candidate);
-    const signature = signWith(member, redeemPayload(member.id, candidate.publicKey, requestId));
+    const consent = this.consent(candidate, { controllerId: member.id }, now + CONSENT_VALIDITY_MS);
+    const signature = signWith(member, redeemPayload(this.networkId, member.id, candidate.publicKey, requestId));
     return this.attempt("RedeemCredit", () =>
       this.memberDo(
         member.id,
         {
           type: "RedeemCredit",
+          networkId: this.networkId,
           requestId,
           consent,
           signature,
@@ -364,6 +403,9 @@ export class World {
             candidatePublicKey: publicKey,
             agreementVersion: event.action.agreementVersion,
             agreementHash: event.action.agreementHash,
+            proposalId: event.action.consentProposalId,
+            controllerId: event.action.consentControllerId,
+            expiresAtMs: event.action.consentExpiresAtMs,
             signature: event.action.consentSignature,
           },
           displayName: "",
