@@ -37,6 +37,7 @@ import {
   type PolicyState,
 } from "@pot/adjudicator/domain";
 import {
+  controlledLineageExclusions,
   currentAgreement,
   decideMember,
   decideNetwork,
@@ -475,6 +476,10 @@ export class World {
           now: event.excludedAt,
         });
         this.observer.memberExcluded?.(event);
+        // Reaction (identity): the excluded member's controlled lineage goes with it.
+        for (const next of controlledLineageExclusions(this.member(event.memberId), event.excludedAt)) {
+          this.memberDo(next.memberId, next.command, now);
+        }
         return;
       default: {
         const unreachable: never = event;
