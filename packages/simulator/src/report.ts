@@ -21,7 +21,8 @@ export const REPORT_SEED = 2027;
 const GROWTH_HONEST = 120;
 const GROWTH_DAYS = 364;
 const GROWTH_CAP = 300;
-const MIXED_MEMBERS = 400;
+const MIXED_MEMBERS = 200;
+const MIXED_CAP = 50;
 const MIXED_DAYS = 182;
 
 const policyOrder = ["legacy", "default"] as const;
@@ -232,7 +233,8 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
   say(
     "## 2. Honest candidates when honest members are 70 % of the network",
     "",
-    `${MIXED_MEMBERS} genesis members: ${mixed.honest} honest and ${MIXED_MEMBERS - mixed.honest} attackers (groups of 2, the six strategies in equal shares), ${MIXED_DAYS} days, demand 0.5.`,
+    `${MIXED_MEMBERS} genesis members: ${mixed.honest} honest and ${MIXED_MEMBERS - mixed.honest} attackers (groups of 2, the six strategies in equal shares), ${MIXED_DAYS} days, demand 0.5;`,
+    `an attacker group is stopped at ${MIXED_CAP} identities.`,
     "A candidate counts as admitted within two proposal TTLs when it is a member at most 2 x proposal_ttl after it",
     "arrived; candidates that arrived later than that before the end are left out.",
     "",
@@ -245,7 +247,7 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
         honest: mixed.honest,
         groups: mixed.groups,
         days: MIXED_DAYS,
-        maxGroupIdentities: GROWTH_CAP,
+        maxGroupIdentities: MIXED_CAP,
       }),
       log,
       `mixed ${name}`,
@@ -300,8 +302,75 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
     "",
   );
 
+  // ---- exclusion ------------------------------------------------------------------------------------------
+  const half = Math.round(GROWTH_DAYS / 4);
+  say(
+    "## 3. Excluding one identity found to be a Sybil",
+    "",
+    `A self-play farm of 2 colluders among ${GROWTH_HONEST} honest members plays ${half} days; the operator then excludes the`,
+    "farm identity with the largest controlled lineage, through identity's Exclude decider, and the run goes on as",
+    `long again. Identity excludes the identities the excluded member's credits admitted with it, recursively`,
+    "(`controlledLineageExclusions`, each a MemberExcluded of its own); the matchmaker closes their slots and suspends",
+    "the accountable sponsors for the policy's exclusion penalty; honest members' trust rule refuses anyone whose",
+    "parent is excluded.",
+    "",
+  );
+  const exclusionRows: string[][] = [];
+  for (const name of policyOrder) {
+    const sim = new Simulation(
+      base(POLICIES[name]!, {
+        honest: GROWTH_HONEST,
+        groups: { "self-play-farm": 1 },
+        days: 2 * half,
+        maxGroupIdentities: GROWTH_CAP,
+      }),
+    );
+    while (sim.day < half) sim.step();
+    const group = sim.groups[0]!;
+    const before = group.members.length;
+    const lineage = (id: string): number => {
+      const state = sim.world.member(id);
+      const ids = state.status === "none" ? [] : (state.controlledIds ?? []);
+      return ids.reduce((sum, child) => sum + 1 + lineage(child), 0);
+    };
+    const target = [...group.members].sort((a, b) => lineage(b.key.id) - lineage(a.key.id))[0]!;
+    const expected = lineage(target.key.id);
+    const refusal = sim.exclude(target.key.id, "found to be a Sybil");
+    if (refusal) throw new Error(`exclusion refused: ${refusal.message}`);
+    const excluded = group.members.filter((a) => sim.world.member(a.key.id).status === "excluded").length;
+    const active = group.members.filter((a) => sim.world.member(a.key.id).status === "active");
+    const trusted = active.filter((a) => sim.board.clean(a.key.id)).length;
+    while (sim.day < sim.config.days) sim.step();
+    const after = group.members.filter((a) => sim.world.member(a.key.id).status === "active").length;
+    log(`exclusion ${name}: ${before} identities, ${excluded} excluded`);
+    exclusionRows.push([
+      name,
+      formatNumber(before),
+      formatNumber(expected),
+      formatNumber(excluded),
+      formatNumber(active.length),
+      formatNumber(trusted),
+      formatNumber(after),
+    ]);
+  }
+  say(
+    table(
+      [
+        "policy",
+        `farm identities on day ${half}`,
+        "controlled lineage of the excluded one",
+        "excluded (it and its lineage)",
+        "left active",
+        "of those, trusted by honest members",
+        `active farm identities on day ${2 * half}`,
+      ],
+      exclusionRows,
+      true,
+    ),
+  );
+
   // ---- objections ------------------------------------------------------------------------------------------
-  say("## 3. Objections", "", "### Why not always defect?", "");
+  say("## 4. Objections", "", "### Why not always defect?", "");
   const def = mixedResults.get("default")!;
   say(
     `From the 70 % honest run of section 2 (default policy): what each strategy got per identity it started with, how`,
