@@ -32,6 +32,7 @@ export {
   excludeRequest,
   genericAction,
   moveToWire,
+  newProposalId,
   proposeRequest,
   publishAgreementRequest,
   publishPolicyRequest,

@@ -24,6 +24,7 @@ import {
   redeemPayload,
   revealPayload,
   sign,
+  uuidV7,
   type MoveName,
   type Policy,
 } from "@pot/mechanism";
@@ -77,12 +78,20 @@ export function bootstrapRequest(
   };
 }
 
+/**
+ * A fresh proposal id: a UUIDv7 carrying its creation time, as the matchmaker requires (made within
+ * the last day by its clock), so that it can forget ids once they are too old to be proposed again.
+ */
+export function newProposalId(nowMs: number = Date.now()): string {
+  return uuidV7(nowMs, crypto.getRandomValues(new Uint8Array(10)));
+}
+
 /** Sponsor A proposes to B a game over `action`; the proposal id becomes the game id. */
 export function proposeRequest(
   proposer: Member,
   partnerId: string,
   action: Action,
-  proposalId: string = randomUUID(),
+  proposalId: string = newProposalId(),
 ): ProposeRequest {
   const digest = actionDigest(actionFromWire(action));
   return {

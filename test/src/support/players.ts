@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Action } from "@pot/contracts";
 import type { MoveName } from "@pot/mechanism";
 import {
+  newProposalId,
   admissionAction,
   answerRequest,
   commitRequest,
@@ -31,7 +32,7 @@ export function admissionOf(candidate: Member): Action {
   return admissionAction(consentOf(candidate, AGREEMENT));
 }
 
-export function proposeRequest(a: Member, b: Member, action: Action, proposalId = randomUUID()) {
+export function proposeRequest(a: Member, b: Member, action: Action, proposalId = newProposalId()) {
   return signedProposal(a, b.id, action, proposalId);
 }
 

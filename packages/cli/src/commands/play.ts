@@ -35,9 +35,10 @@ export function registerPlay(program: Command, wrap: Wrap): void {
       .option("--payload <text>", "generic action: payload as UTF-8 text")
       .addOption(new Option("--payload-hex <hex>", "generic action: payload as hex").argParser(hexBytes))
       .addOption(
-        new Option("--proposal-id <uuid>", "choose the id (default: a fresh UUID); retrying with it is safe").argParser(
-          uuid,
-        ),
+        new Option(
+          "--proposal-id <uuid>",
+          "choose the id (default: a fresh UUIDv7; the matchmaker takes one made within 24 h); retrying with it is safe",
+        ).argParser(uuid),
       ),
   ).action(
     wrap(async (ctx, _args, options) => {
