@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { newProposalId } from "@pot/client";
-import { admissionOf, bootstrap, newMember, proposeRequest, type Member } from "./support/players.js";
+import { admissionOf, bootstrap, newMember, proposeRequest, TEST_NETWORK, type Member } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
 
 const WAIT_CAP_MS = 400;
@@ -87,6 +87,7 @@ describe("limits at the edge, over real gRPC", () => {
             ],
             agreement: { version: 0, hash: new Uint8Array(32), uri: "https://example.org/a" },
             force: true,
+            networkId: TEST_NETWORK,
           }),
         /^members\[\]\.display_name: must not contain control characters \(U\+0000 at character 3\)$/,
       ],
@@ -160,15 +161,11 @@ describe("limits at the edge, over real gRPC", () => {
     );
     // Proposal ids carry their creation time (UUIDv7), so the matchmaker can forget old ones.
     const [a, b] = genesis as [Member, Member];
-    const action = admissionOf(newMember());
-    await expectInvalid(
-      "a v4 proposal id",
-      () => matchmaker.propose(proposeRequest(a, b, action, randomUUID())),
-      /^proposal_id: must be a UUIDv7/,
-    );
+    const proposeUnder = (id: string) => matchmaker.propose(proposeRequest(a, b, admissionOf(newMember(), id), id));
+    await expectInvalid("a v4 proposal id", () => proposeUnder(randomUUID()), /^proposal_id: must be a UUIDv7/);
     await expectInvalid(
       "a proposal id made two days ago",
-      () => matchmaker.propose(proposeRequest(a, b, action, newProposalId(Date.now() - 2 * 86_400_000))),
+      () => proposeUnder(newProposalId(Date.now() - 2 * 86_400_000)),
       /^proposal_id: was made at .*, more than 24 h ago/,
     );
     const { stake } = await matchmaker.getStake({ memberId, ...query });
