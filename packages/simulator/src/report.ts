@@ -462,6 +462,18 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
     "",
     table(["demand", "policy", "candidates", "admitted", "within 2 TTLs", "p90 wait (d)", "members"], chokeRows, true),
   );
+  say(
+    "## Limits of the model",
+    "",
+    "- Detection is one probability for every honest member and every fake; real members differ, and a fake that",
+    "  looks genuine enough is co-sponsored. Lower `--detection` to see what a weaker social check lets through.",
+    "- Attackers know the rules but not the honest members: they pick partners by the same public trust state.",
+    "- Honest members never redeem the credits they win; all agents answer proposals the day they are made.",
+    "- Rate targeting (a stake period retargeted from the log) is not simulated here yet.",
+    "- Populations are small so CI can regenerate this page; `pot simulate` runs the same engine at 10,000 members",
+    "  and more (README, \"Simulation\").",
+    "",
+  );
   files["docs/mechanism.md"] =
     out
       .join("\n")
