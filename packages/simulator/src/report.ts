@@ -471,7 +471,7 @@ export function mechanismReport(log: (line: string) => void = () => undefined): 
     "- Honest members never redeem the credits they win; all agents answer proposals the day they are made.",
     "- Rate targeting (a stake period retargeted from the log) is not simulated here yet.",
     "- Populations are small so CI can regenerate this page; `pot simulate` runs the same engine at 10,000 members",
-    "  and more (README, \"Simulation\").",
+    '  and more (README, "Simulation").',
     "",
   );
   files["docs/mechanism.md"] =
