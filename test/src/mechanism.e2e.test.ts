@@ -278,6 +278,47 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     );
   });
 
+  test("exclusion of a Sybil controller: the identities its credits admitted are excluded with it, each with its own MemberExcluded", async () => {
+    const [a, b] = [fresh(), fresh()];
+    await play(a, b, ["defect", "cooperate"]);
+    await eventually("the credits", async () => ((await memberOf(a.id)).credits > 0 ? true : undefined));
+    const controlled = [newMember(), newMember()];
+    for (const member of controlled) {
+      const requestId = randomUUID();
+      await system.clients.identity.redeemCredit({
+        requestId,
+        memberId: a.id,
+        consent: controlledConsent(member, a),
+        signature: sign(redeemPayload(TEST_NETWORK, a.id, member.keys.publicKey, requestId), a.keys.secretKey),
+      });
+    }
+    await eventually("the controlled identities known to the matchmaker", async () => {
+      for (const member of controlled) await stakeOf(member);
+      return true;
+    });
+    await system.clients.identity.exclude({ requestId: randomUUID(), memberId: a.id, reason: "found to be a Sybil" });
+    for (const member of controlled) {
+      const excluded = await eventually(`controlled identity ${member.id} excluded`, async () => {
+        const record = await memberOf(member.id);
+        return record.status === MemberStatus.MEMBER_STATUS_EXCLUDED ? record : undefined;
+      });
+      assert.equal(excluded.controllerId, a.id);
+      await eventually("its slot closed", async () => ((await stakeOf(member)).excluded ? true : undefined));
+    }
+    assert.equal(
+      (await memberOf(b.id)).status,
+      MemberStatus.MEMBER_STATUS_ACTIVE,
+      "the betrayed partner is no lineage",
+    );
+    const exclusions = (await readStream(system.nc, streamNames(system.namespace, "identity").stream))
+      .flatMap((stored) => (stored.envelope.event?.$case === "memberExcluded" ? [stored.envelope.event.value] : []))
+      .filter((event) => controlled.some((member) => member.id === event.memberId));
+    assert.deepEqual(
+      exclusions.map((event) => event.reason),
+      controlled.map(() => `controlled by excluded member ${a.id}`),
+    );
+  });
+
   test("a generic action is rate-limited by a game under its own rules, and resolves to granted or denied", async () => {
     const published = await system.clients.adjudicator.publishPolicy({
       requestId: randomUUID(),
