@@ -411,18 +411,35 @@ export class World {
           },
           displayName: "",
           admittedAt: event.resolvedAt,
-        },
+          // Identity marks a member sponsored by a controlled or tainted identity (its taintedBy).
+          ...(this.taintedBy([event.sponsorA.memberId, event.sponsorB.memberId]) ? { tainted: true } : {}),
+        } as MemberCommand,
         event.resolvedAt,
       );
     }
     for (const award of event.credits) {
+      const cap = (award as { cap?: { count: number; windowMs: number } }).cap;
       this.memberDo(
         award.memberId,
-        { type: "GrantCredits", gameId: event.gameId, count: award.count, expiresAtMs: award.expiresAtMs },
+        {
+          type: "GrantCredits",
+          gameId: event.gameId,
+          count: award.count,
+          expiresAtMs: award.expiresAtMs,
+          grantedAt: event.resolvedAt,
+          ...(cap ? { cap } : {}),
+        } as MemberCommand,
         event.resolvedAt,
       );
     }
     this.observer.gameResolved?.(event);
+  }
+
+  private taintedBy(sponsorIds: readonly string[]): boolean {
+    return sponsorIds.some((id) => {
+      const sponsor = this.member(id) as MemberState & { readonly tainted?: boolean };
+      return sponsor.status !== "none" && (sponsor.kind === "controlled" || sponsor.tainted === true);
+    });
   }
 
   private memberDo(memberId: string, command: MemberCommand, now: number): void {
@@ -440,7 +457,18 @@ export class World {
     switch (event.type) {
       case "MemberAdmitted":
         // Reaction (matchmaker): every admitted member gets a staking slot.
-        this.ledgerDo({ type: "RegisterSponsor", memberId: event.memberId, publicKey: event.publicKey });
+        this.ledgerDo({
+          type: "RegisterSponsor",
+          memberId: event.memberId,
+          publicKey: event.publicKey,
+          // The lineage and admission time the growth rules need (the matchmaker's admissionFromWire).
+          admission: {
+            kind: event.kind,
+            sponsorIds: event.sponsorIds,
+            controllerId: event.controllerId,
+            admittedAt: event.admittedAt,
+          },
+        } as LedgerCommand);
         this.observer.memberAdmitted?.(event);
         return;
       case "CreditsGranted":
