@@ -91,6 +91,7 @@ export async function startAdjudicator(
 
   const grpc = createGrpcServer({
     logger,
+    transport: config.grpcTransport,
     services: [
       {
         name: "pot.v1.AdjudicatorService",

@@ -80,6 +80,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
 
   const grpc = createGrpcServer({
     logger,
+    transport: config.grpcTransport,
     services: [
       {
         name: "pot.v1.IdentityService",

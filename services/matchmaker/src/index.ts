@@ -88,6 +88,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
 
   const grpc = createGrpcServer({
     logger,
+    transport: config.grpcTransport,
     services: [
       {
         name: "pot.v1.MatchmakerService",
