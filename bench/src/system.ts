@@ -1,5 +1,5 @@
 import { startServiceProcess, type ServiceName, type ServiceProcess } from "@pot/devenv";
-import { connectClients, type Clients } from "./clients.js";
+import { benchCredentials, benchPki, connectClients, type Clients } from "./clients.js";
 
 export const SERVICES = ["identity", "matchmaker", "adjudicator"] as const satisfies readonly ServiceName[];
 
@@ -23,6 +23,7 @@ export interface SystemOptions {
 }
 
 export async function startSystem(options: SystemOptions): Promise<System> {
+  const pki = await benchPki();
   const started = await Promise.allSettled(
     SERVICES.map((name) =>
       startServiceProcess({
@@ -30,6 +31,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         natsUrl: options.natsUrl,
         databaseUrl: options.databaseUrl,
         namespace: options.namespace,
+        tls: pki,
         ...(options.env ? { env: options.env } : {}),
         ...(options.ports?.[name] ? { port: options.ports[name] } : {}),
       }),
@@ -43,11 +45,14 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   }
   const services = new Map<ServiceName, ServiceProcess>(SERVICES.map((name, index) => [name, running[index]!]));
   const address = (name: ServiceName) => services.get(name)!.grpcAddress;
-  const clients = connectClients({
-    identity: address("identity"),
-    matchmaker: address("matchmaker"),
-    adjudicator: address("adjudicator"),
-  });
+  const clients = connectClients(
+    {
+      identity: address("identity"),
+      matchmaker: address("matchmaker"),
+      adjudicator: address("adjudicator"),
+    },
+    benchCredentials(pki),
+  );
   return {
     services,
     clients,

@@ -57,7 +57,7 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
             };
           }),
         );
-        const response = await ctx.client.bootstrap(
+        const response = await ctx.clientAs("operator").bootstrap(
           members,
           { hash, uri: String(options.agreementUri) },
           {
