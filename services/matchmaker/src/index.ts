@@ -8,7 +8,7 @@ import {
   streamNames,
 } from "@pot/event-store";
 import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
-import { createGrpcServer, type Logger } from "@pot/service-kit";
+import { createGrpcServer, grpcServerOptions, type Logger } from "@pot/service-kit";
 import { MatchmakerServiceService, matchmakerHandlers } from "./adapters/grpc/handlers.js";
 import { ledgerAggregate } from "./adapters/nats/codec.js";
 import { Matchmaker } from "./application/matchmaker.js";
@@ -49,6 +49,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,
+    maxWaitMs: config.consistencyWaitMaxMs,
     namespace: ns,
     service: "matchmaker",
     projections: views.runners,
@@ -89,6 +90,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
   const grpc = createGrpcServer({
     logger,
     transport: config.grpcTransport,
+    serverOptions: grpcServerOptions(config.grpc),
     services: [
       {
         name: "pot.v1.MatchmakerService",
