@@ -53,6 +53,23 @@ out("| `DEADLINE_EXCEEDED` | the call's deadline passed first |");
 out();
 out("A refused command appends nothing to any stream.");
 out();
+out("## Retries");
+out();
+out("Every command is idempotent: repeat it after a timeout or `UNAVAILABLE`, with the same request id and the same");
+out(
+  "content, and it is applied once and answered with its **first answer** (the same `sequence`, `outcome`, `version`",
+);
+out("and `consistency_token`), read back from the event log, so a restart of the service changes nothing. The request");
+out("id is `request_id` where the request has one, else the proposal id (Propose), the proposal and member (Accept,");
+out("Decline, Cancel) or the game and member (CommitMove, RevealMove), and it is scoped to the aggregate the command");
+out(
+  "changes (a member for RedeemCredit and Exclude). The same id with other content is refused: `FAILED_PRECONDITION`",
+);
+out("for a second commitment or reveal, `PERMISSION_DENIED` for an answer with another signature, `ALREADY_EXISTS`");
+out("otherwise. A last reveal whose resolution did not reach the log (the broker failed between the two appends)");
+out("is finished by its retry, which answers with the outcome. The window is the aggregate's latest 1,000 commands");
+out("(20,000 for the matchmaker's single ledger); a retry older than that is decided again on the current state.");
+out();
 out("## Signatures");
 out();
 out("Members sign canonical byte strings: a domain tag then each field, every part prefixed by its length as a");
