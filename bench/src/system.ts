@@ -1,5 +1,6 @@
 import { startServiceProcess, type ServiceName, type ServiceProcess } from "@pot/devenv";
 import { benchCredentials, benchPki, connectClients, type Clients } from "./clients.js";
+import { BENCH_NETWORK } from "./players.js";
 
 export const SERVICES = ["identity", "matchmaker", "adjudicator"] as const satisfies readonly ServiceName[];
 
@@ -32,7 +33,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         databaseUrl: options.databaseUrl,
         namespace: options.namespace,
         tls: pki,
-        ...(options.env ? { env: options.env } : {}),
+        env: { POT_NETWORK_ID: BENCH_NETWORK, ...options.env },
         ...(options.ports?.[name] ? { port: options.ports[name] } : {}),
       }),
     ),

@@ -12,6 +12,7 @@ import {
   IdentityServiceService,
   MatchmakerServiceService,
   GetAdmissionStatsRequest,
+  GetAgreementRequest,
   GetGameRequest,
   GetLineageRequest,
   GetMemberRequest,
@@ -29,9 +30,7 @@ import { streamNames } from "@pot/event-store";
 import { DEFAULT_POLICY } from "@pot/mechanism";
 import { METHOD_ACCESS, REFUSED_BY_HEADER, type Access } from "@pot/service-kit";
 import {
-  admissionAction,
   bootstrapRequest,
-  consentOf,
   excludeRequest,
   publishAgreementRequest,
   publishPolicyRequest,
@@ -44,11 +43,13 @@ import {
   answerRequest,
   bootstrap,
   commitRequest,
+  controlledConsent,
   newMember,
   playGame,
   proposeRequest,
   revealRequest,
   sealMove,
+  TEST_NETWORK,
   type Member,
 } from "./support/players.js";
 import { SERVICES, startSystem, type System } from "./support/system.js";
@@ -255,6 +256,7 @@ describe("gRPC denial matrix", () => {
       "/pot.v1.IdentityService/Bootstrap": command("identity", "bootstrap", (cs) =>
         cs.identity.bootstrap(
           bootstrapRequest(
+            TEST_NETWORK,
             [newMember(), newMember()].map((member) => ({ publicKey: member.keys.publicKey })),
             AGREEMENT,
             { force: true },
@@ -270,7 +272,7 @@ describe("gRPC denial matrix", () => {
         cs.identity.exclude(excludeRequest(k.id, "an attacker wants it gone")),
       ),
       "/pot.v1.IdentityService/RedeemCredit": command("identity", "redeemCredit", (cs) =>
-        cs.identity.redeemCredit(redeemRequest(x, consentOf(newMember(), AGREEMENT))),
+        cs.identity.redeemCredit(redeemRequest(TEST_NETWORK, x, controlledConsent(newMember(), x))),
       ),
       "/pot.v1.IdentityService/GetMember": query("identity", (cs) =>
         cs.identity.getMember(GetMemberRequest.fromPartial({ memberId: a.id })),
@@ -284,8 +286,11 @@ describe("gRPC denial matrix", () => {
       "/pot.v1.IdentityService/GetAdmissionStats": query("identity", (cs) =>
         cs.identity.getAdmissionStats(GetAdmissionStatsRequest.fromPartial({})),
       ),
+      "/pot.v1.IdentityService/GetAgreement": query("identity", (cs) =>
+        cs.identity.getAgreement(GetAgreementRequest.fromPartial({})),
+      ),
       "/pot.v1.MatchmakerService/Propose": command("matchmaker", "propose", (cs) =>
-        cs.matchmaker.propose(proposeRequest(p, k, admissionAction(consentOf(newMember(), AGREEMENT)))),
+        cs.matchmaker.propose(proposeRequest(p, k, admissionOf(newMember()))),
       ),
       "/pot.v1.MatchmakerService/Accept": command("matchmaker", "accept", (cs) =>
         cs.matchmaker.accept(answerRequest("accept", b, ids.accept)),

@@ -15,7 +15,7 @@ import {
   type Servers,
   type TestDatabase,
 } from "@pot/devenv";
-import { consentPayload, redeemPayload, sign, type MoveName } from "@pot/mechanism";
+import { redeemPayload, sign, type MoveName } from "@pot/mechanism";
 import { METRICS, prometheusName } from "@pot/telemetry";
 import { eventually } from "./support/clients.js";
 import { clientCredentials, testPki } from "./support/tls.js";
@@ -23,14 +23,15 @@ import { dashboardMetricNames, scrapeFamilies } from "./support/prometheus.js";
 import { OtlpReceiver, renderTree, type ReceivedSpan } from "./support/otlp-receiver.js";
 import {
   admissionOf,
-  AGREEMENT,
   answerRequest,
   bootstrap,
   commitRequest,
+  controlledConsent,
   newMember,
   proposeRequest,
   revealRequest,
   sealMove,
+  TEST_NETWORK,
   type Member,
 } from "./support/players.js";
 import { newTrace, tracedClients, type ClientTrace } from "./support/traced-clients.js";
@@ -74,6 +75,7 @@ describe("telemetry: one trace per game, every metric exported", () => {
     const endpoint = await receiver.start();
     for (const name of SERVICES) metricsPorts.set(name, await freePort());
     envFor = (name) => ({
+      POT_NETWORK_ID: TEST_NETWORK,
       OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
       OTEL_TRACES_EXPORTER: "otlp",
@@ -177,16 +179,8 @@ describe("telemetry: one trace per game, every metric exported", () => {
         RedeemCreditRequest.fromPartial({
           requestId,
           memberId: c.id,
-          consent: {
-            candidatePublicKey: controlled.keys.publicKey,
-            agreementVersion: AGREEMENT.version,
-            agreementHash: AGREEMENT.hash,
-            signature: sign(
-              consentPayload(controlled.keys.publicKey, AGREEMENT.version, AGREEMENT.hash),
-              controlled.keys.secretKey,
-            ),
-          },
-          signature: sign(redeemPayload(c.id, controlled.keys.publicKey, requestId), c.keys.secretKey),
+          consent: controlledConsent(controlled, c),
+          signature: sign(redeemPayload(TEST_NETWORK, c.id, controlled.keys.publicKey, requestId), c.keys.secretKey),
         }),
       );
     });

@@ -48,6 +48,8 @@ export interface Settings {
   readonly natsUrl: string;
   readonly databaseUrl: string;
   readonly namespace: string;
+  /** --network / POT_NETWORK_ID: the network id to sign for; undefined to ask identity (GetAgreement). */
+  readonly networkId: string | undefined;
   readonly keyFile: string;
   readonly movesFile: string;
   readonly timeoutMs: number;
@@ -74,6 +76,7 @@ export function settingsFrom(options: Record<string, unknown>): Settings {
     natsUrl: text("nats"),
     databaseUrl: text("database"),
     namespace,
+    networkId: typeof options.network === "string" && options.network !== "" ? options.network : undefined,
     keyFile: text("key"),
     movesFile: text("moves"),
     timeoutMs: typeof options.timeout === "number" ? options.timeout : DEFAULTS.timeout,
@@ -129,6 +132,7 @@ export class Context {
       client = PotClient.connect(this.settings.addresses, {
         deadlineMs: this.settings.timeoutMs,
         ...(this.settings.tls.insecure ? {} : { credentials: this.credentials(role) }),
+        ...(this.settings.networkId !== undefined ? { networkId: this.settings.networkId } : {}),
       });
       this.potClients.set(role, client);
     }

@@ -30,6 +30,7 @@ export {
   bootstrapRequest,
   commitRequest,
   consentOf,
+  consentedProposalId,
   excludeRequest,
   genericAction,
   moveToWire,
@@ -41,6 +42,7 @@ export {
   sealMove,
   type AgreementRef,
   type Answer,
+  type ConsentContext,
   type SealedMove,
 } from "./requests.js";
 export { MOVE_FILE_FORMAT, MoveStore, sealedOf, type StoredMove } from "./move-store.js";

@@ -31,6 +31,7 @@ export const METHOD_ACCESS: Readonly<Record<string, Access>> = {
   "/pot.v1.IdentityService/ListMembers": "readonly",
   "/pot.v1.IdentityService/GetLineage": "readonly",
   "/pot.v1.IdentityService/GetAdmissionStats": "readonly",
+  "/pot.v1.IdentityService/GetAgreement": "readonly",
   // matchmaker
   "/pot.v1.MatchmakerService/Propose": "platform",
   "/pot.v1.MatchmakerService/Accept": "platform",
