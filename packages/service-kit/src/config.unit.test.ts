@@ -89,8 +89,9 @@ describe("readServiceConfig", () => {
   });
 
   it("reads POT_NETWORK_ID, defaulting to the namespace with '_' as '-'", () => {
-    assert.equal(readServiceConfig({ POT_NETWORK_ID: "main-net" }, defaults).networkId, "main-net");
-    assert.equal(readServiceConfig({ POT_NAMESPACE: "a_b" }, defaults).networkId, "a-b");
+    const plain = { GRPC_INSECURE: "true" };
+    assert.equal(readServiceConfig({ ...plain, POT_NETWORK_ID: "main-net" }, defaults).networkId, "main-net");
+    assert.equal(readServiceConfig({ ...plain, POT_NAMESPACE: "a_b" }, defaults).networkId, "a-b");
   });
 
   for (const address of ["localhost:50051", "[::1]:50051", "[::]:0", "matchmaker.pot.svc:9000", "10.1.2.3:65535"]) {
