@@ -34,6 +34,7 @@ export {
   excludeRequest,
   genericAction,
   moveToWire,
+  newProposalId,
   proposeRequest,
   publishAgreementRequest,
   publishPolicyRequest,
