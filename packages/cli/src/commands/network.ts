@@ -98,7 +98,7 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
       .addOption(
         new Option(
           "--proposal <uuid>",
-          "the proposal that may admit you (default: a fresh UUIDv7; the proposer has 24 h to propose under it)",
+          "the proposal that may admit you (default: a fresh UUIDv7; the proposer has 7 days to propose under it)",
         )
           .argParser(uuid)
           .conflicts("controller"),
