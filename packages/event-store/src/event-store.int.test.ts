@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { deleteNamespace, ensureServers, uniqueNamespace, type Servers } from "@pot/devenv";
+import { SponsorRegistered } from "@pot/contracts";
 import { ConcurrencyError, IllegalStateError } from "@pot/mechanism";
 import { AggregateRepository, type AggregateType } from "./aggregate-repository.js";
 import { envelopeOf, EventStore } from "./event-store.js";
@@ -27,7 +28,10 @@ after(async () => {
 
 function registration(subject: string, id: string, name: string) {
   return envelopeOf({
-    event: { $case: "sponsorRegistered", value: { memberId: name, publicKey: new Uint8Array(32) } },
+    event: {
+      $case: "sponsorRegistered",
+      value: SponsorRegistered.fromPartial({ memberId: name, publicKey: new Uint8Array(32) }),
+    },
     subject,
     eventId: id,
     causationId: id,
@@ -42,7 +46,10 @@ const names: AggregateType<string[], string> = {
   initial: () => [],
   evolve: (state, event) => [...state, event],
   fromWire: (envelope) => (envelope.event?.$case === "sponsorRegistered" ? envelope.event.value.memberId : undefined),
-  toWire: (event) => ({ $case: "sponsorRegistered", value: { memberId: event, publicKey: new Uint8Array(32) } }),
+  toWire: (event) => ({
+    $case: "sponsorRegistered",
+    value: SponsorRegistered.fromPartial({ memberId: event, publicKey: new Uint8Array(32) }),
+  }),
 };
 
 describe("EventStore on JetStream", () => {

@@ -7,6 +7,7 @@ import {
   currentAgreement,
   decideNetwork,
   NETWORK_ID,
+  taintedBy,
   type Consent,
   type GenesisMember,
   type MemberCommand,
@@ -159,17 +160,22 @@ export class Identity {
     const consent = resolved.action?.action?.$case === "admission" ? resolved.action.action.value.consent : undefined;
     if (resolved.admitted && consent) {
       const memberId = memberIdOf(consent.candidatePublicKey);
+      const sponsorIds = [resolved.sponsorA?.memberId ?? "", resolved.sponsorB?.memberId ?? ""];
+      // Sponsors are admitted before the game they play resolves, and how they were admitted never
+      // changes: the taint decided here is the same on a redelivery.
+      const sponsors = await Promise.all(sponsorIds.map((id) => this.deps.members.load(id)));
       await this.member(stored, memberId, {
         type: "Admit",
         memberId,
         publicKey: consent.candidatePublicKey,
         kind: "sponsored",
-        sponsorIds: [resolved.sponsorA?.memberId ?? "", resolved.sponsorB?.memberId ?? ""],
+        sponsorIds,
         controllerId: "",
         gameId: resolved.gameId,
         consent: { ...consent },
         displayName: "",
         admittedAt: toNumber(resolved.resolvedAtMs),
+        ...(taintedBy(sponsors.map((sponsor) => sponsor.state)) ? { tainted: true } : {}),
       });
     }
     for (const award of resolved.credits) {
@@ -178,6 +184,8 @@ export class Identity {
         gameId: resolved.gameId,
         count: award.count,
         expiresAtMs: toNumber(award.expiresAtMs),
+        grantedAt: toNumber(resolved.resolvedAtMs),
+        ...(award.cap > 0 ? { cap: { count: award.cap, windowMs: toNumber(award.capWindowMs) } } : {}),
       });
     }
   }

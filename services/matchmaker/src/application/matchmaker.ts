@@ -11,6 +11,7 @@ import {
   type LedgerEvent,
   type LedgerState,
 } from "../domain/index.js";
+import { admissionFromWire } from "../adapters/nats/codec.js";
 
 export interface Traced {
   readonly headers?: Record<string, string>;
@@ -70,13 +71,17 @@ export class Matchmaker {
           });
         return;
       }
-      case "memberAdmitted":
+      case "memberAdmitted": {
+        // The lineage and admission time the growth rules need; none for an event recorded before them.
+        const admission = admissionFromWire(event.value);
         await this.react(stored, {
           type: "RegisterSponsor",
           memberId: event.value.memberId,
           publicKey: event.value.publicKey,
+          ...(admission ? { admission } : {}),
         });
         return;
+      }
       case "memberExcluded":
         await this.react(stored, {
           type: "ExcludeSponsor",

@@ -112,13 +112,26 @@ export interface MemberAdmitted {
   consent: Consent | undefined;
   displayName: string;
   admittedAtMs: bigint;
+  /**
+   * A sponsored member one of whose sponsors was controlled or itself tainted: admitted on the word of
+   * an identity a single member controls, so never shown as plainly sponsored.
+   */
+  tainted: boolean;
 }
 
 export interface CreditsGranted {
   memberId: string;
   gameId: string;
+  /** Credits granted (the game's award less what the policy's credit cap withheld). */
   count: number;
   expiresAtMs: bigint;
+  /** Credits of the award not granted because the member reached the policy's credit cap. */
+  capped: number;
+  /**
+   * When the game resolved; the credit cap counts grants within its window back from here (0 in events
+   * recorded before credit caps existed).
+   */
+  grantedAtMs: bigint;
 }
 
 export interface CreditRedeemed {
@@ -138,9 +151,18 @@ export interface MemberExcluded {
   excludedAtMs: bigint;
 }
 
+/**
+ * The matchmaker learned of a member (from identity's MemberAdmitted), with what growth rules need:
+ * how it was admitted, when, and its parents in the lineage. Events recorded before growth rules
+ * existed carry only the id and key (kind unspecified: treated as a member with no known parents).
+ */
 export interface SponsorRegistered {
   memberId: string;
   publicKey: Uint8Array;
+  kind: AdmissionKind;
+  sponsorIds: string[];
+  controllerId: string;
+  admittedAtMs: bigint;
 }
 
 export interface SponsorExcluded {
@@ -267,6 +289,12 @@ export interface CreditAward {
   memberId: string;
   count: number;
   expiresAtMs: bigint;
+  /**
+   * The credit cap of the policy the game was played under (growth.credit_cap and its window), which
+   * identity applies to the member's grants; 0 for none.
+   */
+  cap: number;
+  capWindowMs: bigint;
 }
 
 function createBaseEnvelope(): Envelope {
@@ -1294,6 +1322,7 @@ function createBaseMemberAdmitted(): MemberAdmitted {
     consent: undefined,
     displayName: "",
     admittedAtMs: 0n,
+    tainted: false,
   };
 }
 
@@ -1328,6 +1357,9 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
         throw new globalThis.Error("value provided for field message.admittedAtMs of type uint64 too large");
       }
       writer.uint32(72).uint64(message.admittedAtMs);
+    }
+    if (message.tainted !== false) {
+      writer.uint32(80).bool(message.tainted);
     }
     return writer;
   },
@@ -1417,6 +1449,14 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
             message.admittedAtMs = reader.uint64() as bigint;
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.tainted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1468,6 +1508,7 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
         : isSet(object.admitted_at_ms)
         ? BigInt(object.admitted_at_ms)
         : 0n,
+      tainted: isSet(object.tainted) ? globalThis.Boolean(object.tainted) : false,
     };
   },
 
@@ -1500,6 +1541,9 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
     if (message.admittedAtMs !== 0n) {
       obj.admittedAtMs = message.admittedAtMs.toString();
     }
+    if (message.tainted !== false) {
+      obj.tainted = message.tainted;
+    }
     return obj;
   },
 
@@ -1521,12 +1565,13 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
     message.admittedAtMs = (object.admittedAtMs !== undefined && object.admittedAtMs !== null)
       ? BigInt(object.admittedAtMs)
       : 0n;
+    message.tainted = object.tainted ?? false;
     return message;
   },
 };
 
 function createBaseCreditsGranted(): CreditsGranted {
-  return { memberId: "", gameId: "", count: 0, expiresAtMs: 0n };
+  return { memberId: "", gameId: "", count: 0, expiresAtMs: 0n, capped: 0, grantedAtMs: 0n };
 }
 
 export const CreditsGranted: MessageFns<CreditsGranted> = {
@@ -1545,6 +1590,15 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
         throw new globalThis.Error("value provided for field message.expiresAtMs of type uint64 too large");
       }
       writer.uint32(32).uint64(message.expiresAtMs);
+    }
+    if (message.capped !== 0) {
+      writer.uint32(40).uint32(message.capped);
+    }
+    if (message.grantedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.grantedAtMs) !== message.grantedAtMs) {
+        throw new globalThis.Error("value provided for field message.grantedAtMs of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.grantedAtMs);
     }
     return writer;
   },
@@ -1594,6 +1648,22 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
             message.expiresAtMs = reader.uint64() as bigint;
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.capped = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.grantedAtMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1624,6 +1694,12 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
         : isSet(object.expires_at_ms)
         ? BigInt(object.expires_at_ms)
         : 0n,
+      capped: isSet(object.capped) ? globalThis.Number(object.capped) : 0,
+      grantedAtMs: isSet(object.grantedAtMs)
+        ? BigInt(object.grantedAtMs)
+        : isSet(object.granted_at_ms)
+        ? BigInt(object.granted_at_ms)
+        : 0n,
     };
   },
 
@@ -1641,6 +1717,12 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
     if (message.expiresAtMs !== 0n) {
       obj.expiresAtMs = message.expiresAtMs.toString();
     }
+    if (message.capped !== 0) {
+      obj.capped = Math.round(message.capped);
+    }
+    if (message.grantedAtMs !== 0n) {
+      obj.grantedAtMs = message.grantedAtMs.toString();
+    }
     return obj;
   },
 
@@ -1654,6 +1736,10 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
     message.count = object.count ?? 0;
     message.expiresAtMs = (object.expiresAtMs !== undefined && object.expiresAtMs !== null)
       ? BigInt(object.expiresAtMs)
+      : 0n;
+    message.capped = object.capped ?? 0;
+    message.grantedAtMs = (object.grantedAtMs !== undefined && object.grantedAtMs !== null)
+      ? BigInt(object.grantedAtMs)
       : 0n;
     return message;
   },
@@ -1930,7 +2016,7 @@ export const MemberExcluded: MessageFns<MemberExcluded> = {
 };
 
 function createBaseSponsorRegistered(): SponsorRegistered {
-  return { memberId: "", publicKey: new Uint8Array(0) };
+  return { memberId: "", publicKey: new Uint8Array(0), kind: 0, sponsorIds: [], controllerId: "", admittedAtMs: 0n };
 }
 
 export const SponsorRegistered: MessageFns<SponsorRegistered> = {
@@ -1940,6 +2026,21 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
     }
     if (message.publicKey.length !== 0) {
       writer.uint32(18).bytes(message.publicKey);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    for (const v of message.sponsorIds) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.controllerId !== "") {
+      writer.uint32(42).string(message.controllerId);
+    }
+    if (message.admittedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.admittedAtMs) !== message.admittedAtMs) {
+        throw new globalThis.Error("value provided for field message.admittedAtMs of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.admittedAtMs);
     }
     return writer;
   },
@@ -1973,6 +2074,38 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
             message.publicKey = reader.bytes();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sponsorIds.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.controllerId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.admittedAtMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1997,6 +2130,22 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
         : isSet(object.public_key)
         ? bytesFromBase64(object.public_key)
         : new Uint8Array(0),
+      kind: isSet(object.kind) ? admissionKindFromJSON(object.kind) : 0,
+      sponsorIds: globalThis.Array.isArray(object?.sponsorIds)
+        ? object.sponsorIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.sponsor_ids)
+        ? object.sponsor_ids.map((e: any) => globalThis.String(e))
+        : [],
+      controllerId: isSet(object.controllerId)
+        ? globalThis.String(object.controllerId)
+        : isSet(object.controller_id)
+        ? globalThis.String(object.controller_id)
+        : "",
+      admittedAtMs: isSet(object.admittedAtMs)
+        ? BigInt(object.admittedAtMs)
+        : isSet(object.admitted_at_ms)
+        ? BigInt(object.admitted_at_ms)
+        : 0n,
     };
   },
 
@@ -2008,6 +2157,18 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
     if (message.publicKey.length !== 0) {
       obj.publicKey = base64FromBytes(message.publicKey);
     }
+    if (message.kind !== 0) {
+      obj.kind = admissionKindToJSON(message.kind);
+    }
+    if (message.sponsorIds?.length) {
+      obj.sponsorIds = message.sponsorIds;
+    }
+    if (message.controllerId !== "") {
+      obj.controllerId = message.controllerId;
+    }
+    if (message.admittedAtMs !== 0n) {
+      obj.admittedAtMs = message.admittedAtMs.toString();
+    }
     return obj;
   },
 
@@ -2018,6 +2179,12 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
     const message = createBaseSponsorRegistered();
     message.memberId = object.memberId ?? "";
     message.publicKey = object.publicKey ?? new Uint8Array(0);
+    message.kind = object.kind ?? 0;
+    message.sponsorIds = object.sponsorIds?.map((e) => e) || [];
+    message.controllerId = object.controllerId ?? "";
+    message.admittedAtMs = (object.admittedAtMs !== undefined && object.admittedAtMs !== null)
+      ? BigInt(object.admittedAtMs)
+      : 0n;
     return message;
   },
 };
@@ -4070,7 +4237,7 @@ export const GameResolved: MessageFns<GameResolved> = {
 };
 
 function createBaseCreditAward(): CreditAward {
-  return { memberId: "", count: 0, expiresAtMs: 0n };
+  return { memberId: "", count: 0, expiresAtMs: 0n, cap: 0, capWindowMs: 0n };
 }
 
 export const CreditAward: MessageFns<CreditAward> = {
@@ -4086,6 +4253,15 @@ export const CreditAward: MessageFns<CreditAward> = {
         throw new globalThis.Error("value provided for field message.expiresAtMs of type uint64 too large");
       }
       writer.uint32(24).uint64(message.expiresAtMs);
+    }
+    if (message.cap !== 0) {
+      writer.uint32(32).uint32(message.cap);
+    }
+    if (message.capWindowMs !== 0n) {
+      if (BigInt.asUintN(64, message.capWindowMs) !== message.capWindowMs) {
+        throw new globalThis.Error("value provided for field message.capWindowMs of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.capWindowMs);
     }
     return writer;
   },
@@ -4127,6 +4303,22 @@ export const CreditAward: MessageFns<CreditAward> = {
             message.expiresAtMs = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.cap = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.capWindowMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4152,6 +4344,12 @@ export const CreditAward: MessageFns<CreditAward> = {
         : isSet(object.expires_at_ms)
         ? BigInt(object.expires_at_ms)
         : 0n,
+      cap: isSet(object.cap) ? globalThis.Number(object.cap) : 0,
+      capWindowMs: isSet(object.capWindowMs)
+        ? BigInt(object.capWindowMs)
+        : isSet(object.cap_window_ms)
+        ? BigInt(object.cap_window_ms)
+        : 0n,
     };
   },
 
@@ -4166,6 +4364,12 @@ export const CreditAward: MessageFns<CreditAward> = {
     if (message.expiresAtMs !== 0n) {
       obj.expiresAtMs = message.expiresAtMs.toString();
     }
+    if (message.cap !== 0) {
+      obj.cap = Math.round(message.cap);
+    }
+    if (message.capWindowMs !== 0n) {
+      obj.capWindowMs = message.capWindowMs.toString();
+    }
     return obj;
   },
 
@@ -4178,6 +4382,10 @@ export const CreditAward: MessageFns<CreditAward> = {
     message.count = object.count ?? 0;
     message.expiresAtMs = (object.expiresAtMs !== undefined && object.expiresAtMs !== null)
       ? BigInt(object.expiresAtMs)
+      : 0n;
+    message.cap = object.cap ?? 0;
+    message.capWindowMs = (object.capWindowMs !== undefined && object.capWindowMs !== null)
+      ? BigInt(object.capWindowMs)
       : 0n;
     return message;
   },

@@ -111,7 +111,12 @@ export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
         resolvedAt: toNumber(v.resolvedAtMs),
         admitted: v.admitted,
         granted: v.granted,
-        credits: v.credits.map((c) => ({ memberId: c.memberId, count: c.count, expiresAtMs: toNumber(c.expiresAtMs) })),
+        credits: v.credits.map((c) => ({
+          memberId: c.memberId,
+          count: c.count,
+          expiresAtMs: toNumber(c.expiresAtMs),
+          ...(c.cap > 0 ? { cap: { count: c.cap, windowMs: toNumber(c.capWindowMs) } } : {}),
+        })),
         suspensions: v.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) })),
         noShowIds: v.noShowIds,
       };
@@ -182,6 +187,8 @@ export function gameEventToWire(event: GameEvent): EventBody {
             memberId: c.memberId,
             count: c.count,
             expiresAtMs: toBig(c.expiresAtMs),
+            cap: c.cap?.count ?? 0,
+            capWindowMs: toBig(c.cap?.windowMs ?? 0),
           })),
           suspensions: event.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toBig(s.untilMs) })),
           noShowIds: [...event.noShowIds],
