@@ -103,7 +103,7 @@ export function memberLines(member: Member, now: number): string[] {
 export function memberRows(member: Member, now: number): (readonly [string, string])[] {
   const how =
     member.kind === AdmissionKind.ADMISSION_KIND_SPONSORED
-      ? `sponsored by ${member.sponsorIds.join(" and ")} (game ${member.gameId})`
+      ? `${member.tainted ? "TAINTED: sponsored with a controlled or tainted sponsor, by" : "sponsored by"} ${member.sponsorIds.join(" and ")} (game ${member.gameId})`
       : member.kind === AdmissionKind.ADMISSION_KIND_CONTROLLED
         ? `controlled by ${member.controllerId} (admitted with a credit)`
         : admissionLabel(member.kind);

@@ -402,12 +402,13 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
       `members ${command.proposerId} and ${command.partnerId} played together recently; they may again from ${new Date(cooldown).toISOString()}`,
     );
   }
-  // Growth rules: the proposer may stake now, the partner is not barred for good, the pair is not
-  // related, and the proposer has room for one more pending proposal.
+  // Growth rules, those that never lift first: neither sponsor is barred for good and the pair is
+  // not related; then the proposer may stake now and has room for one more pending proposal.
   const refusal =
-    growthRefusal(state, policy, command.proposerId, command.now) ??
+    growthRefusal(state, policy, command.proposerId, command.now, true) ??
     growthRefusal(state, policy, command.partnerId, command.now, true) ??
     lineageRefusal(state, policy, command.proposerId, command.partnerId) ??
+    growthRefusal(state, policy, command.proposerId, command.now) ??
     pendingProposalRefusal(state, policy, command.proposerId, command.now);
   if (refusal) throw refusal;
   return [
@@ -478,9 +479,11 @@ function decideAccept(command: Answer, state: LedgerState): LedgerEvent[] {
   }
   // The policy may have changed since the proposal: both sponsors are checked against the one in force.
   const refusal =
+    growthRefusal(state, policy, proposal.partnerId, command.now, true) ??
+    growthRefusal(state, policy, proposal.proposerId, command.now, true) ??
+    lineageRefusal(state, policy, proposal.proposerId, proposal.partnerId) ??
     growthRefusal(state, policy, proposal.partnerId, command.now) ??
-    growthRefusal(state, policy, proposal.proposerId, command.now) ??
-    lineageRefusal(state, policy, proposal.proposerId, proposal.partnerId);
+    growthRefusal(state, policy, proposal.proposerId, command.now);
   if (refusal) throw refusal;
   if (proposal.action.type === "admission" && state.slots.has(memberIdOf(proposal.action.candidatePublicKey))) {
     throw new AlreadyExistsError(`candidate ${memberIdOf(proposal.action.candidatePublicKey)} is already a member`);
