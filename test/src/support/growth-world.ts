@@ -50,6 +50,9 @@ export interface Refusal {
 }
 
 const AGREEMENT = { version: 1, hash: new Uint8Array(32).fill(7), uri: "https://example.org/agreement" };
+const NETWORK = "growth-world";
+/** How long a candidate's consent is valid for, from the act it is signed for. */
+const CONSENT_TTL_MS = 30 * 86_400_000;
 
 export class GrowthWorld {
   ledger: LedgerState = initialLedgerState;
@@ -99,42 +102,56 @@ export class GrowthWorld {
     // A candidate of a refused attempt is kept for the next one (key generation is the slow part).
     const candidate = this.spare ?? generateKeyPair();
     this.spare = candidate;
+    const proposalId = this.uuid();
+    const terms = {
+      candidatePublicKey: candidate.publicKey,
+      agreementVersion: AGREEMENT.version,
+      agreementHash: AGREEMENT.hash,
+      proposalId,
+      controllerId: "",
+      expiresAtMs: now + CONSENT_TTL_MS,
+    };
     const action: ActionSpec = {
       type: "admission",
       candidatePublicKey: candidate.publicKey,
       agreementVersion: AGREEMENT.version,
       agreementHash: AGREEMENT.hash,
-      consentSignature: sign(
-        consentPayload(candidate.publicKey, AGREEMENT.version, AGREEMENT.hash),
-        candidate.secretKey,
-      ),
+      consentProposalId: proposalId,
+      consentControllerId: "",
+      consentExpiresAtMs: terms.expiresAtMs,
+      consentSignature: sign(consentPayload(NETWORK, terms), candidate.secretKey),
     };
-    const proposalId = this.uuid();
     const proposer = this.keys.get(proposerId)!;
     const partner = this.keys.get(partnerId)!;
     const proposed = this.tryLedger({
       type: "Propose",
+      networkId: NETWORK,
       proposalId,
       proposerId,
       partnerId,
       action,
-      signature: sign(proposePayload(proposalId, proposerId, partnerId, actionDigest(action)), proposer.secretKey),
+      signature: sign(
+        proposePayload(NETWORK, proposalId, proposerId, partnerId, actionDigest(action)),
+        proposer.secretKey,
+      ),
       now,
     });
     if (proposed) return { refused: proposed };
     const accepted = this.tryLedger({
       type: "Accept",
+      networkId: NETWORK,
       proposalId,
       memberId: partnerId,
-      signature: sign(answerPayload("accept", proposalId, partnerId), partner.secretKey),
+      signature: sign(answerPayload(NETWORK, "accept", proposalId, partnerId), partner.secretKey),
       now: now + 1,
     });
     if (accepted) {
       this.tryLedger({
         type: "Cancel",
+        networkId: NETWORK,
         proposalId,
         memberId: proposerId,
-        signature: sign(answerPayload("cancel", proposalId, proposerId), proposer.secretKey),
+        signature: sign(answerPayload(NETWORK, "cancel", proposalId, proposerId), proposer.secretKey),
         now: now + 1,
       });
       return { refused: accepted };
@@ -164,9 +181,10 @@ export class GrowthWorld {
       const commitment = commitmentOf(proposalId, side.id, side.move, side.nonce);
       runGame({
         type: "CommitMove",
+        networkId: NETWORK,
         memberId: side.id,
         commitment,
-        signature: sign(commitPayload(proposalId, side.id, commitment), side.keys.secretKey),
+        signature: sign(commitPayload(NETWORK, proposalId, side.id, commitment), side.keys.secretKey),
         now: now + 2,
       });
     }
@@ -174,10 +192,11 @@ export class GrowthWorld {
     for (const side of sides) {
       for (const event of runGame({
         type: "RevealMove",
+        networkId: NETWORK,
         memberId: side.id,
         move: side.move,
         nonce: side.nonce,
-        signature: sign(revealPayload(proposalId, side.id, side.move, side.nonce), side.keys.secretKey),
+        signature: sign(revealPayload(NETWORK, proposalId, side.id, side.move, side.nonce), side.keys.secretKey),
         now: now + 3,
       })) {
         if (event.type === "GameResolved") resolution = event;
@@ -223,17 +242,21 @@ export class GrowthWorld {
     while (availableCredits(this.members.get(memberId)!, now) > 0) {
       const candidate = generateKeyPair();
       const requestId = `redeem-${++this.ids}`;
-      const consent = {
+      const terms = {
         candidatePublicKey: candidate.publicKey,
         agreementVersion: AGREEMENT.version,
         agreementHash: AGREEMENT.hash,
-        signature: sign(consentPayload(candidate.publicKey, AGREEMENT.version, AGREEMENT.hash), candidate.secretKey),
+        proposalId: "",
+        controllerId: memberId,
+        expiresAtMs: now + CONSENT_TTL_MS,
       };
+      const consent = { ...terms, signature: sign(consentPayload(NETWORK, terms), candidate.secretKey) };
       this.applyMember(memberId, {
         type: "RedeemCredit",
+        networkId: NETWORK,
         requestId,
         consent,
-        signature: sign(redeemPayload(memberId, candidate.publicKey, requestId), keys.secretKey),
+        signature: sign(redeemPayload(NETWORK, memberId, candidate.publicKey, requestId), keys.secretKey),
         agreement: AGREEMENT,
         candidateExists: false,
         now,

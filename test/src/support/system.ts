@@ -11,6 +11,7 @@ import {
   type Servers,
 } from "@pot/devenv";
 import { connectClients, type Clients } from "./clients.js";
+import { TEST_NETWORK } from "./players.js";
 
 export const SERVICES = ["identity", "matchmaker", "adjudicator"] as const;
 
@@ -37,7 +38,12 @@ export async function startSystem(
   const servers: Servers = await ensureServers();
   const database = await createTestDatabase(servers.databaseUrl);
   const namespace = uniqueNamespace("e");
-  const env = { POT_CLOCK: options.clock ?? "system", DEADLINE_SWEEP_MS: "200", ...options.env };
+  const env = {
+    POT_CLOCK: options.clock ?? "system",
+    DEADLINE_SWEEP_MS: "200",
+    POT_NETWORK_ID: TEST_NETWORK,
+    ...options.env,
+  };
   const services = new Map<ServiceName, ServiceProcess>();
   const grpcPorts = new Map<ServiceName, number>();
   const launch = async (name: ServiceName) => {

@@ -84,17 +84,19 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
   program
     .command("verify")
     .description(
-      "audit: replay the adjudicator's stream and re-check every commitment, signature and outcome against the policy in force; exit 10 on any mismatch",
+      "audit: replay the adjudicator's stream and re-check every commitment, signature (for the network id: --network, else asked of identity) and outcome against the policy in force; exit 10 on any mismatch",
     )
     .action(
       wrap(async (ctx) => {
         const { verify } = await import("@pot/ops");
+        const networkId = ctx.settings.networkId ?? (await ctx.client.networkId());
         const bar = progressBar(io, ctx, "verify");
         if (bar) bar.start(await streamSize(ctx, "adjudicator"), 0, { rate: "" });
         const started = performance.now();
         const result = await verify({
           natsUrl: ctx.settings.natsUrl,
           namespace: ctx.settings.namespace,
+          networkId,
           onProgress: (p) =>
             bar?.update(p.events, { rate: count(Math.round(p.events / ((performance.now() - started) / 1000))) }),
         }).finally(() => bar?.stop());

@@ -1,6 +1,7 @@
-import type { AggregateRepository, StoredEvent } from "@pot/event-store";
+import { requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
 import { memberIdOf, NotFoundError } from "@pot/mechanism";
 import { toNumber } from "@pot/wire";
+import { consentFromWire } from "../adapters/nats/codec.js";
 import {
   decideMember,
   availableCredits,
@@ -18,6 +19,8 @@ import {
 } from "../domain/index.js";
 
 export interface IdentityDeps {
+  /** This deployment's network id (POT_NETWORK_ID): every signature is checked against it. */
+  readonly networkId: string;
   readonly network: AggregateRepository<NetworkState, NetworkEvent>;
   readonly members: AggregateRepository<MemberState, MemberEvent>;
   readonly now: () => number;
@@ -34,6 +37,7 @@ export class Identity {
   async bootstrap(
     input: {
       requestId: string;
+      networkId: string;
       members: readonly GenesisMember[];
       agreement: { hash: Uint8Array; uri: string };
       force: boolean;
@@ -42,22 +46,53 @@ export class Identity {
   ) {
     const result = await this.deps.network.execute(
       NETWORK_ID,
-      { causationId: `bootstrap:${input.requestId}`, now: new Date(this.deps.now()), ...traced },
+      {
+        causationId: `bootstrap:${input.requestId}`,
+        now: new Date(this.deps.now()),
+        request: {
+          digest: requestDigest({ members: input.members, agreement: input.agreement, force: input.force }),
+          describe: `request_id ${input.requestId}`,
+        },
+        ...traced,
+      },
       (state) =>
         decideNetwork(
-          { type: "Bootstrap", members: input.members, agreement: input.agreement, force: input.force },
+          {
+            type: "Bootstrap",
+            members: input.members,
+            agreement: input.agreement,
+            force: input.force,
+            networkId: input.networkId,
+            configuredNetworkId: this.deps.networkId,
+          },
           state,
         ),
     );
     return { memberIds: input.members.map((m) => memberIdOf(m.publicKey)), sequence: result.seq };
   }
 
+  /** The network id and the agreement in force now, read from the network's own log. */
+  async agreement() {
+    const { state } = await this.deps.network.load(NETWORK_ID);
+    return { networkId: this.deps.networkId, bootstrapped: state.bootstrapped, agreement: currentAgreement(state) };
+  }
+
   async publishAgreement(input: { requestId: string; hash: Uint8Array; uri: string }, traced: Traced = {}) {
     const result = await this.deps.network.execute(
       NETWORK_ID,
-      { causationId: `agreement:${input.requestId}`, now: new Date(this.deps.now()), ...traced },
+      {
+        causationId: `agreement:${input.requestId}`,
+        now: new Date(this.deps.now()),
+        request: {
+          digest: requestDigest({ hash: input.hash, uri: input.uri }),
+          describe: `request_id ${input.requestId}`,
+        },
+        ...traced,
+      },
       (state) => decideNetwork({ type: "PublishAgreement", hash: input.hash, uri: input.uri }, state),
     );
+    const published = result.caused?.events.find((event) => event.type === "AgreementPublished");
+    if (published?.type === "AgreementPublished") return { version: published.agreement.version, sequence: result.seq };
     const agreement = currentAgreement(result.state);
     if (!agreement) throw new NotFoundError("no agreement was recorded");
     return { version: agreement.version, sequence: result.seq };
@@ -80,11 +115,20 @@ export class Identity {
     const now = this.deps.now();
     const spent = await this.deps.members.execute(
       input.memberId,
-      { causationId: `redeem:${input.requestId}`, now: new Date(now), ...traced },
+      {
+        causationId: `redeem:${input.requestId}`,
+        now: new Date(now),
+        request: {
+          digest: requestDigest({ consent: input.consent, signature: input.signature }),
+          describe: `request_id ${input.requestId} of member ${input.memberId}`,
+        },
+        ...traced,
+      },
       (state) =>
         decideMember(
           {
             type: "RedeemCredit",
+            networkId: this.deps.networkId,
             requestId: input.requestId,
             consent: input.consent,
             signature: input.signature,
@@ -102,9 +146,12 @@ export class Identity {
       `redeem:${input.requestId}`,
       traced.headers,
     );
+    // A retry answers with the credits left as of the first redemption's time.
+    const redeemed = spent.caused?.events.find((event) => event.type === "CreditRedeemed");
+    const at = redeemed?.type === "CreditRedeemed" ? redeemed.redeemedAt : now;
     return {
       admittedMemberId: candidateId,
-      creditsLeft: availableCredits(spent.state, now),
+      creditsLeft: availableCredits(spent.state, at),
       sequence: Math.max(spent.seq, admitted.seq),
     };
   }
@@ -113,7 +160,12 @@ export class Identity {
     const now = this.deps.now();
     const result = await this.deps.members.execute(
       input.memberId,
-      { causationId: `exclude:${input.requestId}`, now: new Date(now), ...traced },
+      {
+        causationId: `exclude:${input.requestId}`,
+        now: new Date(now),
+        request: { digest: requestDigest({ reason: input.reason }), describe: `request_id ${input.requestId}` },
+        ...traced,
+      },
       (state) => decideMember({ type: "Exclude", reason: input.reason, now }, state),
     );
     return { sequence: result.seq };
@@ -123,7 +175,7 @@ export class Identity {
   async onOwnEvent(stored: StoredEvent): Promise<void> {
     const event = stored.envelope.event;
     if (event?.$case === "creditRedeemed") {
-      const { consent } = event.value;
+      const consent = consentFromWire(event.value.consent);
       if (!consent) return;
       await this.admitControlled(
         event.value.memberId,
@@ -157,7 +209,9 @@ export class Identity {
     const event = stored.envelope.event;
     if (event?.$case !== "gameResolved") return;
     const resolved = event.value;
-    const consent = resolved.action?.action?.$case === "admission" ? resolved.action.action.value.consent : undefined;
+    const consent = consentFromWire(
+      resolved.action?.action?.$case === "admission" ? resolved.action.action.value.consent : undefined,
+    );
     if (resolved.admitted && consent) {
       const memberId = memberIdOf(consent.candidatePublicKey);
       const sponsorIds = [resolved.sponsorA?.memberId ?? "", resolved.sponsorB?.memberId ?? ""];
@@ -172,7 +226,7 @@ export class Identity {
         sponsorIds,
         controllerId: "",
         gameId: resolved.gameId,
-        consent: { ...consent },
+        consent,
         displayName: "",
         admittedAt: toNumber(resolved.resolvedAtMs),
         ...(taintedBy(sponsors.map((sponsor) => sponsor.state)) ? { tainted: true } : {}),

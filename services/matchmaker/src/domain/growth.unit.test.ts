@@ -41,15 +41,29 @@ function run(state: LedgerState, command: LedgerCommand): LedgerState {
   return decideLedger(command, state).reduce(evolveLedger, state);
 }
 
-function admission(): ActionSpec {
+const NETWORK = "net-growth";
+
+/** A fresh candidate's consent to be admitted by proposal `proposalId`, valid until `expiresAtMs`. */
+function admission(proposalId: string, expiresAtMs: number): ActionSpec {
   const candidate = generateKeyPair();
   const hash = new Uint8Array(32).fill(1);
+  const terms = {
+    candidatePublicKey: candidate.publicKey,
+    agreementVersion: 1,
+    agreementHash: hash,
+    proposalId,
+    controllerId: "",
+    expiresAtMs,
+  };
   return {
     type: "admission",
     candidatePublicKey: candidate.publicKey,
     agreementVersion: 1,
     agreementHash: hash,
-    consentSignature: sign(consentPayload(candidate.publicKey, 1, hash), candidate.secretKey),
+    consentProposalId: proposalId,
+    consentControllerId: "",
+    consentExpiresAtMs: expiresAtMs,
+    consentSignature: sign(consentPayload(NETWORK, terms), candidate.secretKey),
   };
 }
 
@@ -84,23 +98,28 @@ class Network {
     return this.member({ kind: "controlled", sponsorIds: [], controllerId: controller.id, admittedAt });
   }
   propose(a: Who, b: Who, now: number, proposalId = uuid()): LedgerCommand {
-    const action = admission();
+    const action = admission(proposalId, now + 30 * DAY);
     return {
       type: "Propose",
+      networkId: NETWORK,
       proposalId,
       proposerId: a.id,
       partnerId: b.id,
       action,
-      signature: sign(proposePayload(proposalId, a.id, b.id, actionDigest(action)), a.keys.secretKey),
+      signature: sign(proposePayload(NETWORK, proposalId, a.id, b.id, actionDigest(action)), a.keys.secretKey),
       now,
     };
   }
   answer(type: "Accept" | "Cancel", m: Who, proposalId: string, now: number): LedgerCommand {
     return {
       type,
+      networkId: NETWORK,
       proposalId,
       memberId: m.id,
-      signature: sign(answerPayload(type === "Accept" ? "accept" : "cancel", proposalId, m.id), m.keys.secretKey),
+      signature: sign(
+        answerPayload(NETWORK, type === "Accept" ? "accept" : "cancel", proposalId, m.id),
+        m.keys.secretKey,
+      ),
       now,
     };
   }
