@@ -258,7 +258,7 @@ describe("the pot CLI end to end", () => {
       /already has members.*\[FAILED_PRECONDITION\]/,
     );
     await refused(["status", "member", newMember().id], 4, /\[NOT_FOUND\]/);
-    // The admitted candidate may not sponsor before its maturity period (two weeks by default).
+    // The admitted candidate may not sponsor with ada: ada sponsored it (the lineage rule; it is not mature either).
     await ok(["keys", "generate", "--key", "dee.json"]);
     await eventually("the new member known to the matchmaker", async () =>
       (await pot(["status", "stake", ids.cy!])).code === 0 ? true : undefined,
@@ -266,7 +266,10 @@ describe("the pot CLI end to end", () => {
     await refused(
       ["propose", "--key", "cy.json", "--partner", ids.ada!, "--candidate-key", "dee.json"],
       5,
-      /may not stake before .*: the maturity period of policy v1 is 14 d \[FAILED_PRECONDITION\]$/m,
+      new RegExp(
+        `may not sponsor a game together: ${ids.ada} is a sponsor or controller of ${ids.cy}.*\\[FAILED_PRECONDITION\\]$`,
+        "m",
+      ),
     );
     // Under a policy without maturity and lineage rules (cy is ada's child), the admitted candidate
     // proposes in turn; only the partner may decline, the proposer cancels.
