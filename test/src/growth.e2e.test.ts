@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
+import { readEvents } from "@pot/client";
 import { AdmissionKind, Outcome } from "@pot/contracts";
 import { DEFAULT_POLICY, LEGACY_GROWTH_RULES, type Policy } from "@pot/mechanism";
 import { policyToWire } from "@pot/wire";
@@ -280,6 +281,32 @@ describe("growth rules end to end", () => {
     assert.equal(view.tainted, true);
     const plain = await memberOf(await admit(fresh(), fresh()));
     assert.equal(plain.tainted, false);
+    await publish({ ...DEFAULT_POLICY });
+  });
+
+  test("credit cap: credits beyond 2 per 30 days are not granted, and the grant event says how many were capped", async () => {
+    const { clients } = system;
+    // Two games in a window (a quota of 2) would earn a defector 4 credits; the cap keeps 2.
+    await publish({ ...DEFAULT_POLICY, growth: { ...growth, sponsorQuota: 2 } });
+    const [a, b, c] = [fresh(), fresh(), fresh()];
+    const first = await playGame(clients, a, b, admissionOf(newMember()), ["defect", "cooperate"]);
+    assert.equal((await memberOf(a, first.last.consistencyToken)).credits, 2);
+    await advance(DEFAULT_POLICY.admission.stakePeriodMs + DAY);
+    const second = await playGame(clients, a, c, admissionOf(newMember()), ["defect", "cooperate"]);
+    assert.equal(second.last.outcome, Outcome.OUTCOME_A_DEFECTED);
+    assert.equal((await memberOf(a, second.last.consistencyToken)).credits, 2, "the second award was capped");
+    const grants = [];
+    for await (const record of readEvents(system.nc, { namespace: system.namespace, service: "identity" })) {
+      const event = record.envelope.event;
+      if (event?.$case === "creditsGranted" && event.value.memberId === a.id) grants.push(event.value);
+    }
+    assert.deepEqual(
+      grants.map((g) => [g.gameId, g.count, g.capped]),
+      [
+        [first.gameId, 2, 0],
+        [second.gameId, 0, 2],
+      ],
+    );
     await publish({ ...DEFAULT_POLICY });
   });
 });
