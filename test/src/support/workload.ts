@@ -137,6 +137,8 @@ export async function playWorkload(
     const up = ancestors(y);
     return [...ancestors(x)].some(([id, dx]) => up.has(id) && dx + up.get(id)! <= 2);
   };
+  /** Controller -> the identities its credits admitted. */
+  const controlledBy = new Map<string, string[]>();
   const genericAction = (): Action => ({
     action: { $case: "generic", value: { kind: options.genericKind, payload: new TextEncoder().encode(randomUUID()) } },
   });
@@ -164,7 +166,13 @@ export async function playWorkload(
     await timed("commit", () => clients.adjudicator.commitMove(commitRequest(a, gameId, sealed[0])));
     if (scenario.kind === "no-show-commit") return void count("no-show");
     if (scenario.kind === "cancel") {
-      result.excluded.add(a.id);
+      // The identities a's credits admitted are excluded with it (identity's controlled-lineage rule).
+      const lineage = [a.id];
+      while (lineage.length > 0) {
+        const id = lineage.pop()!;
+        result.excluded.add(id);
+        lineage.push(...(controlledBy.get(id) ?? []));
+      }
       await clients.identity.exclude({ requestId: randomUUID(), memberId: a.id, reason: "workload: cancels its game" });
       return void count("cancelled");
     }
@@ -191,6 +199,7 @@ export async function playWorkload(
       const controlled = newMember();
       await timed("redeem", () => clients.identity.redeemCredit(redeemRequest(defector, controlled)));
       result.controlled++;
+      controlledBy.set(defector.id, [...(controlledBy.get(defector.id) ?? []), controlled.id]);
       // A controlled identity never stakes under the default policy: it does not join the players.
       result.admitted.push(controlled);
     }
@@ -219,7 +228,9 @@ export async function playWorkload(
       if (index < 0) continue;
       const [b] = unpaired.splice(index, 1);
       const scenario = pick(rng);
-      const sponsorless = genesis.has(a.id);
+      // Excluded members' controlled identities go with them: only a genesis member whose credits
+      // admitted nobody is excluded.
+      const sponsorless = genesis.has(a.id) && !controlledBy.has(a.id);
       pairs.push([a, b!, scenario.kind === "cancel" && !sponsorless ? SCENARIOS[0]![1] : scenario]);
     }
     await timed("rounds", () => inParallel(pairs, options.concurrency, ([a, b, scenario]) => play(a, b, scenario)));
