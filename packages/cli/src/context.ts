@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { connect as connectNats, type NatsConnection } from "@nats-io/transport-node";
+import { natsConnectOptions, natsInboxPrefix, type NatsCredentials } from "@pot/ops";
 import {
   DEFAULT_ADDRESSES,
   MoveStore,
@@ -26,6 +27,8 @@ export const DEFAULTS = {
 export interface Settings {
   readonly addresses: ServiceAddresses;
   readonly natsUrl: string;
+  /** --nats-user/--nats-password (NATS_USER/NATS_PASSWORD) or --nats-creds (NATS_CREDS), else the URL's. */
+  readonly natsCredentials: NatsCredentials;
   readonly databaseUrl: string;
   readonly namespace: string;
   readonly keyFile: string;
@@ -51,6 +54,11 @@ export function settingsFrom(options: Record<string, unknown>): Settings {
   return {
     addresses: { identity: text("identity"), matchmaker: text("matchmaker"), adjudicator: text("adjudicator") },
     natsUrl: text("nats"),
+    natsCredentials: {
+      user: optionalText(options.natsUser),
+      password: optionalText(options.natsPassword),
+      credsFile: optionalText(options.natsCreds),
+    },
     databaseUrl: text("database"),
     namespace,
     keyFile: text("key"),
@@ -58,6 +66,10 @@ export function settingsFrom(options: Record<string, unknown>): Settings {
     timeoutMs: typeof options.timeout === "number" ? options.timeout : DEFAULTS.timeout,
     json: options.json === true,
   };
+}
+
+function optionalText(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
 }
 
 /**
@@ -83,14 +95,21 @@ export class Context {
   }
 
   nats(): Promise<NatsConnection> {
-    this.natsConnection ??= connectNats({
-      servers: this.settings.natsUrl.split(","),
-      timeout: Math.min(this.settings.timeoutMs, 5_000),
-      name: "pot-cli",
-    }).catch((error: unknown) => {
+    this.natsConnection ??= (async () =>
+      connectNats({
+        ...natsConnectOptions(this.settings.natsUrl, this.settings.natsCredentials),
+        // The read-only user of a network may subscribe only under its inbox prefix.
+        inboxPrefix: natsInboxPrefix(this.settings.namespace, "reader"),
+        timeout: Math.min(this.settings.timeoutMs, 5_000),
+        name: "pot-cli",
+      }))().catch((error: unknown) => {
+      const servers = natsConnectOptions(this.settings.natsUrl).servers;
       throw new CliError(
-        EXIT.unavailable,
-        `cannot connect to NATS at ${this.settings.natsUrl} (--nats): ${(error as Error).message}`,
+        /authorization/i.test((error as Error).message) ? EXIT.permissionDenied : EXIT.unavailable,
+        `cannot connect to NATS at ${String(servers)} (--nats): ${(error as Error).message}` +
+          (/authorization/i.test((error as Error).message)
+            ? " (give a NATS user: --nats-user/--nats-password, NATS_USER/NATS_PASSWORD, or --nats-creds)"
+            : ""),
         {
           cause: error,
         },

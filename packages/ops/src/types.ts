@@ -1,4 +1,4 @@
-import type { Logger } from "@pot/event-store";
+import type { Logger, NatsCredentials } from "@pot/event-store";
 
 export type ServiceName = "identity" | "matchmaker" | "adjudicator";
 
@@ -32,6 +32,8 @@ export interface ReplayResult {
 
 export interface ReplayOptions {
   natsUrl: string;
+  /** A NATS user that may read the stream and create consumers (the admin, or the reader). */
+  natsCredentials?: NatsCredentials;
   databaseUrl: string;
   namespace: string;
   service: ServiceName;

@@ -10,7 +10,15 @@ import {
   type GameState,
 } from "@pot/adjudicator";
 import type { Envelope } from "@pot/contracts";
-import { aggregateIdOf, decodeEnvelope, eventTypeName, streamNames } from "@pot/event-store";
+import {
+  aggregateIdOf,
+  decodeEnvelope,
+  eventTypeName,
+  natsConnectOptions,
+  natsInboxPrefix,
+  streamNames,
+  type NatsCredentials,
+} from "@pot/event-store";
 import { memberIdOf, validatePolicy, type Policy } from "@pot/mechanism";
 import { StreamReader } from "./stream-reader.js";
 import type { VerifyMismatch, VerifyResult } from "./types.js";
@@ -28,10 +36,16 @@ const PROGRESS_EVERY = 1_000;
  */
 export async function verify(options: {
   natsUrl: string;
+  /** A NATS user that may read the streams (the reader); none on a server without authorization. */
+  natsCredentials?: NatsCredentials;
   namespace: string;
   onProgress?: (p: { events: number }) => void;
 }): Promise<VerifyResult> {
-  const nc = await connect({ servers: options.natsUrl, name: `${options.namespace}-verify` });
+  const nc = await connect({
+    ...natsConnectOptions(options.natsUrl, options.natsCredentials),
+    inboxPrefix: natsInboxPrefix(options.namespace, "reader"),
+    name: `${options.namespace}-verify`,
+  });
   let reader: StreamReader | undefined;
   try {
     const names = streamNames(options.namespace, "adjudicator");

@@ -19,6 +19,11 @@ export interface ServiceConfig {
   natsUrl: string;
   /** NATS_URL split into its servers, ready for the NATS client's `servers` option. */
   natsServers: string[];
+  /**
+   * The service's NATS user: NATS_USER and NATS_PASSWORD, or NATS_CREDS (a .creds file), or the
+   * user and password in NATS_URL. All unset on a server without authorization.
+   */
+  natsCredentials: { user?: string; password?: string; credsFile?: string };
   databaseUrl: string;
   /** host:port the gRPC server binds; port 0 picks a free port. */
   grpcAddress: string;
@@ -53,6 +58,11 @@ export function readServiceConfig(env: Env, options: { defaultGrpcAddress: strin
   return {
     natsUrl,
     natsServers: natsUrl.split(","),
+    natsCredentials: {
+      ...optional("user", raw(env, "NATS_USER")),
+      ...optional("password", raw(env, "NATS_PASSWORD")),
+      ...optional("credsFile", raw(env, "NATS_CREDS")),
+    },
     databaseUrl: readUrl(env, "DATABASE_URL", SERVICE_CONFIG_DEFAULTS.databaseUrl, ["postgres:", "postgresql:"]),
     grpcAddress: readAddress(env, "GRPC_ADDRESS", options.defaultGrpcAddress),
     namespace: readMatching(
@@ -70,6 +80,10 @@ export function readServiceConfig(env: Env, options: { defaultGrpcAddress: strin
     clock: readOneOf(env, "POT_CLOCK", ["system", "controlled"] as const, "system"),
     streamReplicas: readInteger(env, "STREAM_REPLICAS", SERVICE_CONFIG_DEFAULTS.streamReplicas, { min: 1, max: 5 }),
   };
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 // Each reader treats an unset or empty variable as absent and uses the fallback, which is validated

@@ -19,6 +19,7 @@ describe("readServiceConfig", () => {
     assert.deepEqual(readServiceConfig({}, defaults), {
       natsUrl: "nats://127.0.0.1:4222",
       natsServers: ["nats://127.0.0.1:4222"],
+      natsCredentials: {},
       databaseUrl: "postgres://postgres@127.0.0.1:5432/postgres",
       grpcAddress: "127.0.0.1:50061",
       namespace: "pot",
@@ -44,12 +45,16 @@ describe("readServiceConfig", () => {
         SHUTDOWN_GRACE_MS: "2500",
         POT_CLOCK: "controlled",
         STREAM_REPLICAS: "3",
+        NATS_USER: "pot-identity",
+        NATS_PASSWORD: "pw2",
+        NATS_CREDS: "",
       },
       defaults,
     );
     assert.deepEqual(config, {
       natsUrl: "nats://n1:4222,nats://user:pw@n2:4222,tls://n3:4222",
       natsServers: ["nats://n1:4222", "nats://user:pw@n2:4222", "tls://n3:4222"],
+      natsCredentials: { user: "pot-identity", password: "pw2" },
       databaseUrl: "postgresql://identity:secret@db.internal:5433/pot?sslmode=require",
       grpcAddress: "0.0.0.0:0",
       namespace: "test_42",

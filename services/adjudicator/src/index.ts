@@ -35,6 +35,7 @@ export async function startAdjudicator(
   const ns = config.namespace;
   const { nc, clock } = await connectService({
     servers: config.natsServers,
+    credentials: config.natsCredentials,
     namespace: ns,
     service: "adjudicator",
     clock: config.clock,

@@ -24,6 +24,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
   const ns = config.namespace;
   const { nc, clock } = await connectService({
     servers: config.natsServers,
+    credentials: config.natsCredentials,
     namespace: ns,
     service: "identity",
     clock: config.clock,

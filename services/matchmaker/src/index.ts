@@ -27,6 +27,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
   const ns = config.namespace;
   const { nc, clock } = await connectService({
     servers: config.natsServers,
+    credentials: config.natsCredentials,
     namespace: ns,
     service: "matchmaker",
     clock: config.clock,

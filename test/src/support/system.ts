@@ -4,8 +4,12 @@ import {
   createTestDatabase,
   deleteNamespace,
   ensureServers,
+  startSecureNats,
   startServiceProcess,
   uniqueNamespace,
+  type NatsRole,
+  type NatsUser,
+  type SecureNats,
   type ServiceName,
   type ServiceProcess,
   type Servers,
@@ -20,7 +24,12 @@ export interface System {
   readonly natsUrl: string;
   /** The test database the services' schemas are in. */
   readonly databaseUrl: string;
+  /** Connected as the admin when the NATS server has users (secureNats). */
   readonly nc: NatsConnection;
+  /** The NATS users of the network when it runs on a server of its own with users and permissions. */
+  readonly natsUsers?: Readonly<Record<NatsRole, NatsUser>>;
+  /** That server (its log records permission violations). */
+  readonly secureNats?: SecureNats;
   readonly clients: Clients;
   readonly services: Map<ServiceName, ServiceProcess>;
   /** Moves the controlled clock of every running service (POT_CLOCK=controlled) and waits for each. */
@@ -31,28 +40,52 @@ export interface System {
   stop(): Promise<(number | null)[]>;
 }
 
+/**
+ * `secureNats`: run on a nats-server of the test's own (a free loopback port) with the network's
+ * users and permissions, each service as its own NATS user. POT_TEST_SECURE_NATS=1 turns it on for
+ * every suite (how the minimal permissions were found).
+ */
 export async function startSystem(
-  options: { clock?: "system" | "controlled"; env?: Record<string, string> } = {},
+  options: { clock?: "system" | "controlled"; env?: Record<string, string>; secureNats?: boolean } = {},
 ): Promise<System> {
   const servers: Servers = await ensureServers();
   const database = await createTestDatabase(servers.databaseUrl);
   const namespace = uniqueNamespace("e");
+  const secure =
+    (options.secureNats ?? process.env.POT_TEST_SECURE_NATS === "1") ? await startSecureNats(namespace) : undefined;
+  const natsUrl = secure?.url ?? servers.natsUrl;
   const env = { POT_CLOCK: options.clock ?? "system", DEADLINE_SWEEP_MS: "200", ...options.env };
   const services = new Map<ServiceName, ServiceProcess>();
   const grpcPorts = new Map<ServiceName, number>();
   const launch = async (name: ServiceName) => {
     const port = grpcPorts.get(name);
+    const user = secure?.users[name];
     const process = await startServiceProcess({
       name,
-      natsUrl: servers.natsUrl,
+      natsUrl,
       databaseUrl: database.url,
       namespace,
-      env,
+      env: { ...env, ...(user ? { NATS_USER: user.user, NATS_PASSWORD: user.password } : {}) },
       ...(port ? { port } : {}),
     });
     grpcPorts.set(name, Number(process.grpcAddress.split(":").pop()));
     services.set(name, process);
   };
+  const admin = secure?.users.admin;
+  const nc = await connect({ servers: natsUrl, ...(admin ? { user: admin.user, pass: admin.password } : {}) });
+  // POT_TEST_NATS_TRACE=<file>: appends every JetStream API subject each user requested (known by
+  // its inbox prefix) - how the minimal permissions in packages/devenv/src/nats-auth.ts were checked.
+  const traced = new Set<string>();
+  const trace = process.env.POT_TEST_NATS_TRACE
+    ? nc.subscribe("$JS.API.>", {
+        callback: (_error, message) => {
+          const who = /^_INBOX_[a-z0-9]+_([a-z]+)\./.exec(message.reply ?? "")?.[1] ?? "other";
+          traced.add(
+            `${who} ${message.subject.replaceAll(namespace, "<ns>").replaceAll(namespace.toUpperCase(), "<NS>")}`,
+          );
+        },
+      })
+    : undefined;
   await Promise.all(SERVICES.map(launch));
   const address = (name: ServiceName) => services.get(name)!.grpcAddress;
   const clients = connectClients({
@@ -60,13 +93,13 @@ export async function startSystem(
     matchmaker: address("matchmaker"),
     adjudicator: address("adjudicator"),
   });
-  const nc = await connect({ servers: servers.natsUrl });
   let clock = Date.now();
   return {
     namespace,
-    natsUrl: servers.natsUrl,
+    natsUrl,
     databaseUrl: database.url,
     nc,
+    ...(secure ? { natsUsers: secure.users, secureNats: secure } : {}),
     clients,
     services,
     async setClock(nowMs) {
@@ -92,9 +125,25 @@ export async function startSystem(
     },
     async stop() {
       clients.close();
+      trace?.unsubscribe();
+      if (process.env.POT_TEST_NATS_TRACE) {
+        const { appendFileSync } = await import("node:fs");
+        appendFileSync(process.env.POT_TEST_NATS_TRACE, [...traced].map((line) => `${line}\n`).join(""));
+      }
       const codes = await Promise.all([...services.values()].map((s) => s.stop()));
       await nc.close();
-      await deleteNamespace(servers.natsUrl, namespace);
+      // Run with POT_TEST_SECURE_NATS=1, a suite fails when any client was refused something.
+      const violations =
+        secure
+          ?.log()
+          .split("\n")
+          .filter((line) => /violation/i.test(line)) ?? [];
+      if (secure) await secure.stop();
+      if (options.secureNats === undefined && violations.length > 0) {
+        throw new Error(
+          `the NATS server refused ${violations.length} operation(s):\n${violations.slice(0, 20).join("\n")}`,
+        );
+      } else await deleteNamespace(servers.natsUrl, namespace);
       await database.drop();
       await servers.stop();
       return codes;

@@ -54,6 +54,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
           let shown = false;
           const result = await replay({
             natsUrl: ctx.settings.natsUrl,
+            natsCredentials: ctx.settings.natsCredentials,
             databaseUrl: ctx.settings.databaseUrl,
             namespace: ctx.settings.namespace,
             service,
@@ -94,6 +95,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
         const started = performance.now();
         const result = await verify({
           natsUrl: ctx.settings.natsUrl,
+          natsCredentials: ctx.settings.natsCredentials,
           namespace: ctx.settings.namespace,
           onProgress: (p) =>
             bar?.update(p.events, { rate: count(Math.round(p.events / ((performance.now() - started) / 1000))) }),

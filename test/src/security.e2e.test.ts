@@ -1,0 +1,260 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { natsInboxPrefix, streamNames } from "@pot/event-store";
+import { repoRoot, type NatsRole } from "@pot/devenv";
+import { eventually } from "./support/clients.js";
+import { bootstrap, newMember } from "./support/players.js";
+import { SERVICES, startSystem, type System } from "./support/system.js";
+
+/**
+ * The denial matrix (issue #11, item 6; docs/security.md): the three services as processes on a
+ * nats-server 2.9 of this test's own (a free loopback port, the network's users and permissions
+ * from infra/nats/auth.conf's template) and real Postgres. Every NATS user of the network tries
+ * what it must not be able to do; each attempt must be refused, nothing on any stream may change,
+ * and the server must report the refusal. The matrix is printed at the end.
+ */
+
+type Verdict = "refused" | "allowed";
+interface Row {
+  readonly who: string;
+  readonly attempt: string;
+  readonly expected: Verdict;
+  readonly verdict: Verdict;
+  readonly how: string;
+}
+
+describe("security: the denial matrix against real servers", { timeout: 180_000 }, () => {
+  let system: System;
+  const rows: Row[] = [];
+  const connections: NatsConnection[] = [];
+
+  async function as(role: NatsRole): Promise<NatsConnection> {
+    const user = system.natsUsers![role];
+    const nc = await connect({
+      servers: system.natsUrl,
+      user: user.user,
+      pass: user.password,
+      inboxPrefix: natsInboxPrefix(system.namespace, role),
+      timeout: 5_000,
+    });
+    connections.push(nc);
+    return nc;
+  }
+
+  /** Runs `attempt`; records whether the server refused it (an error) or let it through. */
+  async function attempt(
+    who: string,
+    what: string,
+    action: () => Promise<unknown>,
+    expected: Verdict = "refused",
+  ): Promise<Row> {
+    let row: Row;
+    try {
+      await action();
+      row = { who, attempt: what, expected, verdict: "allowed", how: "the server accepted it" };
+    } catch (error) {
+      row = { who, attempt: what, expected, verdict: "refused", how: oneLine((error as Error).message) };
+    }
+    rows.push(row);
+    return row;
+  }
+
+  /** Last sequence and message count of every stream of the network, read as the admin. */
+  async function streamStates(): Promise<Record<string, [number, number]>> {
+    const jsm = await jetstreamManager(system.nc);
+    const out: Record<string, [number, number]> = {};
+    for (const service of SERVICES) {
+      const { state } = await jsm.streams.info(streamNames(system.namespace, service).stream);
+      out[service] = [state.last_seq, state.messages];
+    }
+    return out;
+  }
+
+  before(async () => {
+    system = await startSystem({ secureNats: true });
+    await bootstrap(system.clients, [newMember(), newMember(), newMember()]);
+    await eventually("the default policy", async () =>
+      (await system.clients.adjudicator.getPolicy({ version: 0 })).policy?.version === 1 ? true : undefined,
+    );
+  });
+
+  after(async () => {
+    for (const nc of connections) await nc.close().catch(() => undefined);
+    if (rows.length > 0) {
+      const width = Math.max(...rows.map((row) => row.who.length));
+      const what = Math.max(...rows.map((row) => row.attempt.length));
+      console.log(
+        ["", "NATS denial matrix (nats-server 2.9.10, test/src/security.e2e.test.ts):"]
+          .concat(
+            rows.map(
+              (row) =>
+                `${row.who.padEnd(width)}  ${row.attempt.padEnd(what)}  ${row.verdict.padEnd(7)}` +
+                `${row.verdict === row.expected ? "" : "  <-- WRONG"}  (${row.how})`,
+            ),
+          )
+          .join("\n"),
+      );
+    }
+    const codes = await system?.stop();
+    assert.deepEqual(codes, [0, 0, 0]);
+  });
+
+  test("every service's NATS user: publish to another service's stream, purge, delete messages, update or delete a stream -> refused", async () => {
+    const before = await streamStates();
+    for (const service of SERVICES) {
+      const nc = await as(service);
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      for (const other of SERVICES.filter((s) => s !== service)) {
+        const names = streamNames(system.namespace, other);
+        const row = await attempt(service, `publish to ${other}'s stream`, () =>
+          js.publish(`${names.prefix}.member.forged`, new Uint8Array([1]), { timeout: 3_000 }),
+        );
+        assert.equal(row.verdict, "refused", `${service} published to ${other}'s stream`);
+      }
+      for (const target of SERVICES) {
+        const stream = streamNames(system.namespace, target).stream;
+        const whose = target === service ? "its own" : `${target}'s`;
+        for (const [label, action] of [
+          [`purge ${whose} stream`, () => jsm.streams.purge(stream)],
+          [`delete a message of ${whose} stream`, () => jsm.streams.deleteMessage(stream, 1)],
+          [`delete ${whose} stream`, () => jsm.streams.delete(stream)],
+          [`shrink ${whose} stream (update max_msgs=1)`, () => shrink(nc, stream)],
+        ] as const) {
+          const row = await attempt(service, label, action);
+          assert.equal(row.verdict, "refused", `${service}: ${label}`);
+        }
+      }
+    }
+    assert.deepEqual(await streamStates(), before, "no stream changed");
+  });
+
+  test("the read-only user reads every stream but cannot publish, purge, delete, or pull from a service's durable consumer", async () => {
+    const before = await streamStates();
+    const nc = await as("reader");
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    for (const service of SERVICES) {
+      const names = streamNames(system.namespace, service);
+      // It can read: an ordered consumer from the start delivers the stream's first event.
+      const consumer = await js.consumers.get(names.stream, { deliver_policy: DeliverPolicy.All });
+      const first = await consumer.next({ expires: 5_000 });
+      assert.equal(first?.seq, 1, `the reader reads ${names.stream}`);
+      for (const [label, action] of [
+        [
+          `publish to ${service}'s stream`,
+          () => js.publish(`${names.prefix}.member.forged`, new Uint8Array([1]), { timeout: 3_000 }),
+        ],
+        [`purge ${service}'s stream`, () => jsm.streams.purge(names.stream)],
+        [`delete a message of ${service}'s stream`, () => jsm.streams.deleteMessage(names.stream, 1)],
+        [`delete ${service}'s stream`, () => jsm.streams.delete(names.stream)],
+      ] as const) {
+        const row = await attempt("reader", label, action);
+        assert.equal(row.verdict, "refused", `reader: ${label}`);
+      }
+    }
+    // Pulling from (and so acknowledging away) a service's reaction consumer would make it miss events.
+    const durable = `${system.namespace}_identity_react_adjudicator`;
+    const row = await attempt("reader", "pull from identity's reaction consumer", async () => {
+      const stolen = await js.consumers.get(streamNames(system.namespace, "adjudicator").stream, durable);
+      await stolen.next({ expires: 2_000 });
+    });
+    assert.equal(row.verdict, "refused");
+    assert.deepEqual(await streamStates(), before, "no stream changed");
+  });
+
+  test("the admin: the streams themselves deny purge and message deletion; deleting a whole stream is the admin's", async () => {
+    const jsm = await jetstreamManager(system.nc);
+    for (const service of SERVICES) {
+      const stream = streamNames(system.namespace, service).stream;
+      const { config } = await jsm.streams.info(stream);
+      assert.equal(config.deny_purge, true, `${stream} denies purge`);
+      assert.equal(config.deny_delete, true, `${stream} denies message deletion`);
+      for (const [label, action] of [
+        [`purge ${service}'s stream`, () => jsm.streams.purge(stream)],
+        [`delete a message of ${service}'s stream`, () => jsm.streams.deleteMessage(stream, 1)],
+        [
+          `turn deny_purge off on ${service}'s stream`,
+          () => jsm.streams.update(stream, { ...config, deny_purge: false }),
+        ],
+      ] as const) {
+        const row = await attempt("admin", label, action);
+        assert.equal(row.verdict, "refused", `admin: ${label}`);
+      }
+    }
+    // A scratch stream of this namespace with the same settings: the admin deletes it whole (tests' cleanup).
+    const scratch = `${system.namespace.toUpperCase()}_SCRATCH`;
+    await jsm.streams.add({
+      name: scratch,
+      subjects: [`${system.namespace}.scratch.>`],
+      deny_purge: true,
+      deny_delete: true,
+    });
+    const row = await attempt(
+      "admin",
+      "delete a whole stream (deny_purge, deny_delete)",
+      () => jsm.streams.delete(scratch),
+      "allowed",
+    );
+    assert.equal(row.verdict, "allowed", "stream deletion is not message deletion");
+  });
+
+  test("the server reported every refused publish (its log names the user and the subject)", () => {
+    const log = system.secureNats!.log();
+    for (const service of SERVICES) {
+      assert.match(
+        log,
+        new RegExp(`Publish Violation - User "${system.namespace}-${service}"`),
+        `${service} refusals logged`,
+      );
+    }
+    assert.match(log, new RegExp(`Publish Violation - User "${system.namespace}-reader"`));
+  });
+});
+
+/** A raw $JS.API.STREAM.UPDATE that keeps one message (the client's update() would first need STREAM.INFO). */
+async function shrink(nc: NatsConnection, stream: string): Promise<void> {
+  const reply = await nc.request(
+    `$JS.API.STREAM.UPDATE.${stream}`,
+    JSON.stringify({
+      name: stream,
+      subjects: [`${stream.split("_")[0]!.toLowerCase()}.${stream.split("_")[1]!.toLowerCase()}.>`],
+      max_msgs: 1,
+    }),
+    { timeout: 3_000 },
+  );
+  const body = reply.json<{ error?: { description: string } }>();
+  if (body.error) throw new Error(body.error.description);
+}
+
+test("infra/nats/auth.conf (users) and accounts.conf (accounts, production) are valid for this nats-server", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pot-nats-conf-"));
+  try {
+    for (const name of ["auth.conf", "accounts.conf"]) {
+      copyFileSync(join(repoRoot(), "infra", "nats", name), join(dir, name));
+      writeFileSync(
+        join(dir, "server.conf"),
+        `port: 4222\njetstream { store_dir: ${JSON.stringify(dir)} }\ninclude ./${name}\n`,
+      );
+      const env: Record<string, string | undefined> = { ...process.env, POT_NATS_SYS_PASSWORD: "s" };
+      for (const role of ["identity", "matchmaker", "adjudicator", "reader", "admin"])
+        env[`POT_NATS_${role.toUpperCase()}_PASSWORD`] = role;
+      const run = spawnSync("/usr/sbin/nats-server", ["-c", join(dir, "server.conf"), "-t"], { env, encoding: "utf8" });
+      assert.equal(run.status, 0, `${name}: ${run.stderr}`);
+      assert.match(`${run.stdout}${run.stderr}`, /is valid/, name);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function oneLine(text: string): string {
+  const line = text.split("\n")[0] ?? text;
+  return line.length > 90 ? `${line.slice(0, 87)}...` : line;
+}
