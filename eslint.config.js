@@ -21,4 +21,56 @@ export default defineConfig(
       eqeqeq: ["error", "always", { null: "ignore" }],
     },
   },
+  {
+    // The layers (STYLE.md): a service's domain/ is pure. It decides from state and a command alone, so it
+    // imports no Node built-in, no I/O library, no generated contract code, no other layer of its own
+    // service and no other service; tests beside it may use node:test and node:assert.
+    files: ["services/*/src/domain/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*"], message: "domain/ is pure: no Node built-ins (time and ids arrive in the command)." },
+            {
+              group: ["@pot/contracts", "@pot/contracts/*", "@pot/wire", "**/gen/**"],
+              message: "domain/ never sees generated protobuf types: map them in adapters/ or @pot/wire.",
+            },
+            {
+              group: [
+                "@pot/event-store",
+                "@pot/projections",
+                "@pot/service-kit",
+                "@pot/telemetry",
+                "@pot/client",
+                "@grpc/*",
+                "@nats-io/*",
+                "@opentelemetry/*",
+                "kysely",
+                "pg",
+                "pino",
+              ],
+              message: "domain/ does no I/O: sockets, stores and telemetry belong in adapters/ or application/.",
+            },
+            {
+              group: ["**/adapters/**", "**/application/**", "**/read-models/**", "**/events/**"],
+              message: "domain/ is the innermost layer: it imports nothing from the layers around it.",
+            },
+            {
+              group: [
+                "@pot/identity",
+                "@pot/matchmaker",
+                "@pot/adjudicator",
+                "@pot/identity/*",
+                "@pot/matchmaker/*",
+                "@pot/adjudicator/*",
+              ],
+              message: "a service's domain/ never imports another service: services meet only through events.",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -138,6 +138,12 @@ export function eventsDoc({ root, rootNs, closure, renderType, comment, problems
   out(
     "| `traceparent`, `tracestate` | W3C trace context of the command or event that caused this one, when tracing is on |",
   );
+  out(
+    "| `Pot-Request-Digest` | on events a client's command caused: SHA-256 of what the request asked for, so a retry with the same id is answered from the log and one with other content refused |",
+  );
+  out(
+    "| `Pot-Batch` | `<i>/<n>` on each event of a command that appended several (the i-th of n): fewer than n on the log means its append stopped part-way, and its retry appends the rest |",
+  );
   out();
   out(`### ${envelope.name}`);
   out();

@@ -21,6 +21,7 @@ rootNs.loadSync(files, { keepCase: true, alternateCommentMode: true });
 rootNs.resolveAll();
 const pkg = rootNs.lookup("pot.v1");
 const errors = JSON.parse(readFileSync(join(root, "docs", "api-errors.json"), "utf8"));
+const limits = JSON.parse(readFileSync(join(protoRoot, "request-limits.json"), "utf8"));
 
 const lines = [];
 const out = (line = "") => lines.push(line);
@@ -38,7 +39,7 @@ out();
 out("| status | when |");
 out("| --- | --- |");
 out(
-  "| `INVALID_ARGUMENT` | malformed input; the message starts with the field name, e.g. `proposal_id: must be a lowercase UUID` |",
+  "| `INVALID_ARGUMENT` | malformed input, or a field over its limit (see [Input limits](#input-limits)); the message starts with the field name, e.g. `proposal_id: must be a lowercase UUID` |",
 );
 out(
   "| `NOT_FOUND` | the member, proposal, game or policy version does not exist (or is not projected yet: pass `min_sequence`) |",
@@ -51,6 +52,23 @@ out("| `UNAVAILABLE` | NATS or Postgres is unreachable; retry with backoff |");
 out("| `DEADLINE_EXCEEDED` | the call's deadline passed first |");
 out();
 out("A refused command appends nothing to any stream.");
+out();
+out("## Retries");
+out();
+out("Every command is idempotent: repeat it after a timeout or `UNAVAILABLE`, with the same request id and the same");
+out(
+  "content, and it is applied once and answered with its **first answer** (the same `sequence`, `outcome`, `version`",
+);
+out("and `consistency_token`), read back from the event log, so a restart of the service changes nothing. The request");
+out("id is `request_id` where the request has one, else the proposal id (Propose), the proposal and member (Accept,");
+out("Decline, Cancel) or the game and member (CommitMove, RevealMove), and it is scoped to the aggregate the command");
+out(
+  "changes (a member for RedeemCredit and Exclude). The same id with other content is refused: `FAILED_PRECONDITION`",
+);
+out("for a second commitment or reveal, `PERMISSION_DENIED` for an answer with another signature, `ALREADY_EXISTS`");
+out("otherwise. A last reveal whose resolution did not reach the log (the broker failed between the two appends)");
+out("is finished by its retry, which answers with the outcome. The window is the aggregate's latest 1,000 commands");
+out("(20,000 for the matchmaker's single ledger); a retry older than that is decided again on the current state.");
 out();
 out("## Signatures");
 out();
@@ -103,6 +121,8 @@ for (const key of Object.keys(errors)) {
     problems.push(`docs/api-errors.json names ${key}, which no proto declares`);
 }
 
+renderLimits();
+
 out("## Messages");
 out();
 for (const type of closure(used)) {
@@ -149,6 +169,73 @@ function renderType(type, write, { heading = true, level = 3 } = {}) {
 
 function collect(type) {
   used.add(type);
+}
+
+/**
+ * The limits of every string, bytes and repeated field of every request, from proto/request-limits.json
+ * (the table @pot/service-kit enforces); an entry naming no field of its request is a problem.
+ */
+function renderLimits() {
+  const { defaults, messages } = limits;
+  out("## Input limits");
+  out();
+  out("Every service checks each request against these limits before anything else, and refuses one over a");
+  out("limit with `INVALID_ARGUMENT` naming the field (`members[].display_name: is 600 bytes long, at most 512`).");
+  out("Strings are measured in UTF-8 bytes; *text* fields also refuse control characters (U+0000-U+001F,");
+  out("U+007F-U+009F). A repeated field's limit is its number of elements. The table is `proto/request-limits.json`;");
+  out(`a field it does not list gets the default: ${defaults.string} bytes for a string, ${defaults.bytes} for bytes,`);
+  out(`${defaults.items} elements for a repeated field. Error messages quote at most 64 characters of an input,`);
+  out('then "…(N bytes)". Whole requests are limited by the server (`GRPC_MAX_RECEIVE_BYTES`, 1 MiB by default:');
+  out("`RESOURCE_EXHAUSTED` above it), and so are connections (see the configuration table in README.md).");
+  out();
+  for (const service of services) {
+    for (const method of Object.values(service.methods)) {
+      const type = method.resolvedRequestType;
+      const explicit = messages[type.name];
+      const rows = [];
+      const paths = new Set();
+      const walk = (message, prefix, depth) => {
+        for (const field of message.fieldsArray) {
+          const path = `${prefix}${field.name}`;
+          const nested = field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined;
+          if (field.repeated) {
+            paths.add(path);
+            rows.push([path, "elements", explicit?.[path], defaults.items]);
+          }
+          const element = field.repeated ? `${path}[]` : path;
+          if (nested && depth < 8) walk(nested, `${element}.`, depth + 1);
+          else if (field.type === "string" || field.type === "bytes") {
+            paths.add(element);
+            rows.push([
+              element,
+              field.type,
+              explicit?.[element],
+              field.type === "string" ? defaults.string : defaults.bytes,
+            ]);
+          }
+        }
+      };
+      walk(type, "", 0);
+      for (const path of Object.keys(explicit ?? {}))
+        if (!paths.has(path)) problems.push(`proto/request-limits.json: ${type.name} has no field ${path}`);
+      out(`### ${type.name}`);
+      out();
+      if (rows.length === 0) {
+        out("No string, bytes or repeated fields.");
+        out();
+        continue;
+      }
+      out("| field | kind | at most |");
+      out("| --- | --- | --- |");
+      for (const [path, kind, entry, fallback] of rows) {
+        const max = entry === undefined ? fallback : typeof entry === "number" ? entry : entry.max;
+        const text = typeof entry === "object" && entry.text ? " (text)" : "";
+        const unit = kind === "elements" ? "elements" : "bytes";
+        out(`| \`${path}\` | ${kind}${text} | ${max} ${unit}${entry === undefined ? " (default)" : ""} |`);
+      }
+      out();
+    }
+  }
 }
 
 const docs = [

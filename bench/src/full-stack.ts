@@ -33,6 +33,18 @@ export const BENCH_POLICY: Omit<Policy, "version"> = {
   proposalTtlMs: 60_000,
   creditTtlMs: DEFAULT_POLICY.creditTtlMs,
   exclusionSponsorPenaltyMs: 0,
+  // The same pairs play again and again, and nobody redeems credits: only the default's ban on
+  // controlled identities staking is kept; maturity, quotas, caps and lineage are off.
+  growth: {
+    controlledStaking: "forbidden",
+    maturityPeriodMs: 0,
+    sponsorQuota: 0,
+    sponsorQuotaWindowMs: 0,
+    lineageDistance: 0,
+    creditCap: 0,
+    creditCapWindowMs: 0,
+    pendingProposalCap: 0,
+  },
 };
 
 /** What one game measures, by name; the RPCs are timed per attempt. */

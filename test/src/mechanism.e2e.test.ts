@@ -504,6 +504,9 @@ describe("the Proof-of-Trust mechanism end to end", () => {
               "tracestate",
               "Nats-Expected-Last-Subject-Sequence",
               "Nats-Expected-Last-Msg-Id",
+              // A hash of the request's content (on a commit: commitment and signature, both public).
+              "Pot-Request-Digest",
+              "Pot-Batch",
             ].includes(key),
             `unexpected header ${key}`,
           );

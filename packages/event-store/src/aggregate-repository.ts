@@ -1,9 +1,10 @@
 import { context as otelContext } from "@opentelemetry/api";
-import { ConcurrencyError } from "@pot/mechanism";
+import { AlreadyExistsError, ConcurrencyError } from "@pot/mechanism";
 import type { Envelope } from "@pot/contracts";
 import { ATTR } from "@pot/telemetry";
 import type { EventBody } from "./codec.js";
-import { envelopeOf, type AppendOptions, type EventStore } from "./event-store.js";
+import { envelopeOf, type AppendOptions, type EventStore, type StoredEvent } from "./event-store.js";
+import { BATCH_HEADER, REQUEST_DIGEST_HEADER } from "./request-digest.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { eventStoreInstruments } from "./telemetry.js";
 
@@ -25,6 +26,28 @@ export interface CommandContext {
   readonly now: Date;
   /** Extra headers for every append (the active trace context is added by the store). */
   readonly headers?: Record<string, string>;
+  /**
+   * What the request asked for, for exact idempotency (see requestDigest). Each event the command
+   * appends carries the digest; a later command with the same causation id and the same digest is
+   * answered with what the first one caused, and one with another digest is refused: by the
+   * decider's own refusal when it has one (a second commitment: FAILED_PRECONDITION), else
+   * ALREADY_EXISTS naming `describe` ("request_id r-1").
+   */
+  readonly request?: { readonly digest: string; readonly describe: string };
+}
+
+/**
+ * What one causation appended to an aggregate, as the log has it: rebuilt from the stream on every
+ * read of the aggregate, so a restart forgets nothing within the repository's causation window.
+ */
+export interface Caused<E> {
+  /** Stream sequence of each event, in order. */
+  readonly seqs: readonly number[];
+  readonly events: readonly E[];
+  /** The request digest the events carry, if the command gave one. */
+  readonly digest: string | undefined;
+  /** How many events the command decided: more than `events` when an append failed part-way. */
+  readonly expected: number;
 }
 
 export interface ExecuteResult<S, E> {
@@ -34,16 +57,22 @@ export interface ExecuteResult<S, E> {
   readonly events: readonly E[];
   /** True when the causation had already been applied: nothing new was appended. */
   readonly replayed: boolean;
+  /**
+   * Everything this causation has appended to the aggregate, first attempt included: the first
+   * answer of a repeated request is derived from it (its sequence, its events). Undefined when it
+   * appended nothing (a no-op), or when it is older than the repository's causation window.
+   */
+  readonly caused: Caused<E> | undefined;
 }
 
-interface Entry<S> {
+interface Entry<S, E> {
   /** The state as of `seq`: only acknowledged appends are in it. */
   state: S;
   seq: number;
-  /** Recent causation ids applied to this aggregate, with the sequence they produced. */
-  causations: Map<string, number>;
+  /** Recent causation ids applied to this aggregate, with what they appended. */
+  causations: Map<string, Caused<E>>;
   /** Pipelined repositories: appends issued and not yet settled, oldest first. */
-  inFlight: InFlight<S>[];
+  inFlight: InFlight<S, E>[];
   /** Causations of the appends in flight. */
   inFlightCausations: Set<string>;
   /** An append in flight failed: the next command settles the rest and catches up first. */
@@ -57,11 +86,15 @@ interface Entry<S> {
   assumed: boolean;
 }
 
-interface InFlight<S> {
+interface InFlight<S, E> {
   /** The state once this append (and every one before it) is stored. */
   readonly state: S;
   readonly msgId: string;
   readonly causationId: string;
+  readonly event: E;
+  readonly digest: string | undefined;
+  /** Events of its command, counting those its causation appended before. */
+  readonly expected: number;
   /** Settles when the broker answered; never rejects. */
   readonly settled: Promise<unknown>;
 }
@@ -73,6 +106,10 @@ type Issued<S, E> =
 export interface RepositoryOptions {
   readonly maxCached?: number;
   readonly maxAttempts?: number;
+  /**
+   * Causations remembered per aggregate (default 1,000), with what they appended: the window in which
+   * a repeated request gets its first answer. Rebuilt from the log, so it survives a restart.
+   */
   readonly maxCausations?: number;
   readonly logger?: Logger;
   /** Called on every optimistic-concurrency conflict (also counted in pot.eventstore.conflicts). */
@@ -95,7 +132,7 @@ export interface RepositoryOptions {
  * cache, which is then caught up and the command decided again, a bounded number of times.
  */
 export class AggregateRepository<S, E> {
-  private readonly cache = new Map<string, Entry<S>>();
+  private readonly cache = new Map<string, Entry<S, E>>();
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Pipelined appends waiting for the end of the event loop's turn (see sendSoon). */
   private readonly outbox: (() => void)[] = [];
@@ -148,7 +185,19 @@ export class AggregateRepository<S, E> {
       let fresh = false;
       for (let attempt = 1; ; attempt++) {
         const seen = entry.causations.get(context.causationId);
-        if (seen !== undefined) return { state: entry.state, seq: entry.seq, events: [], replayed: true };
+        let offset = 0;
+        if (seen !== undefined) {
+          const repeat = this.repeated(entry, seen, context, decide);
+          if (repeat !== undefined) return repeat;
+          // Interrupted part-way: its state is caught up and the rest decided again (offset: the event
+          // ids go on from those already stored, so they cannot collide with them).
+          if (!fresh) {
+            entry = await this.catchUp(id);
+            fresh = true;
+            continue;
+          }
+          offset = seen.seqs.length;
+        }
         let events: readonly E[];
         try {
           events = decide(entry.state);
@@ -166,7 +215,14 @@ export class AggregateRepository<S, E> {
           continue;
         }
         try {
-          return await this.append(id, entry, events, context);
+          const appended = await this.append(id, entry, events, context, offset);
+          if (appended !== "duplicate") return appended;
+          // Stored by an earlier attempt whose reply was lost: the cache cannot be trusted; the log
+          // answers (or, if that attempt stopped part-way, the rest is decided on it).
+          this.cache.delete(id);
+          entry = await this.catchUp(id);
+          fresh = true;
+          continue;
         } catch (error) {
           if (!(error instanceof ConcurrencyError)) {
             this.cache.delete(id);
@@ -184,6 +240,27 @@ export class AggregateRepository<S, E> {
         }
       }
     });
+  }
+
+  /**
+   * The answer to a causation seen before: what it first caused when the request is the same and
+   * its events are all stored; a refusal when the request differs; undefined when it was
+   * interrupted part-way, to decide the rest.
+   */
+  private repeated(
+    entry: Entry<S, E>,
+    seen: Caused<E>,
+    context: CommandContext,
+    decide: (state: S) => readonly E[],
+  ): ExecuteResult<S, E> | undefined {
+    const request = context.request;
+    if (request !== undefined && seen.digest !== undefined && seen.digest !== request.digest) {
+      // The decider's own refusal says best why (e.g. "already committed something else").
+      decide(entry.state);
+      throw new AlreadyExistsError(`${request.describe} was already used by a request with other content`);
+    }
+    if (seen.seqs.length < seen.expected) return undefined;
+    return { state: entry.state, seq: seen.seqs.at(-1) ?? entry.seq, events: [], replayed: true, caused: seen };
   }
 
   private conflicted(id: string, attempt: number, error: unknown): void {
@@ -218,7 +295,8 @@ export class AggregateRepository<S, E> {
         // Stored by an earlier attempt whose reply was lost: answer from the log.
         return await this.serialised(id, async () => {
           const entry = await this.settledEntry(id);
-          return { state: entry.state, seq: entry.seq, events: [], replayed: true };
+          const seen = entry.causations.get(context.causationId);
+          return { state: entry.state, seq: seen?.seqs.at(-1) ?? entry.seq, events: [], replayed: true, caused: seen };
         });
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;
@@ -228,7 +306,7 @@ export class AggregateRepository<S, E> {
   }
 
   /** Waits for every append in flight, then catches up when one of them failed. */
-  private async settledEntry(id: string): Promise<Entry<S>> {
+  private async settledEntry(id: string): Promise<Entry<S, E>> {
     const cached = this.cache.get(id);
     if (!cached) return this.catchUp(id);
     while (cached.inFlight.length > 0) await Promise.all(cached.inFlight.map((item) => item.settled));
@@ -246,8 +324,22 @@ export class AggregateRepository<S, E> {
     }
     for (;;) {
       const tail = entry.inFlight.at(-1);
-      if (entry.causations.has(context.causationId)) {
-        return { kind: "done", result: { state: entry.state, seq: entry.seq, events: [], replayed: true } };
+      const seen = entry.causations.get(context.causationId);
+      let offset = 0;
+      if (seen !== undefined) {
+        // Answered from acknowledged state only.
+        if (tail !== undefined) {
+          entry = await this.settledEntry(id);
+          continue;
+        }
+        const repeat = this.repeated(entry, seen, context, decide);
+        if (repeat !== undefined) return { kind: "done", result: repeat };
+        if (!fresh) {
+          entry = await this.catchUp(id);
+          fresh = true;
+          continue;
+        }
+        offset = seen.seqs.length;
       }
       let events: readonly E[] | undefined;
       let refusal: unknown;
@@ -278,7 +370,10 @@ export class AggregateRepository<S, E> {
           fresh = true;
           continue;
         }
-        return { kind: "done", result: { state: entry.state, seq: entry.seq, events: [], replayed: false } };
+        return {
+          kind: "done",
+          result: { state: entry.state, seq: entry.seq, events: [], replayed: false, caused: undefined },
+        };
       }
       while (entry.inFlight.length >= this.maxInFlight) await entry.inFlight[0]!.settled;
       if (entry.broken || this.cache.get(id) !== entry) {
@@ -286,7 +381,7 @@ export class AggregateRepository<S, E> {
         fresh = true;
         continue;
       }
-      return { kind: "issued", confirmed: this.publishChained(id, entry, events, context) };
+      return { kind: "issued", confirmed: this.publishChained(id, entry, events, context, offset) };
     }
   }
 
@@ -299,7 +394,8 @@ export class AggregateRepository<S, E> {
     index: number,
     event: E,
     context: CommandContext,
-  ): { eventId: string; envelope: Envelope } {
+    expected: number,
+  ): { eventId: string; envelope: Envelope; headers: Record<string, string> | undefined } {
     const eventId = `${this.type.name}.${id}/${context.causationId}/${index}`;
     const envelope = envelopeOf({
       event: this.type.toWire(event),
@@ -309,28 +405,35 @@ export class AggregateRepository<S, E> {
       correlationId: context.correlationId ?? context.causationId,
       occurredAt: context.now,
     });
-    return { eventId, envelope };
+    const headers: Record<string, string> = {
+      ...context.headers,
+      ...(context.request ? { [REQUEST_DIGEST_HEADER]: context.request.digest } : {}),
+      ...(expected > 1 ? { [BATCH_HEADER]: `${index + 1}/${expected}` } : {}),
+    };
+    return { eventId, envelope, headers: Object.keys(headers).length > 0 ? headers : undefined };
   }
 
   /** Publishes a command's events chained to the appends in flight; resolves once all are stored. */
   private publishChained(
     id: string,
-    entry: Entry<S>,
+    entry: Entry<S, E>,
     events: readonly E[],
     context: CommandContext,
+    offset: number,
   ): Promise<ExecuteResult<S, E> | "duplicate"> {
     const subject = this.subject(id);
     const acks: Promise<ExecuteResult<S, E> | "duplicate">[] = [];
     let state = entry.inFlight.at(-1)?.state ?? entry.state;
     for (const [index, event] of events.entries()) {
       const previous = entry.inFlight.at(-1);
-      const { eventId, envelope } = this.outgoing(id, index, event, context);
+      const expected = offset + events.length;
+      const { eventId, envelope, headers } = this.outgoing(id, offset + index, event, context, expected);
       state = this.type.evolve(state, event);
       const after = state;
       const options: AppendOptions = {
         ...(previous ? { expectedLastMsgId: previous.msgId } : { expectedLastSubjectSequence: entry.seq }),
         msgId: eventId,
-        ...(context.headers ? { headers: context.headers } : {}),
+        ...(headers ? { headers } : {}),
       };
       const ack = this.sendSoon(() => this.store.append(subject, envelope, options)).then(
         (result): ExecuteResult<S, E> | "duplicate" => {
@@ -343,17 +446,20 @@ export class AggregateRepository<S, E> {
             return "duplicate";
           }
           const position = entry.inFlight.indexOf(item);
+          const caused = () => entry.causations.get(context.causationId);
           // Already acknowledged through a later link of the chain (acks arrive in order, but be sure).
-          if (position < 0) return { state: after, seq: result.seq, events, replayed: false };
-          // Stored after its predecessors (the chain guarantees it): everything up to it is acknowledged.
-          for (const done of entry.inFlight.splice(0, position + 1)) {
-            entry.inFlightCausations.delete(done.causationId);
-            this.remember(entry, done.causationId, result.seq);
-          }
+          if (position < 0) return { state: after, seq: result.seq, events, replayed: false, caused: caused() };
+          // Stored after its predecessors (the chain guarantees it): everything up to it is acknowledged,
+          // each link right after the one before it on the stream.
+          const done = entry.inFlight.splice(0, position + 1);
+          done.forEach((link, i) => {
+            entry.inFlightCausations.delete(link.causationId);
+            this.remember(entry, link.causationId, result.seq - (position - i), link.event, link.digest, link.expected);
+          });
           entry.state = after;
           entry.seq = result.seq;
           entry.assumed = false;
-          return { state: after, seq: result.seq, events, replayed: false };
+          return { state: after, seq: result.seq, events, replayed: false, caused: caused() };
         },
         (error: unknown) => {
           entry.broken = true;
@@ -361,10 +467,13 @@ export class AggregateRepository<S, E> {
           throw error;
         },
       );
-      const item: InFlight<S> = {
+      const item: InFlight<S, E> = {
         state: after,
         msgId: eventId,
         causationId: context.causationId,
+        event,
+        digest: context.request?.digest,
+        expected,
         settled: ack.then(
           () => undefined,
           () => undefined,
@@ -394,45 +503,43 @@ export class AggregateRepository<S, E> {
     });
   }
 
-  private dropInFlight(entry: Entry<S>, item: InFlight<S>): void {
+  private dropInFlight(entry: Entry<S, E>, item: InFlight<S, E>): void {
     const position = entry.inFlight.indexOf(item);
     if (position >= 0) entry.inFlight.splice(position, 1);
     if (!entry.inFlight.some((other) => other.causationId === item.causationId))
       entry.inFlightCausations.delete(item.causationId);
   }
 
+  /** Appends a command's events one by one; "duplicate" when the log already had one of them. */
   private async append(
     id: string,
-    entry: Entry<S>,
+    entry: Entry<S, E>,
     events: readonly E[],
     context: CommandContext,
-  ): Promise<ExecuteResult<S, E>> {
+    offset: number,
+  ): Promise<ExecuteResult<S, E> | "duplicate"> {
     const subject = this.subject(id);
+    const expected = offset + events.length;
     let { state, seq } = entry;
     for (const [index, event] of events.entries()) {
-      const { eventId, envelope } = this.outgoing(id, index, event, context);
+      const { eventId, envelope, headers } = this.outgoing(id, offset + index, event, context, expected);
       const result = await this.store.append(subject, envelope, {
         expectedLastSubjectSequence: seq,
         msgId: eventId,
-        ...(context.headers ? { headers: context.headers } : {}),
+        ...(headers ? { headers } : {}),
       });
-      if (result.duplicate) {
-        // Stored by an earlier attempt whose reply was lost: the cache cannot be trusted.
-        this.cache.delete(id);
-        const fresh = await this.catchUp(id);
-        return { state: fresh.state, seq: fresh.seq, events: [], replayed: true };
-      }
+      if (result.duplicate) return "duplicate";
       state = this.type.evolve(state, event);
       seq = result.seq;
       entry.state = state;
       entry.seq = seq;
       entry.assumed = false;
-      this.remember(entry, context.causationId, seq);
+      this.remember(entry, context.causationId, seq, event, context.request?.digest, expected);
     }
-    return { state, seq, events, replayed: false };
+    return { state, seq, events, replayed: false, caused: entry.causations.get(context.causationId) };
   }
 
-  private emptyEntry(id: string, assumed: boolean): Entry<S> {
+  private emptyEntry(id: string, assumed: boolean): Entry<S, E> {
     return {
       state: this.type.initial(id),
       seq: 0,
@@ -445,13 +552,13 @@ export class AggregateRepository<S, E> {
   }
 
   /** A cache miss taken for a new aggregate (see Entry.assumed). */
-  private assumeNew(id: string): Entry<S> {
+  private assumeNew(id: string): Entry<S, E> {
     const entry = this.emptyEntry(id, true);
     this.cached(id, entry);
     return entry;
   }
 
-  private cached(id: string, entry: Entry<S>): void {
+  private cached(id: string, entry: Entry<S, E>): void {
     this.cache.delete(id);
     this.cache.set(id, entry);
     if (this.cache.size > this.maxCached) {
@@ -461,21 +568,45 @@ export class AggregateRepository<S, E> {
   }
 
   /** Reads what the log has beyond the cached entry (everything on a miss) and folds it in. */
-  private async catchUp(id: string): Promise<Entry<S>> {
+  private async catchUp(id: string): Promise<Entry<S, E>> {
     const entry = this.cache.get(id) ?? this.emptyEntry(id, false);
     for (const stored of await this.store.read(this.subject(id), entry.seq + 1)) {
       const event = this.type.fromWire(stored.envelope);
       if (event !== undefined) entry.state = this.type.evolve(entry.state, event);
       entry.seq = stored.seq;
-      this.remember(entry, stored.envelope.causationId, stored.seq);
+      this.rememberStored(entry, stored, event);
     }
     entry.assumed = false;
     this.cached(id, entry);
     return entry;
   }
 
-  private remember(entry: Entry<S>, causationId: string, seq: number): void {
-    entry.causations.set(causationId, seq);
+  /** What an event read from the log says its causation appended (its headers: digest, batch). */
+  private rememberStored(entry: Entry<S, E>, stored: StoredEvent, event: E | undefined): void {
+    const digest = stored.headers?.get(REQUEST_DIGEST_HEADER) || undefined;
+    const batch = /^\d+\/(\d+)$/.exec(stored.headers?.get(BATCH_HEADER) ?? "");
+    const expected = batch ? Number(batch[1]) : 1;
+    this.remember(entry, stored.envelope.causationId, stored.seq, event, digest, expected);
+  }
+
+  private remember(
+    entry: Entry<S, E>,
+    causationId: string,
+    seq: number,
+    event: E | undefined,
+    digest: string | undefined,
+    expected: number,
+  ): void {
+    const seen = entry.causations.get(causationId);
+    const caused: Caused<E> = {
+      seqs: [...(seen?.seqs ?? []), seq],
+      events: event === undefined ? (seen?.events ?? []) : [...(seen?.events ?? []), event],
+      digest: seen?.digest ?? digest,
+      expected: Math.max(seen?.expected ?? 1, expected),
+    };
+    // Re-inserted: the window keeps the most recently used causations.
+    entry.causations.delete(causationId);
+    entry.causations.set(causationId, caused);
     if (entry.causations.size > this.maxCausations) {
       const oldest = entry.causations.keys().next().value;
       if (oldest !== undefined) entry.causations.delete(oldest);

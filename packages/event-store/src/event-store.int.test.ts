@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { deleteNamespace, ensureServers, uniqueNamespace, type Servers } from "@pot/devenv";
-import { ConcurrencyError, IllegalStateError } from "@pot/mechanism";
+import { AlreadyExistsError, ConcurrencyError, IllegalStateError } from "@pot/mechanism";
 import { AggregateRepository, type AggregateType } from "./aggregate-repository.js";
 import { envelopeOf, EventStore } from "./event-store.js";
 import { ensureEventStream } from "./streams.js";
 import { streamNames } from "./naming.js";
+import { BATCH_HEADER, REQUEST_DIGEST_HEADER } from "./request-digest.js";
 
 let servers: Servers;
 let nc: NatsConnection;
@@ -265,5 +266,81 @@ describe("a pipelined repository (appends chained with Nats-Expected-Last-Msg-Id
     const { state } = await new AggregateRepository(alone, positions).load("ledger");
     assert.equal(state.filter((e) => e.startsWith("once@")).length, 1);
     assert.equal(state.filter((e) => e.startsWith("never@")).length, 0);
+  });
+});
+
+describe("exact idempotency: a repeated request gets its first answer, from the log", () => {
+  const request = (digest: string) => ({ digest, describe: "request_id r" });
+
+  for (const pipeline of [1, 8]) {
+    test(`same id and content: the first answer; other content: refused (pipeline ${pipeline})`, async () => {
+      const id = `idem${pipeline}`;
+      const repo = new AggregateRepository(store, names, { pipeline });
+      const first = await repo.execute(id, { causationId: "r", now: new Date(0), request: request("d1") }, () => ["x"]);
+      await repo.execute(id, { causationId: "s", now: new Date(0) }, () => ["y"]);
+      const again = await repo.execute(id, { causationId: "r", now: new Date(0), request: request("d1") }, () => ["x"]);
+      assert.equal(again.replayed, true);
+      assert.equal(again.seq, first.seq, "the first answer's sequence, not the aggregate's current one");
+      assert.deepEqual(again.caused?.events, ["x"]);
+      assert.deepEqual(again.caused?.seqs, [first.seq]);
+      // Another process (a restart) reads the same answer from the log.
+      const restarted = new AggregateRepository(store, names, { pipeline });
+      const fromLog = await restarted.execute(
+        id,
+        { causationId: "r", now: new Date(0), request: request("d1") },
+        () => ["x"],
+      );
+      assert.equal(fromLog.seq, first.seq);
+      assert.deepEqual(fromLog.caused?.events, ["x"]);
+      // Other content: the decider's own refusal when it has one, else ALREADY_EXISTS.
+      await assert.rejects(
+        restarted.execute(id, { causationId: "r", now: new Date(0), request: request("d2") }, () => ["z"]),
+        (error: Error) => error instanceof AlreadyExistsError && /request_id r was already used/.test(error.message),
+      );
+      await assert.rejects(
+        restarted.execute(id, { causationId: "r", now: new Date(0), request: request("d2") }, () => {
+          throw new IllegalStateError("already committed something else");
+        }),
+        IllegalStateError,
+      );
+      assert.deepEqual((await restarted.load(id)).state, ["x", "y"]);
+    });
+  }
+
+  test("a command whose append stopped part-way is finished by its retry, the event ids going on from those stored", async () => {
+    const id = "interrupted";
+    const subject = store.subject("names", id);
+    // The first attempt stored the first of its two events, then the broker went away.
+    const envelope = envelopeOf({
+      event: names.toWire("a"),
+      subject,
+      eventId: `names.${id}/r/0`,
+      causationId: "r",
+      correlationId: "r",
+      occurredAt: new Date(0),
+    });
+    await store.append(subject, envelope, {
+      expectedLastSubjectSequence: 0,
+      msgId: envelope.eventId,
+      headers: { [REQUEST_DIGEST_HEADER]: "d1", [BATCH_HEADER]: "1/2" },
+    });
+    const repo = new AggregateRepository(store, names);
+    const decide = (state: string[]) => (state.includes("a") ? ["b"] : ["a", "b"]);
+    const retried = await repo.execute(id, { causationId: "r", now: new Date(0), request: request("d1") }, decide);
+    assert.deepEqual(retried.state, ["a", "b"]);
+    assert.deepEqual(retried.caused?.events, ["a", "b"]);
+    const stored = await store.read(subject);
+    assert.deepEqual(
+      stored.map((s) => s.envelope.eventId),
+      [`names.${id}/r/0`, `names.${id}/r/1`],
+    );
+    assert.equal(stored[1]?.headers?.get(BATCH_HEADER), "2/2");
+    // Complete now: every later retry is answered from the log without deciding.
+    const again = await new AggregateRepository(store, names).execute(
+      id,
+      { causationId: "r", now: new Date(0), request: request("d1") },
+      () => assert.fail("decided again"),
+    );
+    assert.equal(again.seq, stored[1]?.seq);
   });
 });

@@ -10,3 +10,4 @@ export * from "./deferred.js";
 export * from "./clock.js";
 export { observeConsumer, type ConsumerTelemetry } from "./telemetry.js";
 export * from "./nats-connection.js";
+export * from "./request-digest.js";

@@ -1,3 +1,4 @@
+import { echo } from "./echo.js";
 import { ValidationError } from "./errors.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -13,7 +14,7 @@ export function isMemberId(value: string): boolean {
 
 export function requireUuid(field: string, value: string): string {
   if (!value) throw new ValidationError(field, "is required");
-  if (!isUuid(value)) throw new ValidationError(field, `must be a lowercase UUID, got '${clip(value)}'`);
+  if (!isUuid(value)) throw new ValidationError(field, `must be a lowercase UUID, got '${echo(value)}'`);
   return value;
 }
 
@@ -22,7 +23,7 @@ export function requireMemberId(field: string, value: string): string {
   if (!isMemberId(value)) {
     throw new ValidationError(
       field,
-      `must be 64 lowercase hex characters (the member's public key), got '${clip(value)}'`,
+      `must be 64 lowercase hex characters (the member's public key), got '${echo(value)}'`,
     );
   }
   return value;
@@ -32,8 +33,4 @@ export function requireBytes(field: string, value: Uint8Array, length: number): 
   if (value.length === 0) throw new ValidationError(field, "is required");
   if (value.length !== length) throw new ValidationError(field, `must be ${length} bytes, got ${value.length}`);
   return value;
-}
-
-function clip(value: string): string {
-  return value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }

@@ -3,3 +3,4 @@ export * from "./crypto.js";
 export * from "./payloads.js";
 export * from "./policy.js";
 export * from "./ids.js";
+export * from "./echo.js";

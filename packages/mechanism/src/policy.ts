@@ -15,6 +15,33 @@ export interface GameRules {
   readonly noShowPenaltyMs: number;
 }
 
+/**
+ * What a controlled (credit-redeemed) identity may do with staking. "legacy" is the zero value of
+ * policies published before growth rules existed (controlled identities stake like anyone): old logs
+ * replay with it, and validatePolicy refuses to publish it.
+ */
+export type ControlledStaking = "legacy" | "forbidden" | "allowed";
+
+/**
+ * Limits that bound how fast colluding identities can grow (see docs/growth.md). A count or period at
+ * 0 turns its rule off; LEGACY_GROWTH_RULES (all off) is what an old policy without them decodes to.
+ */
+export interface GrowthRules {
+  readonly controlledStaking: ControlledStaking;
+  /** A newcomer (not genesis) cannot stake until this long after its admission. */
+  readonly maturityPeriodMs: number;
+  /** At most this many games opened as a sponsor within any sponsorQuotaWindowMs. */
+  readonly sponsorQuota: number;
+  readonly sponsorQuotaWindowMs: number;
+  /** Co-sponsors related within this many lineage steps are refused (and same-controller ones). */
+  readonly lineageDistance: number;
+  /** At most this many admission credits granted to a member within any creditCapWindowMs. */
+  readonly creditCap: number;
+  readonly creditCapWindowMs: number;
+  /** At most this many proposals made by one member waiting for an answer. */
+  readonly pendingProposalCap: number;
+}
+
 export interface Policy {
   readonly version: number;
   readonly admission: GameRules;
@@ -23,9 +50,25 @@ export interface Policy {
   readonly proposalTtlMs: number;
   readonly creditTtlMs: number;
   readonly exclusionSponsorPenaltyMs: number;
+  readonly growth: GrowthRules;
 }
 
-/** The seed's payoff table with periods an operator can start from; published as version 1. */
+/** Every growth rule off: how a policy published before growth rules existed decides. */
+export const LEGACY_GROWTH_RULES: GrowthRules = {
+  controlledStaking: "legacy",
+  maturityPeriodMs: 0,
+  sponsorQuota: 0,
+  sponsorQuotaWindowMs: 0,
+  lineageDistance: 0,
+  creditCap: 0,
+  creditCapWindowMs: 0,
+  pendingProposalCap: 0,
+};
+
+/**
+ * The seed's payoff table with periods an operator can start from, and growth rules that keep any
+ * group of colluding identities to linear growth (docs/growth.md); published as version 1.
+ */
 export const DEFAULT_POLICY: Policy = {
   version: 1,
   admission: {
@@ -43,10 +86,27 @@ export const DEFAULT_POLICY: Policy = {
   proposalTtlMs: 3 * DAY,
   creditTtlMs: 365 * DAY,
   exclusionSponsorPenaltyMs: 90 * DAY,
+  growth: {
+    // An identity minted by a credit never adds staking capacity, so credits cannot compound.
+    controlledStaking: "forbidden",
+    // Two stake periods: a newcomer cannot sponsor in the week it is admitted, nor the next.
+    maturityPeriodMs: 14 * DAY,
+    // One game opened as a sponsor per month (a peer admits about one member a month).
+    sponsorQuota: 1,
+    sponsorQuotaWindowMs: 30 * DAY,
+    // Parent and child, siblings, grandparent and grandchild may not sponsor together.
+    lineageDistance: 2,
+    // One betrayal's worth of credits per month.
+    creditCap: 2,
+    creditCapWindowMs: 30 * DAY,
+    pendingProposalCap: 3,
+  },
 };
 
 export const ACTION_KIND_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const MAX_PERIOD_MS = 100 * 365 * DAY;
+export const MAX_LINEAGE_DISTANCE = 8;
+const MAX_COUNT = 1_000;
 
 /** The rules that govern a game over the given action kind ("admission" or a generic kind). */
 export function rulesFor(policy: Policy, kind: string): GameRules | undefined {
@@ -58,7 +118,15 @@ export function rulesFor(policy: Policy, kind: string): GameRules | undefined {
  * Refuses settings that are malformed or incentive-incompatible, with a sentence saying why.
  * Throws ValidationError naming the field.
  */
-export function validatePolicy(policy: Policy): void {
+export interface ValidateOptions {
+  /**
+   * Accept a policy whose growth rules are all off (LEGACY_GROWTH_RULES), as every policy published
+   * before growth rules existed is: for auditing an old log, never for a new publication.
+   */
+  readonly acceptLegacyGrowth?: boolean;
+}
+
+export function validatePolicy(policy: Policy, options: ValidateOptions = {}): void {
   validateRules("policy.admission", policy.admission);
   const kinds = new Set<string>();
   policy.actionKinds.forEach((entry, index) => {
@@ -88,6 +156,106 @@ export function validatePolicy(policy: Policy): void {
       "policy.pair_cooldown_ms",
       "must be at least the admission stake period, or two friends could mint members in a loop",
     );
+  }
+  if (options.acceptLegacyGrowth && isLegacyGrowth(policy.growth)) return;
+  validateGrowth(policy);
+}
+
+export function isLegacyGrowth(growth: GrowthRules): boolean {
+  return (Object.keys(LEGACY_GROWTH_RULES) as (keyof GrowthRules)[]).every(
+    (key) => growth[key] === LEGACY_GROWTH_RULES[key],
+  );
+}
+
+/**
+ * The growth rules, and the settings that would make growing faster pay. The reasoning:
+ *
+ * - A member who may play against an identity it controls chooses what that game yields: both
+ *   cooperating admit one sponsored identity (the candidate), defecting on its own identity yields
+ *   `defector_credits` controlled identities (the betrayed one is only suspended, and it is the
+ *   attacker's own). Unless defector_credits <= 1, defecting on yourself beats cooperating.
+ *   A member can play an identity it controls when controlled identities stake and no lineage rule
+ *   separates a controller from what it controls.
+ * - Even at one credit, a controlled identity that stakes is a new staking slot bought with a credit:
+ *   every slot yields slots, which is exponential growth (the credit farm: 2 controlled identities,
+ *   one defects on the other, 2 more, ...). So while admission games grant credits at all, controlled
+ *   identities must not stake (FORBIDDEN): credits then mint identities that cannot mint further,
+ *   and the number of them is bounded by the games their controllers play (quota, credit cap).
+ * - A newcomer that could stake at once makes a cooperating ring double every stake period: the
+ *   maturity period, when set, is at least one stake period, and the quota window likewise (a
+ *   shorter window would allow no fewer games than the stake lock already does).
+ */
+function validateGrowth(policy: Policy): void {
+  const growth = policy.growth;
+  const at = "policy.growth";
+  const credits = policy.admission.defectorCredits;
+  switch (growth.controlledStaking) {
+    case "legacy":
+      throw new ValidationError(
+        `${at}.controlled_staking`,
+        "must be set (CONTROLLED_STAKING_FORBIDDEN or CONTROLLED_STAKING_ALLOWED): a policy must say whether identities minted by credits may stake",
+      );
+    case "forbidden":
+      break;
+    case "allowed":
+      if (growth.lineageDistance === 0 && credits > 1) {
+        throw new ValidationError(
+          "policy.admission.defector_credits",
+          `must be at most 1 while a member may play against an identity it controls (controlled_staking ALLOWED, lineage_distance 0): defecting on it would yield ${credits} identities against 1 for cooperating with it`,
+        );
+      }
+      if (credits > 0) {
+        throw new ValidationError(
+          `${at}.controlled_staking`,
+          `must be CONTROLLED_STAKING_FORBIDDEN while admission games grant credits (defector_credits ${credits}): a controlled identity that stakes adds a staking slot bought with a credit, so credits would compound into a farm`,
+        );
+      }
+      break;
+    default: {
+      const unreachable: never = growth.controlledStaking;
+      throw new ValidationError(`${at}.controlled_staking`, `unknown value ${String(unreachable)}`);
+    }
+  }
+  period(`${at}.maturity_period_ms`, growth.maturityPeriodMs);
+  const stake = policy.admission.stakePeriodMs;
+  if (growth.maturityPeriodMs > 0 && growth.maturityPeriodMs < stake) {
+    throw new ValidationError(
+      `${at}.maturity_period_ms`,
+      `must be 0 or at least the admission stake period (${stake} ms): a newcomer staking sooner lets a cooperating ring double every stake period`,
+    );
+  }
+  windowed(`${at}.sponsor_quota`, growth.sponsorQuota, `${at}.sponsor_quota_window_ms`, growth.sponsorQuotaWindowMs);
+  if (growth.sponsorQuota > 0 && growth.sponsorQuotaWindowMs < stake) {
+    throw new ValidationError(
+      `${at}.sponsor_quota_window_ms`,
+      `must be at least the admission stake period (${stake} ms): a shorter window limits nothing the stake lock does not`,
+    );
+  }
+  if (
+    !Number.isInteger(growth.lineageDistance) ||
+    growth.lineageDistance < 0 ||
+    growth.lineageDistance > MAX_LINEAGE_DISTANCE
+  ) {
+    throw new ValidationError(`${at}.lineage_distance`, `must be a whole number from 0 to ${MAX_LINEAGE_DISTANCE}`);
+  }
+  windowed(`${at}.credit_cap`, growth.creditCap, `${at}.credit_cap_window_ms`, growth.creditCapWindowMs);
+  count(`${at}.pending_proposal_cap`, growth.pendingProposalCap);
+}
+
+function windowed(countField: string, value: number, windowField: string, windowMs: number): void {
+  count(countField, value);
+  period(windowField, windowMs);
+  if ((value === 0) !== (windowMs === 0)) {
+    throw new ValidationError(
+      value === 0 ? countField : windowField,
+      `must be set together with ${value === 0 ? windowField : countField} (both 0 turns the rule off)`,
+    );
+  }
+}
+
+function count(field: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_COUNT) {
+    throw new ValidationError(field, `must be a whole number from 0 to ${MAX_COUNT}`);
   }
 }
 

@@ -11,10 +11,62 @@ export interface ConsistencyGateOptions {
   readonly projections: readonly RunningProjection[];
   /** The durable consumers through which the service reacts to a stream (its own included). */
   readonly reactions: readonly { readonly source: ServiceName; readonly durable: string }[];
+  /** The server's cap on one call's wait, whatever its deadline (CONSISTENCY_WAIT_MAX_MS). */
+  readonly maxWaitMs?: number;
 }
 
-/** How often a waiter asks JetStream when what it waits for is not in the reaction's deliveries. */
+/**
+ * How often JetStream is asked about a reaction's durable consumer while calls wait on it: one
+ * request per interval for the whole service, however many calls wait (they share its answer).
+ */
 const ASK_EVERY_MS = 250;
+
+/**
+ * One request at a time for a value many callers want, each needing one fetched after it asked:
+ * a caller joins the fetch in flight if it started after the caller asked, else the single next
+ * fetch, which everyone queued behind the one in flight shares. So N waiting calls cost one request
+ * per round trip, not N.
+ */
+export class SharedFetch<T> {
+  private ticket = 0;
+  private current: { readonly startedAt: number; readonly promise: Promise<T> } | undefined;
+  private queued: Promise<T> | undefined;
+  /** Requests actually sent (for tests and metrics). */
+  fetches = 0;
+
+  constructor(private readonly fetch: () => Promise<T>) {}
+
+  /** A value fetched after this call. */
+  get(): Promise<T> {
+    const askedAt = ++this.ticket;
+    const current = this.current;
+    if (current === undefined) return this.start();
+    if (current.startedAt > askedAt) return current.promise;
+    this.queued ??= current.promise.then(
+      () => this.startQueued(),
+      () => this.startQueued(),
+    );
+    return this.queued;
+  }
+
+  private startQueued(): Promise<T> {
+    this.queued = undefined;
+    return this.start();
+  }
+
+  private start(): Promise<T> {
+    this.fetches++;
+    const startedAt = ++this.ticket;
+    const promise = this.fetch();
+    const entry = { startedAt, promise };
+    this.current = entry;
+    const clear = () => {
+      if (this.current === entry) this.current = undefined;
+    };
+    promise.then(clear, clear);
+    return promise;
+  }
+}
 
 /**
  * Decides when a service's read models reflect an event of some stream, and everything the service
@@ -33,9 +85,15 @@ const ASK_EVERY_MS = 250;
 export class ConsistencyGate {
   private readonly own: readonly RunningProjection[];
   private readonly progress = new Map<ServiceName, ReactionProgress>();
+  /** The own stream's last sequence, asked once for every call waiting at that moment. */
+  private readonly ownLastSeq: SharedFetch<number>;
+  readonly maxWaitMs: number | undefined;
 
   constructor(private readonly options: ConsistencyGateOptions) {
+    this.maxWaitMs = options.maxWaitMs;
     this.own = options.projections.filter((p) => p.source === options.service);
+    const ownStream = streamNames(options.namespace, options.service).stream;
+    this.ownLastSeq = new SharedFetch(async () => (await options.jsm.streams.info(ownStream)).state.last_seq);
     for (const reaction of options.reactions) {
       this.progress.set(reaction.source, new ReactionProgress(options, reaction));
     }
@@ -80,8 +138,7 @@ export class ConsistencyGate {
     if (!(await reaction.handled(target.seq, deadline))) {
       return `the ${this.options.service} service has not yet handled ${target.stream} event ${target.seq}`;
     }
-    const ownStream = streamNames(this.options.namespace, this.options.service).stream;
-    const appended = (await this.options.jsm.streams.info(ownStream)).state.last_seq;
+    const appended = await this.ownLastSeq.get();
     for (const { name, runner } of this.own) {
       if (!(await runner.waitFor(appended, remaining()))) {
         return `the ${name} read model has applied up to ${runner.position()}, not yet ${appended}`;
@@ -102,12 +159,16 @@ class ReactionProgress {
   private trusted = false;
   private readonly listeners = new Set<() => void>();
   private readonly stream: string;
+  /** The durable consumer as JetStream last showed it, shared by every waiting call. */
+  private readonly view: SharedFetch<ConsumerView | undefined>;
+  private lastView: { readonly at: number; readonly promise: Promise<ConsumerView | undefined> } | undefined;
 
   constructor(
     private readonly options: ConsistencyGateOptions,
     private readonly reaction: { readonly source: ServiceName; readonly durable: string },
   ) {
     this.stream = streamNames(options.namespace, reaction.source).stream;
+    this.view = new SharedFetch(() => this.fetchView());
   }
 
   async handle<T>(event: StoredEvent, handle: (event: StoredEvent) => Promise<T>): Promise<T> {
@@ -145,7 +206,7 @@ class ReactionProgress {
       if (this.trusted && this.watermark() >= seq) return true;
       if (Date.now() - askedAt >= ASK_EVERY_MS) {
         askedAt = Date.now();
-        if (await this.confirmedByJetStream(seq)) return true;
+        if (this.confirmedBy(await this.recentView(), seq)) return true;
         if (this.trusted && this.watermark() >= seq) return true;
       }
       const waitMs = Math.min(ASK_EVERY_MS, deadline - Date.now());
@@ -162,19 +223,45 @@ class ReactionProgress {
     }
   }
 
-  private async confirmedByJetStream(seq: number): Promise<boolean> {
+  /** The consumer's view, fetched at most once per ASK_EVERY_MS for all waiting calls together. */
+  private recentView(): Promise<ConsumerView | undefined> {
+    const last = this.lastView;
+    if (last && Date.now() - last.at < ASK_EVERY_MS) return last.promise;
+    const promise = this.view.get();
+    this.lastView = { at: Date.now(), promise };
+    return promise;
+  }
+
+  private confirmedBy(view: ConsumerView | undefined, seq: number): boolean {
+    if (view === undefined) return false;
+    if (!this.trusted && this.first > 0 && view.ackFloor >= this.first - 1) this.trusted = true;
+    if (view.ackFloor >= seq) return true;
+    if (!view.idle) return false;
+    // Nothing left to handle, as far as the stream goes: does it go as far as `seq`?
+    return view.streamLastSeq >= seq;
+  }
+
+  private async fetchView(): Promise<ConsumerView | undefined> {
     try {
       const info = await this.options.jsm.consumers.info(this.stream, this.reaction.durable);
-      const floor = info.ack_floor.stream_seq;
-      if (!this.trusted && this.first > 0 && floor >= this.first - 1) this.trusted = true;
-      if (floor >= seq) return true;
-      if (info.num_ack_pending > 0 || info.num_pending > 0) return false;
-      // Nothing left to handle, as far as the stream goes: does it go as far as `seq`?
-      return (await this.options.jsm.streams.info(this.stream)).state.last_seq >= seq;
+      const idle = info.num_ack_pending === 0 && info.num_pending === 0;
+      return {
+        ackFloor: info.ack_floor.stream_seq,
+        idle,
+        streamLastSeq: idle ? (await this.options.jsm.streams.info(this.stream)).state.last_seq : 0,
+      };
     } catch (error) {
       // The reaction has not started yet (the services start in any order): nothing is handled.
-      if (isJetStreamNotFound(error)) return false;
+      if (isJetStreamNotFound(error)) return undefined;
       throw error;
     }
   }
+}
+
+interface ConsumerView {
+  readonly ackFloor: number;
+  /** Nothing pending or unacknowledged. */
+  readonly idle: boolean;
+  /** The source stream's last sequence, when idle. */
+  readonly streamLastSeq: number;
 }

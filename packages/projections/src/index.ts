@@ -18,6 +18,6 @@ export {
   type RunningProjection,
   type RunningReadModels,
 } from "./read-models.js";
-export { ConsistencyGate, type ConsistencyGateOptions } from "./consistency.js";
+export { ConsistencyGate, SharedFetch, type ConsistencyGateOptions } from "./consistency.js";
 export { unnestRows, utcDay, writeTogether, type ColumnTypes } from "./unnest.js";
 export { sequenced, type Sequenced } from "./sequenced.js";

@@ -41,7 +41,39 @@ export interface ServiceConfig {
    * its durable consumers follow the stream's replication.
    */
   streamReplicas: number;
+  /** CONSISTENCY_WAIT_MAX_MS: the longest a query waits for a consistency token or min_sequence. */
+  consistencyWaitMaxMs: number;
+  /** GRPC_*: the gRPC server's limits (see grpc-limits.ts). */
+  grpc: GrpcLimits;
 }
+
+/** What one client connection may use of the gRPC server. */
+export interface GrpcLimits {
+  /** GRPC_MAX_RECEIVE_BYTES: the largest request message accepted (RESOURCE_EXHAUSTED above it). */
+  maxReceiveBytes: number;
+  /** GRPC_MAX_CONCURRENT_STREAMS: calls one connection may have open at once. */
+  maxConcurrentStreams: number;
+  /** GRPC_KEEPALIVE_MS: the server pings an idle connection this often... */
+  keepaliveMs: number;
+  /** GRPC_KEEPALIVE_TIMEOUT_MS: ...and closes it when the ping is not answered within this. */
+  keepaliveTimeoutMs: number;
+  /** GRPC_MAX_CONNECTION_IDLE_MS: a connection without calls for this long is closed. */
+  maxConnectionIdleMs: number;
+  /** GRPC_MAX_CONNECTION_AGE_MS: a connection is asked to go away after this long (clients reconnect)... */
+  maxConnectionAgeMs: number;
+  /** GRPC_MAX_CONNECTION_AGE_GRACE_MS: ...and closed this long after, its calls cancelled. */
+  maxConnectionAgeGraceMs: number;
+}
+
+export const GRPC_LIMIT_DEFAULTS: GrpcLimits = {
+  maxReceiveBytes: 1024 * 1024,
+  maxConcurrentStreams: 256,
+  keepaliveMs: 60_000,
+  keepaliveTimeoutMs: 20_000,
+  maxConnectionIdleMs: 15 * 60_000,
+  maxConnectionAgeMs: 60 * 60_000,
+  maxConnectionAgeGraceMs: 30_000,
+};
 
 export const SERVICE_CONFIG_DEFAULTS = {
   natsUrl: "nats://127.0.0.1:4222",
@@ -50,6 +82,7 @@ export const SERVICE_CONFIG_DEFAULTS = {
   logLevel: "info",
   shutdownGraceMs: 10_000,
   streamReplicas: 1,
+  consistencyWaitMaxMs: 5_000,
 } as const;
 
 /** Reads the configuration every service shares. Throws ConfigError on the first invalid variable. */
@@ -79,6 +112,43 @@ export function readServiceConfig(env: Env, options: { defaultGrpcAddress: strin
     }),
     clock: readOneOf(env, "POT_CLOCK", ["system", "controlled"] as const, "system"),
     streamReplicas: readInteger(env, "STREAM_REPLICAS", SERVICE_CONFIG_DEFAULTS.streamReplicas, { min: 1, max: 5 }),
+    consistencyWaitMaxMs: readInteger(env, "CONSISTENCY_WAIT_MAX_MS", SERVICE_CONFIG_DEFAULTS.consistencyWaitMaxMs, {
+      min: 0,
+      max: 60_000,
+    }),
+    grpc: readGrpcLimits(env),
+  };
+}
+
+/** The GRPC_* limits, each within a range that keeps the server usable. */
+export function readGrpcLimits(env: Env): GrpcLimits {
+  const d = GRPC_LIMIT_DEFAULTS;
+  return {
+    maxReceiveBytes: readInteger(env, "GRPC_MAX_RECEIVE_BYTES", d.maxReceiveBytes, {
+      min: 16 * 1024,
+      max: 64 * 1024 * 1024,
+    }),
+    maxConcurrentStreams: readInteger(env, "GRPC_MAX_CONCURRENT_STREAMS", d.maxConcurrentStreams, {
+      min: 1,
+      max: 65_535,
+    }),
+    keepaliveMs: readInteger(env, "GRPC_KEEPALIVE_MS", d.keepaliveMs, { min: 1_000, max: 24 * 3_600_000 }),
+    keepaliveTimeoutMs: readInteger(env, "GRPC_KEEPALIVE_TIMEOUT_MS", d.keepaliveTimeoutMs, {
+      min: 1_000,
+      max: 600_000,
+    }),
+    maxConnectionIdleMs: readInteger(env, "GRPC_MAX_CONNECTION_IDLE_MS", d.maxConnectionIdleMs, {
+      min: 1_000,
+      max: 7 * 24 * 3_600_000,
+    }),
+    maxConnectionAgeMs: readInteger(env, "GRPC_MAX_CONNECTION_AGE_MS", d.maxConnectionAgeMs, {
+      min: 1_000,
+      max: 7 * 24 * 3_600_000,
+    }),
+    maxConnectionAgeGraceMs: readInteger(env, "GRPC_MAX_CONNECTION_AGE_GRACE_MS", d.maxConnectionAgeGraceMs, {
+      min: 0,
+      max: 3_600_000,
+    }),
   };
 }
 

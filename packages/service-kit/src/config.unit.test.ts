@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, readInteger, readServiceConfig, withPort, type Env } from "./config.js";
+import { ConfigError, GRPC_LIMIT_DEFAULTS, readInteger, readServiceConfig, withPort, type Env } from "./config.js";
 
 const defaults = { defaultGrpcAddress: "127.0.0.1:50061" };
 
@@ -27,6 +27,8 @@ describe("readServiceConfig", () => {
       shutdownGraceMs: 10_000,
       clock: "system",
       streamReplicas: 1,
+      consistencyWaitMaxMs: 5_000,
+      grpc: GRPC_LIMIT_DEFAULTS,
     });
   });
 
@@ -48,6 +50,14 @@ describe("readServiceConfig", () => {
         NATS_USER: "pot-identity",
         NATS_PASSWORD: "pw2",
         NATS_CREDS: "",
+        CONSISTENCY_WAIT_MAX_MS: "2000",
+        GRPC_MAX_RECEIVE_BYTES: "65536",
+        GRPC_MAX_CONCURRENT_STREAMS: "32",
+        GRPC_KEEPALIVE_MS: "30000",
+        GRPC_KEEPALIVE_TIMEOUT_MS: "5000",
+        GRPC_MAX_CONNECTION_IDLE_MS: "60000",
+        GRPC_MAX_CONNECTION_AGE_MS: "600000",
+        GRPC_MAX_CONNECTION_AGE_GRACE_MS: "1000",
       },
       defaults,
     );
@@ -62,6 +72,16 @@ describe("readServiceConfig", () => {
       shutdownGraceMs: 2500,
       clock: "controlled",
       streamReplicas: 3,
+      consistencyWaitMaxMs: 2_000,
+      grpc: {
+        maxReceiveBytes: 65_536,
+        maxConcurrentStreams: 32,
+        keepaliveMs: 30_000,
+        keepaliveTimeoutMs: 5_000,
+        maxConnectionIdleMs: 60_000,
+        maxConnectionAgeMs: 600_000,
+        maxConnectionAgeGraceMs: 1_000,
+      },
     });
   });
 
@@ -88,6 +108,15 @@ describe("readServiceConfig", () => {
     [{ SHUTDOWN_GRACE_MS: "soon" }, 'SHUTDOWN_GRACE_MS "soon" is not a whole number between 0 and 600000'],
     [{ SHUTDOWN_GRACE_MS: "-1" }, 'SHUTDOWN_GRACE_MS "-1" is not a whole number between 0 and 600000'],
     [{ SHUTDOWN_GRACE_MS: "1.5" }, 'SHUTDOWN_GRACE_MS "1.5" is not a whole number between 0 and 600000'],
+    [
+      { CONSISTENCY_WAIT_MAX_MS: "600000" },
+      'CONSISTENCY_WAIT_MAX_MS "600000" is not a whole number between 0 and 60000',
+    ],
+    [
+      { GRPC_MAX_RECEIVE_BYTES: "100" },
+      'GRPC_MAX_RECEIVE_BYTES "100" is not a whole number between 16384 and 67108864',
+    ],
+    [{ GRPC_MAX_CONCURRENT_STREAMS: "0" }, 'GRPC_MAX_CONCURRENT_STREAMS "0" is not a whole number between 1 and 65535'],
     [
       { DATABASE_URL: "mysql://root:hunter2@db/pot" },
       "DATABASE_URL is not a postgres:// or postgresql:// URL with a host (value not shown: it may hold a password)",

@@ -1,4 +1,4 @@
-import { ValidationError } from "@pot/mechanism";
+import { echo, ValidationError } from "@pot/mechanism";
 import { UnavailableError } from "./grpc-status.js";
 import { DEFAULT_MAX_WAIT_MS, waitForSequence, type SequenceWaiter } from "./wait-for-sequence.js";
 
@@ -23,11 +23,18 @@ export interface ConsistencyWaiter {
   follows(stream: string): boolean;
   /** Undefined once the read model reflects `target`; otherwise what is still missing after `timeoutMs`. */
   waitFor(target: ConsistencyTarget, timeoutMs: number): Promise<string | undefined>;
+  /**
+   * The server's cap on one call's wait (CONSISTENCY_WAIT_MAX_MS), whatever deadline the caller set:
+   * a waiting call holds memory and a slot of the connection. DEFAULT_MAX_WAIT_MS when unset.
+   */
+  readonly maxWaitMs?: number;
 }
 
 const TOKEN_PART = /^([a-z]+):([0-9]{1,16})$/;
 const ANSWER_MARGIN_MS = 50;
 const MAX_TOKEN_PARTS = 8;
+/** Longer than any token of MAX_TOKEN_PARTS entries: refused before it is split or matched. */
+export const MAX_CONSISTENCY_TOKEN_LENGTH = 256;
 
 export function formatConsistencyToken(stream: string, seq: number | bigint): string {
   return `${stream}:${seq}`;
@@ -35,6 +42,9 @@ export function formatConsistencyToken(stream: string, seq: number | bigint): st
 
 /** The targets of a token ("" for none); throws ValidationError naming `field` when it is malformed. */
 export function parseConsistencyToken(token: string, field = "consistency_token"): ConsistencyTarget[] {
+  if (token.length > MAX_CONSISTENCY_TOKEN_LENGTH) {
+    throw new ValidationError(field, `is ${token.length} characters long, at most ${MAX_CONSISTENCY_TOKEN_LENGTH}`);
+  }
   if (token.trim() === "") return [];
   const parts = token.split(",").map((part) => part.trim());
   if (parts.length > MAX_TOKEN_PARTS) throw new ValidationError(field, `has more than ${MAX_TOKEN_PARTS} entries`);
@@ -42,14 +52,15 @@ export function parseConsistencyToken(token: string, field = "consistency_token"
     const match = TOKEN_PART.exec(part);
     const seq = match ? Number(match[2]) : NaN;
     if (!match || !Number.isSafeInteger(seq) || seq < 1) {
-      throw new ValidationError(field, `'${part}' is not <service>:<sequence>, e.g. adjudicator:1234`);
+      throw new ValidationError(field, `'${echo(part)}' is not <service>:<sequence>, e.g. adjudicator:1234`);
     }
     return { stream: match[1]!, seq };
   });
 }
 
 /**
- * Waits, at most until just before `deadline` (or `maxWaitMs` without one), until the read model has applied
+ * Waits, at most until just before `deadline` and never longer than `maxWaitMs` (the waiter's cap, else
+ * DEFAULT_MAX_WAIT_MS), until the read model has applied
  * `minSequence` of the service's own stream and reflects every target of `consistencyToken`.
  * Throws ValidationError for a malformed token or a stream the service does not follow, and
  * UnavailableError when the read model is still behind, so the caller retries.
@@ -58,7 +69,7 @@ export async function waitForConsistency(
   waiter: ConsistencyWaiter,
   request: { readonly minSequence: bigint | number; readonly consistencyToken: string },
   deadline: Date | undefined,
-  { maxWaitMs = DEFAULT_MAX_WAIT_MS }: { maxWaitMs?: number } = {},
+  { maxWaitMs = waiter.maxWaitMs ?? DEFAULT_MAX_WAIT_MS }: { maxWaitMs?: number } = {},
 ): Promise<void> {
   const targets = parseConsistencyToken(request.consistencyToken);
   for (const target of targets) {
@@ -68,7 +79,8 @@ export async function waitForConsistency(
   }
   // Stop waiting a little before the caller's deadline, so that the answer is UNAVAILABLE with the
   // reason rather than the caller's DEADLINE_EXCEEDED.
-  const until = deadline === undefined ? Date.now() + maxWaitMs : deadline.getTime() - ANSWER_MARGIN_MS;
+  const capped = Date.now() + maxWaitMs;
+  const until = deadline === undefined ? capped : Math.min(capped, deadline.getTime() - ANSWER_MARGIN_MS);
   await waitForSequence(waiter.projection, request.minSequence, new Date(until));
   for (const target of targets) {
     const missing = await waiter.waitFor(target, Math.max(0, until - Date.now()));

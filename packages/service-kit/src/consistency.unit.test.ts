@@ -87,3 +87,46 @@ describe("consistency tokens", () => {
     );
   });
 });
+
+describe("consistency tokens from an attacker", () => {
+  it("a 200 KB token is refused before it is split, with a short message", () => {
+    const started = performance.now();
+    assert.throws(
+      () => parseConsistencyToken(`adjudicator:${"9".repeat(200_000)}`),
+      (error: Error) => statusOf(error) === status.INVALID_ARGUMENT && error.message.length < 120,
+    );
+    assert.ok(performance.now() - started < 50);
+  });
+
+  it("an entry that does not parse is quoted cut to 64 characters with its size, control characters escaped", () => {
+    assert.throws(
+      () => parseConsistencyToken(`x\u0000${"y".repeat(100)}`),
+      (error: Error) =>
+        !error.message.includes("\u0000") && error.message.includes("\\u0000") && /…\(102 bytes\)/.test(error.message),
+    );
+  });
+});
+
+describe("the server's cap on consistency waits", () => {
+  it("stops waiting after the waiter's maxWaitMs even when the caller's deadline is far away", async () => {
+    const service = {
+      ...waiter(["adjudicator"], 10),
+      maxWaitMs: 100,
+      waitFor: async (_target: ConsistencyTarget, timeoutMs: number) => {
+        await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+        return "still behind";
+      },
+    };
+    const started = Date.now();
+    await assert.rejects(
+      waitForConsistency(
+        service,
+        { minSequence: 0n, consistencyToken: "adjudicator:40" },
+        new Date(Date.now() + 60_000),
+      ),
+      (error) => statusOf(error) === status.UNAVAILABLE,
+    );
+    const waited = Date.now() - started;
+    assert.ok(waited >= 90 && waited < 1_000, `waited ${waited} ms`);
+  });
+});

@@ -32,10 +32,20 @@ export const INTERNAL_DETAILS = "internal error";
  * names nor stack traces reach a client. The caller logs the original error.
  */
 export function toGrpcStatus(error: unknown): GrpcStatus {
-  if (isPotError(error)) return { code: statusByErrorCode[error.code], details: error.message };
-  if (error instanceof UnavailableError) return { code: status.UNAVAILABLE, details: error.message };
+  if (isPotError(error)) return { code: statusByErrorCode[error.code], details: capped(error.message) };
+  if (error instanceof UnavailableError) return { code: status.UNAVAILABLE, details: capped(error.message) };
   if (isConnectivityError(error)) return { code: status.UNAVAILABLE, details: UNAVAILABLE_DETAILS };
   return { code: status.INTERNAL, details: INTERNAL_DETAILS };
+}
+
+/**
+ * Status details travel in an HTTP/2 trailer, and a client drops a connection whose headers pass its
+ * limit (8 KiB by default in grpc-js): whatever a message quotes, it is cut well below that.
+ */
+export const MAX_DETAILS_LENGTH = 1024;
+
+function capped(details: string): string {
+  return details.length <= MAX_DETAILS_LENGTH ? details : `${details.slice(0, MAX_DETAILS_LENGTH - 1)}…`;
 }
 
 // Socket-level failures, as Node reports them for NATS and Postgres connections alike.

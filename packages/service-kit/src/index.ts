@@ -20,9 +20,21 @@ export {
   readUrl,
   withPort,
   SERVICE_CONFIG_DEFAULTS,
+  GRPC_LIMIT_DEFAULTS,
+  readGrpcLimits,
   type Env,
+  type GrpcLimits,
   type ServiceConfig,
 } from "./config.js";
+export { grpcServerOptions } from "./grpc-limits.js";
+export {
+  checkRequestLimits,
+  parseRequestLimits,
+  requestLimits,
+  REQUEST_LIMITS_FILE,
+  type FieldLimit,
+  type RequestLimits,
+} from "./request-bounds.js";
 export { createLogger, silentLogger, LOG_LEVELS, type Logger, type LogLevel, type PinoLogger } from "./logger.js";
 export {
   runService,
@@ -39,7 +51,15 @@ export {
   waitForConsistency,
   parseConsistencyToken,
   formatConsistencyToken,
+  MAX_CONSISTENCY_TOKEN_LENGTH,
   type ConsistencyTarget,
   type ConsistencyWaiter,
 } from "./consistency.js";
-export { pageSize, encodePageToken, decodePageToken, dayRange } from "./queries.js";
+export {
+  pageSize,
+  encodePageToken,
+  decodePageToken,
+  dayRange,
+  MAX_PAGE_TOKEN_LENGTH,
+  type CursorPart,
+} from "./queries.js";

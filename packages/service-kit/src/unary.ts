@@ -12,6 +12,7 @@ import {
 import { ATTR, createHistogram, meter, METRICS } from "@pot/telemetry";
 import { toGrpcStatus, type GrpcStatus } from "./grpc-status.js";
 import type { Logger } from "./logger.js";
+import { checkRequestLimits } from "./request-bounds.js";
 
 export interface CallContext {
   /** When the client stops waiting; undefined if it set no deadline. */
@@ -63,6 +64,9 @@ function serviceAndMethod(path: string | undefined, fallback: string): [string, 
  * response, with the status of its error (via toGrpcStatus, the only mapping), or with
  * DEADLINE_EXCEEDED when the deadline passes first. The signal aborts on deadline and on
  * cancellation; whatever the handler does afterwards is dropped.
+ *
+ * A request to a pot.* service is first held to the limits of its fields (request-bounds.ts):
+ * INVALID_ARGUMENT without running the handler.
  *
  * The handler runs in a SERVER span, child of the trace context the caller sent in its metadata
  * (W3C traceparent), named "<service>/<method>"; the call's duration is recorded by method and
@@ -140,6 +144,8 @@ export function unary<Req, Res>(
 
     void otelContext.with(active, async () => {
       try {
+        // The edge: every request of our own services is held to its field limits before any handler sees it.
+        if (service.startsWith("pot.")) checkRequestLimits(`${name}Request`, call.request);
         const response = await handler(call.request, { deadline, signal: controller.signal, metadata: call.metadata });
         if (!settled) logger.debug({ method, durationMs: elapsedMs() }, "call completed");
         settle(null, response);

@@ -6,7 +6,11 @@ import {
   SIGNATURE_BYTES,
   ValidationError,
   type ActionSpec,
+  isLegacyGrowth,
+  LEGACY_GROWTH_RULES,
+  type ControlledStaking,
   type GameRules,
+  type GrowthRules,
   type MoveName,
   type Policy,
 } from "@pot/mechanism";
@@ -123,7 +127,64 @@ export function policyFromWire(policy: pb.Policy | undefined, field = "policy"):
     proposalTtlMs: toNumber(policy.proposalTtlMs),
     creditTtlMs: toNumber(policy.creditTtlMs),
     exclusionSponsorPenaltyMs: toNumber(policy.exclusionSponsorPenaltyMs),
+    growth: growthFromWire(policy.growth, `${field}.growth`),
   };
+}
+
+/** Absent growth rules (a policy published before they existed) decode to LEGACY_GROWTH_RULES. */
+export function growthFromWire(growth: pb.GrowthRules | undefined, field = "policy.growth"): GrowthRules {
+  if (!growth) return LEGACY_GROWTH_RULES;
+  return {
+    controlledStaking: controlledStakingFromWire(growth.controlledStaking, `${field}.controlled_staking`),
+    maturityPeriodMs: toNumber(growth.maturityPeriodMs),
+    sponsorQuota: growth.sponsorQuota,
+    sponsorQuotaWindowMs: toNumber(growth.sponsorQuotaWindowMs),
+    lineageDistance: growth.lineageDistance,
+    creditCap: growth.creditCap,
+    creditCapWindowMs: toNumber(growth.creditCapWindowMs),
+    pendingProposalCap: growth.pendingProposalCap,
+  };
+}
+
+export function growthToWire(growth: GrowthRules): pb.GrowthRules {
+  return {
+    controlledStaking: controlledStakingToWire(growth.controlledStaking),
+    maturityPeriodMs: toBig(growth.maturityPeriodMs),
+    sponsorQuota: growth.sponsorQuota,
+    sponsorQuotaWindowMs: toBig(growth.sponsorQuotaWindowMs),
+    lineageDistance: growth.lineageDistance,
+    creditCap: growth.creditCap,
+    creditCapWindowMs: toBig(growth.creditCapWindowMs),
+    pendingProposalCap: growth.pendingProposalCap,
+  };
+}
+
+export function controlledStakingFromWire(value: pb.ControlledStaking, field: string): ControlledStaking {
+  switch (value) {
+    case pb.ControlledStaking.CONTROLLED_STAKING_UNSPECIFIED:
+      return "legacy";
+    case pb.ControlledStaking.CONTROLLED_STAKING_FORBIDDEN:
+      return "forbidden";
+    case pb.ControlledStaking.CONTROLLED_STAKING_ALLOWED:
+      return "allowed";
+    default:
+      throw new ValidationError(field, `unknown value ${String(value)}`);
+  }
+}
+
+export function controlledStakingToWire(value: ControlledStaking): pb.ControlledStaking {
+  switch (value) {
+    case "legacy":
+      return pb.ControlledStaking.CONTROLLED_STAKING_UNSPECIFIED;
+    case "forbidden":
+      return pb.ControlledStaking.CONTROLLED_STAKING_FORBIDDEN;
+    case "allowed":
+      return pb.ControlledStaking.CONTROLLED_STAKING_ALLOWED;
+    default: {
+      const unreachable: never = value;
+      return unreachable;
+    }
+  }
 }
 
 export function policyToWire(policy: Policy): pb.Policy {
@@ -135,6 +196,8 @@ export function policyToWire(policy: Policy): pb.Policy {
     proposalTtlMs: toBig(policy.proposalTtlMs),
     creditTtlMs: toBig(policy.creditTtlMs),
     exclusionSponsorPenaltyMs: toBig(policy.exclusionSponsorPenaltyMs),
+    // A legacy policy stays without growth rules on the wire, so it re-encodes to what was published.
+    growth: isLegacyGrowth(policy.growth) ? undefined : growthToWire(policy.growth),
   };
 }
 

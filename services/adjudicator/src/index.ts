@@ -8,7 +8,7 @@ import {
   streamNames,
 } from "@pot/event-store";
 import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
-import { createGrpcServer, type Logger } from "@pot/service-kit";
+import { createGrpcServer, grpcServerOptions, type Logger } from "@pot/service-kit";
 import { Adjudicator } from "./application/adjudicator.js";
 import { startDeadlineScheduler } from "./application/deadlines.js";
 import { AdjudicatorServiceService, adjudicatorHandlers } from "./adapters/grpc/handlers.js";
@@ -63,6 +63,7 @@ export async function startAdjudicator(
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,
+    maxWaitMs: config.consistencyWaitMaxMs,
     namespace: ns,
     service: "adjudicator",
     projections: views.runners,
@@ -92,6 +93,7 @@ export async function startAdjudicator(
 
   const grpc = createGrpcServer({
     logger,
+    serverOptions: grpcServerOptions(config.grpc),
     services: [
       {
         name: "pot.v1.AdjudicatorService",

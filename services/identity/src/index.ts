@@ -8,7 +8,7 @@ import {
   streamNames,
 } from "@pot/event-store";
 import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
-import { createGrpcServer, type Logger } from "@pot/service-kit";
+import { createGrpcServer, grpcServerOptions, type Logger } from "@pot/service-kit";
 import { IdentityServiceService, identityHandlers } from "./adapters/grpc/handlers.js";
 import { memberAggregate, networkAggregate } from "./adapters/nats/codec.js";
 import { Identity } from "./application/identity.js";
@@ -49,6 +49,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,
+    maxWaitMs: config.consistencyWaitMaxMs,
     namespace: ns,
     service: "identity",
     projections: views.runners,
@@ -81,6 +82,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
 
   const grpc = createGrpcServer({
     logger,
+    serverOptions: grpcServerOptions(config.grpc),
     services: [
       {
         name: "pot.v1.IdentityService",

@@ -8,7 +8,7 @@ import {
   streamNames,
 } from "@pot/event-store";
 import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
-import { createGrpcServer, type Logger } from "@pot/service-kit";
+import { createGrpcServer, grpcServerOptions, type Logger } from "@pot/service-kit";
 import { MatchmakerServiceService, matchmakerHandlers } from "./adapters/grpc/handlers.js";
 import { ledgerAggregate } from "./adapters/nats/codec.js";
 import { Matchmaker } from "./application/matchmaker.js";
@@ -22,6 +22,13 @@ export interface StartOptions {
 
 /** Ledger appends in flight at once: the matchmaker's commands all go through its one aggregate. */
 const LEDGER_PIPELINE = 128;
+/**
+ * Requests to the ledger remembered with what they appended (their first answer), rebuilt from the
+ * log on start: every command of the network goes through the one ledger, so the window is a count
+ * of its latest causations (about 12 MB), not a time. A retry older than that is decided again:
+ * refused or a no-op as the ledger's rules say, with the ledger's current sequence.
+ */
+const LEDGER_CAUSATIONS = 20_000;
 
 export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, options: StartOptions = {}) {
   const ns = config.namespace;
@@ -45,11 +52,16 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     logger,
   });
   // The ledger is alone on the matchmaker's stream, so its appends can be pipelined (see RepositoryOptions).
-  const ledger = new AggregateRepository(store, ledgerAggregate, { logger, pipeline: LEDGER_PIPELINE });
+  const ledger = new AggregateRepository(store, ledgerAggregate, {
+    logger,
+    pipeline: LEDGER_PIPELINE,
+    maxCausations: LEDGER_CAUSATIONS,
+  });
   const matchmaker = new Matchmaker(ledger, now);
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,
+    maxWaitMs: config.consistencyWaitMaxMs,
     namespace: ns,
     service: "matchmaker",
     projections: views.runners,
@@ -89,6 +101,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
 
   const grpc = createGrpcServer({
     logger,
+    serverOptions: grpcServerOptions(config.grpc),
     services: [
       {
         name: "pot.v1.MatchmakerService",

@@ -1,5 +1,5 @@
 import { DEFAULT_POLICY, IllegalStateError, NotFoundError, type Policy } from "@pot/mechanism";
-import type { AggregateRepository, Logger, StoredEvent } from "@pot/event-store";
+import { requestDigest, type AggregateRepository, type Logger, type StoredEvent } from "@pot/event-store";
 import { actionFromWire, policyFromWire, sponsorFromWire, toNumber } from "@pot/wire";
 import {
   currentPolicy,
@@ -42,13 +42,19 @@ export class Adjudicator {
     );
   }
 
+  /** Idempotent per request id: a retry gets the version its first call published, another policy ALREADY_EXISTS. */
   async publishPolicy(requestId: string, policy: Omit<Policy, "version">, traced: Traced = {}) {
     const result = await this.deps.policies.execute(
       POLICY_ID,
-      { causationId: `publish-policy:${requestId}`, now: new Date(this.deps.now()), ...traced },
+      {
+        causationId: `publish-policy:${requestId}`,
+        now: new Date(this.deps.now()),
+        request: { digest: requestDigest(policy), describe: `request_id ${requestId}` },
+        ...traced,
+      },
       (state) => decidePolicy({ type: "PublishPolicy", policy }, state),
     );
-    const published = currentPolicy(result.state);
+    const published = result.caused?.events.find((event) => event.type === "PolicyPublished")?.policy;
     if (!published) throw new IllegalStateError("no policy was published");
     return { version: published.version, sequence: result.seq };
   }
@@ -68,13 +74,24 @@ export class Adjudicator {
     traced: Traced = {},
   ): Promise<{ sequence: number }> {
     const now = this.deps.now();
-    const result = await this.run(input.gameId, `commit:${input.gameId}:${input.memberId}`, now, traced, {
-      type: "CommitMove",
-      memberId: input.memberId,
-      commitment: input.commitment,
-      signature: input.signature,
+    const request = {
+      digest: requestDigest({ commitment: input.commitment, signature: input.signature }),
+      describe: `the commitment of member ${input.memberId} in game ${input.gameId}`,
+    };
+    const result = await this.run(
+      input.gameId,
+      `commit:${input.gameId}:${input.memberId}`,
       now,
-    });
+      traced,
+      {
+        type: "CommitMove",
+        memberId: input.memberId,
+        commitment: input.commitment,
+        signature: input.signature,
+        now,
+      },
+      request,
+    );
     return { sequence: result.seq };
   }
 
@@ -83,16 +100,39 @@ export class Adjudicator {
     traced: Traced = {},
   ): Promise<{ sequence: number; outcome: Outcome | undefined }> {
     const now = this.deps.now();
-    const result = await this.run(input.gameId, `reveal:${input.gameId}:${input.memberId}`, now, traced, {
-      type: "RevealMove",
-      memberId: input.memberId,
-      move: input.move,
-      nonce: input.nonce,
-      signature: input.signature,
+    const request = {
+      digest: requestDigest({ move: input.move, nonce: input.nonce, signature: input.signature }),
+      describe: `the reveal of member ${input.memberId} in game ${input.gameId}`,
+    };
+    const result = await this.run(
+      input.gameId,
+      `reveal:${input.gameId}:${input.memberId}`,
       now,
-    });
-    const state = result.state;
-    return { sequence: result.seq, outcome: state.phase === "resolved" ? state.resolution?.outcome : undefined };
+      traced,
+      {
+        type: "RevealMove",
+        memberId: input.memberId,
+        move: input.move,
+        nonce: input.nonce,
+        signature: input.signature,
+        now,
+      },
+      request,
+    );
+    // The answer is what this reveal caused, as the log has it: a retry gets the first answer.
+    const caused = result.caused;
+    const resolution = caused?.events.find((event) => event.type === "GameResolved");
+    if (resolution?.type === "GameResolved") {
+      return { sequence: caused!.seqs[caused!.events.indexOf(resolution)] ?? result.seq, outcome: resolution.outcome };
+    }
+    // The last reveal whose resolution was not stored with it (the append failed part-way, and the
+    // deadline sweep or a retry finished it): the game's outcome is what this reveal settled.
+    const last = caused !== undefined && caused.expected > 1;
+    if (last && result.state.phase === "resolved") {
+      const game = await this.deps.games.load(input.gameId);
+      return { sequence: game.seq, outcome: result.state.resolution?.outcome };
+    }
+    return { sequence: result.seq, outcome: undefined };
   }
 
   /** Resolves a game whose deadline has passed (or whose resolution an earlier crash interrupted). */
@@ -158,7 +198,14 @@ export class Adjudicator {
     );
   }
 
-  private run(gameId: string, causationId: string, now: number, traced: Traced, command: GameCommand) {
+  private run(
+    gameId: string,
+    causationId: string,
+    now: number,
+    traced: Traced,
+    command: GameCommand,
+    request?: { digest: string; describe: string },
+  ) {
     return this.deps.games.execute(
       gameId,
       {
@@ -166,6 +213,7 @@ export class Adjudicator {
         correlationId: gameId,
         now: new Date(now),
         ...(traced.headers ? { headers: traced.headers } : {}),
+        ...(request ? { request } : {}),
       },
       (state) => decideGame(command, state),
     );

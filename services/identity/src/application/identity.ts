@@ -1,4 +1,4 @@
-import type { AggregateRepository, StoredEvent } from "@pot/event-store";
+import { requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
 import { memberIdOf, NotFoundError } from "@pot/mechanism";
 import { toNumber } from "@pot/wire";
 import {
@@ -41,7 +41,15 @@ export class Identity {
   ) {
     const result = await this.deps.network.execute(
       NETWORK_ID,
-      { causationId: `bootstrap:${input.requestId}`, now: new Date(this.deps.now()), ...traced },
+      {
+        causationId: `bootstrap:${input.requestId}`,
+        now: new Date(this.deps.now()),
+        request: {
+          digest: requestDigest({ members: input.members, agreement: input.agreement, force: input.force }),
+          describe: `request_id ${input.requestId}`,
+        },
+        ...traced,
+      },
       (state) =>
         decideNetwork(
           { type: "Bootstrap", members: input.members, agreement: input.agreement, force: input.force },
@@ -54,9 +62,19 @@ export class Identity {
   async publishAgreement(input: { requestId: string; hash: Uint8Array; uri: string }, traced: Traced = {}) {
     const result = await this.deps.network.execute(
       NETWORK_ID,
-      { causationId: `agreement:${input.requestId}`, now: new Date(this.deps.now()), ...traced },
+      {
+        causationId: `agreement:${input.requestId}`,
+        now: new Date(this.deps.now()),
+        request: {
+          digest: requestDigest({ hash: input.hash, uri: input.uri }),
+          describe: `request_id ${input.requestId}`,
+        },
+        ...traced,
+      },
       (state) => decideNetwork({ type: "PublishAgreement", hash: input.hash, uri: input.uri }, state),
     );
+    const published = result.caused?.events.find((event) => event.type === "AgreementPublished");
+    if (published?.type === "AgreementPublished") return { version: published.agreement.version, sequence: result.seq };
     const agreement = currentAgreement(result.state);
     if (!agreement) throw new NotFoundError("no agreement was recorded");
     return { version: agreement.version, sequence: result.seq };
@@ -79,7 +97,15 @@ export class Identity {
     const now = this.deps.now();
     const spent = await this.deps.members.execute(
       input.memberId,
-      { causationId: `redeem:${input.requestId}`, now: new Date(now), ...traced },
+      {
+        causationId: `redeem:${input.requestId}`,
+        now: new Date(now),
+        request: {
+          digest: requestDigest({ consent: input.consent, signature: input.signature }),
+          describe: `request_id ${input.requestId} of member ${input.memberId}`,
+        },
+        ...traced,
+      },
       (state) =>
         decideMember(
           {
@@ -101,9 +127,12 @@ export class Identity {
       `redeem:${input.requestId}`,
       traced.headers,
     );
+    // A retry answers with the credits left as of the first redemption's time.
+    const redeemed = spent.caused?.events.find((event) => event.type === "CreditRedeemed");
+    const at = redeemed?.type === "CreditRedeemed" ? redeemed.redeemedAt : now;
     return {
       admittedMemberId: candidateId,
-      creditsLeft: availableCredits(spent.state, now),
+      creditsLeft: availableCredits(spent.state, at),
       sequence: Math.max(spent.seq, admitted.seq),
     };
   }
@@ -112,7 +141,12 @@ export class Identity {
     const now = this.deps.now();
     const result = await this.deps.members.execute(
       input.memberId,
-      { causationId: `exclude:${input.requestId}`, now: new Date(now), ...traced },
+      {
+        causationId: `exclude:${input.requestId}`,
+        now: new Date(now),
+        request: { digest: requestDigest({ reason: input.reason }), describe: `request_id ${input.requestId}` },
+        ...traced,
+      },
       (state) => decideMember({ type: "Exclude", reason: input.reason, now }, state),
     );
     return { sequence: result.seq };

@@ -1,4 +1,4 @@
-import type { AggregateRepository, StoredEvent } from "@pot/event-store";
+import { requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
 import { Outcome } from "@pot/contracts";
 import { IllegalStateError, NotFoundError, type ActionSpec } from "@pot/mechanism";
 import { policyFromWire, toNumber } from "@pot/wire";
@@ -28,11 +28,21 @@ export class Matchmaker {
     traced: Traced = {},
   ) {
     const now = this.now();
-    const result = await this.run(`propose:${input.proposalId}`, input.proposalId, now, traced, {
-      type: "Propose",
-      ...input,
+    const { proposalId, ...content } = input;
+    const request = { digest: requestDigest(content), describe: `proposal_id ${proposalId}` };
+    const result = await this.run(
+      `propose:${input.proposalId}`,
+      input.proposalId,
       now,
-    });
+      traced,
+      { type: "Propose", ...input, now },
+      request,
+    );
+    // What the proposal's first call recorded answers every retry of it, whatever happened since.
+    const made = result.caused?.events.find((event) => event.type === "ProposalMade");
+    if (made?.type === "ProposalMade") {
+      return { proposalId: made.proposalId, expiresAt: made.expiresAt, sequence: result.seq };
+    }
     const proposal = result.state.proposals.get(input.proposalId);
     if (!proposal) {
       // A redelivered request (replayed by causation id) whose proposal has since been retired.
@@ -46,13 +56,20 @@ export class Matchmaker {
   async answer(input: Omit<Answer, "now">, traced: Traced = {}) {
     const now = this.now();
     const command = { ...input, now } as LedgerCommand;
+    const request = {
+      digest: requestDigest({ signature: input.signature }),
+      describe: `the ${input.type.toLowerCase()} of proposal ${input.proposalId} by member ${input.memberId}`,
+    };
     const result = await this.run(
       `${input.type.toLowerCase()}:${input.proposalId}:${input.memberId}`,
       input.proposalId,
       now,
       traced,
       command,
+      request,
     );
+    const opened = result.caused?.events.find((event) => event.type === "GameOpened");
+    if (opened?.type === "GameOpened") return { sequence: result.seq, stakeLockedUntil: opened.stakeLockedUntil };
     const slot = result.state.slots.get(input.memberId);
     return { sequence: result.seq, stakeLockedUntil: slot?.lockGameId === input.proposalId ? slot.lockedUntil : 0 };
   }
@@ -121,10 +138,23 @@ export class Matchmaker {
     );
   }
 
-  private run(causationId: string, correlationId: string, now: number, traced: Traced, command: LedgerCommand) {
+  private run(
+    causationId: string,
+    correlationId: string,
+    now: number,
+    traced: Traced,
+    command: LedgerCommand,
+    request: { digest: string; describe: string },
+  ) {
     return this.ledger.execute(
       LEDGER_ID,
-      { causationId, correlationId, now: new Date(now), ...(traced.headers ? { headers: traced.headers } : {}) },
+      {
+        causationId,
+        correlationId,
+        now: new Date(now),
+        request,
+        ...(traced.headers ? { headers: traced.headers } : {}),
+      },
       (state) => decideLedger(command, state),
     );
   }

@@ -163,6 +163,58 @@ export function outcomeToJSON(object: Outcome): string {
   }
 }
 
+/** What an identity admitted by a redeemed credit (a controlled identity) may do with staking. */
+export enum ControlledStaking {
+  /**
+   * CONTROLLED_STAKING_UNSPECIFIED - Policies published before growth rules existed: a controlled identity stakes like any member.
+   * Kept so old logs replay as they did; PublishPolicy refuses a policy that leaves it unset.
+   */
+  CONTROLLED_STAKING_UNSPECIFIED = 0,
+  /**
+   * CONTROLLED_STAKING_FORBIDDEN - A controlled identity never stakes: it can neither propose nor accept a game. An identity minted
+   * by a credit therefore never adds staking capacity, so credits cannot compound (the credit farm).
+   */
+  CONTROLLED_STAKING_FORBIDDEN = 1,
+  /**
+   * CONTROLLED_STAKING_ALLOWED - A controlled identity stakes with a slot of its own, like a sponsored member. Valid only when no
+   * admission game grants credits (admission.defector_credits = 0).
+   */
+  CONTROLLED_STAKING_ALLOWED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function controlledStakingFromJSON(object: any): ControlledStaking {
+  switch (object) {
+    case 0:
+    case "CONTROLLED_STAKING_UNSPECIFIED":
+      return ControlledStaking.CONTROLLED_STAKING_UNSPECIFIED;
+    case 1:
+    case "CONTROLLED_STAKING_FORBIDDEN":
+      return ControlledStaking.CONTROLLED_STAKING_FORBIDDEN;
+    case 2:
+    case "CONTROLLED_STAKING_ALLOWED":
+      return ControlledStaking.CONTROLLED_STAKING_ALLOWED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ControlledStaking.UNRECOGNIZED;
+  }
+}
+
+export function controlledStakingToJSON(object: ControlledStaking): string {
+  switch (object) {
+    case ControlledStaking.CONTROLLED_STAKING_UNSPECIFIED:
+      return "CONTROLLED_STAKING_UNSPECIFIED";
+    case ControlledStaking.CONTROLLED_STAKING_FORBIDDEN:
+      return "CONTROLLED_STAKING_FORBIDDEN";
+    case ControlledStaking.CONTROLLED_STAKING_ALLOWED:
+      return "CONTROLLED_STAKING_ALLOWED";
+    case ControlledStaking.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A candidate's signed consent to one version of the network's legal agreement. */
 export interface Consent {
   /** Ed25519 public key of the candidate (32 bytes). The member id is its lowercase hex. */
@@ -236,6 +288,44 @@ export interface Policy {
   creditTtlMs: bigint;
   /** Suspension of each sponsor of a member who is excluded (sponsor accountability); 0 for none. */
   exclusionSponsorPenaltyMs: bigint;
+  /**
+   * Rules that bound how fast any group of colluding identities can grow. Absent from policies
+   * published before they existed: such a policy replays as it always decided (no growth rule).
+   */
+  growth: GrowthRules | undefined;
+}
+
+/** Limits on who may stake, how often and with whom. Every count or period at 0 turns its rule off. */
+export interface GrowthRules {
+  controlledStaking: ControlledStaking;
+  /**
+   * A newcomer (sponsored or controlled; genesis members are exempt) cannot stake until this long after
+   * its admission. 0 for none; otherwise at least admission.stake_period_ms.
+   */
+  maturityPeriodMs: bigint;
+  /**
+   * A member may be a sponsor of at most this many games opened within any sponsor_quota_window_ms.
+   * 0 for no quota.
+   */
+  sponsorQuota: number;
+  /** The sliding window of sponsor_quota; set exactly when sponsor_quota is, at least admission.stake_period_ms. */
+  sponsorQuotaWindowMs: bigint;
+  /**
+   * Two members related within this many lineage steps (a sponsor or the controller is one step up;
+   * parent and child are 1 apart, siblings and grandparents 2, cousins 4) may not sponsor one game
+   * together. Whatever the distance, members that are or share the same controlling member are refused
+   * when it is above 0. 0 for no lineage rule; at most 8.
+   */
+  lineageDistance: number;
+  /**
+   * A member receives at most this many admission credits within any credit_cap_window_ms; credits a
+   * game awards beyond it are not granted (CreditsGranted says how many were capped). 0 for no cap.
+   */
+  creditCap: number;
+  /** The sliding window of credit_cap; set exactly when credit_cap is. */
+  creditCapWindowMs: bigint;
+  /** A member may have at most this many proposals it made waiting for an answer. 0 for no cap. */
+  pendingProposalCap: number;
 }
 
 /** A sponsor's suspension, as decided at resolution. */
@@ -976,6 +1066,7 @@ function createBasePolicy(): Policy {
     proposalTtlMs: 0n,
     creditTtlMs: 0n,
     exclusionSponsorPenaltyMs: 0n,
+    growth: undefined,
   };
 }
 
@@ -1015,6 +1106,9 @@ export const Policy: MessageFns<Policy> = {
         );
       }
       writer.uint32(56).uint64(message.exclusionSponsorPenaltyMs);
+    }
+    if (message.growth !== undefined) {
+      GrowthRules.encode(message.growth, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -1088,6 +1182,14 @@ export const Policy: MessageFns<Policy> = {
             message.exclusionSponsorPenaltyMs = reader.uint64() as bigint;
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.growth = GrowthRules.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1129,6 +1231,7 @@ export const Policy: MessageFns<Policy> = {
         : isSet(object.exclusion_sponsor_penalty_ms)
         ? BigInt(object.exclusion_sponsor_penalty_ms)
         : 0n,
+      growth: isSet(object.growth) ? GrowthRules.fromJSON(object.growth) : undefined,
     };
   },
 
@@ -1154,6 +1257,9 @@ export const Policy: MessageFns<Policy> = {
     }
     if (message.exclusionSponsorPenaltyMs !== 0n) {
       obj.exclusionSponsorPenaltyMs = message.exclusionSponsorPenaltyMs.toString();
+    }
+    if (message.growth !== undefined) {
+      obj.growth = GrowthRules.toJSON(message.growth);
     }
     return obj;
   },
@@ -1181,6 +1287,246 @@ export const Policy: MessageFns<Policy> = {
       (object.exclusionSponsorPenaltyMs !== undefined && object.exclusionSponsorPenaltyMs !== null)
         ? BigInt(object.exclusionSponsorPenaltyMs)
         : 0n;
+    message.growth = (object.growth !== undefined && object.growth !== null)
+      ? GrowthRules.fromPartial(object.growth)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGrowthRules(): GrowthRules {
+  return {
+    controlledStaking: 0,
+    maturityPeriodMs: 0n,
+    sponsorQuota: 0,
+    sponsorQuotaWindowMs: 0n,
+    lineageDistance: 0,
+    creditCap: 0,
+    creditCapWindowMs: 0n,
+    pendingProposalCap: 0,
+  };
+}
+
+export const GrowthRules: MessageFns<GrowthRules> = {
+  encode(message: GrowthRules, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.controlledStaking !== 0) {
+      writer.uint32(8).int32(message.controlledStaking);
+    }
+    if (message.maturityPeriodMs !== 0n) {
+      if (BigInt.asUintN(64, message.maturityPeriodMs) !== message.maturityPeriodMs) {
+        throw new globalThis.Error("value provided for field message.maturityPeriodMs of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.maturityPeriodMs);
+    }
+    if (message.sponsorQuota !== 0) {
+      writer.uint32(24).uint32(message.sponsorQuota);
+    }
+    if (message.sponsorQuotaWindowMs !== 0n) {
+      if (BigInt.asUintN(64, message.sponsorQuotaWindowMs) !== message.sponsorQuotaWindowMs) {
+        throw new globalThis.Error("value provided for field message.sponsorQuotaWindowMs of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.sponsorQuotaWindowMs);
+    }
+    if (message.lineageDistance !== 0) {
+      writer.uint32(40).uint32(message.lineageDistance);
+    }
+    if (message.creditCap !== 0) {
+      writer.uint32(48).uint32(message.creditCap);
+    }
+    if (message.creditCapWindowMs !== 0n) {
+      if (BigInt.asUintN(64, message.creditCapWindowMs) !== message.creditCapWindowMs) {
+        throw new globalThis.Error("value provided for field message.creditCapWindowMs of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.creditCapWindowMs);
+    }
+    if (message.pendingProposalCap !== 0) {
+      writer.uint32(64).uint32(message.pendingProposalCap);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GrowthRules {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGrowthRules();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.controlledStaking = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maturityPeriodMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sponsorQuota = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sponsorQuotaWindowMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lineageDistance = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.creditCap = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.creditCapWindowMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.pendingProposalCap = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GrowthRules {
+    return {
+      controlledStaking: isSet(object.controlledStaking)
+        ? controlledStakingFromJSON(object.controlledStaking)
+        : isSet(object.controlled_staking)
+        ? controlledStakingFromJSON(object.controlled_staking)
+        : 0,
+      maturityPeriodMs: isSet(object.maturityPeriodMs)
+        ? BigInt(object.maturityPeriodMs)
+        : isSet(object.maturity_period_ms)
+        ? BigInt(object.maturity_period_ms)
+        : 0n,
+      sponsorQuota: isSet(object.sponsorQuota)
+        ? globalThis.Number(object.sponsorQuota)
+        : isSet(object.sponsor_quota)
+        ? globalThis.Number(object.sponsor_quota)
+        : 0,
+      sponsorQuotaWindowMs: isSet(object.sponsorQuotaWindowMs)
+        ? BigInt(object.sponsorQuotaWindowMs)
+        : isSet(object.sponsor_quota_window_ms)
+        ? BigInt(object.sponsor_quota_window_ms)
+        : 0n,
+      lineageDistance: isSet(object.lineageDistance)
+        ? globalThis.Number(object.lineageDistance)
+        : isSet(object.lineage_distance)
+        ? globalThis.Number(object.lineage_distance)
+        : 0,
+      creditCap: isSet(object.creditCap)
+        ? globalThis.Number(object.creditCap)
+        : isSet(object.credit_cap)
+        ? globalThis.Number(object.credit_cap)
+        : 0,
+      creditCapWindowMs: isSet(object.creditCapWindowMs)
+        ? BigInt(object.creditCapWindowMs)
+        : isSet(object.credit_cap_window_ms)
+        ? BigInt(object.credit_cap_window_ms)
+        : 0n,
+      pendingProposalCap: isSet(object.pendingProposalCap)
+        ? globalThis.Number(object.pendingProposalCap)
+        : isSet(object.pending_proposal_cap)
+        ? globalThis.Number(object.pending_proposal_cap)
+        : 0,
+    };
+  },
+
+  toJSON(message: GrowthRules): unknown {
+    const obj: any = {};
+    if (message.controlledStaking !== 0) {
+      obj.controlledStaking = controlledStakingToJSON(message.controlledStaking);
+    }
+    if (message.maturityPeriodMs !== 0n) {
+      obj.maturityPeriodMs = message.maturityPeriodMs.toString();
+    }
+    if (message.sponsorQuota !== 0) {
+      obj.sponsorQuota = Math.round(message.sponsorQuota);
+    }
+    if (message.sponsorQuotaWindowMs !== 0n) {
+      obj.sponsorQuotaWindowMs = message.sponsorQuotaWindowMs.toString();
+    }
+    if (message.lineageDistance !== 0) {
+      obj.lineageDistance = Math.round(message.lineageDistance);
+    }
+    if (message.creditCap !== 0) {
+      obj.creditCap = Math.round(message.creditCap);
+    }
+    if (message.creditCapWindowMs !== 0n) {
+      obj.creditCapWindowMs = message.creditCapWindowMs.toString();
+    }
+    if (message.pendingProposalCap !== 0) {
+      obj.pendingProposalCap = Math.round(message.pendingProposalCap);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GrowthRules>): GrowthRules {
+    return GrowthRules.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GrowthRules>): GrowthRules {
+    const message = createBaseGrowthRules();
+    message.controlledStaking = object.controlledStaking ?? 0;
+    message.maturityPeriodMs = (object.maturityPeriodMs !== undefined && object.maturityPeriodMs !== null)
+      ? BigInt(object.maturityPeriodMs)
+      : 0n;
+    message.sponsorQuota = object.sponsorQuota ?? 0;
+    message.sponsorQuotaWindowMs = (object.sponsorQuotaWindowMs !== undefined && object.sponsorQuotaWindowMs !== null)
+      ? BigInt(object.sponsorQuotaWindowMs)
+      : 0n;
+    message.lineageDistance = object.lineageDistance ?? 0;
+    message.creditCap = object.creditCap ?? 0;
+    message.creditCapWindowMs = (object.creditCapWindowMs !== undefined && object.creditCapWindowMs !== null)
+      ? BigInt(object.creditCapWindowMs)
+      : 0n;
+    message.pendingProposalCap = object.pendingProposalCap ?? 0;
     return message;
   },
 };

@@ -152,10 +152,7 @@ export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer
           );
         }
         const filters = [memberId, phase, outcome, actionKind].map((f) => f ?? "").join("|");
-        const [beforeSeq] = decodePageToken(request.pageToken, filters) ?? [];
-        if (beforeSeq !== undefined && typeof beforeSeq !== "number") {
-          throw new ValidationError("page_token", "is not a token this service issued");
-        }
+        const [beforeSeq] = decodePageToken(request.pageToken, filters, ["seq"]) ?? [];
         await consistent(request, context);
         const rows = await listGames(db, {
           ...(memberId ? { memberId } : {}),
@@ -183,8 +180,7 @@ export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer
         const partnerId = request.partnerId === "" ? undefined : requireMemberId("partner_id", request.partnerId);
         if (partnerId === memberId) throw new ValidationError("partner_id", "must differ from member_id");
         const limit = pageSize(request.pageSize, { fallback: 100, max: 500 });
-        const [after = ""] = decodePageToken(request.pageToken, memberId) ?? [];
-        if (typeof after !== "string") throw new ValidationError("page_token", "is not a token this service issued");
+        const [after = ""] = decodePageToken(request.pageToken, memberId, ["id"]) ?? [];
         await consistent(request, context);
         if (partnerId !== undefined) {
           const edge = await edgeBetween(db, memberId, partnerId);

@@ -193,8 +193,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
         const status = filterOf("status", request.status, STATUSES);
         const kind = filterOf("kind", request.kind, KINDS);
         const filters = `${status ?? ""}|${kind ?? ""}`;
-        const [afterSeq = 0] = decodePageToken(request.pageToken, filters) ?? [];
-        if (typeof afterSeq !== "number") throw new ValidationError("page_token", "is not a token this service issued");
+        const [afterSeq = 0] = decodePageToken(request.pageToken, filters, ["seq"]) ?? [];
         await consistent(request, context);
         const rows = await listMembers(db, {
           ...(status ? { status } : {}),
