@@ -72,21 +72,60 @@ out("(20,000 for the matchmaker's single ledger); a retry older than that is dec
 out();
 out("## Signatures");
 out();
-out("Members sign canonical byte strings: a domain tag then each field, every part prefixed by its length as a");
-out("4-byte big-endian integer (numbers are 4-byte big-endian). `packages/mechanism/src/payloads.ts` is the reference");
-out("implementation; the tags are `pot/v1/consent`, `pot/v1/propose`, `pot/v1/accept`, `pot/v1/decline`,");
-out("`pot/v1/cancel`, `pot/v1/commitment`, `pot/v1/commit`, `pot/v1/reveal` and `pot/v1/redeem`. A member id is the");
-out("lowercase hex of the member's 32-byte Ed25519 public key.");
+out("Members sign canonical byte strings with Ed25519 (RFC 8032, the 64-byte signature over the bytes below);");
+out("`packages/mechanism/src/payloads.ts` is the reference implementation and its unit tests hold fixed test vectors.");
+out("A payload is a list of *parts*, the domain tag first; each part is written as its length in bytes, a 4-byte");
+out("big-endian unsigned integer, followed by its bytes. Parts are encoded as:");
 out();
-out("| payload | fields after the tag |");
+out("| kind | bytes |");
 out("| --- | --- |");
-out("| consent | candidate public key, agreement version, agreement hash |");
-out("| propose | proposal id, proposer id, partner id, SHA-256 action digest (`actionDigest`) |");
-out("| accept / decline / cancel | proposal id, member id |");
-out("| commitment (hashed, not signed) | game id, member id, move (`cooperate` or `defect`), 32-byte nonce |");
-out("| commit | game id, member id, commitment |");
-out("| reveal | game id, member id, move, nonce |");
-out("| redeem | member id, candidate public key, request id |");
+out("| text (tag, ids, move) | UTF-8, no terminator (length prefix = byte count) |");
+out(
+  "| bytes (key, hash, nonce, commitment, digest, signature) | as is: a public key 32, a hash/commitment/digest 32, a nonce 32, a signature 64 |",
+);
+out("| u32 (agreement version) | 4 bytes big-endian (length prefix `00 00 00 04`) |");
+out("| u64 (times in Unix ms) | 8 bytes big-endian (length prefix `00 00 00 08`) |");
+out();
+out("The second part of every signed payload is the **network id** (text, 1-64 characters of `[a-z0-9-]`), named");
+out("by the operator at genesis (`BootstrapRequest.network_id`, recorded in `NetworkBootstrapped.network_id`) and");
+out("configured in every service as `POT_NETWORK_ID` (default: the namespace with `_` as `-`, so `pot`); clients read");
+out("it with `IdentityService/GetAgreement`. A signature made for one network therefore never verifies in another.");
+out("A member id is the lowercase hex (64 characters, as text) of the member's 32-byte Ed25519 public key; proposal,");
+out("game and request ids are text as sent.");
+out();
+out("| payload | parts, in order |");
+out("| --- | --- |");
+out(
+  "| consent | `pot/v1/consent`, network id, candidate public key (32 bytes), agreement version (u32), agreement hash (32 bytes), proposal id (text; empty for a controller consent), controller id (text; empty for a proposal consent), expires at (u64 Unix ms) |",
+);
+out(
+  "| propose | `pot/v1/propose`, network id, proposal id, proposer id, partner id, action digest (32 bytes, below) |",
+);
+out(
+  "| accept / decline / cancel | `pot/v1/accept` (or `pot/v1/decline`, `pot/v1/cancel`), network id, proposal id, member id |",
+);
+out("| commit | `pot/v1/commit`, network id, game id, member id, commitment (32 bytes, below) |");
+out("| reveal | `pot/v1/reveal`, network id, game id, member id, move (`cooperate` or `defect`), nonce (32 bytes) |");
+out("| redeem | `pot/v1/redeem`, network id, member id (the redeemer), candidate public key (32 bytes), request id |");
+out();
+out("Hashed, not signed (SHA-256 over the same encoding):");
+out();
+out("| digest | parts, in order |");
+out("| --- | --- |");
+out(
+  "| action digest, admission | `admission`, candidate public key (32 bytes), agreement version (u32), agreement hash (32 bytes), consent proposal id, consent expires at (u64), consent signature (64 bytes) |",
+);
+out("| action digest, generic | `generic`, kind, payload (bytes, 0-4096) |");
+out("| commitment | `pot/v1/commitment`, game id, member id, move (`cooperate` or `defect`), nonce (32 bytes) |");
+out();
+out("For example, the accept payload for network `pot`, proposal `p`, member `m` is the 34 bytes");
+out("`0000000d 706f742f76312f616363657074 00000003 706f74 00000001 70 00000001 6d` (`pot/v1/accept` is 13 bytes).");
+out();
+out("A consent is valid only in its context: at `Propose` its `proposal_id` must be the proposal's id and its");
+out("`controller_id` empty; at `RedeemCredit` its `controller_id` must be the redeeming member and its `proposal_id`");
+out("empty; both refuse it once `expires_at_ms` is not after the service's clock. A consent is public once proposed");
+out("(it is on the matchmaker's stream), so this binding is what stops a credit holder from redeeming someone else's");
+out("candidate as its own controlled identity.");
 out();
 
 const problems = [];

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { CommitMoveRequest } from "@pot/contracts";
 import type { Clients } from "./clients.js";
 import type { Arena } from "./full-stack.js";
@@ -52,7 +53,8 @@ export async function commandRates(
   const proposals = Array.from({ length: Math.ceil((options.durationMs / 1000) * 1_500) }, (_, index) => {
     const a = arena.players[(index * 2) % arena.players.length]!;
     const b = arena.players[(index * 2 + 1) % arena.players.length]!;
-    return proposeRequest(a, b, admissionOf(newPlayer()));
+    const proposalId = randomUUID();
+    return proposeRequest(a, b, admissionOf(newPlayer(), proposalId), proposalId);
   });
   results.push(
     await measure(

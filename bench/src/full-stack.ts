@@ -10,7 +10,7 @@ import { policyToWire } from "@pot/wire";
 import { isStatus, type Clients } from "./clients.js";
 import { closedLoop, messageOf, openLoop, pool } from "./load.js";
 import type { Observer } from "./observer.js";
-import { AGREEMENT, newPlayer, scriptGame, type GameScript, type Player } from "./players.js";
+import { AGREEMENT, BENCH_NETWORK, newPlayer, scriptGame, type GameScript, type Player } from "./players.js";
 import { UsageWindow, type UsageReport, type Watched } from "./proc.js";
 import { Latencies, ratePerSecond, type Percentiles } from "./stats.js";
 
@@ -248,6 +248,7 @@ export async function setUpArena(
         })),
         agreement: { version: 0, hash: AGREEMENT.hash, uri: AGREEMENT.uri },
         force: offset > 0,
+        networkId: BENCH_NETWORK,
       }),
     );
   }

@@ -33,18 +33,32 @@ export function newPlayer(): Player {
   };
 }
 
+/** The network id the bench's services are configured with (POT_NETWORK_ID) and its players sign for. */
+export const BENCH_NETWORK = "pot-bench";
+
+/** How long a bench candidate's consent is valid. */
+const CONSENT_TTL_MS = 86_400_000;
+
 export const AGREEMENT = { version: 1, hash: new Uint8Array(32).fill(42), uri: "https://example.org/pot/agreement/v1" };
 
-export function admissionOf(candidate: Player): Action {
+/** The candidate's consent to be admitted by proposal `proposalId` (which the proposal must use). */
+export function admissionOf(candidate: Player, proposalId: string): Action {
+  const terms = {
+    candidatePublicKey: candidate.publicKey,
+    agreementVersion: AGREEMENT.version,
+    agreementHash: AGREEMENT.hash,
+    proposalId,
+    controllerId: "",
+    expiresAtMs: Date.now() + CONSENT_TTL_MS,
+  };
   return {
     action: {
       $case: "admission",
       value: {
         consent: {
-          candidatePublicKey: candidate.publicKey,
-          agreementVersion: AGREEMENT.version,
-          agreementHash: AGREEMENT.hash,
-          signature: candidate.sign(consentPayload(candidate.publicKey, AGREEMENT.version, AGREEMENT.hash)),
+          ...terms,
+          expiresAtMs: BigInt(terms.expiresAtMs),
+          signature: candidate.sign(consentPayload(BENCH_NETWORK, terms)),
         },
       },
     },
@@ -70,7 +84,7 @@ export function proposeRequest(a: Player, b: Player, action: Action, proposalId 
     proposerId: a.id,
     partnerId: b.id,
     action,
-    signature: a.sign(proposePayload(proposalId, a.id, b.id, digest)),
+    signature: a.sign(proposePayload(BENCH_NETWORK, proposalId, a.id, b.id, digest)),
   });
 }
 
@@ -85,14 +99,14 @@ export function scriptGame(a: Player, b: Player): GameScript {
         gameId,
         memberId: player.id,
         commitment,
-        signature: player.sign(commitPayload(gameId, player.id, commitment)),
+        signature: player.sign(commitPayload(BENCH_NETWORK, gameId, player.id, commitment)),
       }),
       reveal: RevealMoveRequest.fromPartial({
         gameId,
         memberId: player.id,
         move: Move.MOVE_COOPERATE,
         nonce,
-        signature: player.sign(revealPayload(gameId, player.id, "cooperate", nonce)),
+        signature: player.sign(revealPayload(BENCH_NETWORK, gameId, player.id, "cooperate", nonce)),
       }),
     };
   }) as [
@@ -104,11 +118,11 @@ export function scriptGame(a: Player, b: Player): GameScript {
     a,
     b,
     candidateId: candidate.id,
-    propose: proposeRequest(a, b, admissionOf(candidate), gameId),
+    propose: proposeRequest(a, b, admissionOf(candidate, gameId), gameId),
     accept: AcceptRequest.fromPartial({
       proposalId: gameId,
       memberId: b.id,
-      signature: b.sign(answerPayload("accept", gameId, b.id)),
+      signature: b.sign(answerPayload(BENCH_NETWORK, "accept", gameId, b.id)),
     }),
     commits: [sides[0].commit, sides[1].commit],
     reveals: [sides[0].reveal, sides[1].reveal],

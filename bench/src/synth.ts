@@ -86,12 +86,15 @@ function member(): { memberId: string; publicKey: Uint8Array } {
   return { memberId: memberIdOf(publicKey), publicKey };
 }
 
-function admissionAction(candidateKey: Uint8Array): ActionSpec {
+function admissionAction(candidateKey: Uint8Array, proposalId: string, expiresAtMs: number): ActionSpec {
   return {
     type: "admission",
     candidatePublicKey: candidateKey,
     agreementVersion: 1,
     agreementHash: AGREEMENT_HASH,
+    consentProposalId: proposalId,
+    consentControllerId: "",
+    consentExpiresAtMs: expiresAtMs,
     consentSignature: randomBytes(64),
   };
 }
@@ -118,6 +121,9 @@ function* identityEvents(startAt: number): Generator<SynthEvent> {
         candidatePublicKey: candidate.publicKey,
         agreementVersion: 1,
         agreementHash: AGREEMENT_HASH,
+        proposalId: uuid(game),
+        controllerId: "",
+        expiresAtMs: at + 86_400_000,
         signature: randomBytes(64),
       },
       displayName: "",
@@ -153,7 +159,7 @@ function* ledgerEvents(startAt: number): Generator<SynthEvent> {
     const [a, b] = sponsors as [ReturnType<typeof member>, ReturnType<typeof member>];
     const candidate = member();
     const gameId = uuid(game);
-    const action = admissionAction(candidate.publicKey);
+    const action = admissionAction(candidate.publicKey, gameId, at + 86_400_000);
     yield ledger(
       {
         type: "ProposalMade",
@@ -194,7 +200,7 @@ function* gameEvents(startAt: number): Generator<SynthEvent> {
     const gameId = uuid(game);
     const a = member();
     const b = member();
-    const action = admissionAction(member().publicKey);
+    const action = admissionAction(member().publicKey, gameId, at + 86_400_000);
     const events: GameEvent[] = [
       {
         type: "GameStarted",

@@ -1,4 +1,5 @@
 import { startServiceProcess, type ServiceName, type ServiceProcess } from "@pot/devenv";
+import { BENCH_NETWORK } from "./players.js";
 import { connectClients, type Clients } from "./clients.js";
 
 export const SERVICES = ["identity", "matchmaker", "adjudicator"] as const satisfies readonly ServiceName[];
@@ -30,7 +31,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         natsUrl: options.natsUrl,
         databaseUrl: options.databaseUrl,
         namespace: options.namespace,
-        ...(options.env ? { env: options.env } : {}),
+        env: { POT_NETWORK_ID: BENCH_NETWORK, ...options.env },
         ...(options.ports?.[name] ? { port: options.ports[name] } : {}),
       }),
     ),

@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { newMember, readEvents } from "@pot/client";
 import { repoRoot } from "@pot/devenv";
 import { eventually } from "./support/clients.js";
+import { TEST_NETWORK } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
 
 const CLI = join(repoRoot(), "packages", "cli", "dist", "main.js");
@@ -65,6 +66,7 @@ describe("the pot CLI end to end", () => {
       POT_ADJUDICATOR_ADDRESS: system.services.get("adjudicator")!.grpcAddress,
       NATS_URL: process.env.NATS_URL ?? `nats://${system.nc.getServer()}`,
       POT_NAMESPACE: system.namespace,
+      POT_NETWORK_ID: TEST_NETWORK,
       POT_MOVES_FILE: join(dir, "moves.json"),
       POT_KEY_FILE: join(dir, "nobody.json"),
     };
@@ -256,6 +258,28 @@ describe("the pot CLI end to end", () => {
     await refused(["status", "member", newMember().id], 4, /\[NOT_FOUND\]/);
     // The admitted candidate proposes in turn; only the partner may decline, the proposer cancels.
     await ok(["keys", "generate", "--key", "dee.json"]);
+    const agreement = await json<{
+      networkId: string;
+      bootstrapped: boolean;
+      agreement: { version: number; uri: string };
+    }>(["status", "agreement"]);
+    assert.equal(agreement.networkId, TEST_NETWORK);
+    assert.equal(agreement.bootstrapped, true);
+    assert.ok(agreement.agreement.version >= 1);
+    assert.match(agreement.agreement.uri, /^https:\/\/example\.org\/agreement/);
+    // The candidate signs a consent for one proposal (a fresh id); the proposer proposes under that id.
+    const consent = await json<{ proposalId: string; networkId: string; expiresAtMs: number }>([
+      "consent",
+      "--key",
+      "dee.json",
+      "--expires-in",
+      "2h",
+      "--out",
+      "dee-consent.json",
+    ]);
+    assert.equal(consent.networkId, TEST_NETWORK);
+    assert.match(consent.proposalId, /^[0-9a-f-]{36}$/);
+    assert.ok(Math.abs(consent.expiresAtMs - (Date.now() + 2 * 3_600_000)) < 60_000);
     const pending = await eventually("the new member to be able to propose", async () => {
       const run = await pot([
         "propose",
@@ -263,12 +287,25 @@ describe("the pot CLI end to end", () => {
         "cy.json",
         "--partner",
         ids.ada!,
-        "--candidate-key",
-        "dee.json",
+        "--consent",
+        "dee-consent.json",
         "--json",
       ]);
       return run.code === 0 ? (JSON.parse(run.stdout) as { proposalId: string }) : undefined;
     });
+    assert.equal(pending.proposalId, consent.proposalId, "the proposal id the candidate consented to");
+    // That consent is public now, but it admits through that proposal only: no credit holder can redeem it.
+    await refused(
+      ["redeem", "--key", "ada.json", "--consent", "dee-consent.json"],
+      6,
+      /consent is for proposal .* not for a credit redeemed by member .*\[PERMISSION_DENIED\]/,
+    );
+    await ok(["consent", "--key", "dee.json", "--network", "another-net", "--out", "foreign-consent.json"]);
+    await refused(
+      ["propose", "--key", "cy.json", "--partner", ids.bo!, "--consent", "foreign-consent.json"],
+      2,
+      /is for network 'another-net', not for network 'pot-test'/,
+    );
     await refused(["decline", pending.proposalId, "--key", "bo.json"], 6, /only the partner .*\[PERMISSION_DENIED\]/);
     assert.match((await ok(["cancel", pending.proposalId, "--key", "cy.json"])).stdout, /cancelled/);
     const proposal = await json<{ status: string }>(["status", "proposal", pending.proposalId]);

@@ -24,6 +24,7 @@ import {
   proposeRequest,
   revealRequest,
   sealMove,
+  TEST_NETWORK,
   type Member,
 } from "./support/players.js";
 import { SERVICES } from "./support/system.js";
@@ -56,7 +57,7 @@ describe("the services on a 3-node NATS cluster, streams at 3 replicas", () => {
           natsUrl: cluster.natsUrl,
           databaseUrl: database.url,
           namespace,
-          env: { STREAM_REPLICAS: "3" },
+          env: { STREAM_REPLICAS: "3", POT_NETWORK_ID: TEST_NETWORK },
         }),
       );
     }

@@ -43,6 +43,7 @@ export async function followStream(
 // docs:consumer:end
 
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -64,7 +65,7 @@ import { repoRoot } from "@pot/devenv";
 import { EVENT_TYPE_HEADER } from "@pot/event-store";
 import type { MoveName } from "@pot/mechanism";
 import { eventually } from "./support/clients.js";
-import { AGREEMENT } from "./support/players.js";
+import { AGREEMENT, CONSENT_TTL_MS, TEST_NETWORK } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
 
 interface Received {
@@ -120,10 +121,12 @@ describe("downstream subscriptions", () => {
     assert.deepEqual(codes, [0, 0, 0]);
   });
 
+  const forProposal = () => ({ proposalId: randomUUID(), expiresAtMs: Date.now() + CONSENT_TTL_MS });
+
   async function play(a: Member, b: Member, moves: [MoveName, MoveName]) {
     const candidate = newMember();
     const proposal = await eventually("a proposal to be accepted", () =>
-      client.propose(a, b.id, admissionAction(consentOf(candidate, agreement))),
+      client.propose(a, b.id, admissionAction(consentOf(TEST_NETWORK, candidate, agreement, forProposal()))),
     );
     const { gameId } = await client.accept(b, proposal.proposalId);
     const sealed = moves.map((move) => sealMove(move));
@@ -148,10 +151,23 @@ describe("downstream subscriptions", () => {
     await play(g[0]!, g[1]!, ["cooperate", "cooperate"]);
     await play(g[2]!, g[3]!, ["defect", "cooperate"]);
     await play(g[4]!, g[5]!, ["defect", "defect"]);
-    await eventually("the defector's credits", () => client.redeemCredit(g[2]!, consentOf(newMember(), agreement)));
-    const declined = await client.propose(g[6]!, g[7]!.id, admissionAction(consentOf(newMember(), agreement)));
+    await eventually("the defector's credits", async () =>
+      client.redeemCredit(
+        g[2]!,
+        await client.consent(newMember(), { controllerId: g[2]!.id, expiresAtMs: Date.now() + CONSENT_TTL_MS }),
+      ),
+    );
+    const declined = await client.propose(
+      g[6]!,
+      g[7]!.id,
+      admissionAction(await client.consent(newMember(), forProposal())),
+    );
     await client.decline(g[7]!, declined.proposalId);
-    const cancelled = await client.propose(g[8]!, g[9]!.id, admissionAction(consentOf(newMember(), agreement)));
+    const cancelled = await client.propose(
+      g[8]!,
+      g[9]!.id,
+      admissionAction(consentOf(TEST_NETWORK, newMember(), agreement, forProposal())),
+    );
     await client.cancel(g[8]!, cancelled.proposalId);
     await client.publishAgreement({ hash: new Uint8Array(32).fill(43), uri: "https://example.org/pot/agreement/v2" });
     await client.exclude(g[10]!.id, "violated the agreement");

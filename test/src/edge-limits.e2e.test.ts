@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { bootstrap, newMember, type Member } from "./support/players.js";
+import { bootstrap, newMember, TEST_NETWORK, type Member } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
 
 const WAIT_CAP_MS = 400;
@@ -86,6 +86,7 @@ describe("limits at the edge, over real gRPC", () => {
             ],
             agreement: { version: 0, hash: new Uint8Array(32), uri: "https://example.org/a" },
             force: true,
+            networkId: TEST_NETWORK,
           }),
         /^members\[\]\.display_name: must not contain control characters \(U\+0000 at character 3\)$/,
       ],

@@ -14,7 +14,7 @@ import {
 import { DEFAULT_POLICY } from "@pot/mechanism";
 import { streamNames } from "@pot/event-store";
 import { connectClients, eventually, type Clients } from "./support/clients.js";
-import { admissionOf, bootstrap, newMember, playGame } from "./support/players.js";
+import { admissionOf, bootstrap, newMember, playGame, TEST_NETWORK } from "./support/players.js";
 import { readStream, typesOf } from "./support/streams.js";
 import { SERVICES } from "./support/system.js";
 
@@ -33,7 +33,12 @@ describe("one Proof-of-Trust game end to end", () => {
   before(async () => {
     servers = await ensureServers();
     database = await createTestDatabase(servers.databaseUrl);
-    const common = { natsUrl: servers.natsUrl, databaseUrl: database.url, namespace };
+    const common = {
+      natsUrl: servers.natsUrl,
+      databaseUrl: database.url,
+      namespace,
+      env: { POT_NETWORK_ID: TEST_NETWORK },
+    };
     services = await Promise.all(SERVICES.map((name) => startServiceProcess({ ...common, name })));
     const [identity, matchmaker, adjudicator] = services.map((s) => s.grpcAddress) as [string, string, string];
     clients = connectClients({ identity, matchmaker, adjudicator });

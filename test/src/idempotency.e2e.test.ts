@@ -5,7 +5,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { Envelope, Move, type BootstrapRequest } from "@pot/contracts";
-import { consentOf, excludeRequest, publishAgreementRequest, publishPolicyRequest, redeemRequest } from "@pot/client";
+import { excludeRequest, publishAgreementRequest, publishPolicyRequest, redeemRequest } from "@pot/client";
 import { BATCH_HEADER, EVENT_TYPE_HEADER, REQUEST_DIGEST_HEADER, requestDigest, streamNames } from "@pot/event-store";
 import { policyFromWire } from "@pot/wire";
 import { eventually } from "./support/clients.js";
@@ -14,10 +14,12 @@ import {
   admissionOf,
   answerRequest,
   commitRequest,
+  controlledConsent,
   newMember,
   proposeRequest,
   revealRequest,
   sealMove,
+  TEST_NETWORK,
   type Member,
 } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
@@ -58,6 +60,7 @@ describe("exact idempotency of every command", () => {
     members: genesis.map((m, i) => ({ publicKey: m.keys.publicKey, displayName: `${names}-${i}` })),
     agreement: { version: 0, hash: AGREEMENT.hash, uri: AGREEMENT.uri },
     force,
+    networkId: TEST_NETWORK,
   });
 
   before(async () => {
@@ -134,9 +137,9 @@ describe("exact idempotency of every command", () => {
     // b defected: it has credits to spend on an identity it controls.
     await identity.getMember({ memberId: b.id, ...query, consistencyToken: last.consistencyToken });
     const requestId = randomUUID();
-    const consent = consentOf(newMember(), AGREEMENT);
-    await twice("RedeemCredit", () => identity.redeemCredit(redeemRequest(b, consent, requestId)));
-    const otherCandidate = redeemRequest(b, consentOf(newMember(), AGREEMENT), requestId);
+    const consent = controlledConsent(newMember(), b);
+    await twice("RedeemCredit", () => identity.redeemCredit(redeemRequest(TEST_NETWORK, b, consent, requestId)));
+    const otherCandidate = redeemRequest(TEST_NETWORK, b, controlledConsent(newMember(), b), requestId);
     assert.equal(await code(identity.redeemCredit(otherCandidate)), status.ALREADY_EXISTS);
   });
 

@@ -4,19 +4,20 @@ import { after, before, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { AdmissionKind, GamePhase, MemberStatus, Outcome, type Action } from "@pot/contracts";
 import { streamNames } from "@pot/event-store";
-import { consentPayload, DEFAULT_POLICY, redeemPayload, sign, type MoveName } from "@pot/mechanism";
+import { DEFAULT_POLICY, redeemPayload, sign, type MoveName } from "@pot/mechanism";
 import { policyToWire } from "@pot/wire";
 import { eventually, isStatus } from "./support/clients.js";
 import {
   admissionOf,
-  AGREEMENT,
   answerRequest,
   bootstrap,
   commitRequest,
+  controlledConsent,
   newMember,
   proposeRequest,
   revealRequest,
   sealMove,
+  TEST_NETWORK,
   type Member,
 } from "./support/players.js";
 import { readStream } from "./support/streams.js";
@@ -225,20 +226,12 @@ describe("the Proof-of-Trust mechanism end to end", () => {
       (await memberOf(a.id)).credits === rules.defectorCredits ? true : undefined,
     );
     const redeem = (controlled: Member, requestId = randomUUID(), signer = a) => {
-      const consent = {
-        candidatePublicKey: controlled.keys.publicKey,
-        agreementVersion: AGREEMENT.version,
-        agreementHash: AGREEMENT.hash,
-        signature: sign(
-          consentPayload(controlled.keys.publicKey, AGREEMENT.version, AGREEMENT.hash),
-          controlled.keys.secretKey,
-        ),
-      };
+      const consent = controlledConsent(controlled, a);
       return system.clients.identity.redeemCredit({
         requestId,
         memberId: a.id,
         consent,
-        signature: sign(redeemPayload(a.id, controlled.keys.publicKey, requestId), signer.keys.secretKey),
+        signature: sign(redeemPayload(TEST_NETWORK, a.id, controlled.keys.publicKey, requestId), signer.keys.secretKey),
       });
     };
     await expectStatus(redeem(newMember(), randomUUID(), b), status.PERMISSION_DENIED, /signature/);

@@ -16,6 +16,7 @@ import {
   proposeRequest,
   revealRequest,
   sealMove,
+  TEST_NETWORK,
   type Member,
 } from "./support/players.js";
 import { SERVICES, startSystem, type System } from "./support/system.js";
@@ -257,7 +258,7 @@ describe("rebuild from the log", () => {
           memberId: a.id,
           move: Move.MOVE_COOPERATE,
           nonce: forgedNonce,
-          signature: sign(revealPayload(gameId, a.id, "cooperate", forgedNonce), a.keys.secretKey),
+          signature: sign(revealPayload(TEST_NETWORK, gameId, a.id, "cooperate", forgedNonce), a.keys.secretKey),
           revealedAtMs: BigInt(now),
         },
       },
@@ -272,7 +273,7 @@ describe("rebuild from the log", () => {
     });
 
     const started = performance.now();
-    const tampered = await verify({ natsUrl: system.natsUrl, namespace: system.namespace });
+    const tampered = await verify({ natsUrl: system.natsUrl, namespace: system.namespace, networkId: TEST_NETWORK });
     console.log(
       `verify: ${tampered.events} events, ${tampered.games} games in ${Math.round(performance.now() - started)} ms`,
     );

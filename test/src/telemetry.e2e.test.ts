@@ -14,21 +14,22 @@ import {
   type Servers,
   type TestDatabase,
 } from "@pot/devenv";
-import { consentPayload, redeemPayload, sign, type MoveName } from "@pot/mechanism";
+import { redeemPayload, sign, type MoveName } from "@pot/mechanism";
 import { METRICS, prometheusName } from "@pot/telemetry";
 import { eventually } from "./support/clients.js";
 import { dashboardMetricNames, scrapeFamilies } from "./support/prometheus.js";
 import { OtlpReceiver, renderTree, type ReceivedSpan } from "./support/otlp-receiver.js";
 import {
   admissionOf,
-  AGREEMENT,
   answerRequest,
   bootstrap,
   commitRequest,
+  controlledConsent,
   newMember,
   proposeRequest,
   revealRequest,
   sealMove,
+  TEST_NETWORK,
   type Member,
 } from "./support/players.js";
 import { newTrace, tracedClients, type ClientTrace } from "./support/traced-clients.js";
@@ -69,6 +70,7 @@ describe("telemetry: one trace per game, every metric exported", () => {
     const endpoint = await receiver.start();
     for (const name of SERVICES) metricsPorts.set(name, await freePort());
     envFor = (name) => ({
+      POT_NETWORK_ID: TEST_NETWORK,
       OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
       OTEL_TRACES_EXPORTER: "otlp",
@@ -169,16 +171,8 @@ describe("telemetry: one trace per game, every metric exported", () => {
         RedeemCreditRequest.fromPartial({
           requestId,
           memberId: c.id,
-          consent: {
-            candidatePublicKey: controlled.keys.publicKey,
-            agreementVersion: AGREEMENT.version,
-            agreementHash: AGREEMENT.hash,
-            signature: sign(
-              consentPayload(controlled.keys.publicKey, AGREEMENT.version, AGREEMENT.hash),
-              controlled.keys.secretKey,
-            ),
-          },
-          signature: sign(redeemPayload(c.id, controlled.keys.publicKey, requestId), c.keys.secretKey),
+          consent: controlledConsent(controlled, c),
+          signature: sign(redeemPayload(TEST_NETWORK, c.id, controlled.keys.publicKey, requestId), c.keys.secretKey),
         }),
       );
     });

@@ -31,6 +31,8 @@ export interface Settings {
   readonly natsCredentials: NatsCredentials;
   readonly databaseUrl: string;
   readonly namespace: string;
+  /** --network / POT_NETWORK_ID: the network id to sign for; undefined to ask identity (GetAgreement). */
+  readonly networkId: string | undefined;
   readonly keyFile: string;
   readonly movesFile: string;
   readonly timeoutMs: number;
@@ -61,6 +63,7 @@ export function settingsFrom(options: Record<string, unknown>): Settings {
     },
     databaseUrl: text("database"),
     namespace,
+    networkId: typeof options.network === "string" && options.network !== "" ? options.network : undefined,
     keyFile: text("key"),
     movesFile: text("moves"),
     timeoutMs: typeof options.timeout === "number" ? options.timeout : DEFAULTS.timeout,
@@ -90,7 +93,10 @@ export class Context {
   ) {}
 
   get client(): PotClient {
-    this.potClient ??= PotClient.connect(this.settings.addresses, { deadlineMs: this.settings.timeoutMs });
+    this.potClient ??= PotClient.connect(this.settings.addresses, {
+      deadlineMs: this.settings.timeoutMs,
+      ...(this.settings.networkId !== undefined ? { networkId: this.settings.networkId } : {}),
+    });
     return this.potClient;
   }
 

@@ -39,3 +39,21 @@ export function hexBytes(value: string): string {
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 90s, 30m, 12h or 3d, in milliseconds. */
+export function duration(value: string): number {
+  const match = /^(\d{1,6})(s|m|h|d)$/.exec(value);
+  if (!match || Number(match[1]) < 1) {
+    throw new InvalidArgumentError("must be a duration: a whole number from 1 and a unit s, m, h or d, e.g. 3d.");
+  }
+  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
+}
+
+export function networkId(value: string): string {
+  if (!/^[a-z0-9-]{1,64}$/.test(value)) {
+    throw new InvalidArgumentError("must be a network id: 1-64 characters of a-z, 0-9 and '-'.");
+  }
+  return value;
+}

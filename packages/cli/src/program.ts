@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { Context, DEFAULTS, settingsFrom } from "./context.js";
 import { describeError, EXIT } from "./exit-codes.js";
 import { Output, processIo, type Io } from "./output.js";
-import { positiveInteger } from "./parsers.js";
+import { networkId, positiveInteger } from "./parsers.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerEvents } from "./commands/events.js";
 import { registerKeys } from "./commands/keys.js";
@@ -78,6 +78,14 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     )
     .addOption(
       new Option("--namespace <ns>", "prefix of the network's streams and schemas").env("POT_NAMESPACE").default("pot"),
+    )
+    .addOption(
+      new Option(
+        "--network <id>",
+        "the network id every signature names (default: ask identity; `pot bootstrap`: the namespace with '_' as '-')",
+      )
+        .env("POT_NETWORK_ID")
+        .argParser(networkId),
     )
     .addOption(new Option("--key <file>", "your member key file").env("POT_KEY_FILE").default(DEFAULTS.key))
     .addOption(

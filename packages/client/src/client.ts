@@ -1,4 +1,5 @@
 import {
+  GetAgreementRequest,
   GetGameRequest,
   GetMemberRequest,
   GetPolicyRequest,
@@ -20,6 +21,7 @@ import {
   answerRequest,
   bootstrapRequest,
   commitRequest,
+  consentOf,
   excludeRequest,
   proposeRequest,
   publishAgreementRequest,
@@ -27,6 +29,7 @@ import {
   redeemRequest,
   revealRequest,
   type Answer,
+  type ConsentContext,
   type SealedMove,
 } from "./requests.js";
 import { SERVICE_NAMES } from "./streams.js";
@@ -51,14 +54,56 @@ export class PotClient {
   readonly matchmaker: Connections["matchmaker"];
   readonly adjudicator: Connections["adjudicator"];
 
-  constructor(private readonly connections: Connections) {
+  private network: Promise<string> | undefined;
+
+  /**
+   * `networkId`: the network every signature names. When omitted it is read once from identity
+   * (GetAgreement) at the first signed call; pass it to sign offline or to refuse a wrong deployment.
+   */
+  constructor(
+    private readonly connections: Connections,
+    options: { networkId?: string } = {},
+  ) {
     this.identity = connections.identity;
     this.matchmaker = connections.matchmaker;
     this.adjudicator = connections.adjudicator;
+    if (options.networkId !== undefined) this.network = Promise.resolve(options.networkId);
   }
 
-  static connect(addresses: ServiceAddresses, options: ConnectOptions = {}): PotClient {
-    return new PotClient(connect(addresses, options));
+  static connect(addresses: ServiceAddresses, options: ConnectOptions & { networkId?: string } = {}): PotClient {
+    return new PotClient(
+      connect(addresses, options),
+      options.networkId !== undefined ? { networkId: options.networkId } : {},
+    );
+  }
+
+  /** The network id and the agreement in force now (version, hash, uri): what a consent names. */
+  getAgreement(options?: CallOptions) {
+    return this.identity.getAgreement(GetAgreementRequest.fromPartial({}), options);
+  }
+
+  /** The network id every signed request names (given to the constructor, else read once from identity). */
+  networkId(options?: CallOptions): Promise<string> {
+    if (!this.network) {
+      const pending = this.getAgreement(options).then((answer) => answer.networkId);
+      pending.catch(() => {
+        if (this.network === pending) this.network = undefined;
+      });
+      this.network = pending;
+    }
+    return this.network;
+  }
+
+  /**
+   * The candidate's consent to the current agreement, bound to `context` (a proposal id or a controller
+   * id, and an expiry): reads the network id and the agreement from identity, then signs with the candidate's key.
+   */
+  async consent(candidate: Member, context: ConsentContext, options?: CallOptions) {
+    const answer = await this.getAgreement(options);
+    if (!answer.bootstrapped || !answer.agreement) {
+      throw new Error("the network has not been bootstrapped: it has no agreement to consent to yet");
+    }
+    return consentOf(answer.networkId, candidate, answer.agreement, context);
   }
 
   /** Resolves once all three services accept connections; rejects naming the first that does not. */
@@ -76,29 +121,43 @@ export class PotClient {
     this.connections.close();
   }
 
-  /** Operator: start the network from its genesis members and legal agreement. */
-  bootstrap(
+  /**
+   * Operator: start the network from its genesis members and legal agreement. `networkId` names the
+   * network (it must be the services' POT_NETWORK_ID); by default the one identity is configured with.
+   */
+  async bootstrap(
     members: readonly { publicKey: Uint8Array; displayName?: string }[],
     agreement: { hash: Uint8Array; uri: string },
-    options: { force?: boolean; requestId?: string } & CallOptions = {},
+    options: { force?: boolean; requestId?: string; networkId?: string } & CallOptions = {},
   ) {
-    return this.identity.bootstrap(bootstrapRequest(members, agreement, options), options);
+    const networkId = options.networkId ?? (await this.networkId(options));
+    return this.identity.bootstrap(bootstrapRequest(networkId, members, agreement, options), options);
   }
 
-  propose(proposer: Member, partnerId: string, action: Action, options: { proposalId?: string } & CallOptions = {}) {
-    return this.matchmaker.propose(proposeRequest(proposer, partnerId, action, options.proposalId), options);
+  /** For an admission, the proposal id defaults to the one the candidate's consent names. */
+  async propose(
+    proposer: Member,
+    partnerId: string,
+    action: Action,
+    options: { proposalId?: string } & CallOptions = {},
+  ) {
+    const request = proposeRequest(await this.networkId(options), proposer, partnerId, action, options.proposalId);
+    return this.matchmaker.propose(request, options);
   }
 
-  accept(member: Member, proposalId: string, options?: CallOptions) {
-    return this.matchmaker.accept(answerRequest("accept", member, proposalId), options);
+  async accept(member: Member, proposalId: string, options?: CallOptions) {
+    return this.matchmaker.accept(answerRequest(await this.networkId(options), "accept", member, proposalId), options);
   }
 
-  decline(member: Member, proposalId: string, options?: CallOptions) {
-    return this.matchmaker.decline(answerRequest("decline", member, proposalId), options);
+  async decline(member: Member, proposalId: string, options?: CallOptions) {
+    return this.matchmaker.decline(
+      answerRequest(await this.networkId(options), "decline", member, proposalId),
+      options,
+    );
   }
 
-  cancel(member: Member, proposalId: string, options?: CallOptions) {
-    return this.matchmaker.cancel(answerRequest("cancel", member, proposalId), options);
+  async cancel(member: Member, proposalId: string, options?: CallOptions) {
+    return this.matchmaker.cancel(answerRequest(await this.networkId(options), "cancel", member, proposalId), options);
   }
 
   answer(answer: Answer, member: Member, proposalId: string, options?: CallOptions) {
@@ -110,17 +169,21 @@ export class PotClient {
   }
 
   /** Sends the commitment of a sealed move; keep `sealed` (move and nonce) for the reveal. */
-  commit(member: Member, gameId: string, sealed: SealedMove, options?: CallOptions) {
-    return this.adjudicator.commitMove(commitRequest(member, gameId, sealed), options);
+  async commit(member: Member, gameId: string, sealed: SealedMove, options?: CallOptions) {
+    return this.adjudicator.commitMove(commitRequest(await this.networkId(options), member, gameId, sealed), options);
   }
 
-  reveal(member: Member, gameId: string, sealed: SealedMove, options?: CallOptions) {
-    return this.adjudicator.revealMove(revealRequest(member, gameId, sealed), options);
+  async reveal(member: Member, gameId: string, sealed: SealedMove, options?: CallOptions) {
+    return this.adjudicator.revealMove(revealRequest(await this.networkId(options), member, gameId, sealed), options);
   }
 
-  /** Spends one of the member's admission credits on the identity that signed `consent`. */
-  redeemCredit(member: Member, consent: Consent, options: { requestId?: string } & CallOptions = {}) {
-    return this.identity.redeemCredit(redeemRequest(member, consent, options.requestId), options);
+  /**
+   * Spends one of the member's admission credits on the identity that signed `consent` (which must
+   * name this member as its controller).
+   */
+  async redeemCredit(member: Member, consent: Consent, options: { requestId?: string } & CallOptions = {}) {
+    const request = redeemRequest(await this.networkId(options), member, consent, options.requestId);
+    return this.identity.redeemCredit(request, options);
   }
 
   /** Operator: exclude a member for a violation of the agreement. */

@@ -22,7 +22,9 @@ import {
   answerRequest,
   bootstrapRequest,
   commitRequest,
+  consentFromJson,
   consentOf,
+  consentToJson,
   eventToJson,
   genericAction,
   LocalFileError,
@@ -38,38 +40,57 @@ import {
 } from "./index.js";
 
 const agreement = { version: 3, hash: new Uint8Array(32).fill(7) };
+const NET = "net-unit";
+const P1 = "6a1f0f8e-6a52-4a4e-9a39-0b9e4c1f2d3e";
+const EXPIRES = 1_900_000_000_000;
 
 describe("signed requests", () => {
   const a = newMember();
   const b = newMember();
   const candidate = newMember();
 
-  test("the consent is the candidate's signature over its key and the agreement", () => {
-    const consent = consentOf(candidate, agreement);
+  test("the consent is the candidate's signature over the network, its key, the agreement, its context and expiry", () => {
+    const consent = consentOf(NET, candidate, agreement, { proposalId: P1, expiresAtMs: EXPIRES });
     assert.deepEqual(consent.candidatePublicKey, candidate.keys.publicKey);
     assert.equal(consent.agreementVersion, 3);
-    assert.ok(
-      verify(consent.signature, consentPayload(candidate.keys.publicKey, 3, agreement.hash), candidate.keys.publicKey),
-    );
+    assert.equal(consent.proposalId, P1);
+    assert.equal(consent.controllerId, "");
+    assert.equal(consent.expiresAtMs, BigInt(EXPIRES));
+    const terms = {
+      candidatePublicKey: candidate.keys.publicKey,
+      agreementVersion: 3,
+      agreementHash: agreement.hash,
+      proposalId: P1,
+      controllerId: "",
+      expiresAtMs: EXPIRES,
+    };
+    assert.ok(verify(consent.signature, consentPayload(NET, terms), candidate.keys.publicKey));
+    assert.ok(!verify(consent.signature, consentPayload("other-net", terms), candidate.keys.publicKey));
+    const controlled = consentOf(NET, candidate, agreement, { controllerId: a.id, expiresAtMs: EXPIRES });
+    assert.equal(controlled.proposalId, "");
+    assert.equal(controlled.controllerId, a.id);
   });
 
-  test("a proposal is signed by the proposer over ids and the action digest", () => {
-    for (const action of [admissionAction(consentOf(candidate, agreement)), genericAction("post.create")]) {
-      const request = proposeRequest(a, b.id, action, "6a1f0f8e-6a52-4a4e-9a39-0b9e4c1f2d3e");
-      assert.equal(request.proposalId, "6a1f0f8e-6a52-4a4e-9a39-0b9e4c1f2d3e");
-      const payload = proposePayload(request.proposalId, a.id, b.id, actionDigest(actionFromWire(action)));
+  test("a proposal is signed by the proposer over network, ids and the action digest", () => {
+    const consent = consentOf(NET, candidate, agreement, { proposalId: P1, expiresAtMs: EXPIRES });
+    for (const action of [admissionAction(consent), genericAction("post.create")]) {
+      const request = proposeRequest(NET, a, b.id, action, P1);
+      assert.equal(request.proposalId, P1);
+      const payload = proposePayload(NET, request.proposalId, a.id, b.id, actionDigest(actionFromWire(action)));
       assert.ok(verify(request.signature, payload, a.keys.publicKey));
       assert.ok(!verify(request.signature, payload, b.keys.publicKey));
     }
-    assert.match(proposeRequest(a, b.id, genericAction("x")).proposalId, /^[0-9a-f-]{36}$/);
+    assert.match(proposeRequest(NET, a, b.id, genericAction("x")).proposalId, /^[0-9a-f-]{36}$/);
+    assert.equal(proposeRequest(NET, a, b.id, admissionAction(consent)).proposalId, P1, "the consent's proposal id");
   });
 
   test("accept, decline and cancel each sign their own domain tag", () => {
     for (const kind of ["accept", "decline", "cancel"] as const) {
-      const request = answerRequest(kind, b, "p1");
-      assert.ok(verify(request.signature, answerPayload(kind, "p1", b.id), b.keys.publicKey));
+      const request = answerRequest(NET, kind, b, "p1");
+      assert.ok(verify(request.signature, answerPayload(NET, kind, "p1", b.id), b.keys.publicKey));
       const other = kind === "accept" ? "decline" : "accept";
-      assert.ok(!verify(request.signature, answerPayload(other, "p1", b.id), b.keys.publicKey));
+      assert.ok(!verify(request.signature, answerPayload(NET, other, "p1", b.id), b.keys.publicKey));
+      assert.ok(!verify(request.signature, answerPayload("other-net", kind, "p1", b.id), b.keys.publicKey));
     }
   });
 
@@ -77,31 +98,43 @@ describe("signed requests", () => {
     const sealed = sealMove("defect");
     assert.equal(sealed.nonce.length, 32);
     assert.notDeepEqual(sealMove("defect").nonce, sealed.nonce, "a fresh nonce each time");
-    const commit = commitRequest(a, "g1", sealed);
+    const commit = commitRequest(NET, a, "g1", sealed);
     assert.deepEqual(commit.commitment, commitmentOf("g1", a.id, "defect", sealed.nonce));
-    assert.ok(verify(commit.signature, commitPayload("g1", a.id, commit.commitment), a.keys.publicKey));
+    assert.ok(verify(commit.signature, commitPayload(NET, "g1", a.id, commit.commitment), a.keys.publicKey));
     assert.ok(!JSON.stringify(commit).includes("defect"));
-    const reveal = revealRequest(a, "g1", sealed);
+    const reveal = revealRequest(NET, a, "g1", sealed);
     assert.equal(reveal.move, Move.MOVE_DEFECT);
     assert.deepEqual(reveal.nonce, sealed.nonce);
-    assert.ok(verify(reveal.signature, revealPayload("g1", a.id, "defect", sealed.nonce), a.keys.publicKey));
+    assert.ok(verify(reveal.signature, revealPayload(NET, "g1", a.id, "defect", sealed.nonce), a.keys.publicKey));
     assert.throws(() => sealMove("cooperate", new Uint8Array(31)), /32 bytes/);
   });
 
-  test("a redemption is signed by the member over the candidate key and the request id", () => {
-    const consent = consentOf(candidate, agreement);
-    const request = redeemRequest(a, consent, "req-1");
-    assert.ok(verify(request.signature, redeemPayload(a.id, candidate.keys.publicKey, "req-1"), a.keys.publicKey));
+  test("a redemption is signed by the member over the network, the candidate key and the request id", () => {
+    const consent = consentOf(NET, candidate, agreement, { controllerId: a.id, expiresAtMs: EXPIRES });
+    const request = redeemRequest(NET, a, consent, "req-1");
+    assert.ok(verify(request.signature, redeemPayload(NET, a.id, candidate.keys.publicKey, "req-1"), a.keys.publicKey));
   });
 
-  test("bootstrap names genesis members unless told and never forces by default", () => {
+  test("a consent file round-trips and names its network; an old or ambiguous one is refused", () => {
+    const consent = consentOf(NET, candidate, agreement, { proposalId: P1, expiresAtMs: EXPIRES });
+    const json = consentToJson(NET, consent);
+    assert.equal(json.expiresAt, new Date(EXPIRES).toISOString());
+    assert.deepEqual(consentFromJson(JSON.parse(JSON.stringify(json))), { networkId: NET, consent });
+    assert.throws(() => consentFromJson({ ...json, format: "pot-consent/v1" }), /older format/);
+    assert.throws(() => consentFromJson({ ...json, controllerId: a.id }), /exactly one of proposalId and controllerId/);
+    assert.throws(() => consentFromJson({ ...json, networkId: "Bad_Net" }), /networkId/);
+  });
+
+  test("bootstrap names the network and genesis members unless told, and never forces by default", () => {
     const request = bootstrapRequest(
+      NET,
       [{ publicKey: a.keys.publicKey }, { publicKey: b.keys.publicKey, displayName: "bo" }],
       {
         hash: agreement.hash,
         uri: "https://example.org/a",
       },
     );
+    assert.equal(request.networkId, NET);
     assert.deepEqual(
       request.members.map((m) => m.displayName),
       ["genesis-0", "bo"],

@@ -29,6 +29,7 @@ export {
   bootstrapRequest,
   commitRequest,
   consentOf,
+  consentedProposalId,
   excludeRequest,
   genericAction,
   moveToWire,
@@ -40,6 +41,7 @@ export {
   sealMove,
   type AgreementRef,
   type Answer,
+  type ConsentContext,
   type SealedMove,
 } from "./requests.js";
 export { MOVE_FILE_FORMAT, MoveStore, sealedOf, type StoredMove } from "./move-store.js";

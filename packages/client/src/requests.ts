@@ -33,7 +33,8 @@ import type { Member } from "./members.js";
 /**
  * Builders of every request a member or an operator sends. They are pure apart from fresh ids and
  * nonces (which can be passed in): each signs exactly the canonical payload the services verify
- * (packages/mechanism/src/payloads.ts, docs/api.md "Signatures").
+ * (packages/mechanism/src/payloads.ts, docs/api.md "Signatures"). Every signature names the network
+ * (`networkId`, from IdentityService/GetAgreement): it verifies in that network only.
  */
 
 /** The network's legal agreement, as a candidate consents to it. */
@@ -43,16 +44,33 @@ export interface AgreementRef {
   readonly hash: Uint8Array;
 }
 
-/** The candidate's signed consent: made with the candidate's key, handed to the sponsors. */
-export function consentOf(candidate: Member, agreement: AgreementRef): Consent {
-  return {
+/**
+ * Where a consent may be used, and until when: by one proposal (its id, which the proposer then uses)
+ * or by one member redeeming a credit for the candidate; `expiresAtMs` is Unix ms.
+ */
+export type ConsentContext = ({ readonly proposalId: string } | { readonly controllerId: string }) & {
+  readonly expiresAtMs: number;
+};
+
+/** The candidate's signed consent: made with the candidate's key, handed to the sponsors (or controller). */
+export function consentOf(
+  networkId: string,
+  candidate: Member,
+  agreement: AgreementRef,
+  context: ConsentContext,
+): Consent {
+  const terms = {
     candidatePublicKey: candidate.keys.publicKey,
     agreementVersion: agreement.version,
     agreementHash: agreement.hash,
-    signature: sign(
-      consentPayload(candidate.keys.publicKey, agreement.version, agreement.hash),
-      candidate.keys.secretKey,
-    ),
+    proposalId: "proposalId" in context ? context.proposalId : "",
+    controllerId: "controllerId" in context ? context.controllerId : "",
+    expiresAtMs: context.expiresAtMs,
+  };
+  return {
+    ...terms,
+    expiresAtMs: BigInt(terms.expiresAtMs),
+    signature: sign(consentPayload(networkId, terms), candidate.keys.secretKey),
   };
 }
 
@@ -60,16 +78,25 @@ export function admissionAction(consent: Consent): Action {
   return { action: { $case: "admission", value: { consent } } };
 }
 
+/** The proposal id an admission's consent names (the id to propose it under), if any. */
+export function consentedProposalId(action: Action): string | undefined {
+  const body = action.action;
+  return body?.$case === "admission" && body.value.consent?.proposalId ? body.value.consent.proposalId : undefined;
+}
+
 export function genericAction(kind: string, payload: Uint8Array = new Uint8Array()): Action {
   return { action: { $case: "generic", value: { kind, payload } } };
 }
 
+/** Operator: genesis of network `networkId` (it must be the services' POT_NETWORK_ID). */
 export function bootstrapRequest(
+  networkId: string,
   members: readonly { publicKey: Uint8Array; displayName?: string }[],
   agreement: { hash: Uint8Array; uri: string },
   options: { force?: boolean; requestId?: string } = {},
 ): BootstrapRequest {
   return {
+    networkId,
     requestId: options.requestId ?? randomUUID(),
     members: members.map((m, index) => ({ publicKey: m.publicKey, displayName: m.displayName ?? `genesis-${index}` })),
     agreement: { version: 0, hash: agreement.hash, uri: agreement.uri },
@@ -77,12 +104,16 @@ export function bootstrapRequest(
   };
 }
 
-/** Sponsor A proposes to B a game over `action`; the proposal id becomes the game id. */
+/**
+ * Sponsor A proposes to B a game over `action`; the proposal id becomes the game id. For an admission
+ * it defaults to the proposal id the candidate's consent names (a consent admits through that proposal only).
+ */
 export function proposeRequest(
+  networkId: string,
   proposer: Member,
   partnerId: string,
   action: Action,
-  proposalId: string = randomUUID(),
+  proposalId: string = consentedProposalId(action) ?? randomUUID(),
 ): ProposeRequest {
   const digest = actionDigest(actionFromWire(action));
   return {
@@ -90,18 +121,18 @@ export function proposeRequest(
     proposerId: proposer.id,
     partnerId,
     action,
-    signature: sign(proposePayload(proposalId, proposer.id, partnerId, digest), proposer.keys.secretKey),
+    signature: sign(proposePayload(networkId, proposalId, proposer.id, partnerId, digest), proposer.keys.secretKey),
   };
 }
 
 export type Answer = "accept" | "decline" | "cancel";
 
 /** Accept or decline (by the partner) or cancel (by the proposer) a proposal. */
-export function answerRequest(answer: Answer, member: Member, proposalId: string): AcceptRequest {
+export function answerRequest(networkId: string, answer: Answer, member: Member, proposalId: string): AcceptRequest {
   return {
     proposalId,
     memberId: member.id,
-    signature: sign(answerPayload(answer, proposalId, member.id), member.keys.secretKey),
+    signature: sign(answerPayload(networkId, answer, proposalId, member.id), member.keys.secretKey),
   };
 }
 
@@ -119,33 +150,51 @@ export function sealMove(
   return { move, nonce };
 }
 
-export function commitRequest(member: Member, gameId: string, sealed: SealedMove): CommitMoveRequest {
+export function commitRequest(
+  networkId: string,
+  member: Member,
+  gameId: string,
+  sealed: SealedMove,
+): CommitMoveRequest {
   const commitment = commitmentOf(gameId, member.id, sealed.move, sealed.nonce);
   return {
     gameId,
     memberId: member.id,
     commitment,
-    signature: sign(commitPayload(gameId, member.id, commitment), member.keys.secretKey),
+    signature: sign(commitPayload(networkId, gameId, member.id, commitment), member.keys.secretKey),
   };
 }
 
-export function revealRequest(member: Member, gameId: string, sealed: SealedMove): RevealMoveRequest {
+export function revealRequest(
+  networkId: string,
+  member: Member,
+  gameId: string,
+  sealed: SealedMove,
+): RevealMoveRequest {
   return {
     gameId,
     memberId: member.id,
     move: moveToWire(sealed.move),
     nonce: sealed.nonce,
-    signature: sign(revealPayload(gameId, member.id, sealed.move, sealed.nonce), member.keys.secretKey),
+    signature: sign(revealPayload(networkId, gameId, member.id, sealed.move, sealed.nonce), member.keys.secretKey),
   };
 }
 
-/** A member spends an admission credit on an identity it controls (the candidate's consent). */
-export function redeemRequest(member: Member, consent: Consent, requestId: string = randomUUID()): RedeemCreditRequest {
+/**
+ * A member spends an admission credit on an identity it controls: `consent` must name the member as
+ * its controller (consentOf with `{ controllerId: member.id }`).
+ */
+export function redeemRequest(
+  networkId: string,
+  member: Member,
+  consent: Consent,
+  requestId: string = randomUUID(),
+): RedeemCreditRequest {
   return {
     requestId,
     memberId: member.id,
     consent,
-    signature: sign(redeemPayload(member.id, consent.candidatePublicKey, requestId), member.keys.secretKey),
+    signature: sign(redeemPayload(networkId, member.id, consent.candidatePublicKey, requestId), member.keys.secretKey),
   };
 }
 

@@ -38,12 +38,15 @@ function member() {
   return { memberId: memberIdOf(publicKey), publicKey };
 }
 
-function admission(candidate: Uint8Array): ActionSpec {
+function admission(candidate: Uint8Array, proposalId: string, expiresAtMs: number): ActionSpec {
   return {
     type: "admission",
     candidatePublicKey: candidate,
     agreementVersion: 1,
     agreementHash: new Uint8Array(32).fill(42),
+    consentProposalId: proposalId,
+    consentControllerId: "",
+    consentExpiresAtMs: expiresAtMs,
     consentSignature: new Uint8Array(randomBytes(64)),
   };
 }
@@ -53,6 +56,7 @@ function* identity(at: number): Generator<Synthetic> {
   const sponsors = [member(), member()];
   for (let game = 0; ; game++) {
     const candidate = member();
+    const gameId = randomUUID();
     yield {
       aggregate: "member",
       id: candidate.memberId,
@@ -63,11 +67,14 @@ function* identity(at: number): Generator<Synthetic> {
         kind: "sponsored",
         sponsorIds: sponsors.map((s) => s.memberId),
         controllerId: "",
-        gameId: randomUUID(),
+        gameId,
         consent: {
           candidatePublicKey: candidate.publicKey,
           agreementVersion: 1,
           agreementHash: new Uint8Array(32).fill(42),
+          proposalId: gameId,
+          controllerId: "",
+          expiresAtMs: at + game * 60_000 + 86_400_000,
           signature: new Uint8Array(randomBytes(64)),
         },
         displayName: "",
@@ -102,7 +109,7 @@ function* matchmaker(at: number): Generator<Synthetic> {
     const [a, b] = sponsors as [ReturnType<typeof member>, ReturnType<typeof member>];
     const candidate = member();
     const gameId = randomUUID();
-    const action = admission(candidate.publicKey);
+    const action = admission(candidate.publicKey, gameId, t + 86_400_000);
     yield ledger(
       ledgerEventToWire({
         type: "ProposalMade",
@@ -141,7 +148,7 @@ function* adjudicator(at: number): Generator<Synthetic> {
     const t = at + game * 60_000;
     const gameId = randomUUID();
     const [a, b] = [member(), member()];
-    const action = admission(member().publicKey);
+    const action = admission(member().publicKey, gameId, t + 86_400_000);
     const moves = [
       ["cooperate", "cooperate", "both-cooperated"],
       ["defect", "cooperate", "a-defected"],

@@ -29,6 +29,7 @@ import {
 import { verify } from "./verify.js";
 
 const DAY = 86_400_000;
+const NETWORK = "net-verify";
 
 interface Player {
   readonly keys: KeyPair;
@@ -117,9 +118,10 @@ describe("verify", () => {
       return decideGame(
         {
           type: "CommitMove",
+          networkId: NETWORK,
           memberId: who.id,
           commitment,
-          signature: sign(commitPayload(this.id, who.id, commitment), who.keys.secretKey),
+          signature: sign(commitPayload(NETWORK, this.id, who.id, commitment), who.keys.secretKey),
           now: t,
         },
         this.state,
@@ -131,10 +133,11 @@ describe("verify", () => {
       return decideGame(
         {
           type: "RevealMove",
+          networkId: NETWORK,
           memberId: who.id,
           move,
           nonce,
-          signature: sign(revealPayload(this.id, who.id, move, nonce), who.keys.secretKey),
+          signature: sign(revealPayload(NETWORK, this.id, who.id, move, nonce), who.keys.secretKey),
           now: t,
         },
         this.state,
@@ -186,11 +189,25 @@ describe("verify", () => {
 
   test("a log written by the rules checks out", async () => {
     const progress: number[] = [];
-    const result = await verify({ natsUrl: servers.natsUrl, namespace, onProgress: (p) => progress.push(p.events) });
+    const result = await verify({
+      natsUrl: servers.natsUrl,
+      namespace,
+      networkId: NETWORK,
+      onProgress: (p) => progress.push(p.events),
+    });
     assert.deepEqual(result.mismatches, []);
     assert.equal(result.games, 6);
     assert.equal(result.events, 1 + 4 * 6 + 3 + 2);
     assert.equal(progress.at(-1), result.events);
+  });
+
+  test("the same log checked for another network reports every signed move: a signature names its network", async () => {
+    const result = await verify({ natsUrl: servers.natsUrl, namespace, networkId: "another-network" });
+    assert.ok(result.mismatches.length > 0);
+    assert.ok(
+      result.mismatches.every((m) => /for network 'another-network'/.test(m.problem)),
+      JSON.stringify(result.mismatches[0]),
+    );
   });
 
   test("forged events are reported at their sequence: a wrong outcome, a bad signature, an unpublished policy, a false reveal", async () => {
@@ -231,12 +248,15 @@ describe("verify", () => {
       memberId: bluff.a.id,
       move: "cooperate",
       nonce: new Uint8Array(32),
-      signature: sign(revealPayload(bluff.id, bluff.a.id, "cooperate", new Uint8Array(32)), bluff.a.keys.secretKey),
+      signature: sign(
+        revealPayload(NETWORK, bluff.id, bluff.a.id, "cooperate", new Uint8Array(32)),
+        bluff.a.keys.secretKey,
+      ),
       at: t,
     } as const satisfies GameEvent;
     const [falseReveal] = await bluff.record([revealed]);
 
-    const result = await verify({ natsUrl: servers.natsUrl, namespace });
+    const result = await verify({ natsUrl: servers.natsUrl, namespace, networkId: NETWORK });
     assert.deepEqual(
       result.mismatches.map((m) => [m.seq, m.gameId]),
       [

@@ -33,12 +33,14 @@ const PROGRESS_EVERY = 1_000;
  * signature, every reveal's signature and opening of its commitment, and every resolution's
  * outcome and effects (credits, suspensions, admission, grant). Whatever the decider would not
  * have produced exactly is reported, as is any policy version published out of order or invalid.
+ * Signatures are checked for network `networkId` (the network id named at genesis).
  */
 export async function verify(options: {
   natsUrl: string;
   /** A NATS user that may read the streams (the reader); none on a server without authorization. */
   natsCredentials?: NatsCredentials;
   namespace: string;
+  networkId: string;
   onProgress?: (p: { events: number }) => void;
 }): Promise<VerifyResult> {
   const nc = await connect({
@@ -50,7 +52,7 @@ export async function verify(options: {
   try {
     const names = streamNames(options.namespace, "adjudicator");
     const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
-    const audit = new Audit();
+    const audit = new Audit(options.networkId);
     reader = await StreamReader.open(jetstream(nc), names.stream);
     let events = 0;
     let reported = 0;
@@ -84,6 +86,8 @@ class Audit {
   /** Games in play. A resolved game needs no state: nothing may follow its resolution. */
   private readonly open = new Map<string, GameState>();
   private readonly resolved = new Set<string>();
+
+  constructor(private readonly networkId: string) {}
 
   check(seq: number, subject: string, data: Uint8Array): void {
     this.position = seq;
@@ -175,6 +179,7 @@ class Audit {
           expected = decideGame(
             {
               type: "CommitMove",
+              networkId: this.networkId,
               memberId: event.memberId,
               commitment: event.commitment,
               signature: event.signature,
@@ -188,6 +193,7 @@ class Audit {
           expected = decideGame(
             {
               type: "RevealMove",
+              networkId: this.networkId,
               memberId: event.memberId,
               move: event.move,
               nonce: event.nonce,

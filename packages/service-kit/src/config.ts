@@ -1,3 +1,4 @@
+import { NETWORK_ID_PATTERN, networkIdOfNamespace } from "@pot/mechanism";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
 /** The environment, or any map shaped like it. */
@@ -29,6 +30,13 @@ export interface ServiceConfig {
   grpcAddress: string;
   /** Prefix of every stream, consumer and schema name this deployment owns. */
   namespace: string;
+  /**
+   * POT_NETWORK_ID: the network's id, the first field of every signed payload (so a signature made in
+   * one network never verifies in another). The operator names it again in Bootstrap, which is refused
+   * unless it matches. Default: the namespace with '_' as '-' (`pot`). Every service of a network, and
+   * every replica, must be configured with the same id.
+   */
+  networkId: string;
   logLevel: LogLevel;
   shutdownGraceMs: number;
   /**
@@ -88,6 +96,13 @@ export const SERVICE_CONFIG_DEFAULTS = {
 /** Reads the configuration every service shares. Throws ConfigError on the first invalid variable. */
 export function readServiceConfig(env: Env, options: { defaultGrpcAddress: string }): ServiceConfig {
   const natsUrl = readNatsUrl(env, "NATS_URL", SERVICE_CONFIG_DEFAULTS.natsUrl);
+  const namespace = readMatching(
+    env,
+    "POT_NAMESPACE",
+    SERVICE_CONFIG_DEFAULTS.namespace,
+    /^[a-z][a-z0-9_]{0,31}$/,
+    "a namespace (a lowercase letter followed by at most 31 lowercase letters, digits or underscores)",
+  );
   return {
     natsUrl,
     natsServers: natsUrl.split(","),
@@ -98,12 +113,13 @@ export function readServiceConfig(env: Env, options: { defaultGrpcAddress: strin
     },
     databaseUrl: readUrl(env, "DATABASE_URL", SERVICE_CONFIG_DEFAULTS.databaseUrl, ["postgres:", "postgresql:"]),
     grpcAddress: readAddress(env, "GRPC_ADDRESS", options.defaultGrpcAddress),
-    namespace: readMatching(
+    namespace,
+    networkId: readMatching(
       env,
-      "POT_NAMESPACE",
-      SERVICE_CONFIG_DEFAULTS.namespace,
-      /^[a-z][a-z0-9_]{0,31}$/,
-      "a namespace (a lowercase letter followed by at most 31 lowercase letters, digits or underscores)",
+      "POT_NETWORK_ID",
+      networkIdOfNamespace(namespace),
+      NETWORK_ID_PATTERN,
+      "a network id (1-64 characters of a-z, 0-9 and '-')",
     ),
     logLevel: readOneOf(env, "LOG_LEVEL", LOG_LEVELS, SERVICE_CONFIG_DEFAULTS.logLevel),
     shutdownGraceMs: readInteger(env, "SHUTDOWN_GRACE_MS", SERVICE_CONFIG_DEFAULTS.shutdownGraceMs, {

@@ -23,6 +23,7 @@ describe("readServiceConfig", () => {
       databaseUrl: "postgres://postgres@127.0.0.1:5432/postgres",
       grpcAddress: "127.0.0.1:50061",
       namespace: "pot",
+      networkId: "pot",
       logLevel: "info",
       shutdownGraceMs: 10_000,
       clock: "system",
@@ -68,6 +69,7 @@ describe("readServiceConfig", () => {
       databaseUrl: "postgresql://identity:secret@db.internal:5433/pot?sslmode=require",
       grpcAddress: "0.0.0.0:0",
       namespace: "test_42",
+      networkId: "test-42",
       logLevel: "debug",
       shutdownGraceMs: 2500,
       clock: "controlled",
@@ -83,6 +85,11 @@ describe("readServiceConfig", () => {
         maxConnectionAgeGraceMs: 1_000,
       },
     });
+  });
+
+  it("reads POT_NETWORK_ID, defaulting to the namespace with '_' as '-'", () => {
+    assert.equal(readServiceConfig({ POT_NETWORK_ID: "main-net" }, defaults).networkId, "main-net");
+    assert.equal(readServiceConfig({ POT_NAMESPACE: "a_b" }, defaults).networkId, "a-b");
   });
 
   for (const address of ["localhost:50051", "[::1]:50051", "[::]:0", "matchmaker.pot.svc:9000", "10.1.2.3:65535"]) {
@@ -103,6 +110,10 @@ describe("readServiceConfig", () => {
     [
       { POT_NAMESPACE: "a".repeat(33) },
       `POT_NAMESPACE "${"a".repeat(33)}" is not a namespace (a lowercase letter followed by at most 31 lowercase letters, digits or underscores)`,
+    ],
+    [
+      { POT_NETWORK_ID: "Main_Net" },
+      `POT_NETWORK_ID "Main_Net" is not a network id (1-64 characters of a-z, 0-9 and '-')`,
     ],
     [{ LOG_LEVEL: "loud" }, 'LOG_LEVEL "loud" is not one of fatal, error, warn, info, debug, trace, silent'],
     [{ SHUTDOWN_GRACE_MS: "soon" }, 'SHUTDOWN_GRACE_MS "soon" is not a whole number between 0 and 600000'],

@@ -38,11 +38,15 @@ export function actionFromWire(action: pb.Action | undefined, field = "action"):
       bytes(`${at}.agreement_hash`, consent.agreementHash, HASH_BYTES);
       bytes(`${at}.signature`, consent.signature, SIGNATURE_BYTES);
       if (consent.agreementVersion < 1) throw new ValidationError(`${at}.agreement_version`, "must be 1 or more");
+      consentContext(consent, at);
       return {
         type: "admission",
         candidatePublicKey: consent.candidatePublicKey,
         agreementVersion: consent.agreementVersion,
         agreementHash: consent.agreementHash,
+        consentProposalId: consent.proposalId,
+        consentControllerId: consent.controllerId,
+        consentExpiresAtMs: consentExpiry(consent.expiresAtMs, `${at}.expires_at_ms`),
         consentSignature: consent.signature,
       };
     }
@@ -74,6 +78,9 @@ export function actionToWire(action: ActionSpec): pb.Action {
               agreementVersion: action.agreementVersion,
               agreementHash: action.agreementHash,
               signature: action.consentSignature,
+              proposalId: action.consentProposalId,
+              controllerId: action.consentControllerId,
+              expiresAtMs: toBig(action.consentExpiresAtMs),
             },
           },
         },
@@ -85,6 +92,31 @@ export function actionToWire(action: ActionSpec): pb.Action {
       return unreachable;
     }
   }
+}
+
+/**
+ * A consent names one context: a proposal or a controller, never both (the deciders refuse one for
+ * another context than theirs with PERMISSION_DENIED); ids are bounded here.
+ */
+export function consentContext(consent: { proposalId: string; controllerId: string }, field: string): void {
+  if (consent.proposalId === "" && consent.controllerId === "") {
+    throw new ValidationError(field, "names no context: set proposal_id (for a game) or controller_id (for a credit)");
+  }
+  if (consent.proposalId !== "" && consent.controllerId !== "") {
+    throw new ValidationError(field, "names two contexts: set either proposal_id or controller_id, not both");
+  }
+  if (consent.proposalId.length > 128)
+    throw new ValidationError(`${field}.proposal_id`, "must be at most 128 characters");
+  if (consent.controllerId.length > 128) {
+    throw new ValidationError(`${field}.controller_id`, "must be at most 128 characters");
+  }
+}
+
+/** A consent's expiry: required, and a time a number holds exactly. */
+export function consentExpiry(value: bigint, field: string): number {
+  if (value === 0n) throw new ValidationError(field, "is required: the Unix ms after which the consent is refused");
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new ValidationError(field, "is not a time in Unix ms");
+  return Number(value);
 }
 
 export function rulesFromWire(rules: pb.GameRules | undefined, field: string): GameRules {

@@ -53,6 +53,7 @@ export async function startAdjudicator(
     logger,
   });
   const adjudicator = new Adjudicator({
+    networkId: config.networkId,
     games: new AggregateRepository(store, gameAggregate, { logger }),
     policies: new AggregateRepository(store, policyAggregate, { logger }),
     now,

@@ -42,6 +42,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
     logger,
   });
   const identity = new Identity({
+    networkId: config.networkId,
     network: new AggregateRepository(store, networkAggregate, { logger }),
     members: new AggregateRepository(store, memberAggregate, { logger }),
     now,

@@ -57,7 +57,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     pipeline: LEDGER_PIPELINE,
     maxCausations: LEDGER_CAUSATIONS,
   });
-  const matchmaker = new Matchmaker(ledger, now);
+  const matchmaker = new Matchmaker(ledger, now, config.networkId);
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,

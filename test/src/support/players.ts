@@ -3,13 +3,15 @@ import type { Action } from "@pot/contracts";
 import type { MoveName } from "@pot/mechanism";
 import {
   admissionAction,
-  answerRequest,
-  commitRequest,
+  answerRequest as signedAnswer,
+  commitRequest as signedCommit,
+  consentedProposalId,
   consentOf,
   newMember,
   proposeRequest as signedProposal,
-  revealRequest,
+  revealRequest as signedReveal,
   sealMove,
+  type Answer,
   type Member,
   type SealedMove,
 } from "@pot/client";
@@ -17,8 +19,29 @@ import type { Clients } from "./clients.js";
 import { eventually } from "./clients.js";
 
 // Members and their signed requests come from the platform client (@pot/client); these are the
-// tests' shorthands on top of it.
-export { answerRequest, commitRequest, newMember, revealRequest, sealMove, type Member, type SealedMove };
+// tests' shorthands on top of it, signing for TEST_NETWORK.
+export { newMember, sealMove, type Member, type SealedMove };
+
+/** The network id every test system is configured with (POT_NETWORK_ID, see system.ts). */
+export const TEST_NETWORK = "pot-test";
+
+/**
+ * How long the tests' consents are valid: long, as tests with a controlled clock set it years ahead
+ * and move it by weeks (a test of expiry passes its own `expiresAtMs`).
+ */
+export const CONSENT_TTL_MS = 100 * 365 * 86_400_000;
+
+export function answerRequest(answer: Answer, member: Member, proposalId: string) {
+  return signedAnswer(TEST_NETWORK, answer, member, proposalId);
+}
+
+export function commitRequest(member: Member, gameId: string, sealed: SealedMove) {
+  return signedCommit(TEST_NETWORK, member, gameId, sealed);
+}
+
+export function revealRequest(member: Member, gameId: string, sealed: SealedMove) {
+  return signedReveal(TEST_NETWORK, member, gameId, sealed);
+}
 
 export const AGREEMENT = {
   version: 1,
@@ -26,13 +49,38 @@ export const AGREEMENT = {
   uri: "https://example.org/pot/agreement/v1",
 };
 
-/** An admission of `candidate`, with its consent to AGREEMENT. */
-export function admissionOf(candidate: Member): Action {
-  return admissionAction(consentOf(candidate, AGREEMENT));
+/**
+ * An admission of `candidate`, with its consent to AGREEMENT for proposal `proposalId` (a fresh id by
+ * default: proposeRequest then proposes under it), valid for CONSENT_TTL_MS.
+ */
+export function admissionOf(
+  candidate: Member,
+  proposalId: string = randomUUID(),
+  options: { networkId?: string; expiresAtMs?: number } = {},
+): Action {
+  return admissionAction(
+    consentOf(options.networkId ?? TEST_NETWORK, candidate, AGREEMENT, {
+      proposalId,
+      expiresAtMs: options.expiresAtMs ?? Date.now() + CONSENT_TTL_MS,
+    }),
+  );
 }
 
-export function proposeRequest(a: Member, b: Member, action: Action, proposalId = randomUUID()) {
-  return signedProposal(a, b.id, action, proposalId);
+/** `candidate`'s consent to be admitted by `controller`'s credit. */
+export function controlledConsent(
+  candidate: Member,
+  controller: Member,
+  options: { networkId?: string; expiresAtMs?: number } = {},
+) {
+  return consentOf(options.networkId ?? TEST_NETWORK, candidate, AGREEMENT, {
+    controllerId: controller.id,
+    expiresAtMs: options.expiresAtMs ?? Date.now() + CONSENT_TTL_MS,
+  });
+}
+
+/** A proposal under the id its admission's consent names (else `proposalId`, else a fresh one). */
+export function proposeRequest(a: Member, b: Member, action: Action, proposalId?: string) {
+  return signedProposal(TEST_NETWORK, a, b.id, action, proposalId ?? consentedProposalId(action) ?? randomUUID());
 }
 
 /** Bootstraps `members` as genesis and waits until the matchmaker knows each of them. */
@@ -42,6 +90,7 @@ export async function bootstrap(clients: Clients, members: readonly Member[], re
     members: members.map((m, i) => ({ publicKey: m.keys.publicKey, displayName: `genesis-${i}` })),
     agreement: { version: 0, hash: AGREEMENT.hash, uri: AGREEMENT.uri },
     force: false,
+    networkId: TEST_NETWORK,
   });
   for (const member of members) {
     await eventually(`matchmaker to know ${member.id.slice(0, 8)}`, () =>

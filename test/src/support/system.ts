@@ -15,6 +15,7 @@ import {
   type Servers,
 } from "@pot/devenv";
 import { connectClients, type Clients } from "./clients.js";
+import { TEST_NETWORK } from "./players.js";
 
 export const SERVICES = ["identity", "matchmaker", "adjudicator"] as const;
 
@@ -54,7 +55,12 @@ export async function startSystem(
   const secure =
     (options.secureNats ?? process.env.POT_TEST_SECURE_NATS === "1") ? await startSecureNats(namespace) : undefined;
   const natsUrl = secure?.url ?? servers.natsUrl;
-  const env = { POT_CLOCK: options.clock ?? "system", DEADLINE_SWEEP_MS: "200", ...options.env };
+  const env = {
+    POT_CLOCK: options.clock ?? "system",
+    DEADLINE_SWEEP_MS: "200",
+    POT_NETWORK_ID: TEST_NETWORK,
+    ...options.env,
+  };
   const services = new Map<ServiceName, ServiceProcess>();
   const grpcPorts = new Map<ServiceName, number>();
   const launch = async (name: ServiceName) => {

@@ -2,11 +2,13 @@ import { randomUUID } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Outcome, type Action } from "@pot/contracts";
 import { streamNames } from "@pot/event-store";
-import { consentPayload, redeemPayload, sign, type MoveName } from "@pot/mechanism";
+import { redeemRequest as signedRedeem } from "@pot/client";
+import type { MoveName } from "@pot/mechanism";
 import {
   admissionOf,
-  AGREEMENT,
   answerRequest,
+  controlledConsent,
+  TEST_NETWORK,
   commitRequest,
   newMember,
   proposeRequest,
@@ -209,21 +211,9 @@ export async function playWorkload(
   return result;
 }
 
+/** `member` redeems a credit for `controlled`, with `controlled`'s consent naming `member` as controller. */
 export function redeemRequest(member: Member, controlled: Member, requestId = randomUUID()) {
-  return {
-    requestId,
-    memberId: member.id,
-    consent: {
-      candidatePublicKey: controlled.keys.publicKey,
-      agreementVersion: AGREEMENT.version,
-      agreementHash: AGREEMENT.hash,
-      signature: sign(
-        consentPayload(controlled.keys.publicKey, AGREEMENT.version, AGREEMENT.hash),
-        controlled.keys.secretKey,
-      ),
-    },
-    signature: sign(redeemPayload(member.id, controlled.keys.publicKey, requestId), member.keys.secretKey),
-  };
+  return signedRedeem(TEST_NETWORK, member, controlledConsent(controlled, member), requestId);
 }
 
 function shuffle<T>(items: T[], rng: () => number): T[] {

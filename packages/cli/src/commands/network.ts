@@ -1,12 +1,13 @@
 import { Option, type Command } from "commander";
-import { consentOf, consentToJson, isStatus, readKeyFile, status, writeSecretFile } from "@pot/client";
-import { hexToBytes, publicKeyOf } from "@pot/mechanism";
+import { randomUUID } from "node:crypto";
+import { consentToJson, isStatus, readKeyFile, status, writeSecretFile } from "@pot/client";
+import { hexToBytes, networkIdOfNamespace, publicKeyOf } from "@pot/mechanism";
 import { BootstrapResponse } from "@pot/contracts";
 import { messageJson, table } from "../format.js";
 import { usageError } from "../exit-codes.js";
-import { collect, hash32, positiveInteger } from "../parsers.js";
+import { collect, duration, hash32, memberId, positiveInteger, uuid } from "../parsers.js";
 import type { Wrap } from "../program.js";
-import { agreementFor, retrying, sha256OfFile } from "./shared.js";
+import { retrying, sha256OfFile, signConsent } from "./shared.js";
 
 export function agreementOptions(command: Command): Command {
   return command
@@ -57,10 +58,12 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
             };
           }),
         );
+        const networkId = ctx.settings.networkId ?? networkIdOfNamespace(ctx.settings.namespace);
         const response = await ctx.client.bootstrap(
           members,
           { hash, uri: String(options.agreementUri) },
           {
+            networkId,
             force: options.force === true,
             ...(typeof options.requestId === "string" ? { requestId: options.requestId } : {}),
           },
@@ -77,7 +80,7 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
         }
         ctx.out.result(
           [
-            `network '${ctx.settings.namespace}' bootstrapped with ${response.memberIds.length} genesis members:`,
+            `network '${networkId}' bootstrapped with ${response.memberIds.length} genesis members:`,
             ...response.memberIds.map((id) => `  ${id}`),
           ],
           messageJson(BootstrapResponse, response),
@@ -89,22 +92,50 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
     program
       .command("consent")
       .description(
-        "as a candidate: sign your consent to the network's legal agreement with your key (--key), for your sponsors",
+        "as a candidate: sign your consent to the network's legal agreement with your key (--key), valid in this " +
+          "network only, for one proposal (--proposal, default a fresh id your sponsors then propose under) or for " +
+          "one member redeeming a credit for you (--controller), until it expires",
+      )
+      .addOption(
+        new Option("--proposal <uuid>", "the proposal that may admit you (default: a fresh UUID)")
+          .argParser(uuid)
+          .conflicts("controller"),
+      )
+      .addOption(
+        new Option("--controller <member-id>", "the member that may admit you with an admission credit").argParser(
+          memberId,
+        ),
+      )
+      .addOption(
+        new Option("--expires-in <duration>", "how long the consent is valid, e.g. 12h or 3d")
+          .argParser(duration)
+          .default(3 * 86_400_000, "3d"),
       )
       .option("--out <file>", "write the consent to this file (default: print it)"),
   ).action(
     wrap(async (ctx, _args, options) => {
-      const { member } = await ctx.key();
-      const consent = consentToJson(consentOf(member, await agreementFor(ctx, options)));
+      const context =
+        typeof options.controller === "string"
+          ? { controllerId: options.controller }
+          : { proposalId: typeof options.proposal === "string" ? options.proposal : randomUUID() };
+      const signed = await signConsent(ctx, ctx.settings.keyFile, context, options);
+      const consent = consentToJson(await ctx.client.networkId(), signed);
       const text = `${JSON.stringify(consent, null, 2)}\n`;
       if (typeof options.out === "string") {
         await writeSecretFile(options.out, text, true);
         ctx.out.result(
           table([
-            ["consent", `${options.out} (agreement v${consent.agreementVersion})`],
+            ["consent", `${options.out} (agreement v${consent.agreementVersion}, network '${consent.networkId}')`],
             ["candidate", consent.candidateId],
+            consent.proposalId ? ["proposal", consent.proposalId] : ["controller", consent.controllerId],
+            ["expires", consent.expiresAt],
           ]),
           { ...consent, file: options.out },
+        );
+        ctx.out.hint(
+          consent.proposalId
+            ? `your sponsor proposes with: pot propose --consent ${options.out} --partner <id>`
+            : `your controller admits you with: pot redeem --consent ${options.out}`,
         );
       } else {
         ctx.out.io.stdout(text);

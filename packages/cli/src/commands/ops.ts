@@ -85,11 +85,12 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
   program
     .command("verify")
     .description(
-      "audit: replay the adjudicator's stream and re-check every commitment, signature and outcome against the policy in force; exit 10 on any mismatch",
+      "audit: replay the adjudicator's stream and re-check every commitment, signature (for the network id: --network, else asked of identity) and outcome against the policy in force; exit 10 on any mismatch",
     )
     .action(
       wrap(async (ctx) => {
         const { verify } = await import("@pot/ops");
+        const networkId = ctx.settings.networkId ?? (await ctx.client.networkId());
         const bar = progressBar(io, ctx, "verify");
         if (bar) bar.start(await streamSize(ctx, "adjudicator"), 0, { rate: "" });
         const started = performance.now();
@@ -97,6 +98,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
           natsUrl: ctx.settings.natsUrl,
           natsCredentials: ctx.settings.natsCredentials,
           namespace: ctx.settings.namespace,
+          networkId,
           onProgress: (p) =>
             bar?.update(p.events, { rate: count(Math.round(p.events / ((performance.now() - started) / 1000))) }),
         }).finally(() => bar?.stop());

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Argument, Option, type Command } from "commander";
 import { isStatus, sealedOf, status, type Answer } from "@pot/client";
 import {
@@ -12,7 +13,7 @@ import {
 } from "@pot/contracts";
 import { CliError, EXIT, usageError } from "../exit-codes.js";
 import { formatInstant, messageJson, outcomeLabel, table } from "../format.js";
-import { hexBytes, memberId, uuid } from "../parsers.js";
+import { duration, hexBytes, memberId, uuid } from "../parsers.js";
 import type { Wrap } from "../program.js";
 import { agreementOptions } from "./network.js";
 import { actionFrom, consentFrom, retrying } from "./shared.js";
@@ -29,22 +30,36 @@ export function registerPlay(program: Command, wrap: Wrap): void {
       .command("propose")
       .description("propose a game to a partner over an action: admitting a candidate, or a generic action")
       .requiredOption("--partner <member-id>", "the other sponsor", memberId)
-      .option("--candidate-key <file>", "admission: the candidate's key file (its consent is signed now)")
-      .option("--consent <file>", "admission: a consent the candidate made with `pot consent`")
+      .option(
+        "--candidate-key <file>",
+        "admission: the candidate's key file (its consent to this proposal is signed now)",
+      )
+      .option(
+        "--consent <file>",
+        "admission: a consent the candidate made with `pot consent`; the proposal id is the one it names",
+      )
+      .addOption(
+        new Option(
+          "--expires-in <duration>",
+          "with --candidate-key: how long the consent is valid (default 3d)",
+        ).argParser(duration),
+      )
       .option("--kind <kind>", "generic action: its kind, e.g. post.create")
       .option("--payload <text>", "generic action: payload as UTF-8 text")
       .addOption(new Option("--payload-hex <hex>", "generic action: payload as hex").argParser(hexBytes))
       .addOption(
-        new Option("--proposal-id <uuid>", "choose the id (default: a fresh UUID); retrying with it is safe").argParser(
-          uuid,
-        ),
+        new Option(
+          "--proposal-id <uuid>",
+          "choose the id (default: the consent's, else a fresh UUID); retrying with it is safe",
+        ).argParser(uuid),
       ),
   ).action(
     wrap(async (ctx, _args, options) => {
       const { member } = await ctx.key();
-      const action = await actionFrom(ctx, options);
+      const chosen = typeof options.proposalId === "string" ? options.proposalId : undefined;
+      const action = await actionFrom(ctx, options, chosen ?? randomUUID());
       const response = await ctx.client.propose(member, String(options.partner), action, {
-        ...(typeof options.proposalId === "string" ? { proposalId: options.proposalId } : {}),
+        ...(chosen !== undefined ? { proposalId: chosen } : {}),
       });
       ctx.out.result(
         table([
@@ -152,8 +167,14 @@ export function registerPlay(program: Command, wrap: Wrap): void {
     program
       .command("redeem")
       .description("spend one of your admission credits to admit an identity you control (marked controlled)")
-      .option("--candidate-key <file>", "the controlled identity's key file (its consent is signed now)")
-      .option("--consent <file>", "a consent the identity made with `pot consent`")
+      .option("--candidate-key <file>", "the controlled identity's key file (its consent to you is signed now)")
+      .option("--consent <file>", "a consent the identity made for you with `pot consent --controller <your id>`")
+      .addOption(
+        new Option(
+          "--expires-in <duration>",
+          "with --candidate-key: how long the consent is valid (default 3d)",
+        ).argParser(duration),
+      )
       .option("--request-id <id>", "idempotency key (default: a fresh UUID); retrying with it is safe"),
   ).action(
     wrap(async (ctx, _args, options) => {
@@ -161,7 +182,7 @@ export function registerPlay(program: Command, wrap: Wrap): void {
         throw usageError("give the identity to admit as exactly one of --candidate-key <file> or --consent <file>");
       }
       const { member } = await ctx.key();
-      const consent = await consentFrom(ctx, options);
+      const consent = await consentFrom(ctx, options, { controllerId: member.id });
       if (!consent) throw new CliError(EXIT.usage, "no consent");
       const response = await ctx.client.redeemCredit(member, consent, {
         ...(typeof options.requestId === "string" ? { requestId: options.requestId } : {}),

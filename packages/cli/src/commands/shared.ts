@@ -5,10 +5,10 @@ import {
   admissionAction,
   consentFromJson,
   consentOf,
-  currentAgreement,
   genericAction,
   readKeyFile,
   type AgreementRef,
+  type ConsentContext,
 } from "@pot/client";
 import type { Action, Consent } from "@pot/contracts";
 import { hexToBytes } from "@pot/mechanism";
@@ -53,16 +53,23 @@ export async function readJsonFile(path: string, what: string): Promise<unknown>
   }
 }
 
-export async function readConsentFile(path: string): Promise<Consent> {
+/** A consent file; refused here (exit 2) when it is for another network than the one signed for. */
+export async function readConsentFile(ctx: Context, path: string): Promise<Consent> {
+  let parsed: ReturnType<typeof consentFromJson>;
   try {
-    return consentFromJson(await readJsonFile(path, "consent file"));
+    parsed = consentFromJson(await readJsonFile(path, "consent file"));
   } catch (error) {
     if (error instanceof CliError) throw error;
     throw usageError(`consent file ${path}: ${(error as Error).message}`);
   }
+  const network = await ctx.client.networkId();
+  if (parsed.networkId !== network) {
+    throw usageError(`consent file ${path} is for network '${parsed.networkId}', not for network '${network}'`);
+  }
+  return parsed.consent;
 }
 
-/** The agreement a consent is made for: from the options, else the network's current one (over NATS). */
+/** The agreement a consent is made for: from the options, else the network's current one (GetAgreement). */
 export async function agreementFor(ctx: Context, options: Record<string, unknown>): Promise<AgreementRef> {
   const version = options.agreementVersion;
   const hash = options.agreementHash;
@@ -70,28 +77,52 @@ export async function agreementFor(ctx: Context, options: Record<string, unknown
   if (version !== undefined || hash !== undefined) {
     throw usageError("--agreement-version and --agreement-hash go together (or leave both out to ask the network)");
   }
-  const agreement = await currentAgreement(await ctx.nats(), ctx.settings.namespace);
-  if (!agreement) {
+  const answer = await ctx.client.getAgreement();
+  if (!answer.bootstrapped || !answer.agreement) {
     throw new CliError(
       EXIT.failedPrecondition,
-      `network '${ctx.settings.namespace}' has no legal agreement yet: bootstrap it first (pot bootstrap)`,
+      `network '${answer.networkId}' has no legal agreement yet: bootstrap it first (pot bootstrap)`,
     );
   }
-  return agreement;
+  return answer.agreement;
 }
 
-/** A signed consent: read from --consent, or made now with the candidate's key file (--candidate-key). */
-export async function consentFrom(ctx: Context, options: Record<string, unknown>): Promise<Consent | undefined> {
-  if (typeof options.consent === "string") return readConsentFile(options.consent);
-  if (typeof options.candidateKey === "string") {
-    const candidate = await readKeyFile(options.candidateKey);
-    return consentOf(candidate.member, await agreementFor(ctx, options));
-  }
+/** Default lifetime of a consent signed by the CLI (`--expires-in`). */
+export const DEFAULT_CONSENT_TTL_MS = 3 * 86_400_000;
+
+/** The candidate's consent, signed now with its key, for `context` until now + --expires-in. */
+export async function signConsent(
+  ctx: Context,
+  candidateKeyFile: string,
+  context: { proposalId: string } | { controllerId: string },
+  options: Record<string, unknown>,
+): Promise<Consent> {
+  const candidate = await readKeyFile(candidateKeyFile);
+  const ttl = typeof options.expiresIn === "number" ? options.expiresIn : DEFAULT_CONSENT_TTL_MS;
+  const bound: ConsentContext = { ...context, expiresAtMs: Date.now() + ttl };
+  const [network, agreement] = await Promise.all([ctx.client.networkId(), agreementFor(ctx, options)]);
+  return consentOf(network, candidate.member, agreement, bound);
+}
+
+/**
+ * A signed consent: read from --consent, or made now with the candidate's key file (--candidate-key)
+ * for `context` (the proposal about to be made, or the member redeeming a credit).
+ */
+export async function consentFrom(
+  ctx: Context,
+  options: Record<string, unknown>,
+  context: { proposalId: string } | { controllerId: string },
+): Promise<Consent | undefined> {
+  if (typeof options.consent === "string") return readConsentFile(ctx, options.consent);
+  if (typeof options.candidateKey === "string") return signConsent(ctx, options.candidateKey, context, options);
   return undefined;
 }
 
-/** The action of a proposal from the options: an admission (consent) or a generic action (--kind). */
-export async function actionFrom(ctx: Context, options: Record<string, unknown>): Promise<Action> {
+/**
+ * The action of a proposal from the options: an admission (consent) or a generic action (--kind).
+ * A consent signed now (--candidate-key) is for `proposalId`.
+ */
+export async function actionFrom(ctx: Context, options: Record<string, unknown>, proposalId: string): Promise<Action> {
   const chosen = ["candidateKey", "consent", "kind"].filter((name) => options[name] !== undefined);
   if (chosen.length !== 1) {
     throw usageError(
@@ -108,7 +139,15 @@ export async function actionFrom(ctx: Context, options: Record<string, unknown>)
         : new TextEncoder().encode(typeof options.payload === "string" ? options.payload : "");
     return genericAction(options.kind, payload);
   }
-  return admissionAction((await consentFrom(ctx, options))!);
+  const consent = (await consentFrom(ctx, options, { proposalId }))!;
+  if (typeof options.proposalId === "string" && consent.proposalId !== options.proposalId) {
+    throw usageError(
+      consent.proposalId === ""
+        ? "the consent is for a credit redeemed by a controller, not for a proposal: use it with pot redeem"
+        : `the consent is for proposal ${consent.proposalId}, not ${options.proposalId}: leave out --proposal-id to use the consent's`,
+    );
+  }
+  return admissionAction(consent);
 }
 
 export async function sha256OfFile(path: string): Promise<Uint8Array> {

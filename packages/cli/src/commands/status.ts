@@ -1,5 +1,6 @@
 import { Argument, type Command } from "commander";
-import { Game, Member, Policy, Proposal, Stake } from "@pot/contracts";
+import { Game, GetAgreementResponse, Member, Policy, Proposal, Stake } from "@pot/contracts";
+import { bytesToHex } from "@pot/mechanism";
 import { CliError, EXIT } from "../exit-codes.js";
 import {
   gameLines,
@@ -27,7 +28,9 @@ function missing(what: string): never {
 export function registerStatus(program: Command, wrap: Wrap): void {
   const statusCommand = program
     .command("status")
-    .description("trust state: your member and stake (no subcommand), or a member, stake, game, proposal or policy")
+    .description(
+      "trust state: your member and stake (no subcommand), or a member, stake, game, proposal, policy or the agreement",
+    )
     .action(
       wrap(async (ctx) => {
         const id = await ownId(ctx, undefined);
@@ -38,6 +41,29 @@ export function registerStatus(program: Command, wrap: Wrap): void {
           member: messageJson(Member, member.member),
           stake: messageJson(Stake, stake.stake),
         });
+      }),
+    );
+
+  statusCommand
+    .command("agreement")
+    .description("the network id and the legal agreement candidates consent to now (version, SHA-256, URI)")
+    .action(
+      wrap(async (ctx) => {
+        const answer = await ctx.client.getAgreement();
+        const agreement = answer.agreement;
+        ctx.out.result(
+          table([
+            ["network", answer.networkId],
+            ...(answer.bootstrapped && agreement
+              ? ([
+                  ["agreement", `v${agreement.version}`],
+                  ["sha256", bytesToHex(agreement.hash)],
+                  ["uri", agreement.uri],
+                ] as const)
+              : ([["agreement", "none: the network has not been bootstrapped"]] as const)),
+          ]),
+          messageJson(GetAgreementResponse, answer),
+        );
       }),
     );
 

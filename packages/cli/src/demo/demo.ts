@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
@@ -116,6 +116,9 @@ export interface Summary {
   readonly cooperationRate: number;
   readonly events: Record<ServiceName, number>;
 }
+
+/** How long the demo's candidates' consents are valid. */
+const CONSENT_TTL_MS = 3_600_000;
 
 const pairKey = (a: string, b: string) => (a < b ? `${a}/${b}` : `${b}/${a}`);
 
@@ -294,7 +297,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const identity = newMember();
     try {
       await retrying(
-        () => client.redeemCredit(defector.member, consentOf(identity, agreement)),
+        async () =>
+          client.redeemCredit(
+            defector.member,
+            consentOf(await client.networkId(), identity, agreement, {
+              controllerId: defector.member.id,
+              expiresAtMs: Date.now() + CONSENT_TTL_MS,
+            }),
+          ),
         (error) => isStatus(error, status.FAILED_PRECONDITION),
         5_000,
         options.signal,
@@ -363,7 +373,11 @@ async function playGame(
   signal: AbortSignal,
 ): Promise<PlayedGame> {
   const candidate = newMember();
-  const proposal = await client.propose(a.member, b.member.id, admissionAction(consentOf(candidate, agreement)));
+  const consent = consentOf(await client.networkId(), candidate, agreement, {
+    proposalId: randomUUID(),
+    expiresAtMs: Date.now() + CONSENT_TTL_MS,
+  });
+  const proposal = await client.propose(a.member, b.member.id, admissionAction(consent));
   const openedAt = Date.now();
   const { gameId } = await client.accept(b.member, proposal.proposalId);
   const moves: [MoveName, MoveName] = [chooseMove(a.strategy, a, random), chooseMove(b.strategy, b, random)];

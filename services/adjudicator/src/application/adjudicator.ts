@@ -18,6 +18,8 @@ import {
 export const POLICY_ID = "network";
 
 export interface AdjudicatorDeps {
+  /** This deployment's network id (POT_NETWORK_ID): every signature is checked against it. */
+  readonly networkId: string;
   readonly games: AggregateRepository<GameState, GameEvent>;
   readonly policies: AggregateRepository<PolicyState, PolicyEvent>;
   readonly now: () => number;
@@ -85,6 +87,7 @@ export class Adjudicator {
       traced,
       {
         type: "CommitMove",
+        networkId: this.deps.networkId,
         memberId: input.memberId,
         commitment: input.commitment,
         signature: input.signature,
@@ -111,6 +114,7 @@ export class Adjudicator {
       traced,
       {
         type: "RevealMove",
+        networkId: this.deps.networkId,
         memberId: input.memberId,
         move: input.move,
         nonce: input.nonce,

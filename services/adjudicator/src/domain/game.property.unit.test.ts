@@ -15,6 +15,7 @@ import {
 import { decideGame, evolveGame, initialGameState, type GameCommand, type GameEvent, type GameState } from "./game.js";
 
 const GAME = "0b5c7a52-2d3e-4f10-9a7e-1234567890ab";
+const NETWORK = "net-test";
 const OPENED = 1_700_000_000_000;
 const A = keyPairFromSecret(new Uint8Array(32).fill(1));
 const B = keyPairFromSecret(new Uint8Array(32).fill(2));
@@ -67,6 +68,9 @@ function start(policy: Policy): GameState {
         candidatePublicKey: new Uint8Array(32),
         agreementVersion: 1,
         agreementHash: new Uint8Array(32),
+        consentProposalId: GAME,
+        consentControllerId: "",
+        consentExpiresAtMs: OPENED + 1,
         consentSignature: new Uint8Array(64),
       },
       policy,
@@ -95,9 +99,10 @@ test("the outcome matches the policy table for every move pair and every no-show
         const commitment = commitmentOf(GAME, p.id, b.move, p.nonce);
         step({
           type: "CommitMove",
+          networkId: NETWORK,
           memberId: p.id,
           commitment,
-          signature: sign(commitPayload(GAME, p.id, commitment), p.keys.secretKey),
+          signature: sign(commitPayload(NETWORK, GAME, p.id, commitment), p.keys.secretKey),
           now: OPENED + 1,
         });
       });
@@ -107,10 +112,11 @@ test("the outcome matches the policy table for every move pair and every no-show
           if (b.shows !== "both") return;
           step({
             type: "RevealMove",
+            networkId: NETWORK,
             memberId: p.id,
             move: b.move,
             nonce: p.nonce,
-            signature: sign(revealPayload(GAME, p.id, b.move, p.nonce), p.keys.secretKey),
+            signature: sign(revealPayload(NETWORK, GAME, p.id, b.move, p.nonce), p.keys.secretKey),
             now: OPENED + 2,
           });
         });

@@ -121,6 +121,8 @@ export type GameCommand =
     }
   | {
       readonly type: "CommitMove";
+      /** The network id the signature is checked against (this deployment's). */
+      readonly networkId: string;
       readonly memberId: string;
       readonly commitment: Uint8Array;
       readonly signature: Uint8Array;
@@ -128,6 +130,8 @@ export type GameCommand =
     }
   | {
       readonly type: "RevealMove";
+      /** The network id the signature is checked against (this deployment's). */
+      readonly networkId: string;
       readonly memberId: string;
       readonly move: Move;
       readonly nonce: Uint8Array;
@@ -211,9 +215,11 @@ function decideCommit(command: Extract<GameCommand, { type: "CommitMove" }>, gam
       `the commit deadline of game ${game.gameId} passed at ${new Date(game.commitDeadline).toISOString()}`,
     );
   }
-  const payload = commitPayload(game.gameId, command.memberId, command.commitment);
+  const payload = commitPayload(command.networkId, game.gameId, command.memberId, command.commitment);
   if (!verify(command.signature, payload, sponsorOf(game, side).publicKey)) {
-    throw new PermissionError(`signature does not verify against the key of member ${command.memberId}`);
+    throw new PermissionError(
+      `signature does not verify against the key of member ${command.memberId} for network '${command.networkId}'`,
+    );
   }
   return [
     {
@@ -250,11 +256,13 @@ function decideReveal(command: Extract<GameCommand, { type: "RevealMove" }>, gam
   if (
     !verify(
       command.signature,
-      revealPayload(game.gameId, command.memberId, command.move, command.nonce),
+      revealPayload(command.networkId, game.gameId, command.memberId, command.move, command.nonce),
       sponsor.publicKey,
     )
   ) {
-    throw new PermissionError(`signature does not verify against the key of member ${command.memberId}`);
+    throw new PermissionError(
+      `signature does not verify against the key of member ${command.memberId} for network '${command.networkId}'`,
+    );
   }
   const commitment = game.commitments[side]?.commitment;
   if (!commitment || !sameBytes(commitment, commitmentOf(game.gameId, command.memberId, command.move, command.nonce))) {

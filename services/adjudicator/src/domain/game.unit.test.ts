@@ -17,6 +17,7 @@ import {
 import { decideGame, evolveGame, initialGameState, type GameCommand, type GameEvent, type GameState } from "./game.js";
 
 const GAME = "6f1c2a4e-1111-4a4a-8b8b-000000000001";
+const NETWORK = "net-test";
 const OPENED = 1_700_000_000_000;
 const rules = DEFAULT_POLICY.admission;
 
@@ -52,6 +53,9 @@ function started(a: Player, b: Player): GameState {
       candidatePublicKey: consentKeys.publicKey,
       agreementVersion: 1,
       agreementHash: new Uint8Array(32),
+      consentProposalId: GAME,
+      consentControllerId: "",
+      consentExpiresAtMs: OPENED + 1,
       consentSignature: new Uint8Array(64),
     },
     policy: DEFAULT_POLICY,
@@ -63,9 +67,10 @@ function commit(p: Player, move: MoveName, now = OPENED + 1): GameCommand {
   const commitment = commitmentOf(GAME, p.id, move, p.nonce);
   return {
     type: "CommitMove",
+    networkId: NETWORK,
     memberId: p.id,
     commitment,
-    signature: sign(commitPayload(GAME, p.id, commitment), p.keys.secretKey),
+    signature: sign(commitPayload(NETWORK, GAME, p.id, commitment), p.keys.secretKey),
     now,
   };
 }
@@ -73,10 +78,11 @@ function commit(p: Player, move: MoveName, now = OPENED + 1): GameCommand {
 function reveal(p: Player, move: MoveName, now = OPENED + 2): GameCommand {
   return {
     type: "RevealMove",
+    networkId: NETWORK,
     memberId: p.id,
     move,
     nonce: p.nonce,
-    signature: sign(revealPayload(GAME, p.id, move, p.nonce), p.keys.secretKey),
+    signature: sign(revealPayload(NETWORK, GAME, p.id, move, p.nonce), p.keys.secretKey),
     now,
   };
 }
@@ -165,6 +171,29 @@ describe("game decider: commit-reveal", () => {
     const forged = { ...commit(a, "cooperate"), signature: sign(new Uint8Array([1]), b.keys.secretKey) };
     assert.throws(() => decideGame(forged, state), PermissionError);
     assert.throws(() => decideGame(commit(player(), "cooperate"), state), PermissionError);
+  });
+
+  test("a commitment or a reveal signed for another network is refused with PermissionError", () => {
+    const a = player();
+    const b = player();
+    let state = started(a, b);
+    const commitment = commitmentOf(GAME, a.id, "cooperate", a.nonce);
+    const foreign = {
+      ...commit(a, "cooperate"),
+      signature: sign(commitPayload("other-net", GAME, a.id, commitment), a.keys.secretKey),
+    };
+    assert.throws(
+      () => decideGame(foreign, state),
+      (e: unknown) => e instanceof PermissionError && /'net-test'/.test(e.message),
+    );
+    state = apply(state, commit(a, "cooperate")).state;
+    state = apply(state, commit(b, "cooperate")).state;
+    const foreignReveal = {
+      ...reveal(a, "cooperate"),
+      signature: sign(revealPayload("other-net", GAME, a.id, "cooperate", a.nonce), a.keys.secretKey),
+    };
+    assert.throws(() => decideGame(foreignReveal, state), PermissionError);
+    assert.equal(decideGame(reveal(a, "cooperate"), state)[0]?.type, "MoveRevealed");
   });
 
   test("a retried commitment is a no-op; a different second commitment is refused", () => {

@@ -1,6 +1,7 @@
 import { requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
 import { memberIdOf, NotFoundError } from "@pot/mechanism";
 import { toNumber } from "@pot/wire";
+import { consentFromWire } from "../adapters/nats/codec.js";
 import {
   decideMember,
   availableCredits,
@@ -17,6 +18,8 @@ import {
 } from "../domain/index.js";
 
 export interface IdentityDeps {
+  /** This deployment's network id (POT_NETWORK_ID): every signature is checked against it. */
+  readonly networkId: string;
   readonly network: AggregateRepository<NetworkState, NetworkEvent>;
   readonly members: AggregateRepository<MemberState, MemberEvent>;
   readonly now: () => number;
@@ -33,6 +36,7 @@ export class Identity {
   async bootstrap(
     input: {
       requestId: string;
+      networkId: string;
       members: readonly GenesisMember[];
       agreement: { hash: Uint8Array; uri: string };
       force: boolean;
@@ -52,11 +56,24 @@ export class Identity {
       },
       (state) =>
         decideNetwork(
-          { type: "Bootstrap", members: input.members, agreement: input.agreement, force: input.force },
+          {
+            type: "Bootstrap",
+            members: input.members,
+            agreement: input.agreement,
+            force: input.force,
+            networkId: input.networkId,
+            configuredNetworkId: this.deps.networkId,
+          },
           state,
         ),
     );
     return { memberIds: input.members.map((m) => memberIdOf(m.publicKey)), sequence: result.seq };
+  }
+
+  /** The network id and the agreement in force now, read from the network's own log. */
+  async agreement() {
+    const { state } = await this.deps.network.load(NETWORK_ID);
+    return { networkId: this.deps.networkId, bootstrapped: state.bootstrapped, agreement: currentAgreement(state) };
   }
 
   async publishAgreement(input: { requestId: string; hash: Uint8Array; uri: string }, traced: Traced = {}) {
@@ -110,6 +127,7 @@ export class Identity {
         decideMember(
           {
             type: "RedeemCredit",
+            networkId: this.deps.networkId,
             requestId: input.requestId,
             consent: input.consent,
             signature: input.signature,
@@ -156,7 +174,7 @@ export class Identity {
   async onOwnEvent(stored: StoredEvent): Promise<void> {
     const event = stored.envelope.event;
     if (event?.$case === "creditRedeemed") {
-      const { consent } = event.value;
+      const consent = consentFromWire(event.value.consent);
       if (!consent) return;
       await this.admitControlled(
         event.value.memberId,
@@ -190,7 +208,9 @@ export class Identity {
     const event = stored.envelope.event;
     if (event?.$case !== "gameResolved") return;
     const resolved = event.value;
-    const consent = resolved.action?.action?.$case === "admission" ? resolved.action.action.value.consent : undefined;
+    const consent = consentFromWire(
+      resolved.action?.action?.$case === "admission" ? resolved.action.action.value.consent : undefined,
+    );
     if (resolved.admitted && consent) {
       const memberId = memberIdOf(consent.candidatePublicKey);
       await this.member(stored, memberId, {
@@ -201,7 +221,7 @@ export class Identity {
         sponsorIds: [resolved.sponsorA?.memberId ?? "", resolved.sponsorB?.memberId ?? ""],
         controllerId: "",
         gameId: resolved.gameId,
-        consent: { ...consent },
+        consent,
         displayName: "",
         admittedAt: toNumber(resolved.resolvedAtMs),
       });

@@ -1,46 +1,107 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { generateKeyPair, IllegalStateError, ValidationError } from "@pot/mechanism";
+import {
+  consentPayload,
+  generateKeyPair,
+  IllegalStateError,
+  memberIdOf,
+  PermissionError,
+  redeemPayload,
+  sign,
+  ValidationError,
+} from "@pot/mechanism";
 import { decideMember, evolveMember, initialMemberState, availableCredits } from "./member.js";
 import { decideNetwork, evolveNetwork, initialNetworkState } from "./network.js";
 
 const agreement = { hash: new Uint8Array(32).fill(3), uri: "https://example.org/agreement/v1" };
 const genesis = () => [0, 1].map((i) => ({ publicKey: generateKeyPair().publicKey, displayName: `g${i}` }));
+const NET = { networkId: "net-a", configuredNetworkId: "net-a" };
 
 describe("network decider", () => {
   test("bootstrap records the genesis members and agreement version 1", () => {
     const events = decideNetwork(
-      { type: "Bootstrap", members: genesis(), agreement, force: false },
+      { type: "Bootstrap", members: genesis(), agreement, force: false, ...NET },
       initialNetworkState,
     );
     assert.equal(events.length, 1);
     assert.ok(events[0]?.type === "NetworkBootstrapped");
     assert.equal(events[0].agreement.version, 1);
+    assert.equal(events[0].networkId, "net-a");
+    assert.equal(events.reduce(evolveNetwork, initialNetworkState).networkId, "net-a");
+  });
+
+  test("bootstrap must name the network the deployment is configured for", () => {
+    const members = genesis();
+    assert.throws(
+      () =>
+        decideNetwork(
+          { type: "Bootstrap", members, agreement, force: false, ...NET, networkId: "" },
+          initialNetworkState,
+        ),
+      (e: unknown) => e instanceof ValidationError && e.field === "network_id",
+    );
+    assert.throws(
+      () =>
+        decideNetwork(
+          { type: "Bootstrap", members, agreement, force: false, ...NET, networkId: "Net_A" },
+          initialNetworkState,
+        ),
+      (e: unknown) => e instanceof ValidationError && e.field === "network_id",
+    );
+    assert.throws(
+      () =>
+        decideNetwork(
+          { type: "Bootstrap", members, agreement, force: false, ...NET, networkId: "net-b" },
+          initialNetworkState,
+        ),
+      (e: unknown) => e instanceof IllegalStateError && /net-b.*net-a.*POT_NETWORK_ID/.test(e.message),
+    );
+    const state = decideNetwork(
+      { type: "Bootstrap", members, agreement, force: false, ...NET },
+      initialNetworkState,
+    ).reduce(evolveNetwork, initialNetworkState);
+    const moved = { networkId: "net-b", configuredNetworkId: "net-b" };
+    assert.throws(
+      () => decideNetwork({ type: "Bootstrap", members, agreement, force: true, ...moved }, state),
+      (e: unknown) => e instanceof IllegalStateError && /recorded at genesis \('net-a'\)/.test(e.message),
+    );
   });
 
   test("a second bootstrap is refused unless forced", () => {
     const state = decideNetwork(
-      { type: "Bootstrap", members: genesis(), agreement, force: false },
+      { type: "Bootstrap", members: genesis(), agreement, force: false, ...NET },
       initialNetworkState,
     ).reduce(evolveNetwork, initialNetworkState);
     assert.throws(
-      () => decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: false }, state),
+      () => decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: false, ...NET }, state),
       IllegalStateError,
     );
-    assert.equal(decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: true }, state).length, 1);
+    assert.equal(
+      decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: true, ...NET }, state).length,
+      1,
+    );
   });
 
   test("bad genesis input names the field", () => {
     const [first] = genesis();
     assert.throws(
       () =>
-        decideNetwork({ type: "Bootstrap", members: [first!, first!], agreement, force: false }, initialNetworkState),
+        decideNetwork(
+          { type: "Bootstrap", members: [first!, first!], agreement, force: false, ...NET },
+          initialNetworkState,
+        ),
       (e: unknown) => e instanceof ValidationError && e.field === "members[1].public_key",
     );
     assert.throws(
       () =>
         decideNetwork(
-          { type: "Bootstrap", members: genesis(), agreement: { ...agreement, hash: new Uint8Array(3) }, force: false },
+          {
+            type: "Bootstrap",
+            members: genesis(),
+            agreement: { ...agreement, hash: new Uint8Array(3) },
+            force: false,
+            ...NET,
+          },
           initialNetworkState,
         ),
       (e: unknown) => e instanceof ValidationError && e.field === "agreement.hash",
@@ -75,5 +136,100 @@ describe("member decider", () => {
     assert.deepEqual(decideMember(grant, state), []);
     assert.equal(availableCredits(state, 99), 2);
     assert.equal(availableCredits(state, 100), 0);
+  });
+});
+
+describe("redeeming a credit: the consent must name this controller, this network, and be unexpired", () => {
+  const NOW = 1_700_000_000_000;
+  const agreementRef = { version: 1, hash: new Uint8Array(32).fill(3) };
+  const controllerKeys = generateKeyPair();
+  const controllerId = memberIdOf(controllerKeys.publicKey);
+  const other = memberIdOf(generateKeyPair().publicKey);
+  let state = decideMember(
+    {
+      type: "Admit",
+      memberId: controllerId,
+      publicKey: controllerKeys.publicKey,
+      kind: "genesis",
+      sponsorIds: [],
+      controllerId: "",
+      gameId: "",
+      consent: undefined,
+      displayName: "",
+      admittedAt: NOW,
+    },
+    initialMemberState(controllerId),
+  ).reduce(evolveMember, initialMemberState(controllerId));
+  state = decideMember({ type: "GrantCredits", gameId: "g", count: 2, expiresAtMs: NOW + 1e9 }, state).reduce(
+    evolveMember,
+    state,
+  );
+
+  const redeem = (
+    context: { proposalId?: string; controllerId?: string },
+    options: { consentNetwork?: string; redeemNetwork?: string; expiresAtMs?: number } = {},
+  ) => {
+    const candidate = generateKeyPair();
+    const terms = {
+      candidatePublicKey: candidate.publicKey,
+      agreementVersion: 1,
+      agreementHash: agreementRef.hash,
+      proposalId: context.proposalId ?? "",
+      controllerId: context.controllerId ?? "",
+      expiresAtMs: options.expiresAtMs ?? NOW + 60_000,
+    };
+    const consent = {
+      ...terms,
+      signature: sign(consentPayload(options.consentNetwork ?? "net-a", terms), candidate.secretKey),
+    };
+    const payload = redeemPayload(options.redeemNetwork ?? "net-a", controllerId, candidate.publicKey, "r1");
+    return decideMember(
+      {
+        type: "RedeemCredit",
+        networkId: "net-a",
+        requestId: "r1",
+        consent,
+        signature: sign(payload, controllerKeys.secretKey),
+        agreement: agreementRef,
+        candidateExists: false,
+        now: NOW,
+      },
+      state,
+    );
+  };
+
+  test("a consent naming this member as controller is redeemed", () => {
+    assert.equal(redeem({ controllerId })[0]?.type, "CreditRedeemed");
+  });
+
+  test("the hijack: another candidate's consent for a proposal, or for another controller, is refused", () => {
+    assert.throws(
+      () => redeem({ proposalId: "00000000-0000-4000-8000-000000000001" }),
+      (e: unknown) =>
+        e instanceof PermissionError &&
+        /consent is for proposal .* not for a credit redeemed by member/.test(e.message),
+    );
+    assert.throws(
+      () => redeem({ controllerId: other }),
+      (e: unknown) =>
+        e instanceof PermissionError &&
+        e.message.includes(`admitted by member ${other}, not by member ${controllerId}`),
+    );
+  });
+
+  test("an expired consent, or one signed for another network, is refused", () => {
+    assert.throws(
+      () => redeem({ controllerId }, { expiresAtMs: NOW }),
+      (e: unknown) => e instanceof IllegalStateError && /consent expired at/.test(e.message),
+    );
+    assert.throws(
+      () => redeem({ controllerId }, { consentNetwork: "net-b" }),
+      (e: unknown) => e instanceof PermissionError && /consent signature does not verify .*'net-a'/.test(e.message),
+    );
+    assert.throws(
+      () => redeem({ controllerId }, { redeemNetwork: "net-b" }),
+      (e: unknown) =>
+        e instanceof PermissionError && /signature does not verify against the key of member/.test(e.message),
+    );
   });
 });

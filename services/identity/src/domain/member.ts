@@ -1,5 +1,6 @@
 import {
   consentPayload,
+  type ConsentTerms,
   AlreadyExistsError,
   IllegalStateError,
   isValidPublicKey,
@@ -14,10 +15,8 @@ import {
 
 export type AdmissionKind = "genesis" | "sponsored" | "controlled";
 
-export interface Consent {
-  readonly candidatePublicKey: Uint8Array;
-  readonly agreementVersion: number;
-  readonly agreementHash: Uint8Array;
+/** A candidate's signed consent (see ConsentTerms: network, agreement, context and expiry). */
+export interface Consent extends ConsentTerms {
   readonly signature: Uint8Array;
 }
 
@@ -84,6 +83,8 @@ export type MemberCommand =
   | ({ readonly type: "Admit" } & Admission)
   | {
       readonly type: "RedeemCredit";
+      /** The network id every signature is checked against (this deployment's). */
+      readonly networkId: string;
       readonly requestId: string;
       readonly consent: Consent;
       readonly signature: Uint8Array;
@@ -168,8 +169,11 @@ export function decideMember(command: MemberCommand, state: MemberState): Member
 function decideRedeem(command: Extract<MemberCommand, { type: "RedeemCredit" }>, state: MemberState): MemberEvent[] {
   if (state.status === "none") throw new NotFoundError(`member ${state.memberId} does not exist`);
   const candidateKey = command.consent.candidatePublicKey;
-  if (!verify(command.signature, redeemPayload(state.memberId, candidateKey, command.requestId), state.publicKey)) {
-    throw new PermissionError(`signature does not verify against the key of member ${state.memberId}`);
+  const redeem = redeemPayload(command.networkId, state.memberId, candidateKey, command.requestId);
+  if (!verify(command.signature, redeem, state.publicKey)) {
+    throw new PermissionError(
+      `signature does not verify against the key of member ${state.memberId} for network '${command.networkId}'`,
+    );
   }
   if (state.status === "excluded")
     throw new IllegalStateError(`member ${state.memberId} is excluded and cannot redeem credits`);
@@ -177,6 +181,20 @@ function decideRedeem(command: Extract<MemberCommand, { type: "RedeemCredit" }>,
     throw new ValidationError("consent.candidate_public_key", "is not a valid Ed25519 public key");
   const admittedMemberId = memberIdOf(candidateKey);
   if (command.candidateExists) throw new AlreadyExistsError(`candidate ${admittedMemberId} is already a member`);
+  // The consent is public once proposed: only a consent naming this member as controller may be redeemed
+  // by it, so no credit holder can take over another's candidate.
+  if (command.consent.controllerId !== state.memberId) {
+    throw new PermissionError(
+      command.consent.controllerId === ""
+        ? `the candidate's consent is for proposal ${command.consent.proposalId}, not for a credit redeemed by member ${state.memberId}`
+        : `the candidate consented to be admitted by member ${command.consent.controllerId}, not by member ${state.memberId}`,
+    );
+  }
+  if (command.consent.expiresAtMs <= command.now) {
+    throw new IllegalStateError(
+      `the candidate's consent expired at ${new Date(command.consent.expiresAtMs).toISOString()}: collect a new consent`,
+    );
+  }
   const agreement = command.agreement;
   if (!agreement) throw new IllegalStateError("the network has no legal agreement yet");
   if (
@@ -187,9 +205,10 @@ function decideRedeem(command: Extract<MemberCommand, { type: "RedeemCredit" }>,
       `the candidate consented to agreement v${command.consent.agreementVersion}, but the current agreement is v${agreement.version}`,
     );
   }
-  const consent = consentPayload(candidateKey, command.consent.agreementVersion, command.consent.agreementHash);
-  if (!verify(command.consent.signature, consent, candidateKey)) {
-    throw new PermissionError("the candidate's consent signature does not verify against the candidate's key");
+  if (!verify(command.consent.signature, consentPayload(command.networkId, command.consent), candidateKey)) {
+    throw new PermissionError(
+      `the candidate's consent signature does not verify against the candidate's key for network '${command.networkId}'`,
+    );
   }
   if (availableCredits(state, command.now) < 1) {
     throw new IllegalStateError(`member ${state.memberId} has no unexpired admission credit left`);

@@ -1,6 +1,7 @@
 import {
   HASH_BYTES,
   IllegalStateError,
+  isNetworkId,
   isValidPublicKey,
   memberIdOf,
   ValidationError,
@@ -21,6 +22,8 @@ export interface GenesisMember {
 /** The network as a whole: whether it has been bootstrapped, and its agreement versions. */
 export interface NetworkState {
   readonly bootstrapped: boolean;
+  /** The network id recorded at genesis; empty for a network bootstrapped before ids existed. */
+  readonly networkId: string;
   readonly agreements: readonly Agreement[];
 }
 
@@ -30,6 +33,7 @@ export type NetworkEvent =
       readonly members: readonly GenesisMember[];
       readonly agreement: Agreement;
       readonly forced: boolean;
+      readonly networkId: string;
     }
   | { readonly type: "AgreementPublished"; readonly agreement: Agreement };
 
@@ -39,13 +43,17 @@ export type NetworkCommand =
       readonly members: readonly GenesisMember[];
       readonly agreement: { readonly hash: Uint8Array; readonly uri: string };
       readonly force: boolean;
+      /** The network id the operator names. */
+      readonly networkId: string;
+      /** The network id this deployment is configured with (POT_NETWORK_ID): the two must match. */
+      readonly configuredNetworkId: string;
     }
   | { readonly type: "PublishAgreement"; readonly hash: Uint8Array; readonly uri: string };
 
 export const NETWORK_ID = "network";
 export const MAX_GENESIS_MEMBERS = 1_000;
 
-export const initialNetworkState: NetworkState = { bootstrapped: false, agreements: [] };
+export const initialNetworkState: NetworkState = { bootstrapped: false, networkId: "", agreements: [] };
 
 export function currentAgreement(state: NetworkState): Agreement | undefined {
   return state.agreements[state.agreements.length - 1];
@@ -54,6 +62,25 @@ export function currentAgreement(state: NetworkState): Agreement | undefined {
 export function decideNetwork(command: NetworkCommand, state: NetworkState): NetworkEvent[] {
   switch (command.type) {
     case "Bootstrap": {
+      if (command.networkId === "") {
+        throw new ValidationError(
+          "network_id",
+          `is required: name the network (this deployment is '${command.configuredNetworkId}')`,
+        );
+      }
+      if (!isNetworkId(command.networkId)) {
+        throw new ValidationError("network_id", "must be 1-64 characters of a-z, 0-9 and '-'");
+      }
+      if (command.networkId !== command.configuredNetworkId) {
+        throw new IllegalStateError(
+          `network_id '${command.networkId}' is not the network this deployment is configured for ('${command.configuredNetworkId}', POT_NETWORK_ID)`,
+        );
+      }
+      if (state.networkId !== "" && command.networkId !== state.networkId) {
+        throw new IllegalStateError(
+          `network_id '${command.networkId}' is not the network recorded at genesis ('${state.networkId}')`,
+        );
+      }
       if (state.bootstrapped && !command.force) {
         throw new IllegalStateError("the network already has members; bootstrap again only with force");
       }
@@ -76,7 +103,15 @@ export function decideNetwork(command: NetworkCommand, state: NetworkState): Net
         }
       });
       const agreement = checkAgreement(command.agreement, state);
-      return [{ type: "NetworkBootstrapped", members: command.members, agreement, forced: command.force }];
+      return [
+        {
+          type: "NetworkBootstrapped",
+          members: command.members,
+          agreement,
+          forced: command.force,
+          networkId: command.networkId,
+        },
+      ];
     }
     case "PublishAgreement": {
       if (!state.bootstrapped) throw new IllegalStateError("the network has not been bootstrapped yet");
@@ -108,6 +143,7 @@ export function evolveNetwork(state: NetworkState, event: NetworkEvent): Network
       const known = state.agreements.some((a) => a.version === event.agreement.version);
       return {
         bootstrapped: state.bootstrapped || event.type === "NetworkBootstrapped",
+        networkId: event.type === "NetworkBootstrapped" && event.networkId !== "" ? event.networkId : state.networkId,
         agreements: known ? state.agreements : [...state.agreements, event.agreement],
       };
     }

@@ -21,6 +21,8 @@ export class Matchmaker {
   constructor(
     private readonly ledger: AggregateRepository<LedgerState, LedgerEvent>,
     private readonly now: () => number,
+    /** This deployment's network id (POT_NETWORK_ID): every signature is checked against it. */
+    private readonly networkId: string,
   ) {}
 
   async propose(
@@ -35,7 +37,7 @@ export class Matchmaker {
       input.proposalId,
       now,
       traced,
-      { type: "Propose", ...input, now },
+      { type: "Propose", ...input, networkId: this.networkId, now },
       request,
     );
     // What the proposal's first call recorded answers every retry of it, whatever happened since.
@@ -53,9 +55,9 @@ export class Matchmaker {
     return { proposalId: proposal.proposalId, expiresAt: proposal.expiresAt, sequence: result.seq };
   }
 
-  async answer(input: Omit<Answer, "now">, traced: Traced = {}) {
+  async answer(input: Omit<Answer, "now" | "networkId">, traced: Traced = {}) {
     const now = this.now();
-    const command = { ...input, now } as LedgerCommand;
+    const command = { ...input, networkId: this.networkId, now } as LedgerCommand;
     const request = {
       digest: requestDigest({ signature: input.signature }),
       describe: `the ${input.type.toLowerCase()} of proposal ${input.proposalId} by member ${input.memberId}`,

@@ -36,14 +36,28 @@ const members = Array.from({ length: 5 }, (_, i) => {
 });
 const candidate = keyPairFromSecret(new Uint8Array(32).fill(99));
 const hash = new Uint8Array(32).fill(5);
-const action: ActionSpec = {
-  type: "admission",
-  candidatePublicKey: candidate.publicKey,
-  agreementVersion: 1,
-  agreementHash: hash,
-  consentSignature: sign(consentPayload(candidate.publicKey, 1, hash), candidate.secretKey),
-};
-const digest = actionDigest(action);
+const NETWORK = "net-test";
+/** The candidate's consent to be admitted by proposal `proposalId` (a consent names one proposal). */
+function actionFor(proposalId: string): ActionSpec {
+  const terms = {
+    candidatePublicKey: candidate.publicKey,
+    agreementVersion: 1,
+    agreementHash: hash,
+    proposalId,
+    controllerId: "",
+    expiresAtMs: 4_000_000_000_000,
+  };
+  return {
+    type: "admission",
+    candidatePublicKey: candidate.publicKey,
+    agreementVersion: 1,
+    agreementHash: hash,
+    consentProposalId: proposalId,
+    consentControllerId: "",
+    consentExpiresAtMs: terms.expiresAtMs,
+    consentSignature: sign(consentPayload(NETWORK, terms), candidate.secretKey),
+  };
+}
 
 /**
  * The state's content as plain, comparable values: persistent maps as entries sorted by key, queues as
@@ -117,13 +131,15 @@ test("no member is ever in two open games; a stake is never released before its 
           const id = uuid(proposals.length + 1);
           const a = members[op.a]!;
           const b = members[op.b]!;
+          const action = actionFor(id);
           const events = run({
             type: "Propose",
+            networkId: NETWORK,
             proposalId: id,
             proposerId: a.id,
             partnerId: b.id,
             action,
-            signature: sign(proposePayload(id, a.id, b.id, digest), a.keys.secretKey),
+            signature: sign(proposePayload(NETWORK, id, a.id, b.id, actionDigest(action)), a.keys.secretKey),
             now,
           });
           if (events.length) proposals.push({ id, proposer: op.a, partner: op.b });
@@ -133,13 +149,15 @@ test("no member is ever in two open games; a stake is never released before its 
           if (!p) continue;
           const a = members[p.proposer]!;
           const b = members[p.partner]!;
+          const action = actionFor(p.id);
           const retry: LedgerCommand = {
             type: "Propose",
+            networkId: NETWORK,
             proposalId: p.id,
             proposerId: a.id,
             partnerId: b.id,
             action,
-            signature: sign(proposePayload(p.id, a.id, b.id, digest), a.keys.secretKey),
+            signature: sign(proposePayload(NETWORK, p.id, a.id, b.id, actionDigest(action)), a.keys.secretKey),
             now,
           };
           if (state.proposals.has(p.id)) assert.deepEqual(decideLedger(retry, state), []);
@@ -150,9 +168,10 @@ test("no member is ever in two open games; a stake is never released before its 
           const b = members[p.partner]!;
           for (const e of run({
             type: "Accept",
+            networkId: NETWORK,
             proposalId: p.id,
             memberId: b.id,
-            signature: sign(answerPayload("accept", p.id, b.id), b.keys.secretKey),
+            signature: sign(answerPayload(NETWORK, "accept", p.id, b.id), b.keys.secretKey),
             now,
           })) {
             if (e.type === "GameOpened") {

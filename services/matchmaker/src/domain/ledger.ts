@@ -162,6 +162,8 @@ export type LedgerEvent =
 
 export interface Answer {
   readonly type: "Accept" | "Decline" | "Cancel";
+  /** The network id the signature is checked against (this deployment's). */
+  readonly networkId: string;
   readonly proposalId: string;
   readonly memberId: string;
   readonly signature: Uint8Array;
@@ -174,6 +176,8 @@ export type LedgerCommand =
   | { readonly type: "AdoptAgreement"; readonly agreement: Agreement & { readonly uri: string } }
   | {
       readonly type: "Propose";
+      /** The network id every signature is checked against (this deployment's). */
+      readonly networkId: string;
       readonly proposalId: string;
       readonly proposerId: string;
       readonly partnerId: string;
@@ -320,11 +324,13 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
   if (
     !verify(
       command.signature,
-      proposePayload(command.proposalId, command.proposerId, command.partnerId, digest),
+      proposePayload(command.networkId, command.proposalId, command.proposerId, command.partnerId, digest),
       proposer.publicKey,
     )
   ) {
-    throw new PermissionError(`signature does not verify against the key of proposer ${command.proposerId}`);
+    throw new PermissionError(
+      `signature does not verify against the key of proposer ${command.proposerId} for network '${command.networkId}'`,
+    );
   }
   const rules = rulesFor(policy, actionKind(command.action));
   if (!rules) {
@@ -336,7 +342,14 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
     const action = command.action;
     // A consent that verifies proves the key valid (verify is strict: a canonical point, not of small
     // order), so only a consent that fails pays for decoding the point to say which input is wrong.
-    const consent = consentPayload(action.candidatePublicKey, action.agreementVersion, action.agreementHash);
+    const consent = consentPayload(command.networkId, {
+      candidatePublicKey: action.candidatePublicKey,
+      agreementVersion: action.agreementVersion,
+      agreementHash: action.agreementHash,
+      proposalId: action.consentProposalId,
+      controllerId: action.consentControllerId,
+      expiresAtMs: action.consentExpiresAtMs,
+    });
     const consented = verify(action.consentSignature, consent, action.candidatePublicKey);
     if (!consented && !isValidPublicKey(action.candidatePublicKey)) {
       throw new ValidationError("action.admission.consent.candidate_public_key", "is not a valid Ed25519 public key");
@@ -350,8 +363,23 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
         `the candidate consented to agreement v${action.agreementVersion}, but the current agreement is v${agreement.version}: collect a new consent`,
       );
     }
+    // A consent is public once proposed: it admits through this proposal only, never another one.
+    if (action.consentProposalId !== command.proposalId) {
+      throw new PermissionError(
+        action.consentProposalId === ""
+          ? `the candidate's consent is for a credit redeemed by member ${action.consentControllerId}, not for proposal ${command.proposalId}`
+          : `the candidate consented to proposal ${action.consentProposalId}, not to proposal ${command.proposalId}`,
+      );
+    }
+    if (action.consentExpiresAtMs <= command.now) {
+      throw new IllegalStateError(
+        `the candidate's consent expired at ${new Date(action.consentExpiresAtMs).toISOString()}: collect a new consent`,
+      );
+    }
     if (!consented) {
-      throw new PermissionError("the candidate's consent signature does not verify against the candidate's key");
+      throw new PermissionError(
+        `the candidate's consent signature does not verify against the candidate's key for network '${command.networkId}'`,
+      );
     }
   }
   const blocked = unavailability(state, command.proposerId, command.now);
@@ -386,15 +414,15 @@ function pendingProposal(state: LedgerState, proposalId: string): Proposal {
 
 function checkAnswerSignature(
   answer: "accept" | "decline" | "cancel",
-  command: { proposalId: string; memberId: string; signature: Uint8Array },
+  command: { networkId: string; proposalId: string; memberId: string; signature: Uint8Array },
   state: LedgerState,
 ): void {
   const slot = state.slots.get(command.memberId);
-  if (
-    !slot ||
-    !verify(command.signature, answerPayload(answer, command.proposalId, command.memberId), slot.publicKey)
-  ) {
-    throw new PermissionError(`signature does not verify against the key of member ${command.memberId}`);
+  const payload = answerPayload(command.networkId, answer, command.proposalId, command.memberId);
+  if (!slot || !verify(command.signature, payload, slot.publicKey)) {
+    throw new PermissionError(
+      `signature does not verify against the key of member ${command.memberId} for network '${command.networkId}'`,
+    );
   }
 }
 

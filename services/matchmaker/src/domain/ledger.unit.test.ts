@@ -38,15 +38,35 @@ function run(state: LedgerState, command: LedgerCommand): LedgerState {
   return decideLedger(command, state).reduce(evolveLedger, state);
 }
 
-function admission(): ActionSpec {
+const NETWORK = "net-test";
+const CONSENT_TTL = 30 * 24 * 3600_000;
+const CONSENT_EXPIRY = NOW + CONSENT_TTL;
+
+/** A fresh candidate's consent to be admitted by proposal `proposalId` in `networkId` until `expiresAtMs`. */
+function admission(
+  proposalId: string,
+  options: { networkId?: string; expiresAtMs?: number; controllerId?: string } = {},
+): ActionSpec {
   const candidate: KeyPair = generateKeyPair();
   const hash = new Uint8Array(32).fill(1);
+  const controllerId = options.controllerId ?? "";
+  const terms = {
+    candidatePublicKey: candidate.publicKey,
+    agreementVersion: 1,
+    agreementHash: hash,
+    proposalId: controllerId ? "" : proposalId,
+    controllerId,
+    expiresAtMs: options.expiresAtMs ?? CONSENT_EXPIRY,
+  };
   return {
     type: "admission",
     candidatePublicKey: candidate.publicKey,
     agreementVersion: 1,
     agreementHash: hash,
-    consentSignature: sign(consentPayload(candidate.publicKey, 1, hash), candidate.secretKey),
+    consentProposalId: terms.proposalId,
+    consentControllerId: controllerId,
+    consentExpiresAtMs: terms.expiresAtMs,
+    consentSignature: sign(consentPayload(options.networkId ?? NETWORK, terms), candidate.secretKey),
   };
 }
 
@@ -60,15 +80,22 @@ function network(...members: { keys: KeyPair; id: string }[]): LedgerState {
   return state;
 }
 
-function propose(a: { keys: KeyPair; id: string }, b: { id: string }, proposalId = uuid(), now = NOW): LedgerCommand {
-  const action = admission();
+function propose(
+  a: { keys: KeyPair; id: string },
+  b: { id: string },
+  proposalId = uuid(),
+  now = NOW,
+  action = admission(proposalId, { expiresAtMs: now + CONSENT_TTL }),
+  networkId = NETWORK,
+): LedgerCommand {
   return {
     type: "Propose",
+    networkId: NETWORK,
     proposalId,
     proposerId: a.id,
     partnerId: b.id,
     action,
-    signature: sign(proposePayload(proposalId, a.id, b.id, actionDigest(action)), a.keys.secretKey),
+    signature: sign(proposePayload(networkId, proposalId, a.id, b.id, actionDigest(action)), a.keys.secretKey),
     now,
   };
 }
@@ -86,9 +113,10 @@ function answer(
   const kind = type === "Accept" ? "accept" : type === "Decline" ? "decline" : "cancel";
   return {
     type,
+    networkId: NETWORK,
     proposalId,
     memberId: m.id,
-    signature: sign(answerPayload(kind, proposalId, m.id), m.keys.secretKey),
+    signature: sign(answerPayload(NETWORK, kind, proposalId, m.id), m.keys.secretKey),
     now,
   };
 }
@@ -180,6 +208,52 @@ describe("ledger decider", () => {
       agreement: { version: 2, hash: new Uint8Array(32).fill(2), uri: "https://example.org/b" },
     });
     assert.throws(() => decideLedger(propose(a, b), state), /agreement v1, but the current agreement is v2/);
+  });
+
+  test("a consent binds its proposal, its network and its expiry: any other is refused, precisely", () => {
+    const a = member();
+    const b = member();
+    const state = network(a, b);
+    const id = uuid();
+    assert.equal(decideLedger(propose(a, b, id), state).length, 1);
+    // The consent of an honest candidate, taken from another proposal (it is public on the stream).
+    const other = uuid();
+    assert.throws(
+      () => decideLedger(propose(a, b, id, NOW, admission(other)), state),
+      (e: unknown) =>
+        e instanceof PermissionError && e.message.includes(`consented to proposal ${other}, not to proposal ${id}`),
+    );
+    assert.throws(
+      () => decideLedger(propose(a, b, id, NOW, admission(id, { controllerId: a.id })), state),
+      (e: unknown) => e instanceof PermissionError && e.message.includes(`for a credit redeemed by member ${a.id}`),
+    );
+    assert.throws(
+      () => decideLedger(propose(a, b, id, NOW, admission(id, { networkId: "another-net" })), state),
+      (e: unknown) => e instanceof PermissionError && /consent signature does not verify.*'net-test'/.test(e.message),
+    );
+    assert.throws(
+      () => decideLedger(propose(a, b, id, NOW, admission(id, { expiresAtMs: NOW })), state),
+      (e: unknown) => e instanceof IllegalStateError && /consent expired at/.test(e.message),
+    );
+    assert.equal(decideLedger(propose(a, b, id, NOW, admission(id, { expiresAtMs: NOW + 1 })), state).length, 1);
+  });
+
+  test("a proposal or an answer signed for another network is refused", () => {
+    const a = member();
+    const b = member();
+    const state = network(a, b);
+    const id = uuid();
+    assert.throws(
+      () => decideLedger(propose(a, b, id, NOW, admission(id), "another-net"), state),
+      (e: unknown) => e instanceof PermissionError && /proposer .* for network 'net-test'/.test(e.message),
+    );
+    const proposed = run(state, propose(a, b, id));
+    const foreign = {
+      ...(accept(b, id) as object),
+      signature: sign(answerPayload("another-net", "accept", id, b.id), b.keys.secretKey),
+    } as LedgerCommand;
+    assert.throws(() => decideLedger(foreign, proposed), PermissionError);
+    assert.equal(decideLedger(accept(b, id), proposed).length, 1);
   });
 
   test("excluding a member cancels its pending proposals and open games and suspends its sponsors", () => {

@@ -215,7 +215,11 @@ export function controlledStakingToJSON(object: ControlledStaking): string {
   }
 }
 
-/** A candidate's signed consent to one version of the network's legal agreement. */
+/**
+ * A candidate's signed consent to one version of the network's legal agreement, bound to one context
+ * (exactly one of proposal_id and controller_id) and an expiry. The signed payload also names the
+ * network id (docs/api.md, "Signatures"), so a consent is valid in one network only.
+ */
 export interface Consent {
   /** Ed25519 public key of the candidate (32 bytes). The member id is its lowercase hex. */
   candidatePublicKey: Uint8Array;
@@ -224,6 +228,15 @@ export interface Consent {
   agreementHash: Uint8Array;
   /** Ed25519 signature by the candidate over the consent payload (64 bytes). */
   signature: Uint8Array;
+  /**
+   * The proposal (its id, which becomes the game id) that may admit the candidate; empty when the
+   * consent is for a controller.
+   */
+  proposalId: string;
+  /** The member that may redeem an admission credit for the candidate; empty when the consent is for a proposal. */
+  controllerId: string;
+  /** Unix ms after which the consent is refused (at Propose, or at RedeemCredit). */
+  expiresAtMs: bigint;
 }
 
 /** Admit a new member sponsored by both players. */
@@ -340,6 +353,9 @@ function createBaseConsent(): Consent {
     agreementVersion: 0,
     agreementHash: new Uint8Array(0),
     signature: new Uint8Array(0),
+    proposalId: "",
+    controllerId: "",
+    expiresAtMs: 0n,
   };
 }
 
@@ -356,6 +372,18 @@ export const Consent: MessageFns<Consent> = {
     }
     if (message.signature.length !== 0) {
       writer.uint32(34).bytes(message.signature);
+    }
+    if (message.proposalId !== "") {
+      writer.uint32(42).string(message.proposalId);
+    }
+    if (message.controllerId !== "") {
+      writer.uint32(50).string(message.controllerId);
+    }
+    if (message.expiresAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.expiresAtMs) !== message.expiresAtMs) {
+        throw new globalThis.Error("value provided for field message.expiresAtMs of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.expiresAtMs);
     }
     return writer;
   },
@@ -405,6 +433,30 @@ export const Consent: MessageFns<Consent> = {
             message.signature = reader.bytes();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.proposalId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.controllerId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.expiresAtMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -435,6 +487,21 @@ export const Consent: MessageFns<Consent> = {
         ? bytesFromBase64(object.agreement_hash)
         : new Uint8Array(0),
       signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+      proposalId: isSet(object.proposalId)
+        ? globalThis.String(object.proposalId)
+        : isSet(object.proposal_id)
+        ? globalThis.String(object.proposal_id)
+        : "",
+      controllerId: isSet(object.controllerId)
+        ? globalThis.String(object.controllerId)
+        : isSet(object.controller_id)
+        ? globalThis.String(object.controller_id)
+        : "",
+      expiresAtMs: isSet(object.expiresAtMs)
+        ? BigInt(object.expiresAtMs)
+        : isSet(object.expires_at_ms)
+        ? BigInt(object.expires_at_ms)
+        : 0n,
     };
   },
 
@@ -452,6 +519,15 @@ export const Consent: MessageFns<Consent> = {
     if (message.signature.length !== 0) {
       obj.signature = base64FromBytes(message.signature);
     }
+    if (message.proposalId !== "") {
+      obj.proposalId = message.proposalId;
+    }
+    if (message.controllerId !== "") {
+      obj.controllerId = message.controllerId;
+    }
+    if (message.expiresAtMs !== 0n) {
+      obj.expiresAtMs = message.expiresAtMs.toString();
+    }
     return obj;
   },
 
@@ -464,6 +540,11 @@ export const Consent: MessageFns<Consent> = {
     message.agreementVersion = object.agreementVersion ?? 0;
     message.agreementHash = object.agreementHash ?? new Uint8Array(0);
     message.signature = object.signature ?? new Uint8Array(0);
+    message.proposalId = object.proposalId ?? "";
+    message.controllerId = object.controllerId ?? "";
+    message.expiresAtMs = (object.expiresAtMs !== undefined && object.expiresAtMs !== null)
+      ? BigInt(object.expiresAtMs)
+      : 0n;
     return message;
   },
 };

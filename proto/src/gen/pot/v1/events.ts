@@ -93,6 +93,8 @@ export interface NetworkBootstrapped {
   members: GenesisMember[];
   agreement: Agreement | undefined;
   forced: boolean;
+  /** The network's id, named by the operator at genesis: the first field of every signed payload. */
+  networkId: string;
 }
 
 export interface AgreementPublished {
@@ -1110,7 +1112,7 @@ export const Agreement: MessageFns<Agreement> = {
 };
 
 function createBaseNetworkBootstrapped(): NetworkBootstrapped {
-  return { members: [], agreement: undefined, forced: false };
+  return { members: [], agreement: undefined, forced: false, networkId: "" };
 }
 
 export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
@@ -1123,6 +1125,9 @@ export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
     }
     if (message.forced !== false) {
       writer.uint32(24).bool(message.forced);
+    }
+    if (message.networkId !== "") {
+      writer.uint32(34).string(message.networkId);
     }
     return writer;
   },
@@ -1164,6 +1169,14 @@ export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
             message.forced = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1183,6 +1196,11 @@ export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
         : [],
       agreement: isSet(object.agreement) ? Agreement.fromJSON(object.agreement) : undefined,
       forced: isSet(object.forced) ? globalThis.Boolean(object.forced) : false,
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+        ? globalThis.String(object.network_id)
+        : "",
     };
   },
 
@@ -1197,6 +1215,9 @@ export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
     if (message.forced !== false) {
       obj.forced = message.forced;
     }
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
     return obj;
   },
 
@@ -1210,6 +1231,7 @@ export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
       ? Agreement.fromPartial(object.agreement)
       : undefined;
     message.forced = object.forced ?? false;
+    message.networkId = object.networkId ?? "";
     return message;
   },
 };

@@ -105,6 +105,18 @@ export function lineageRelationToJSON(object: LineageRelation): string {
   }
 }
 
+export interface GetAgreementRequest {
+}
+
+export interface GetAgreementResponse {
+  /** The network id this deployment is configured with (POT_NETWORK_ID), named again at genesis. */
+  networkId: string;
+  /** Whether the network has been bootstrapped; until then agreement is unset. */
+  bootstrapped: boolean;
+  /** The current agreement: version, SHA-256 hash and URI. */
+  agreement: Agreement | undefined;
+}
+
 export interface PublishAgreementRequest {
   requestId: string;
   /** SHA-256 of the agreement document (32 bytes). */
@@ -127,7 +139,7 @@ export interface RedeemCreditRequest {
   consent:
     | Consent
     | undefined;
-  /** Ed25519 signature of the member over the redeem payload (member id, candidate key, request id). */
+  /** Ed25519 signature of the member over the redeem payload (network id, member id, candidate key, request id). */
   signature: Uint8Array;
 }
 
@@ -155,6 +167,11 @@ export interface BootstrapRequest {
   members: GenesisMember[];
   agreement: Agreement | undefined;
   force: boolean;
+  /**
+   * The network's id (1-64 characters of a-z, 0-9, '-'): must equal the services' POT_NETWORK_ID.
+   * Recorded in the genesis event; every signed payload starts with it.
+   */
+  networkId: string;
 }
 
 export interface BootstrapResponse {
@@ -291,6 +308,165 @@ export interface GetAdmissionStatsResponse {
    */
   consistencyToken: string;
 }
+
+function createBaseGetAgreementRequest(): GetAgreementRequest {
+  return {};
+}
+
+export const GetAgreementRequest: MessageFns<GetAgreementRequest> = {
+  encode(_: GetAgreementRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAgreementRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAgreementRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetAgreementRequest {
+    return {};
+  },
+
+  toJSON(_: GetAgreementRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetAgreementRequest>): GetAgreementRequest {
+    return GetAgreementRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetAgreementRequest>): GetAgreementRequest {
+    const message = createBaseGetAgreementRequest();
+    return message;
+  },
+};
+
+function createBaseGetAgreementResponse(): GetAgreementResponse {
+  return { networkId: "", bootstrapped: false, agreement: undefined };
+}
+
+export const GetAgreementResponse: MessageFns<GetAgreementResponse> = {
+  encode(message: GetAgreementResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.networkId !== "") {
+      writer.uint32(10).string(message.networkId);
+    }
+    if (message.bootstrapped !== false) {
+      writer.uint32(16).bool(message.bootstrapped);
+    }
+    if (message.agreement !== undefined) {
+      Agreement.encode(message.agreement, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAgreementResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAgreementResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.bootstrapped = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.agreement = Agreement.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAgreementResponse {
+    return {
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+        ? globalThis.String(object.network_id)
+        : "",
+      bootstrapped: isSet(object.bootstrapped) ? globalThis.Boolean(object.bootstrapped) : false,
+      agreement: isSet(object.agreement) ? Agreement.fromJSON(object.agreement) : undefined,
+    };
+  },
+
+  toJSON(message: GetAgreementResponse): unknown {
+    const obj: any = {};
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    if (message.bootstrapped !== false) {
+      obj.bootstrapped = message.bootstrapped;
+    }
+    if (message.agreement !== undefined) {
+      obj.agreement = Agreement.toJSON(message.agreement);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetAgreementResponse>): GetAgreementResponse {
+    return GetAgreementResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetAgreementResponse>): GetAgreementResponse {
+    const message = createBaseGetAgreementResponse();
+    message.networkId = object.networkId ?? "";
+    message.bootstrapped = object.bootstrapped ?? false;
+    message.agreement = (object.agreement !== undefined && object.agreement !== null)
+      ? Agreement.fromPartial(object.agreement)
+      : undefined;
+    return message;
+  },
+};
 
 function createBasePublishAgreementRequest(): PublishAgreementRequest {
   return { requestId: "", hash: new Uint8Array(0), uri: "" };
@@ -966,7 +1142,7 @@ export const ExcludeResponse: MessageFns<ExcludeResponse> = {
 };
 
 function createBaseBootstrapRequest(): BootstrapRequest {
-  return { requestId: "", members: [], agreement: undefined, force: false };
+  return { requestId: "", members: [], agreement: undefined, force: false, networkId: "" };
 }
 
 export const BootstrapRequest: MessageFns<BootstrapRequest> = {
@@ -982,6 +1158,9 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
     }
     if (message.force !== false) {
       writer.uint32(32).bool(message.force);
+    }
+    if (message.networkId !== "") {
+      writer.uint32(42).string(message.networkId);
     }
     return writer;
   },
@@ -1031,6 +1210,14 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
             message.force = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1055,6 +1242,11 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
         : [],
       agreement: isSet(object.agreement) ? Agreement.fromJSON(object.agreement) : undefined,
       force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+        ? globalThis.String(object.network_id)
+        : "",
     };
   },
 
@@ -1072,6 +1264,9 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
     if (message.force !== false) {
       obj.force = message.force;
     }
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
     return obj;
   },
 
@@ -1086,6 +1281,7 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
       ? Agreement.fromPartial(object.agreement)
       : undefined;
     message.force = object.force ?? false;
+    message.networkId = object.networkId ?? "";
     return message;
   },
 };
@@ -2872,6 +3068,20 @@ export const IdentityServiceService = {
       Buffer.from(GetAdmissionStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAdmissionStatsResponse => GetAdmissionStatsResponse.decode(value),
   },
+  /**
+   * The network id and the agreement candidates consent to now: what a client needs to build a consent
+   * (and the network id every signed payload starts with).
+   */
+  getAgreement: {
+    path: "/pot.v1.IdentityService/GetAgreement" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAgreementRequest): Buffer => Buffer.from(GetAgreementRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAgreementRequest => GetAgreementRequest.decode(value),
+    responseSerialize: (value: GetAgreementResponse): Buffer =>
+      Buffer.from(GetAgreementResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetAgreementResponse => GetAgreementResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -2893,6 +3103,11 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   getLineage: handleUnaryCall<GetLineageRequest, GetLineageResponse>;
   /** Admissions per UTC day by kind (genesis, sponsored, controlled). */
   getAdmissionStats: handleUnaryCall<GetAdmissionStatsRequest, GetAdmissionStatsResponse>;
+  /**
+   * The network id and the agreement candidates consent to now: what a client needs to build a consent
+   * (and the network id every signed payload starts with).
+   */
+  getAgreement: handleUnaryCall<GetAgreementRequest, GetAgreementResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -3025,6 +3240,25 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAdmissionStatsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The network id and the agreement candidates consent to now: what a client needs to build a consent
+   * (and the network id every signed payload starts with).
+   */
+  getAgreement(
+    request: GetAgreementRequest,
+    callback: (error: ServiceError | null, response: GetAgreementResponse) => void,
+  ): ClientUnaryCall;
+  getAgreement(
+    request: GetAgreementRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetAgreementResponse) => void,
+  ): ClientUnaryCall;
+  getAgreement(
+    request: GetAgreementRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetAgreementResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -26,7 +26,7 @@ import {
   type ConsistencyWaiter,
   type Logger,
 } from "@pot/service-kit";
-import { bytes, toBig } from "@pot/wire";
+import { bytes, consentContext, consentExpiry, toBig } from "@pot/wire";
 import type { Kysely } from "kysely";
 import type { Identity } from "../../application/identity.js";
 import { availableCredits, type MemberState } from "../../domain/index.js";
@@ -107,6 +107,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           throw new ValidationError("agreement", "is required (hash and uri of the legal agreement)");
         const result = await identity.bootstrap({
           requestId: request.requestId,
+          networkId: request.networkId,
           members: request.members.map((m) => ({ publicKey: m.publicKey, displayName: m.displayName })),
           agreement: { hash: request.agreement.hash, uri: request.agreement.uri },
           force: request.force,
@@ -116,6 +117,15 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           sequence: toBig(result.sequence),
           consistencyToken: token(result.sequence),
         };
+      },
+      { logger },
+    ),
+
+    getAgreement: unary(
+      "GetAgreement",
+      async () => {
+        const { networkId, bootstrapped, agreement } = await identity.agreement();
+        return { networkId, bootstrapped, agreement: agreement ? { ...agreement } : undefined };
       },
       { logger },
     ),
@@ -139,6 +149,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
         const consent = request.consent;
         if (!consent)
           throw new ValidationError("consent", "is required (the controlled identity's key and signed consent)");
+        consentContext(consent, "consent");
         const result = await identity.redeemCredit({
           requestId: requestId(request.requestId),
           memberId: requireMemberId("member_id", request.memberId),
@@ -147,6 +158,9 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
             agreementVersion: consent.agreementVersion,
             agreementHash: bytes("consent.agreement_hash", consent.agreementHash, HASH_BYTES),
             signature: bytes("consent.signature", consent.signature, SIGNATURE_BYTES),
+            proposalId: consent.proposalId,
+            controllerId: consent.controllerId,
+            expiresAtMs: consentExpiry(consent.expiresAtMs, "consent.expires_at_ms"),
           },
           signature: bytes("signature", request.signature, SIGNATURE_BYTES),
         });

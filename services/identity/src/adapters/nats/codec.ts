@@ -1,4 +1,4 @@
-import { AdmissionKind as PbAdmissionKind, type Envelope } from "@pot/contracts";
+import { AdmissionKind as PbAdmissionKind, type Consent as PbConsent, type Envelope } from "@pot/contracts";
 import type { AggregateType, EventBody } from "@pot/event-store";
 import { toBig, toNumber } from "@pot/wire";
 import {
@@ -44,6 +44,7 @@ export function networkEventFromWire(envelope: Envelope): NetworkEvent | undefin
         members: event.value.members.map((m) => ({ publicKey: m.publicKey, displayName: m.displayName })),
         agreement: agreementOf(event.value.agreement),
         forced: event.value.forced,
+        networkId: event.value.networkId,
       };
     case "agreementPublished":
       return { type: "AgreementPublished", agreement: agreementOf(event.value.agreement) };
@@ -61,6 +62,7 @@ export function networkEventToWire(event: NetworkEvent): EventBody {
           members: event.members.map((m) => ({ ...m })),
           agreement: { ...event.agreement },
           forced: event.forced,
+          networkId: event.networkId,
         },
       };
     case "AgreementPublished":
@@ -72,12 +74,30 @@ export function networkEventToWire(event: NetworkEvent): EventBody {
   }
 }
 
-function consentFromWire(
-  consent:
-    | { candidatePublicKey: Uint8Array; agreementVersion: number; agreementHash: Uint8Array; signature: Uint8Array }
-    | undefined,
-): Consent | undefined {
-  return consent && consent.signature.length > 0 ? { ...consent } : undefined;
+export function consentFromWire(consent: PbConsent | undefined): Consent | undefined {
+  return consent && consent.signature.length > 0
+    ? {
+        candidatePublicKey: consent.candidatePublicKey,
+        agreementVersion: consent.agreementVersion,
+        agreementHash: consent.agreementHash,
+        proposalId: consent.proposalId,
+        controllerId: consent.controllerId,
+        expiresAtMs: toNumber(consent.expiresAtMs),
+        signature: consent.signature,
+      }
+    : undefined;
+}
+
+export function consentToWire(consent: Consent): PbConsent {
+  return {
+    candidatePublicKey: consent.candidatePublicKey,
+    agreementVersion: consent.agreementVersion,
+    agreementHash: consent.agreementHash,
+    signature: consent.signature,
+    proposalId: consent.proposalId,
+    controllerId: consent.controllerId,
+    expiresAtMs: toBig(consent.expiresAtMs),
+  };
 }
 
 export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined {
@@ -142,7 +162,7 @@ export function memberEventToWire(event: MemberEvent): EventBody {
           sponsorIds: [...event.sponsorIds],
           controllerId: event.controllerId,
           gameId: event.gameId,
-          consent: event.consent ? { ...event.consent } : undefined,
+          consent: event.consent ? consentToWire(event.consent) : undefined,
           displayName: event.displayName,
           admittedAtMs: toBig(event.admittedAt),
         },
@@ -163,7 +183,7 @@ export function memberEventToWire(event: MemberEvent): EventBody {
         value: {
           memberId: event.memberId,
           admittedMemberId: event.admittedMemberId,
-          consent: { ...event.consent },
+          consent: consentToWire(event.consent),
           redeemedAtMs: toBig(event.redeemedAt),
         },
       };
