@@ -8,6 +8,8 @@ import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { natsInboxPrefix, streamNames } from "@pot/event-store";
 import { repoRoot, type NatsRole } from "@pot/devenv";
+import { urlAsRole } from "@pot/ops";
+import pg from "pg";
 import { eventually } from "./support/clients.js";
 import { bootstrap, newMember } from "./support/players.js";
 import { SERVICES, startSystem, type System } from "./support/system.js";
@@ -77,7 +79,7 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
   }
 
   before(async () => {
-    system = await startSystem({ secureNats: true });
+    system = await startSystem({ secureNats: true, pgRoles: true });
     await bootstrap(system.clients, [newMember(), newMember(), newMember()]);
     await eventually("the default policy", async () =>
       (await system.clients.adjudicator.getPolicy({ version: 0 })).policy?.version === 1 ? true : undefined,
@@ -90,7 +92,7 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
       const width = Math.max(...rows.map((row) => row.who.length));
       const what = Math.max(...rows.map((row) => row.attempt.length));
       console.log(
-        ["", "NATS denial matrix (nats-server 2.9.10, test/src/security.e2e.test.ts):"]
+        ["", "Denial matrix (nats-server 2.9.10, PostgreSQL, test/src/security.e2e.test.ts):"]
           .concat(
             rows.map(
               (row) =>
@@ -205,6 +207,65 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     assert.equal(row.verdict, "allowed", "stream deletion is not message deletion");
   });
 
+  test("Postgres: a service's role writes only its own schema; the query role only reads", async () => {
+    const roles = system.pgRoles!;
+    const counts = async (): Promise<Record<string, number>> => {
+      const out: Record<string, number> = {};
+      await withPg(system.databaseUrl, async (client) => {
+        for (const service of SERVICES) {
+          const { rows } = await client.query<{ n: string }>(
+            `select count(*) as n from "${roles[service].schema}".${CHECKPOINT}`,
+          );
+          out[service] = Number(rows[0]!.n);
+        }
+      });
+      return out;
+    };
+    const before = await counts();
+    for (const service of SERVICES) {
+      const own = roles[service];
+      await withPg(urlAsRole(system.databaseUrl, own.owner), async (client) => {
+        for (const other of SERVICES.filter((s) => s !== service)) {
+          const theirs = roles[other].schema;
+          for (const [label, statement] of [
+            [`write ${other}'s read model`, `insert into "${theirs}".${CHECKPOINT} (name, seq) values ('forged', 1)`],
+            [`read ${other}'s read model`, `select * from "${theirs}".${CHECKPOINT}`],
+            [`drop ${other}'s schema`, `drop schema "${theirs}" cascade`],
+          ] as const) {
+            const row = await attempt(`pg ${service}`, label, () => client.query(statement));
+            assert.equal(row.verdict, "refused", `${service}: ${label}`);
+          }
+        }
+        const row = await attempt(`pg ${service}`, "create a schema of its own", () =>
+          client.query(`create schema "${own.schema}_x"`),
+        );
+        assert.equal(row.verdict, "refused");
+      });
+      await withPg(urlAsRole(system.databaseUrl, own.reader), async (client) => {
+        const read = await attempt(
+          `pg ${service} query`,
+          "read its service's read model",
+          () => client.query(`select * from "${own.schema}".${CHECKPOINT}`),
+          "allowed",
+        );
+        assert.equal(read.verdict, "allowed");
+        for (const [label, statement] of [
+          [
+            "write its service's read model",
+            `insert into "${own.schema}".${CHECKPOINT} (name, seq) values ('forged', 1)`,
+          ],
+          ["move a checkpoint", `update "${own.schema}".${CHECKPOINT} set seq = 0`],
+          ["delete from its service's read model", `delete from "${own.schema}".${CHECKPOINT}`],
+          ["create a table", `create table "${own.schema}".forged (x int)`],
+        ] as const) {
+          const row = await attempt(`pg ${service} query`, label, () => client.query(statement));
+          assert.equal(row.verdict, "refused", `${service} query role: ${label}`);
+        }
+      });
+    }
+    assert.deepEqual(await counts(), before, "no read model changed");
+  });
+
   test("the server reported every refused publish (its log names the user and the subject)", () => {
     const log = system.secureNats!.log();
     for (const service of SERVICES) {
@@ -253,6 +314,19 @@ test("infra/nats/auth.conf (users) and accounts.conf (accounts, production) are 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+const CHECKPOINT = "projection_checkpoints";
+
+async function withPg<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
 
 function oneLine(text: string): string {
   const line = text.split("\n")[0] ?? text;

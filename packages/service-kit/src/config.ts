@@ -26,6 +26,11 @@ export interface ServiceConfig {
    */
   natsCredentials: { user?: string; password?: string; credsFile?: string };
   databaseUrl: string;
+  /**
+   * DATABASE_QUERY_URL: the role the gRPC queries connect as, one that may only read the service's
+   * schema (docs/security.md). Unset: queries use DATABASE_URL's role in read-only transactions.
+   */
+  databaseQueryUrl?: string;
   /** host:port the gRPC server binds; port 0 picks a free port. */
   grpcAddress: string;
   /** Prefix of every stream, consumer and schema name this deployment owns. */
@@ -112,6 +117,9 @@ export function readServiceConfig(env: Env, options: { defaultGrpcAddress: strin
       ...optional("credsFile", raw(env, "NATS_CREDS")),
     },
     databaseUrl: readUrl(env, "DATABASE_URL", SERVICE_CONFIG_DEFAULTS.databaseUrl, ["postgres:", "postgresql:"]),
+    ...(raw(env, "DATABASE_QUERY_URL") !== undefined
+      ? { databaseQueryUrl: readUrl(env, "DATABASE_QUERY_URL", "", ["postgres:", "postgresql:"]) }
+      : {}),
     grpcAddress: readAddress(env, "GRPC_ADDRESS", options.defaultGrpcAddress),
     namespace,
     networkId: readMatching(

@@ -33,6 +33,16 @@ describe("readServiceConfig", () => {
     });
   });
 
+  it("reads DATABASE_QUERY_URL, the query path's read-only role, and refuses a malformed one without echoing it", () => {
+    const url = "postgres://pot_identity_reader:secret@db:5432/pot";
+    assert.equal(readServiceConfig({ DATABASE_QUERY_URL: url }, defaults).databaseQueryUrl, url);
+    assert.equal(readServiceConfig({}, defaults).databaseQueryUrl, undefined);
+    assert.throws(
+      () => readServiceConfig({ DATABASE_QUERY_URL: "mysql://u:secret@db/pot" }, defaults),
+      (error: Error) => /DATABASE_QUERY_URL/.test(error.message) && !error.message.includes("secret"),
+    );
+  });
+
   it("treats empty variables as unset", () => {
     assert.equal(readServiceConfig({ GRPC_ADDRESS: "", LOG_LEVEL: "" }, defaults).grpcAddress, "127.0.0.1:50061");
   });

@@ -48,6 +48,7 @@ export async function startAdjudicator(
   });
   const database = await openDatabase<AdjudicatorDatabase>({
     url: config.databaseUrl,
+    ...(config.databaseQueryUrl !== undefined ? { queryUrl: config.databaseQueryUrl } : {}),
     schema: readModelSchema(ns, readModels),
     migrations: readModels.migrations,
     logger,
@@ -99,7 +100,7 @@ export async function startAdjudicator(
       {
         name: "pot.v1.AdjudicatorService",
         definition: AdjudicatorServiceService,
-        implementation: adjudicatorHandlers({ adjudicator, db: database.db, consistency, now, logger }),
+        implementation: adjudicatorHandlers({ adjudicator, db: database.queryDb, consistency, now, logger }),
       },
     ],
   });

@@ -37,6 +37,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
   });
   const database = await openDatabase<IdentityDatabase>({
     url: config.databaseUrl,
+    ...(config.databaseQueryUrl !== undefined ? { queryUrl: config.databaseQueryUrl } : {}),
     schema: readModelSchema(ns, readModels),
     migrations: readModels.migrations,
     logger,
@@ -88,7 +89,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
       {
         name: "pot.v1.IdentityService",
         definition: IdentityServiceService,
-        implementation: identityHandlers({ identity, db: database.db, consistency, now, logger }),
+        implementation: identityHandlers({ identity, db: database.queryDb, consistency, now, logger }),
       },
     ],
   });

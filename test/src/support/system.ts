@@ -14,6 +14,7 @@ import {
   type ServiceProcess,
   type Servers,
 } from "@pot/devenv";
+import { dropServiceRoles, provisionServiceRoles, urlAsRole } from "@pot/ops";
 import { connectClients, type Clients } from "./clients.js";
 import { TEST_NETWORK } from "./players.js";
 
@@ -31,6 +32,8 @@ export interface System {
   readonly natsUsers?: Readonly<Record<NatsRole, NatsUser>>;
   /** That server (its log records permission violations). */
   readonly secureNats?: SecureNats;
+  /** With pgRoles: each service's Postgres roles (cluster-global, dropped by stop()). */
+  readonly pgRoles?: Readonly<Record<ServiceName, { owner: string; reader: string; schema: string }>>;
   readonly clients: Clients;
   readonly services: Map<ServiceName, ServiceProcess>;
   /** Moves the controlled clock of every running service (POT_CLOCK=controlled) and waits for each. */
@@ -47,7 +50,12 @@ export interface System {
  * every suite (how the minimal permissions were found).
  */
 export async function startSystem(
-  options: { clock?: "system" | "controlled"; env?: Record<string, string>; secureNats?: boolean } = {},
+  options: {
+    clock?: "system" | "controlled";
+    env?: Record<string, string>;
+    secureNats?: boolean;
+    pgRoles?: boolean;
+  } = {},
 ): Promise<System> {
   const servers: Servers = await ensureServers();
   const database = await createTestDatabase(servers.databaseUrl);
@@ -55,6 +63,22 @@ export async function startSystem(
   const secure =
     (options.secureNats ?? process.env.POT_TEST_SECURE_NATS === "1") ? await startSecureNats(namespace) : undefined;
   const natsUrl = secure?.url ?? servers.natsUrl;
+  // pgRoles (or POT_TEST_PG_ROLES=1): each service as its own Postgres roles, named after the test
+  // database (pot_t_<hex>_<service>, ..._reader) since roles are cluster-global; dropped by stop().
+  const pgRoles =
+    (options.pgRoles ?? process.env.POT_TEST_PG_ROLES === "1")
+      ? (Object.fromEntries(
+          SERVICES.map((service) => [
+            service,
+            {
+              owner: `${database.name}_${service}`,
+              reader: `${database.name}_${service}_reader`,
+              schema: `${namespace}_${service}`,
+            },
+          ]),
+        ) as Record<ServiceName, { owner: string; reader: string; schema: string }>)
+      : undefined;
+  if (pgRoles) for (const roles of Object.values(pgRoles)) await provisionServiceRoles(database.url, roles);
   const env = {
     POT_CLOCK: options.clock ?? "system",
     DEADLINE_SWEEP_MS: "200",
@@ -71,7 +95,16 @@ export async function startSystem(
       natsUrl,
       databaseUrl: database.url,
       namespace,
-      env: { ...env, ...(user ? { NATS_USER: user.user, NATS_PASSWORD: user.password } : {}) },
+      env: {
+        ...env,
+        ...(user ? { NATS_USER: user.user, NATS_PASSWORD: user.password } : {}),
+        ...(pgRoles
+          ? {
+              DATABASE_URL: urlAsRole(database.url, pgRoles[name].owner),
+              DATABASE_QUERY_URL: urlAsRole(database.url, pgRoles[name].reader),
+            }
+          : {}),
+      },
       ...(port ? { port } : {}),
     });
     grpcPorts.set(name, Number(process.grpcAddress.split(":").pop()));
@@ -106,6 +139,7 @@ export async function startSystem(
     databaseUrl: database.url,
     nc,
     ...(secure ? { natsUsers: secure.users, secureNats: secure } : {}),
+    ...(pgRoles ? { pgRoles } : {}),
     clients,
     services,
     async setClock(nowMs) {
@@ -151,6 +185,12 @@ export async function startSystem(
         );
       } else await deleteNamespace(servers.natsUrl, namespace);
       await database.drop();
+      if (pgRoles) {
+        await dropServiceRoles(
+          servers.databaseUrl,
+          Object.values(pgRoles).flatMap((roles) => [roles.owner, roles.reader]),
+        );
+      }
       await servers.stop();
       return codes;
     },
