@@ -42,6 +42,8 @@ export interface ReplayOptions {
 }
 
 export interface VerifyMismatch {
+  /** The stream the event is on; the adjudicator's when absent. */
+  stream?: string;
   /** Stream sequence of the event that does not check out. */
   seq: number;
   /** The game it belongs to ("" for a policy event). */
@@ -52,6 +54,8 @@ export interface VerifyMismatch {
 export interface VerifyResult {
   /** Events read from the adjudicator's stream. */
   events: number;
+  /** Events read from the identity and matchmaker streams for the cross-check. */
+  crossChecked?: number;
   /** Games started on it. */
   games: number;
   mismatches: VerifyMismatch[];

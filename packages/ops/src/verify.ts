@@ -20,6 +20,7 @@ import {
   type NatsCredentials,
 } from "@pot/event-store";
 import { memberIdOf, validatePolicy, type Policy } from "@pot/mechanism";
+import { CrossCheck } from "./cross-check.js";
 import { StreamReader } from "./stream-reader.js";
 import type { VerifyMismatch, VerifyResult } from "./types.js";
 
@@ -34,6 +35,10 @@ const PROGRESS_EVERY = 1_000;
  * outcome and effects (credits, suspensions, admission, grant). Whatever the decider would not
  * have produced exactly is reported, as is any policy version published out of order or invalid.
  * Signatures are checked for network `networkId` (the network id named at genesis).
+ *
+ * Then the identity and matchmaker streams are read and the three are cross-checked (CrossCheck):
+ * a game the matchmaker never opened, credits or admissions no resolution or redeemed credit
+ * justifies, are reported with the stream they are on.
  */
 export async function verify(options: {
   natsUrl: string;
@@ -53,6 +58,7 @@ export async function verify(options: {
     const names = streamNames(options.namespace, "adjudicator");
     const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
     const audit = new Audit(options.networkId);
+    const cross = new CrossCheck();
     reader = await StreamReader.open(jetstream(nc), names.stream);
     let events = 0;
     let reported = 0;
@@ -60,7 +66,8 @@ export async function verify(options: {
       const { messages, caughtUp } = await reader.takeRaw(BATCH, 100);
       for (const message of messages) {
         if (message.seq > last) break;
-        audit.check(message.seq, message.subject, message.data);
+        const envelope = audit.check(message.seq, message.subject, message.data);
+        if (envelope) cross.add("adjudicator", message.seq, envelope);
         events++;
       }
       if (events - reported >= PROGRESS_EVERY) {
@@ -70,7 +77,54 @@ export async function verify(options: {
       if (messages.length === 0 && caughtUp) break;
     }
     options.onProgress?.({ events });
-    return { events, games: audit.games, mismatches: audit.mismatches };
+    await reader.close();
+    reader = undefined;
+    // The cross-check needs all three streams: a network whose identity or matchmaker stream does
+    // not exist (an adjudicator log on its own, e.g. an export) is audited on its own.
+    const jsm = await jetstreamManager(nc);
+    const lasts = await Promise.all(
+      (["identity", "matchmaker"] as const).map((service) =>
+        jsm.streams
+          .info(streamNames(options.namespace, service).stream)
+          .then((info) => info.state.last_seq)
+          .catch(() => undefined),
+      ),
+    );
+    if (lasts.includes(undefined)) return { events, games: audit.games, mismatches: audit.mismatches };
+    let crossChecked = 0;
+    for (const [index, service] of (["identity", "matchmaker"] as const).entries()) {
+      const stream = streamNames(options.namespace, service).stream;
+      const until = lasts[index] ?? 0;
+      if (until === 0) continue;
+      reader = await StreamReader.open(jetstream(nc), stream);
+      for (let at = 0; at < until;) {
+        const { messages, caughtUp } = await reader.takeRaw(BATCH, 100);
+        for (const message of messages) {
+          if (message.seq > until) break;
+          at = message.seq;
+          crossChecked++;
+          try {
+            cross.add(service, message.seq, decodeEnvelope(message.data));
+          } catch (error) {
+            audit.mismatches.push({
+              stream: service,
+              seq: message.seq,
+              gameId: aggregateIdOf(message.subject),
+              problem: `undecodable message: ${(error as Error).message}`,
+            });
+          }
+        }
+        if (messages.length === 0 && caughtUp) break;
+      }
+      await reader.close();
+      reader = undefined;
+    }
+    return {
+      events,
+      crossChecked,
+      games: audit.games,
+      mismatches: [...audit.mismatches, ...cross.finish()],
+    };
   } finally {
     await reader?.close().catch(() => undefined);
     await nc.close();
@@ -89,14 +143,21 @@ class Audit {
 
   constructor(private readonly networkId: string) {}
 
-  check(seq: number, subject: string, data: Uint8Array): void {
+  /** Checks one message; returns its envelope when it could be decoded. */
+  check(seq: number, subject: string, data: Uint8Array): Envelope | undefined {
     this.position = seq;
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(data);
     } catch (error) {
-      return this.report(seq, aggregateIdOf(subject), `undecodable message: ${(error as Error).message}`);
+      this.report(seq, aggregateIdOf(subject), `undecodable message: ${(error as Error).message}`);
+      return undefined;
     }
+    this.checkEnvelope(seq, subject, envelope);
+    return envelope;
+  }
+
+  private checkEnvelope(seq: number, subject: string, envelope: Envelope): void {
     const body = envelope.event!;
     if (envelope.type !== eventTypeName(body.$case)) {
       this.report(seq, envelope.aggregateId, `envelope type ${envelope.type} does not match its ${body.$case} body`);

@@ -85,7 +85,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
   program
     .command("verify")
     .description(
-      "audit: replay the adjudicator's stream and re-check every commitment, signature (for the network id: --network, else asked of identity) and outcome against the policy in force; exit 10 on any mismatch",
+      "audit: replay the adjudicator's stream and re-check every commitment, signature (for the network id: --network, else asked of identity) and outcome against the policy in force, then cross-check it with the identity and matchmaker streams (forged games, credits, admissions); exit 10 on any mismatch",
     )
     .action(
       wrap(async (ctx) => {
@@ -105,7 +105,9 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
         ctx.out.result(
           [
             `verified ${count(result.events)} events of ${count(result.games)} games: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}`,
-            ...result.mismatches.map((m) => `  seq ${m.seq} game ${m.gameId}: ${m.problem}`),
+            ...result.mismatches.map(
+              (m) => `  ${m.stream ?? "adjudicator"} seq ${m.seq}${m.gameId ? ` game ${m.gameId}` : ""}: ${m.problem}`,
+            ),
           ],
           result,
         );
