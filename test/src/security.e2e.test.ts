@@ -6,12 +6,21 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { natsInboxPrefix, streamNames } from "@pot/event-store";
-import { repoRoot, type NatsRole } from "@pot/devenv";
-import { urlAsRole } from "@pot/ops";
+import { randomUUID } from "node:crypto";
+import { AdmissionKind, GameOpened, GameResolved, MemberAdmitted, Outcome, PolicyPublished } from "@pot/contracts";
+import {
+  encodeEnvelope,
+  envelopeHeaders,
+  envelopeOf,
+  natsInboxPrefix,
+  streamNames,
+  type EventBody,
+} from "@pot/event-store";
+import { repoRoot, type NatsRole, type ServiceName } from "@pot/devenv";
+import { urlAsRole, verify } from "@pot/ops";
 import pg from "pg";
 import { eventually } from "./support/clients.js";
-import { bootstrap, newMember } from "./support/players.js";
+import { bootstrap, newMember, TEST_NETWORK, type Member } from "./support/players.js";
 import { SERVICES, startSystem, type System } from "./support/system.js";
 
 /**
@@ -78,9 +87,11 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     return out;
   }
 
+  const genesis = [newMember(), newMember(), newMember()];
+
   before(async () => {
     system = await startSystem({ secureNats: true, pgRoles: true });
-    await bootstrap(system.clients, [newMember(), newMember(), newMember()]);
+    await bootstrap(system.clients, genesis);
     await eventually("the default policy", async () =>
       (await system.clients.adjudicator.getPolicy({ version: 0 })).policy?.version === 1 ? true : undefined,
     );
@@ -264,6 +275,169 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
       });
     }
     assert.deepEqual(await counts(), before, "no read model changed");
+  });
+
+  /** A forged event of `service`'s stream as its owner would append it: envelope, headers, subject. */
+  function forged(service: ServiceName, aggregate: string, id: string, event: EventBody) {
+    const subject = `${streamNames(system.namespace, service).prefix}.${aggregate}.${id}`;
+    const eventId = randomUUID();
+    const envelope = envelopeOf({
+      event,
+      subject,
+      eventId,
+      causationId: eventId,
+      correlationId: eventId,
+      occurredAt: new Date(),
+    });
+    return { subject, data: encodeEnvelope(envelope), headers: envelopeHeaders(envelope) };
+  }
+
+  test("forged events of each kind on each stream, by every NATS user but the stream's owner -> refused, nothing changed", async () => {
+    const [a, b] = genesis as [Member, Member];
+    const candidate = newMember();
+    const sponsor = (m: Member) => ({ memberId: m.id, publicKey: m.keys.publicKey });
+    const policy = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
+    const gameId = randomUUID();
+    const forgeries: { kind: string; event: ReturnType<typeof forged> }[] = [
+      {
+        kind: "forged GameResolved minting credits",
+        event: forged("adjudicator", "game", gameId, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId,
+            outcome: Outcome.OUTCOME_A_DEFECTED,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(Date.now()),
+            credits: [{ memberId: a.id, count: 100, expiresAtMs: BigInt(Date.now() + 365 * 86_400_000) }],
+          }),
+        }),
+      },
+      {
+        kind: "fully forged game admitting a candidate",
+        event: forged("adjudicator", "game", gameId, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId,
+            outcome: Outcome.OUTCOME_BOTH_COOPERATED,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(Date.now()),
+            admitted: true,
+            action: {
+              action: { $case: "admission", value: { consent: { candidatePublicKey: candidate.keys.publicKey } } },
+            },
+          }),
+        }),
+      },
+      {
+        kind: "forged policy (next version)",
+        event: forged("adjudicator", "policy", "network", {
+          $case: "policyPublished",
+          value: PolicyPublished.fromPartial({ policy: { ...policy, version: policy.version + 1 } }),
+        }),
+      },
+      {
+        kind: "forged admission",
+        event: forged("identity", "member", candidate.id, {
+          $case: "memberAdmitted",
+          value: MemberAdmitted.fromPartial({
+            memberId: candidate.id,
+            publicKey: candidate.keys.publicKey,
+            kind: AdmissionKind.ADMISSION_KIND_SPONSORED,
+            sponsorIds: [a.id, b.id],
+            gameId,
+            admittedAtMs: BigInt(Date.now()),
+          }),
+        }),
+      },
+      {
+        kind: "forged GameOpened locking stakes",
+        event: forged("matchmaker", "ledger", "ledger", {
+          $case: "gameOpened",
+          value: GameOpened.fromPartial({
+            gameId,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            policyVersion: policy.version,
+          }),
+        }),
+      },
+    ];
+    const before = await streamStates();
+    const creditsBefore = (
+      await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })
+    ).member?.credits;
+    for (const role of [...SERVICES, "reader"] as const) {
+      const nc = await as(role);
+      const js = jetstream(nc);
+      for (const { kind, event } of forgeries) {
+        const owner = event.subject.split(".")[1];
+        if (owner === role) continue; // the owner's own credential: see docs/security.md (trusted)
+        const row = await attempt(role, `${kind} on ${owner}'s stream`, () =>
+          js.publish(event.subject, event.data, { headers: event.headers, timeout: 3_000 }),
+        );
+        assert.equal(row.verdict, "refused", `${role}: ${kind}`);
+      }
+    }
+    assert.deepEqual(await streamStates(), before, "no stream changed");
+    // Nothing was acted on: no member, no credits, the policy unchanged.
+    const after = await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" });
+    assert.equal(after.member?.credits, creditsBefore);
+    await assert.rejects(
+      system.clients.identity.getMember({ memberId: candidate.id, minSequence: 0n, consistencyToken: "" }),
+    );
+    assert.equal((await system.clients.adjudicator.getPolicy({ version: 0 })).policy?.version, policy.version);
+  });
+
+  test("with the stream owner's own (stolen) credential a forged GameResolved is stored; pot verify reports it", async () => {
+    const [a, b] = genesis as [Member, Member];
+    const gameId = randomUUID();
+    const policy = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
+    const creditsBefore =
+      (await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })).member
+        ?.credits ?? 0;
+    const event = forged("adjudicator", "game", gameId, {
+      $case: "gameResolved",
+      value: GameResolved.fromPartial({
+        gameId,
+        outcome: Outcome.OUTCOME_A_DEFECTED,
+        sponsorA: { memberId: a.id, publicKey: a.keys.publicKey },
+        sponsorB: { memberId: b.id, publicKey: b.keys.publicKey },
+        policyVersion: policy.version,
+        resolvedAtMs: BigInt(Date.now()),
+        credits: [{ memberId: a.id, count: 100, expiresAtMs: BigInt(Date.now() + 365 * 86_400_000) }],
+        action: { action: { $case: "generic", value: { kind: "post.create", payload: new Uint8Array([1]) } } },
+      }),
+    });
+    const nc = await as("adjudicator");
+    const ack = await jetstream(nc).publish(event.subject, event.data, { headers: event.headers, timeout: 3_000 });
+    // What identity did with it (its reactions do not re-check signatures yet: docs/security.md).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const creditsAfter =
+      (await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })).member
+        ?.credits ?? 0;
+    const reader = system.natsUsers!.reader;
+    const audit = await verify({
+      natsUrl: system.natsUrl,
+      natsCredentials: { user: reader.user, password: reader.password },
+      namespace: system.namespace,
+      networkId: TEST_NETWORK,
+    });
+    const found = audit.mismatches.filter((m) => m.gameId === gameId);
+    rows.push({
+      who: "adjudicator",
+      attempt: "forged GameResolved minting credits, with its own credential (trusted)",
+      expected: "allowed",
+      verdict: "allowed",
+      how:
+        `stored at seq ${ack.seq}; identity credits ${creditsBefore} -> ${creditsAfter}; ` +
+        `pot verify: ${found.length} finding(s): ${oneLine(found[0]?.problem ?? "none")}`,
+    });
+    assert.ok(found.length > 0, "pot verify reports the forged resolution");
+    assert.equal(found[0]?.seq, ack.seq);
   });
 
   test("the server reported every refused publish (its log names the user and the subject)", () => {
