@@ -10,6 +10,7 @@ import { registerKeys } from "./commands/keys.js";
 import { registerNetwork } from "./commands/network.js";
 import { registerOps } from "./commands/ops.js";
 import { registerPlay } from "./commands/play.js";
+import { registerSimulate } from "./commands/simulate.js";
 import { registerStatus } from "./commands/status.js";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
@@ -124,6 +125,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
   registerEvents(program, wrap);
   registerOps(program, wrap, io);
   registerDemo(program, wrap);
+  registerSimulate(program, wrap);
   return program;
 }
 
