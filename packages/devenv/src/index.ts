@@ -21,3 +21,16 @@ export {
 } from "./nats-auth.js";
 export { startSecureNats, type SecureNats } from "./secure-nats.js";
 export type { NatsUser } from "./local-servers.js";
+export {
+  CLIENT_ROLES,
+  createPki,
+  defaultPkiDir,
+  ensurePki,
+  issueCertificate,
+  pkiFiles,
+  serviceTlsEnv,
+  type ClientRole,
+  type IssueOptions,
+  type KeyPairFiles,
+  type Pki,
+} from "./tls.js";

@@ -5,6 +5,7 @@ import { repoRoot } from "./repo.js";
 import { ensureServers, type Servers } from "./servers.js";
 import { sealNetworkStreams } from "./test-resources.js";
 import { startServiceProcess, type ServiceName, type ServiceProcess } from "./service-process.js";
+import { ensurePki } from "./tls.js";
 
 const PORTS: Readonly<Record<ServiceName, number>> = { identity: 50051, matchmaker: 50052, adjudicator: 50053 };
 
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   const users = servers.natsUsers;
   const sealed = await sealNetworkStreams(servers.natsUrl, namespace, users?.admin);
   if (sealed.length > 0) log(`streams now deny purge and message deletion: ${sealed.join(", ")}`);
+  const pki = await ensurePki(undefined, log);
   for (const name of Object.keys(PORTS) as ServiceName[]) {
     if (stopping) return;
     const service = await startServiceProcess({
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
       namespace,
       port: PORTS[name],
       ...(users ? { env: { NATS_USER: users[name].user, NATS_PASSWORD: users[name].password } } : {}),
+      tls: pki,
       inheritOutput: true,
       detached: true,
     });
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
           ]
         : []),
       `  ${"PostgreSQL".padEnd(width)}${servers.databaseUrl}`,
+      `  ${"TLS".padEnd(width)}mutual TLS; CA and client certificates (operator, platform, readonly) in ${pki.dir}`,
       servers.started.length > 0
         ? `  started here: ${servers.started.join(", ")}`
         : "  using servers that were already running",

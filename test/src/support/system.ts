@@ -12,10 +12,12 @@ import {
   type SecureNats,
   type ServiceName,
   type ServiceProcess,
+  type Pki,
   type Servers,
 } from "@pot/devenv";
 import { dropServiceRoles, provisionServiceRoles, urlAsRole } from "@pot/ops";
 import { connectClients, type Clients } from "./clients.js";
+import { testPki } from "./tls.js";
 import { TEST_NETWORK } from "./players.js";
 
 export const SERVICES = ["identity", "matchmaker", "adjudicator"] as const;
@@ -34,6 +36,9 @@ export interface System {
   readonly secureNats?: SecureNats;
   /** With pgRoles: each service's Postgres roles (cluster-global, dropped by stop()). */
   readonly pgRoles?: Readonly<Record<ServiceName, { owner: string; reader: string; schema: string }>>;
+  /** The test run's CA and certificates; the services serve mutual TLS with its server certificate. */
+  readonly pki: Pki;
+  /** Over mutual TLS with the operator's client certificate (it may call every RPC). */
   readonly clients: Clients;
   readonly services: Map<ServiceName, ServiceProcess>;
   /** Moves the controlled clock of every running service (POT_CLOCK=controlled) and waits for each. */
@@ -59,6 +64,7 @@ export async function startSystem(
 ): Promise<System> {
   const servers: Servers = await ensureServers();
   const database = await createTestDatabase(servers.databaseUrl);
+  const pki = await testPki();
   const namespace = uniqueNamespace("e");
   const secure =
     (options.secureNats ?? process.env.POT_TEST_SECURE_NATS === "1") ? await startSecureNats(namespace) : undefined;
@@ -95,6 +101,7 @@ export async function startSystem(
       natsUrl,
       databaseUrl: database.url,
       namespace,
+      tls: pki,
       env: {
         ...env,
         ...(user ? { NATS_USER: user.user, NATS_PASSWORD: user.password } : {}),
@@ -127,11 +134,14 @@ export async function startSystem(
     : undefined;
   await Promise.all(SERVICES.map(launch));
   const address = (name: ServiceName) => services.get(name)!.grpcAddress;
-  const clients = connectClients({
-    identity: address("identity"),
-    matchmaker: address("matchmaker"),
-    adjudicator: address("adjudicator"),
-  });
+  const clients = connectClients(
+    {
+      identity: address("identity"),
+      matchmaker: address("matchmaker"),
+      adjudicator: address("adjudicator"),
+    },
+    pki,
+  );
   let clock = Date.now();
   return {
     namespace,
@@ -140,6 +150,7 @@ export async function startSystem(
     nc,
     ...(secure ? { natsUsers: secure.users, secureNats: secure } : {}),
     ...(pgRoles ? { pgRoles } : {}),
+    pki,
     clients,
     services,
     async setClock(nowMs) {
