@@ -36,10 +36,10 @@ describe("readServiceConfig", () => {
 
   it("reads DATABASE_QUERY_URL, the query path's read-only role, and refuses a malformed one without echoing it", () => {
     const url = "postgres://pot_identity_reader:secret@db:5432/pot";
-    assert.equal(readServiceConfig({ DATABASE_QUERY_URL: url }, defaults).databaseQueryUrl, url);
-    assert.equal(readServiceConfig({}, defaults).databaseQueryUrl, undefined);
+    assert.equal(readServiceConfig({ GRPC_INSECURE: "true", DATABASE_QUERY_URL: url }, defaults).databaseQueryUrl, url);
+    assert.equal(readServiceConfig({ GRPC_INSECURE: "true" }, defaults).databaseQueryUrl, undefined);
     assert.throws(
-      () => readServiceConfig({ DATABASE_QUERY_URL: "mysql://u:secret@db/pot" }, defaults),
+      () => readServiceConfig({ GRPC_INSECURE: "true", DATABASE_QUERY_URL: "mysql://u:secret@db/pot" }, defaults),
       (error: Error) => /DATABASE_QUERY_URL/.test(error.message) && !error.message.includes("secret"),
     );
   });
