@@ -52,5 +52,7 @@ export interface VerifyResult {
   events: number;
   /** Games started on it. */
   games: number;
+  /** Stake-period retargets re-derived (rate targeting). */
+  retargets: number;
   mismatches: VerifyMismatch[];
 }
