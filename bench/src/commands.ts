@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { newProposalId } from "@pot/client";
 import { CommitMoveRequest } from "@pot/contracts";
 import type { Clients } from "./clients.js";
 import type { Arena } from "./full-stack.js";
@@ -53,7 +53,7 @@ export async function commandRates(
   const proposals = Array.from({ length: Math.ceil((options.durationMs / 1000) * 1_500) }, (_, index) => {
     const a = arena.players[(index * 2) % arena.players.length]!;
     const b = arena.players[(index * 2 + 1) % arena.players.length]!;
-    const proposalId = randomUUID();
+    const proposalId = newProposalId();
     return proposeRequest(a, b, admissionOf(newPlayer(), proposalId), proposalId);
   });
   results.push(

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID, sign as signWith } from "node:crypto";
+import { generateKeyPairSync, sign as signWith } from "node:crypto";
 import { AcceptRequest, CommitMoveRequest, Move, ProposeRequest, RevealMoveRequest, type Action } from "@pot/contracts";
 import {
   actionDigest,
@@ -10,6 +10,7 @@ import {
   proposePayload,
   revealPayload,
 } from "@pot/mechanism";
+import { newProposalId } from "@pot/client";
 import { actionFromWire } from "@pot/wire";
 
 /** A member's key pair. Signs with Node's native Ed25519 (the same deterministic signatures as the
@@ -77,7 +78,7 @@ export interface GameScript {
   readonly reveals: readonly [RevealMoveRequest, RevealMoveRequest];
 }
 
-export function proposeRequest(a: Player, b: Player, action: Action, proposalId = randomUUID()): ProposeRequest {
+export function proposeRequest(a: Player, b: Player, action: Action, proposalId = newProposalId()): ProposeRequest {
   const digest = actionDigest(actionFromWire(action));
   return ProposeRequest.fromPartial({
     proposalId,
@@ -90,7 +91,7 @@ export function proposeRequest(a: Player, b: Player, action: Action, proposalId 
 
 export function scriptGame(a: Player, b: Player): GameScript {
   const candidate = newPlayer();
-  const gameId = randomUUID();
+  const gameId = newProposalId();
   const sides = [a, b].map((player) => {
     const nonce = crypto.getRandomValues(new Uint8Array(32));
     const commitment = commitmentOf(gameId, player.id, "cooperate", nonce);

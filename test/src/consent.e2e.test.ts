@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { proposeRequest as signedProposal, redeemRequest } from "@pot/client";
+import { newProposalId, proposeRequest as signedProposal, redeemRequest } from "@pot/client";
 import { AdmissionKind, type Consent } from "@pot/contracts";
 import { streamNames } from "@pot/event-store";
 import { answerPayload, commitmentOf, commitPayload, sign } from "@pot/mechanism";
@@ -132,7 +132,7 @@ describe("consent bound to network, context and expiry", () => {
       attacker,
       g[4]!,
       { action: { $case: "admission", value: { consent: published } } },
-      randomUUID(),
+      newProposalId(),
     );
     await expectStatus(
       matchmaker.propose(replay),
@@ -188,12 +188,14 @@ describe("consent bound to network, context and expiry", () => {
     const { matchmaker } = system.clients;
     const [a, b] = [g[5]!, g[6]!];
     await expectStatus(
-      matchmaker.propose(proposeRequest(a, b, admissionOf(newMember(), randomUUID(), { networkId: "another-net" }))),
+      matchmaker.propose(proposeRequest(a, b, admissionOf(newMember(), newProposalId(), { networkId: "another-net" }))),
       status.PERMISSION_DENIED,
       /consent signature does not verify against the candidate's key for network 'pot-test'/,
     );
     await expectStatus(
-      matchmaker.propose(proposeRequest(a, b, admissionOf(newMember(), randomUUID(), { expiresAtMs: Date.now() - 1 }))),
+      matchmaker.propose(
+        proposeRequest(a, b, admissionOf(newMember(), newProposalId(), { expiresAtMs: Date.now() - 1 })),
+      ),
       status.FAILED_PRECONDITION,
       /consent expired at/,
     );

@@ -43,7 +43,6 @@ export async function followStream(
 // docs:consumer:end
 
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -52,6 +51,7 @@ import {
   consentOf,
   currentAgreement,
   newMember,
+  newProposalId,
   PotClient,
   readEvents,
   sealMove,
@@ -121,7 +121,7 @@ describe("downstream subscriptions", () => {
     assert.deepEqual(codes, [0, 0, 0]);
   });
 
-  const forProposal = () => ({ proposalId: randomUUID(), expiresAtMs: Date.now() + CONSENT_TTL_MS });
+  const forProposal = () => ({ proposalId: newProposalId(), expiresAtMs: Date.now() + CONSENT_TTL_MS });
 
   async function play(a: Member, b: Member, moves: [MoveName, MoveName]) {
     const candidate = newMember();

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { bootstrap, newMember, TEST_NETWORK, type Member } from "./support/players.js";
+import { newProposalId } from "@pot/client";
+import { admissionOf, bootstrap, newMember, proposeRequest, TEST_NETWORK, type Member } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
 
 const WAIT_CAP_MS = 400;
@@ -157,6 +158,15 @@ describe("limits at the edge, over real gRPC", () => {
           signature: new Uint8Array(64),
         }),
       /^action\.generic\.payload: is 5000 bytes, at most 4096$/,
+    );
+    // Proposal ids carry their creation time (UUIDv7), so the matchmaker can forget old ones.
+    const [a, b] = genesis as [Member, Member];
+    const proposeUnder = (id: string) => matchmaker.propose(proposeRequest(a, b, admissionOf(newMember(), id), id));
+    await expectInvalid("a v4 proposal id", () => proposeUnder(randomUUID()), /^proposal_id: must be a UUIDv7/);
+    await expectInvalid(
+      "a proposal id made two days ago",
+      () => proposeUnder(newProposalId(Date.now() - 2 * 86_400_000)),
+      /^proposal_id: was made at .*, more than 24 h ago/,
     );
     const { stake } = await matchmaker.getStake({ memberId, ...query });
     assert.equal(stake?.memberId, memberId);

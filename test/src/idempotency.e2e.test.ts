@@ -106,12 +106,7 @@ describe("exact idempotency of every command", () => {
     const proposal = proposeRequest(a, b, admissionOf(newMember()));
     const proposed = await twice("Propose", () => matchmaker.propose(proposal));
     assert.equal(proposed.proposalId, proposal.proposalId);
-    const otherPartner = proposeRequest(
-      a,
-      c,
-      admissionOf(newMember()),
-      proposal.proposalId as ReturnType<typeof randomUUID>,
-    );
+    const otherPartner = proposeRequest(a, c, admissionOf(newMember()), proposal.proposalId);
     assert.equal(await code(matchmaker.propose(otherPartner)), status.ALREADY_EXISTS);
 
     const accepted = await twice("Accept", () => matchmaker.accept(answerRequest("accept", b, proposal.proposalId)));

@@ -33,6 +33,7 @@ export {
   excludeRequest,
   genericAction,
   moveToWire,
+  newProposalId,
   proposeRequest,
   publishAgreementRequest,
   publishPolicyRequest,

@@ -24,6 +24,7 @@ import {
   redeemPayload,
   revealPayload,
   sign,
+  uuidV7,
   type MoveName,
   type Policy,
 } from "@pot/mechanism";
@@ -105,6 +106,15 @@ export function bootstrapRequest(
 }
 
 /**
+ * A fresh proposal id: a UUIDv7 carrying its creation time, as the matchmaker requires (made within
+ * the last 24 hours), so that it can forget ids once they are too old to be proposed again. A
+ * candidate's consent names the proposal it admits through: make that id with this too.
+ */
+export function newProposalId(nowMs: number = Date.now()): string {
+  return uuidV7(nowMs, crypto.getRandomValues(new Uint8Array(10)));
+}
+
+/**
  * Sponsor A proposes to B a game over `action`; the proposal id becomes the game id. For an admission
  * it defaults to the proposal id the candidate's consent names (a consent admits through that proposal only).
  */
@@ -113,7 +123,7 @@ export function proposeRequest(
   proposer: Member,
   partnerId: string,
   action: Action,
-  proposalId: string = consentedProposalId(action) ?? randomUUID(),
+  proposalId: string = consentedProposalId(action) ?? newProposalId(),
 ): ProposeRequest {
   const digest = actionDigest(actionFromWire(action));
   return {

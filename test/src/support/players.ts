@@ -8,6 +8,7 @@ import {
   consentedProposalId,
   consentOf,
   newMember,
+  newProposalId,
   proposeRequest as signedProposal,
   revealRequest as signedReveal,
   sealMove,
@@ -55,7 +56,7 @@ export const AGREEMENT = {
  */
 export function admissionOf(
   candidate: Member,
-  proposalId: string = randomUUID(),
+  proposalId: string = newProposalId(),
   options: { networkId?: string; expiresAtMs?: number } = {},
 ): Action {
   return admissionAction(
@@ -80,7 +81,7 @@ export function controlledConsent(
 
 /** A proposal under the id its admission's consent names (else `proposalId`, else a fresh one). */
 export function proposeRequest(a: Member, b: Member, action: Action, proposalId?: string) {
-  return signedProposal(TEST_NETWORK, a, b.id, action, proposalId ?? consentedProposalId(action) ?? randomUUID());
+  return signedProposal(TEST_NETWORK, a, b.id, action, proposalId ?? consentedProposalId(action) ?? newProposalId());
 }
 
 /** Bootstraps `members` as genesis and waits until the matchmaker knows each of them. */

@@ -1,6 +1,5 @@
 import { Option, type Command } from "commander";
-import { randomUUID } from "node:crypto";
-import { consentToJson, isStatus, readKeyFile, status, writeSecretFile } from "@pot/client";
+import { consentToJson, isStatus, newProposalId, readKeyFile, status, writeSecretFile } from "@pot/client";
 import { hexToBytes, networkIdOfNamespace, publicKeyOf } from "@pot/mechanism";
 import { BootstrapResponse } from "@pot/contracts";
 import { messageJson, table } from "../format.js";
@@ -117,7 +116,7 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
       const context =
         typeof options.controller === "string"
           ? { controllerId: options.controller }
-          : { proposalId: typeof options.proposal === "string" ? options.proposal : randomUUID() };
+          : { proposalId: typeof options.proposal === "string" ? options.proposal : newProposalId() };
       const signed = await signConsent(ctx, ctx.settings.keyFile, context, options);
       const consent = consentToJson(await ctx.client.networkId(), signed);
       const text = `${JSON.stringify(consent, null, 2)}\n`;

@@ -1,6 +1,5 @@
-import { randomUUID } from "node:crypto";
 import { Argument, Option, type Command } from "commander";
-import { isStatus, sealedOf, status, type Answer } from "@pot/client";
+import { isStatus, newProposalId, sealedOf, status, type Answer } from "@pot/client";
 import {
   AcceptResponse,
   CancelResponse,
@@ -50,14 +49,14 @@ export function registerPlay(program: Command, wrap: Wrap): void {
       .addOption(
         new Option(
           "--proposal-id <uuid>",
-          "choose the id (default: the consent's, else a fresh UUID); retrying with it is safe",
+          "choose the id (default: the consent's, else a fresh UUIDv7; the matchmaker takes one made within 24 h); retrying with it is safe",
         ).argParser(uuid),
       ),
   ).action(
     wrap(async (ctx, _args, options) => {
       const { member } = await ctx.key();
       const chosen = typeof options.proposalId === "string" ? options.proposalId : undefined;
-      const action = await actionFrom(ctx, options, chosen ?? randomUUID());
+      const action = await actionFrom(ctx, options, chosen ?? newProposalId());
       const response = await ctx.client.propose(member, String(options.partner), action, {
         ...(chosen !== undefined ? { proposalId: chosen } : {}),
       });

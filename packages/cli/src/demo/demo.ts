@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
@@ -8,6 +8,7 @@ import {
   isServiceError,
   isStatus,
   newMember,
+  newProposalId,
   readEvents,
   sealMove,
   status,
@@ -374,7 +375,7 @@ async function playGame(
 ): Promise<PlayedGame> {
   const candidate = newMember();
   const consent = consentOf(await client.networkId(), candidate, agreement, {
-    proposalId: randomUUID(),
+    proposalId: newProposalId(),
     expiresAtMs: Date.now() + CONSENT_TTL_MS,
   });
   const proposal = await client.propose(a.member, b.member.id, admissionAction(consent));

@@ -17,6 +17,7 @@ import {
   decideLedger,
   evolveLedger,
   initialLedgerState,
+  RETIRED_ID_HORIZON_MS,
   unavailability,
   type LedgerCommand,
   type LedgerEvent,
@@ -74,6 +75,7 @@ function plain(state: LedgerState) {
     retiredProposals: entries(state.retiredProposals),
     proposalDeadlines: state.proposalDeadlines.toArray(),
     cooldownDeadlines: state.cooldownDeadlines.toArray(),
+    retiredDeadlines: state.retiredDeadlines.toArray(),
   };
 }
 
@@ -122,7 +124,7 @@ test("no member is ever in two open games; a stake is never released before its 
       run({ type: "AdoptAgreement", agreement: { version: 1, hash, uri: "https://example.org/a" } });
       for (const m of members) run({ type: "RegisterSponsor", memberId: m.id, publicKey: m.keys.publicKey });
       let now = 1_700_000_000_000;
-      const proposals: { id: string; proposer: number; partner: number }[] = [];
+      const proposals: { id: string; proposer: number; partner: number; madeAt: number }[] = [];
       const gameIds = new Set<string>();
       const locks = new Map<string, { until: number; game: string }>();
       for (const op of ops) {
@@ -142,7 +144,7 @@ test("no member is ever in two open games; a stake is never released before its 
             signature: sign(proposePayload(NETWORK, id, a.id, b.id, actionDigest(action)), a.keys.secretKey),
             now,
           });
-          if (events.length) proposals.push({ id, proposer: op.a, partner: op.b });
+          if (events.length) proposals.push({ id, proposer: op.a, partner: op.b, madeAt: now });
         } else if (op.op === "repropose") {
           // A retried Propose: a no-op while the proposal is kept, refused once it is retired.
           const p = proposals[op.p % Math.max(1, proposals.length)];
@@ -161,7 +163,14 @@ test("no member is ever in two open games; a stake is never released before its 
             now,
           };
           if (state.proposals.has(p.id)) assert.deepEqual(decideLedger(retry, state), []);
-          else assert.throws(() => decideLedger(retry, state), /was already used/);
+          else if (state.retiredProposals.has(p.id))
+            assert.throws(() => decideLedger(retry, state), /was already used/);
+          // Forgotten: only once it is older than the horizon, so the matchmaker's edge refuses it as too old.
+          else
+            assert.ok(
+              now - p.madeAt >= RETIRED_ID_HORIZON_MS,
+              `${p.id} forgotten ${now - p.madeAt} ms after it was made`,
+            );
         } else if (op.op === "accept") {
           const p = proposals[op.p % Math.max(1, proposals.length)];
           if (!p) continue;
@@ -213,5 +222,107 @@ test("no member is ever in two open games; a stake is never released before its 
       assert.deepEqual(plain(refolded), plain(state));
     }),
     { numRuns: 200 },
+  );
+});
+
+test("the ledger's memory follows the rate of proposals, not the length of its history", () => {
+  // 40 members propose, answer and play for over a year of ledger time (12,000 steps of up to 2 h):
+  // every proposal the ledger still holds, kept or retired, was made within the horizon plus a
+  // proposal's longest life, however many were made before.
+  const many = Array.from({ length: 40 }, (_, i) => {
+    const keys = keyPairFromSecret(new Uint8Array(32).fill(i + 11));
+    return { keys, id: memberIdOf(keys.publicKey) };
+  });
+  const shortGames = { ...policy, admission: { ...policy.admission, stakePeriodMs: DAY / 2 }, pairCooldownMs: DAY };
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => {
+      let rng = seed;
+      const random = (n: number) => {
+        rng = (Math.imul(rng, 1_103_515_245) + 12_345) >>> 0;
+        return rng % n;
+      };
+      let state: LedgerState = initialLedgerState;
+      const apply = (command: LedgerCommand) => {
+        try {
+          const events = decideLedger(command, state);
+          state = events.reduce(evolveLedger, state);
+          return events;
+        } catch (error) {
+          if (!isPotError(error)) throw error;
+          return [];
+        }
+      };
+      apply({ type: "AdoptPolicy", policy: shortGames });
+      apply({ type: "AdoptAgreement", agreement: { version: 1, hash, uri: "https://example.org/a" } });
+      for (const m of many) apply({ type: "RegisterSponsor", memberId: m.id, publicKey: m.keys.publicKey });
+      let now = 1_700_000_000_000;
+      const madeAt = new Map<string, number>();
+      const openedAt = new Map<string, number>();
+      const pending: string[] = [];
+      let made = 0;
+      let largest = 0;
+      const longestLife = shortGames.proposalTtlMs + 2 * DAY;
+      for (let step = 0; step < 12_000; step++) {
+        now += random(2 * 3_600_000);
+        const roll = random(10);
+        if (roll < 5) {
+          const a = many[random(many.length)]!;
+          const b = many[random(many.length)]!;
+          const id = uuid(++made);
+          const action = actionFor(id);
+          const signature = sign(proposePayload(NETWORK, id, a.id, b.id, actionDigest(action)), a.keys.secretKey);
+          const events = apply({
+            type: "Propose",
+            networkId: NETWORK,
+            proposalId: id,
+            proposerId: a.id,
+            partnerId: b.id,
+            action,
+            signature,
+            now,
+          });
+          if (events.length) {
+            madeAt.set(id, now);
+            pending.push(id);
+          }
+        } else if (roll < 8 && pending.length > 0) {
+          const id = pending.splice(random(pending.length), 1)[0]!;
+          const proposal = state.proposals.get(id);
+          if (!proposal) continue;
+          const partner = many.find((m) => m.id === proposal.partnerId)!;
+          const answer = roll === 5 ? "decline" : "accept";
+          apply({
+            type: roll === 5 ? "Decline" : "Accept",
+            networkId: NETWORK,
+            proposalId: id,
+            memberId: partner.id,
+            signature: sign(answerPayload(NETWORK, answer, id, partner.id), partner.keys.secretKey),
+            now,
+          });
+          if (state.openGames.has(id)) openedAt.set(id, now);
+        }
+        // Games resolve within two days (the adjudicator's deadlines), then the matchmaker settles them.
+        for (const [gameId, at] of openedAt) {
+          if (now - at < 2 * DAY && random(4) !== 0) continue;
+          apply({ type: "SettleGame", gameId, suspensions: [], released: false });
+          openedAt.delete(gameId);
+        }
+        const held = [...state.proposals.keys(), ...state.retiredProposals.keys()];
+        for (const id of held) {
+          const age = now - (madeAt.get(id) ?? now);
+          assert.ok(
+            age <= RETIRED_ID_HORIZON_MS + longestLife + 2 * 3_600_000,
+            `${id} held ${age} ms after it was made`,
+          );
+        }
+        largest = Math.max(largest, held.length + state.proposalDeadlines.size + state.retiredDeadlines.size);
+      }
+      // About 2.5 proposals an hour are kept for at most ~6 days: a few hundred, of thousands made.
+      assert.ok(made > 5_000, `${made} proposals made`);
+      if (process.env.POT_TEST_VERBOSE)
+        console.log(`${made} proposals made; the ledger held at most ${largest} entries`);
+      assert.ok(largest < made / 5, `the ledger held up to ${largest} entries for ${made} proposals`);
+    }),
+    { numRuns: 2 },
   );
 });

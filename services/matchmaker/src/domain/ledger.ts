@@ -84,11 +84,12 @@ export interface LedgerState {
   /** Running pair cool-downs (pairKey -> until, ms); dropped once the clock has passed them. */
   readonly pairCooldowns: PersistentMap<string, number>;
   /**
-   * Every proposal id no longer in `proposals`, with how it ended: a game id is its proposal id, so
-   * an id must never be proposed twice (the adjudicator would take the second game for a redelivery).
-   * This still grows by one short entry per proposal ever made (the id and a shared constant): a very
-   * long-lived network needs ledger snapshots or time-partitioned proposal ids (e.g. UUIDv7 with a
-   * horizon before which ids are refused) to bound it.
+   * Proposal ids no longer in `proposals`, with how they ended, for RETIRED_ID_HORIZON_MS of the
+   * ledger's clock after they left: a game id is its proposal id, so an id must never be proposed
+   * twice (the adjudicator would take the second game for a redelivery). Older ids are dropped, so
+   * the ledger's memory follows the rate of proposals, not the length of its history; the matchmaker
+   * refuses a proposal id that is not a UUIDv7 created within PROPOSAL_ID_MAX_AGE_MS, which no id
+   * dropped here can be (see RETIRED_ID_HORIZON_MS).
    */
   readonly retiredProposals: PersistentMap<string, ProposalEnd>;
   readonly policy: Policy | undefined;
@@ -108,6 +109,8 @@ export interface LedgerState {
   readonly proposalDeadlines: List<Deadline>;
   /** Pruning queue of pair cool-downs in the order they were set, with their end. */
   readonly cooldownDeadlines: List<Deadline>;
+  /** Pruning queue of retired proposal ids, in the order they were retired, with when they go. */
+  readonly retiredDeadlines: List<Deadline>;
 }
 
 export interface StakePeriod {
@@ -217,6 +220,22 @@ export type LedgerCommand =
 
 export const LEDGER_ID = "ledger";
 
+/**
+ * How old (by its UUIDv7 timestamp, against the matchmaker's wall clock) a proposal id may be when it
+ * is proposed; a retry of a Propose is answered within that time.
+ */
+export const PROPOSAL_ID_MAX_AGE_MS = 86_400_000;
+/** How far ahead of the matchmaker's wall clock a proposal id's timestamp may be (clock skew). */
+export const PROPOSAL_ID_MAX_SKEW_MS = 300_000;
+/**
+ * How long, in the ledger's clock, a retired proposal id is kept. An id is retired after it was made
+ * (the ledger's clock is never ahead of the wall clock it was read from), so by the time it is dropped
+ * it is older than RETIRED_ID_HORIZON_MS - PROPOSAL_ID_MAX_SKEW_MS, far beyond PROPOSAL_ID_MAX_AGE_MS:
+ * proposing it again is refused as too old, never taken for a new proposal. Three days leave two of
+ * margin for a wall clock that jumps back.
+ */
+export const RETIRED_ID_HORIZON_MS = 3 * 86_400_000;
+
 export const initialLedgerState: LedgerState = {
   slots: ImmutableMap(),
   proposals: ImmutableMap(),
@@ -229,6 +248,7 @@ export const initialLedgerState: LedgerState = {
   clock: 0,
   proposalDeadlines: List(),
   cooldownDeadlines: List(),
+  retiredDeadlines: List(),
 };
 
 export function pairKey(x: string, y: string): string {
@@ -683,6 +703,10 @@ function retire(state: LedgerState, proposal: Proposal): LedgerState {
     ...state,
     proposals: state.proposals.delete(proposal.proposalId),
     retiredProposals: state.retiredProposals.set(proposal.proposalId, end),
+    retiredDeadlines: state.retiredDeadlines.push({
+      key: proposal.proposalId,
+      at: state.clock + RETIRED_ID_HORIZON_MS,
+    }),
   };
 }
 
@@ -712,5 +736,19 @@ function advanceClock(state: LedgerState, time: number): LedgerState {
     // A pair that played again since has a later cool-down, which its own entry ends.
     if (cooldowns.get(head.key) === head.at) cooldowns = cooldowns.delete(head.key);
   }
-  return { ...next, proposalDeadlines: queue, pairCooldowns: cooldowns, cooldownDeadlines: cooldownQueue };
+  // Retired ids go once the horizon has passed (retired in clock order, so the queue is sorted).
+  let retired = next.retiredProposals;
+  let retiredQueue = next.retiredDeadlines;
+  for (let head = retiredQueue.first(); head && head.at <= clock; head = retiredQueue.first()) {
+    retiredQueue = retiredQueue.shift();
+    retired = retired.delete(head.key);
+  }
+  return {
+    ...next,
+    proposalDeadlines: queue,
+    pairCooldowns: cooldowns,
+    cooldownDeadlines: cooldownQueue,
+    retiredProposals: retired,
+    retiredDeadlines: retiredQueue,
+  };
 }

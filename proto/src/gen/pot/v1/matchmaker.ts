@@ -83,8 +83,9 @@ export function proposalStatusToJSON(object: ProposalStatus): string {
 
 export interface ProposeRequest {
   /**
-   * Chosen by the proposer (a UUID); it is also the id of the game if the partner accepts.
-   * Retrying with the same id and content is safe.
+   * Chosen by the proposer: a UUIDv7 (RFC 9562) made within the last 24 hours, so that the
+   * matchmaker can forget ids too old to be proposed again; it is also the id of the game if the
+   * partner accepts. Retrying with the same id and content is safe.
    */
   proposalId: string;
   proposerId: string;

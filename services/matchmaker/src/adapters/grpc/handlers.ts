@@ -1,5 +1,12 @@
 import { MatchmakerServiceService, ProposalStatus, type MatchmakerServiceServer } from "@pot/contracts";
-import { NotFoundError, requireMemberId, requireUuid, SIGNATURE_BYTES, ValidationError } from "@pot/mechanism";
+import {
+  NotFoundError,
+  requireMemberId,
+  requireUuid,
+  SIGNATURE_BYTES,
+  uuidV7Time,
+  ValidationError,
+} from "@pot/mechanism";
 import {
   formatConsistencyToken,
   unary,
@@ -10,6 +17,7 @@ import {
 import { actionFromWire, bytes, toBig } from "@pot/wire";
 import type { Kysely } from "kysely";
 import type { Matchmaker } from "../../application/matchmaker.js";
+import { PROPOSAL_ID_MAX_AGE_MS, PROPOSAL_ID_MAX_SKEW_MS } from "../../domain/index.js";
 import type { MatchmakerDatabase } from "../../read-models/database.js";
 import { findCooldown, findProposal, findStake } from "../../read-models/ledger/ledger.queries.js";
 
@@ -30,6 +38,30 @@ const STATUSES = {
 };
 
 const token = (seq: number) => formatConsistencyToken("matchmaker", seq);
+
+/**
+ * A new proposal's id: a UUIDv7 made within the last PROPOSAL_ID_MAX_AGE_MS. Its age is measured
+ * against the host's wall clock, not the service's (a test's controlled clock may run years ahead):
+ * the ledger forgets retired ids after RETIRED_ID_HORIZON_MS of its own clock, which never runs
+ * ahead of the wall clock it was read from, so an id old enough to be forgotten is always refused here.
+ */
+export function requireFreshProposalId(value: string, wallNow: number): string {
+  const id = requireUuid("proposal_id", value);
+  const madeAt = uuidV7Time(id);
+  if (madeAt === undefined) {
+    throw new ValidationError("proposal_id", "must be a UUIDv7 (RFC 9562: its first 48 bits the creation time in ms)");
+  }
+  if (madeAt < wallNow - PROPOSAL_ID_MAX_AGE_MS) {
+    throw new ValidationError(
+      "proposal_id",
+      `was made at ${new Date(madeAt).toISOString()}, more than ${PROPOSAL_ID_MAX_AGE_MS / 3_600_000} h ago: propose with a new id`,
+    );
+  }
+  if (madeAt > wallNow + PROPOSAL_ID_MAX_SKEW_MS) {
+    throw new ValidationError("proposal_id", `was made at ${new Date(madeAt).toISOString()}, in the future`);
+  }
+  return id;
+}
 
 export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
   const { matchmaker, logger } = deps;
@@ -53,7 +85,7 @@ export function matchmakerHandlers(deps: HandlerDeps): MatchmakerServiceServer {
       "Propose",
       async (request) => {
         const result = await matchmaker.propose({
-          proposalId: requireUuid("proposal_id", request.proposalId),
+          proposalId: requireFreshProposalId(request.proposalId, Date.now()),
           proposerId: requireMemberId("proposer_id", request.proposerId),
           partnerId: requireMemberId("partner_id", request.partnerId),
           action: actionFromWire(request.action),
