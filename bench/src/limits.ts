@@ -4,7 +4,7 @@ import { createPublicKey, verify as verifyNative } from "node:crypto";
 import pg from "pg";
 import { decodeEnvelope, EventStore, type StreamNames } from "@pot/event-store";
 import { generateKeyPair, sign, verify } from "@pot/mechanism";
-import { healthChecker } from "./clients.js";
+import { benchCredentials, benchPki, healthChecker } from "./clients.js";
 import { closedLoop } from "./load.js";
 import { Latencies, ratePerSecond, type Percentiles } from "./stats.js";
 import { publishPipelined, publishUnacked, synthesize } from "./synth.js";
@@ -24,7 +24,7 @@ export async function grpcPingRate(
   durationMs: number,
   concurrency = 64,
 ): Promise<PingResult> {
-  const health = healthChecker(address);
+  const health = healthChecker(address, benchCredentials(await benchPki()));
   try {
     const latency = new Latencies();
     await closedLoop(concurrency, 300, () => health.check());

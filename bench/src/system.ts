@@ -1,6 +1,6 @@
 import { startServiceProcess, type ServiceName, type ServiceProcess } from "@pot/devenv";
+import { benchCredentials, benchPki, connectClients, type Clients } from "./clients.js";
 import { BENCH_NETWORK } from "./players.js";
-import { connectClients, type Clients } from "./clients.js";
 
 export const SERVICES = ["identity", "matchmaker", "adjudicator"] as const satisfies readonly ServiceName[];
 
@@ -24,6 +24,7 @@ export interface SystemOptions {
 }
 
 export async function startSystem(options: SystemOptions): Promise<System> {
+  const pki = await benchPki();
   const started = await Promise.allSettled(
     SERVICES.map((name) =>
       startServiceProcess({
@@ -31,6 +32,7 @@ export async function startSystem(options: SystemOptions): Promise<System> {
         natsUrl: options.natsUrl,
         databaseUrl: options.databaseUrl,
         namespace: options.namespace,
+        tls: pki,
         env: { POT_NETWORK_ID: BENCH_NETWORK, ...options.env },
         ...(options.ports?.[name] ? { port: options.ports[name] } : {}),
       }),
@@ -44,11 +46,14 @@ export async function startSystem(options: SystemOptions): Promise<System> {
   }
   const services = new Map<ServiceName, ServiceProcess>(SERVICES.map((name, index) => [name, running[index]!]));
   const address = (name: ServiceName) => services.get(name)!.grpcAddress;
-  const clients = connectClients({
-    identity: address("identity"),
-    matchmaker: address("matchmaker"),
-    adjudicator: address("adjudicator"),
-  });
+  const clients = connectClients(
+    {
+      identity: address("identity"),
+      matchmaker: address("matchmaker"),
+      adjudicator: address("adjudicator"),
+    },
+    benchCredentials(pki),
+  );
   return {
     services,
     clients,

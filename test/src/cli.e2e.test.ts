@@ -69,6 +69,8 @@ describe("the pot CLI end to end", () => {
       POT_NETWORK_ID: TEST_NETWORK,
       POT_MOVES_FILE: join(dir, "moves.json"),
       POT_KEY_FILE: join(dir, "nobody.json"),
+      // The test run's CA and client certificates, laid out like the .pot/tls that npm start makes.
+      POT_TLS_DIR: system.pki.dir,
     };
   });
 

@@ -28,6 +28,7 @@ import {
   type Member,
 } from "./support/players.js";
 import { SERVICES } from "./support/system.js";
+import { testPki } from "./support/tls.js";
 
 /**
  * The services against a 3-node NATS cluster started from infra/nats/cluster-node.conf (the file
@@ -50,6 +51,7 @@ describe("the services on a 3-node NATS cluster, streams at 3 replicas", () => {
     cluster = await startNatsCluster(3);
     servers = await ensureServers();
     database = await createTestDatabase(servers.databaseUrl);
+    const pki = await testPki();
     for (const name of SERVICES) {
       services.push(
         await startServiceProcess({
@@ -57,12 +59,13 @@ describe("the services on a 3-node NATS cluster, streams at 3 replicas", () => {
           natsUrl: cluster.natsUrl,
           databaseUrl: database.url,
           namespace,
+          tls: pki,
           env: { STREAM_REPLICAS: "3", POT_NETWORK_ID: TEST_NETWORK },
         }),
       );
     }
     const [identity, matchmaker, adjudicator] = services.map((s) => s.grpcAddress) as [string, string, string];
-    clients = connectClients({ identity, matchmaker, adjudicator });
+    clients = connectClients({ identity, matchmaker, adjudicator }, pki);
     nc = await connect({ servers: cluster.natsUrl.split(","), maxReconnectAttempts: -1 });
     jsm = await jetstreamManager(nc);
   });

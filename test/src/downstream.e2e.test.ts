@@ -67,6 +67,7 @@ import { DEFAULT_POLICY, type MoveName } from "@pot/mechanism";
 import { eventually } from "./support/clients.js";
 import { AGREEMENT, CONSENT_TTL_MS, TEST_NETWORK } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
+import { clientCredentials } from "./support/tls.js";
 
 interface Received {
   readonly envelope: Envelope;
@@ -108,11 +109,14 @@ describe("downstream subscriptions", () => {
   before(async () => {
     system = await startSystem();
     const address = (name: ServiceName) => system.services.get(name)!.grpcAddress;
-    client = PotClient.connect({
-      identity: address("identity"),
-      matchmaker: address("matchmaker"),
-      adjudicator: address("adjudicator"),
-    });
+    client = PotClient.connect(
+      {
+        identity: address("identity"),
+        matchmaker: address("matchmaker"),
+        adjudicator: address("adjudicator"),
+      },
+      { credentials: clientCredentials(system.pki) },
+    );
   });
 
   after(async () => {

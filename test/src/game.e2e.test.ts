@@ -17,6 +17,7 @@ import { connectClients, eventually, type Clients } from "./support/clients.js";
 import { admissionOf, bootstrap, newMember, playGame, TEST_NETWORK } from "./support/players.js";
 import { readStream, typesOf } from "./support/streams.js";
 import { SERVICES } from "./support/system.js";
+import { testPki } from "./support/tls.js";
 
 /**
  * The walking skeleton: the three services as separate processes, real NATS JetStream, real
@@ -33,15 +34,17 @@ describe("one Proof-of-Trust game end to end", () => {
   before(async () => {
     servers = await ensureServers();
     database = await createTestDatabase(servers.databaseUrl);
+    const pki = await testPki();
     const common = {
       natsUrl: servers.natsUrl,
       databaseUrl: database.url,
       namespace,
+      tls: pki,
       env: { POT_NETWORK_ID: TEST_NETWORK },
     };
     services = await Promise.all(SERVICES.map((name) => startServiceProcess({ ...common, name })));
     const [identity, matchmaker, adjudicator] = services.map((s) => s.grpcAddress) as [string, string, string];
-    clients = connectClients({ identity, matchmaker, adjudicator });
+    clients = connectClients({ identity, matchmaker, adjudicator }, pki);
     nc = await connect({ servers: servers.natsUrl });
   });
 

@@ -9,6 +9,7 @@ import {
   freePort,
   startServiceProcess,
   uniqueNamespace,
+  type Pki,
   type ServiceName,
   type ServiceProcess,
   type Servers,
@@ -17,6 +18,7 @@ import {
 import { redeemPayload, sign, type MoveName } from "@pot/mechanism";
 import { METRICS, prometheusName } from "@pot/telemetry";
 import { eventually } from "./support/clients.js";
+import { clientCredentials, testPki } from "./support/tls.js";
 import { dashboardMetricNames, scrapeFamilies } from "./support/prometheus.js";
 import { OtlpReceiver, renderTree, type ReceivedSpan } from "./support/otlp-receiver.js";
 import {
@@ -50,6 +52,7 @@ describe("telemetry: one trace per game, every metric exported", () => {
   const metricsPorts = new Map<ServiceName, number>();
   let clients: ReturnType<typeof tracedClients>;
   let envFor: (name: ServiceName) => Record<string, string>;
+  let pki: Pki;
 
   const launch = async (name: ServiceName, port?: number) => {
     const process = await startServiceProcess({
@@ -57,6 +60,7 @@ describe("telemetry: one trace per game, every metric exported", () => {
       natsUrl: servers.natsUrl,
       databaseUrl: database.url,
       namespace,
+      tls: pki,
       env: envFor(name),
       ...(port ? { port } : {}),
     });
@@ -67,6 +71,7 @@ describe("telemetry: one trace per game, every metric exported", () => {
   before(async () => {
     servers = await ensureServers();
     database = await createTestDatabase(servers.databaseUrl);
+    pki = await testPki();
     const endpoint = await receiver.start();
     for (const name of SERVICES) metricsPorts.set(name, await freePort());
     envFor = (name) => ({
@@ -84,11 +89,14 @@ describe("telemetry: one trace per game, every metric exported", () => {
     });
     await Promise.all(SERVICES.map((name) => launch(name)));
     const address = (name: ServiceName) => services.get(name)!.grpcAddress;
-    clients = tracedClients({
-      identity: address("identity"),
-      matchmaker: address("matchmaker"),
-      adjudicator: address("adjudicator"),
-    });
+    clients = tracedClients(
+      {
+        identity: address("identity"),
+        matchmaker: address("matchmaker"),
+        adjudicator: address("adjudicator"),
+      },
+      clientCredentials(pki),
+    );
   });
 
   after(async () => {

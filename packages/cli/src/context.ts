@@ -1,9 +1,12 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { connect as connectNats, type NatsConnection } from "@nats-io/transport-node";
 import {
   DEFAULT_ADDRESSES,
+  LocalFileError,
   MoveStore,
+  mutualTls,
   PotClient,
   readKeyFile,
   type LoadedKey,
@@ -20,7 +23,24 @@ export const DEFAULTS = {
   key: join(homedir(), ".pot", "key.json"),
   moves: join(homedir(), ".pot", "moves.json"),
   timeout: 10_000,
+  /** The certificates `npm start` creates, when pot runs from the repository (packages/cli/dist/ -> ../../../.pot/tls). */
+  tlsDir: fileURLToPath(new URL("../../../.pot/tls", import.meta.url)),
 } as const;
+
+/** Which client certificate a command presents by default: operator acts need the operator's. */
+export type ClientRole = "operator" | "platform";
+
+/** The client side of the services' mutual TLS. */
+export interface TlsSettings {
+  /** --insecure: plaintext, for services started with GRPC_INSECURE=true. */
+  readonly insecure: boolean;
+  /** Where the defaults below live (--tls-dir). */
+  readonly dir: string;
+  readonly ca: string;
+  /** --tls-cert and --tls-key; when unset, `<dir>/operator.*` or `<dir>/platform.*` by command. */
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
+}
 
 /** The global options, resolved (flag, else environment variable, else default). */
 export interface Settings {
@@ -34,6 +54,7 @@ export interface Settings {
   readonly movesFile: string;
   readonly timeoutMs: number;
   readonly json: boolean;
+  readonly tls: TlsSettings;
 }
 
 const NAMESPACE = /^[a-z][a-z0-9_]{0,31}$/;
@@ -60,7 +81,26 @@ export function settingsFrom(options: Record<string, unknown>): Settings {
     movesFile: text("moves"),
     timeoutMs: typeof options.timeout === "number" ? options.timeout : DEFAULTS.timeout,
     json: options.json === true,
+    tls: tlsFrom(options),
   };
+}
+
+function tlsFrom(options: Record<string, unknown>): TlsSettings {
+  const given = (name: string): string | undefined => {
+    const value = options[name];
+    return typeof value === "string" && value !== "" ? value : undefined;
+  };
+  const dir = given("tlsDir") ?? DEFAULTS.tlsDir;
+  const cert = given("tlsCert");
+  const key = given("tlsKey");
+  if ((cert === undefined) !== (key === undefined)) {
+    throw usageError("give the client certificate and its key together: --tls-cert <file> --tls-key <file>");
+  }
+  const insecure = options.insecure === true;
+  if (insecure && (cert !== undefined || given("tlsCa") !== undefined)) {
+    throw usageError("--insecure (plaintext) and --tls-cert/--tls-ca exclude each other");
+  }
+  return { insecure, dir, ca: given("tlsCa") ?? join(dir, "ca.crt"), cert, key };
 }
 
 /**
@@ -68,7 +108,7 @@ export function settingsFrom(options: Record<string, unknown>): Settings {
  * so `pot keys show` never dials anything.
  */
 export class Context {
-  private potClient: PotClient | undefined;
+  private readonly potClients = new Map<ClientRole, PotClient>();
   private natsConnection: Promise<NatsConnection> | undefined;
 
   constructor(
@@ -80,12 +120,43 @@ export class Context {
     readonly optionSource: (name: string) => string | undefined = () => undefined,
   ) {}
 
+  /** The services, as a platform (member acts and reads): the platform certificate unless --tls-cert says otherwise. */
   get client(): PotClient {
-    this.potClient ??= PotClient.connect(this.settings.addresses, {
-      deadlineMs: this.settings.timeoutMs,
-      ...(this.settings.networkId !== undefined ? { networkId: this.settings.networkId } : {}),
-    });
-    return this.potClient;
+    return this.clientAs("platform");
+  }
+
+  /** The services with the client certificate of `role` (operator acts need "operator"); --tls-cert overrides it. */
+  clientAs(role: ClientRole): PotClient {
+    let client = this.potClients.get(role);
+    if (client === undefined) {
+      client = PotClient.connect(this.settings.addresses, {
+        deadlineMs: this.settings.timeoutMs,
+        ...(this.settings.tls.insecure ? {} : { credentials: this.credentials(role) }),
+        ...(this.settings.networkId !== undefined ? { networkId: this.settings.networkId } : {}),
+      });
+      this.potClients.set(role, client);
+    }
+    return client;
+  }
+
+  private credentials(role: ClientRole) {
+    const { tls } = this.settings;
+    const files = {
+      ca: tls.ca,
+      cert: tls.cert ?? join(tls.dir, `${role}.crt`),
+      key: tls.key ?? join(tls.dir, `${role}.key`),
+    };
+    try {
+      return mutualTls(files);
+    } catch (error) {
+      if (!(error instanceof LocalFileError)) throw error;
+      throw new LocalFileError(
+        error.path,
+        `${error.message}; \`npm start\` creates the development certificates in ${tls.dir}, ` +
+          "else pass --tls-ca, --tls-cert and --tls-key (or POT_TLS_CA, POT_TLS_CERT, POT_TLS_KEY)",
+        { cause: error },
+      );
+    }
   }
 
   nats(): Promise<NatsConnection> {
@@ -125,7 +196,7 @@ export class Context {
   }
 
   async close(): Promise<void> {
-    this.potClient?.close();
+    for (const client of this.potClients.values()) client.close();
     const nc = await this.natsConnection?.catch(() => undefined);
     await nc?.close();
   }

@@ -10,6 +10,7 @@ import { registerKeys } from "./commands/keys.js";
 import { registerNetwork } from "./commands/network.js";
 import { registerOps } from "./commands/ops.js";
 import { registerPlay } from "./commands/play.js";
+import { registerSimulate } from "./commands/simulate.js";
 import { registerStatus } from "./commands/status.js";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
@@ -86,6 +87,27 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
         .default(DEFAULTS.timeout)
         .argParser(positiveInteger),
     )
+    .addOption(
+      new Option(
+        "--tls-ca <file>",
+        "PEM of the CA that issued the services' certificate (default <tls-dir>/ca.crt)",
+      ).env("POT_TLS_CA"),
+    )
+    .addOption(
+      new Option(
+        "--tls-cert <file>",
+        "your PEM client certificate (default <tls-dir>/operator.crt for operator acts, else <tls-dir>/platform.crt)",
+      ).env("POT_TLS_CERT"),
+    )
+    .addOption(new Option("--tls-key <file>", "the PEM private key of --tls-cert").env("POT_TLS_KEY"))
+    .addOption(
+      new Option("--tls-dir <dir>", "where the default certificates are (npm start creates them)")
+        .env("POT_TLS_DIR")
+        .default(DEFAULTS.tlsDir, "<repository>/.pot/tls"),
+    )
+    .addOption(
+      new Option("--insecure", "plaintext gRPC, only for services started with GRPC_INSECURE=true").env("POT_INSECURE"),
+    )
     .addOption(new Option("--json", "print the result as one JSON document (bigint as strings, bytes as hex)"))
     .addHelpText("after", EXIT_CODE_HELP);
 
@@ -111,6 +133,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
   registerEvents(program, wrap);
   registerOps(program, wrap, io);
   registerDemo(program, wrap);
+  registerSimulate(program, wrap);
   return program;
 }
 

@@ -82,7 +82,10 @@ export interface Connections {
 export interface ConnectOptions {
   /** Deadline of a call that sets none (default 10 s). */
   readonly deadlineMs?: number;
-  /** Channel credentials; plaintext when omitted (the services do not speak TLS yet). */
+  /**
+   * Channel credentials, e.g. `mutualTls({ ca, cert, key })`. Plaintext when omitted, which only a
+   * service started with GRPC_INSECURE=true (local development) accepts.
+   */
   readonly credentials?: grpc.ChannelCredentials;
   /** grpc-js client options, e.g. `interceptors` that add credentials or trace context to every call. */
   readonly channelOptions?: grpc.ClientOptions;

@@ -11,6 +11,7 @@ export {
   type ServiceAddresses,
   type ServiceClient,
 } from "./connection.js";
+export { mutualTls, type TlsFiles } from "./tls.js";
 export { isServiceError, isStatus, LocalFileError, status, statusName, StreamNotFoundError } from "./errors.js";
 export { memberFromSecret, memberFromSecretHex, newMember, type Member } from "./members.js";
 export {

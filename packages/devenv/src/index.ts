@@ -6,3 +6,16 @@ export { freePort, waitForPort } from "./ports.js";
 export { startServiceProcess } from "./service-process.js";
 export type { ServiceName, ServiceProcess, StartServiceOptions } from "./service-process.js";
 export { repoRoot } from "./repo.js";
+export {
+  CLIENT_ROLES,
+  createPki,
+  defaultPkiDir,
+  ensurePki,
+  issueCertificate,
+  pkiFiles,
+  serviceTlsEnv,
+  type ClientRole,
+  type IssueOptions,
+  type KeyPairFiles,
+  type Pki,
+} from "./tls.js";

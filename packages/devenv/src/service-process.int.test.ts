@@ -29,7 +29,13 @@ describe("startServiceProcess", () => {
     writeFileSync(join(root, "services", name, "dist", "main.js"), source);
   }
   after(() => rmSync(root, { recursive: true, force: true }));
-  const common = { natsUrl: "nats://127.0.0.1:1", databaseUrl: "postgres://postgres@127.0.0.1:1/x", root };
+  // The fakes ignore the transport; "insecure" keeps the test free of certificates.
+  const common = {
+    natsUrl: "nats://127.0.0.1:1",
+    databaseUrl: "postgres://postgres@127.0.0.1:1/x",
+    root,
+    tls: "insecure" as const,
+  };
 
   test("starts the service with its environment, waits for its port, and stops it with SIGTERM", async () => {
     const service = await startServiceProcess({

@@ -7,6 +7,7 @@ import { assertPortFree, freePort, waitForPort } from "./ports.js";
 import { messageOf } from "./probes.js";
 import { exited, onProcessExit, Tail, terminate } from "./processes.js";
 import { repoRoot } from "./repo.js";
+import { serviceTlsEnv, type Pki } from "./tls.js";
 
 export type ServiceName = "identity" | "matchmaker" | "adjudicator";
 
@@ -28,6 +29,11 @@ export interface StartServiceOptions {
   namespace: string;
   /** gRPC port on 127.0.0.1; a free one when omitted. */
   port?: number;
+  /**
+   * The service's gRPC transport: mutual TLS with the PKI's server certificate (GRPC_TLS_*), or
+   * "insecure" (GRPC_INSECURE=true: plaintext, no caller identity; the service warns loudly).
+   */
+  tls: Pki | "insecure";
   /** Extra environment, applied last. */
   env?: Record<string, string>;
   /** Also copy the child's output to ours (it is captured for logs() either way). */
@@ -73,6 +79,9 @@ export async function startServiceProcess(options: StartServiceOptions): Promise
       DATABASE_URL: options.databaseUrl,
       GRPC_ADDRESS: grpcAddress,
       POT_NAMESPACE: options.namespace,
+      ...(options.tls === "insecure"
+        ? { GRPC_INSECURE: "true", GRPC_TLS_CERT: "", GRPC_TLS_KEY: "", GRPC_TLS_CA: "" }
+        : { GRPC_INSECURE: "", ...serviceTlsEnv(options.tls) }),
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -2,6 +2,7 @@
 import { messageOf } from "./probes.js";
 import { ensureServers, type Servers } from "./servers.js";
 import { startServiceProcess, type ServiceName, type ServiceProcess } from "./service-process.js";
+import { ensurePki } from "./tls.js";
 
 const PORTS: Readonly<Record<ServiceName, number>> = { identity: 50051, matchmaker: 50052, adjudicator: 50053 };
 
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT", 0));
   process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
   servers = await ensureServers({ log });
+  const pki = await ensurePki(undefined, log);
   for (const name of Object.keys(PORTS) as ServiceName[]) {
     if (stopping) return;
     const service = await startServiceProcess({
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
       databaseUrl: servers.databaseUrl,
       namespace,
       port: PORTS[name],
+      tls: pki,
       inheritOutput: true,
       detached: true,
     });
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
       ...running.map((service) => `  ${service.name.padEnd(width)}grpc ${service.grpcAddress}`),
       `  ${"NATS".padEnd(width)}${servers.natsUrl}`,
       `  ${"PostgreSQL".padEnd(width)}${servers.databaseUrl}`,
+      `  ${"TLS".padEnd(width)}mutual TLS; CA and client certificates (operator, platform, readonly) in ${pki.dir}`,
       servers.started.length > 0
         ? `  started here: ${servers.started.join(", ")}`
         : "  using servers that were already running",

@@ -1,3 +1,5 @@
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { NETWORK_ID_PATTERN, networkIdOfNamespace } from "@pot/mechanism";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
@@ -44,6 +46,8 @@ export interface ServiceConfig {
    * its durable consumers follow the stream's replication.
    */
   streamReplicas: number;
+  /** GRPC_TLS_CERT, GRPC_TLS_KEY, GRPC_TLS_CA (mutual TLS), or GRPC_INSECURE=true (local development only). */
+  grpcTransport: GrpcTransport;
   /** CONSISTENCY_WAIT_MAX_MS: the longest a query waits for a consistency token or min_sequence. */
   consistencyWaitMaxMs: number;
   /** GRPC_*: the gRPC server's limits (see grpc-limits.ts). */
@@ -123,6 +127,7 @@ export function readServiceConfig(env: Env, options: { defaultGrpcAddress: strin
       max: 60_000,
     }),
     grpc: readGrpcLimits(env),
+    grpcTransport: readGrpcTransport(env),
   };
 }
 
@@ -249,4 +254,95 @@ function readNatsUrl(env: Env, name: string, fallback: string): string {
 /** `address` with its port replaced, e.g. to report "127.0.0.1:0" as the port actually bound. */
 export function withPort(address: string, port: number): string {
   return address.replace(/:\d+$/, `:${port}`);
+}
+
+/**
+ * How the gRPC server speaks: mutual TLS (the default, and the only mode for a real network), or
+ * plaintext without any caller identity when GRPC_INSECURE=true is chosen for local development.
+ */
+export type GrpcTransport =
+  | { readonly mode: "insecure" }
+  | {
+      readonly mode: "mtls";
+      /** PEM: the server's certificate (chain), its private key, and the CA that client certificates must chain to. */
+      readonly certificate: Buffer;
+      readonly privateKey: Buffer;
+      readonly ca: Buffer;
+      /** Where they were read from, for the start-up log. */
+      readonly files: { readonly certificate: string; readonly privateKey: string; readonly ca: string };
+    };
+
+export const GRPC_TLS_VARIABLES = ["GRPC_TLS_CERT", "GRPC_TLS_KEY", "GRPC_TLS_CA"] as const;
+
+/**
+ * GRPC_TLS_CERT, GRPC_TLS_KEY and GRPC_TLS_CA (PEM file paths), or GRPC_INSECURE=true. Refuses a
+ * missing, unreadable, expired or mismatched file, and the two modes at once, naming the variable.
+ */
+export function readGrpcTransport(env: Env): GrpcTransport {
+  const insecure = readOneOf(env, "GRPC_INSECURE", ["true", "false"] as const, "false") === "true";
+  const set = GRPC_TLS_VARIABLES.filter((name) => (env[name] ?? "") !== "");
+  if (insecure) {
+    if (set.length > 0) {
+      throw new ConfigError(
+        "GRPC_INSECURE",
+        `GRPC_INSECURE=true and ${set.join(", ")} are both set: choose mutual TLS or (for local development only) plaintext`,
+      );
+    }
+    return { mode: "insecure" };
+  }
+  const missing = GRPC_TLS_VARIABLES.find((name) => (env[name] ?? "") === "");
+  if (missing !== undefined) {
+    throw new ConfigError(
+      missing,
+      `${missing} is not set: the gRPC server needs GRPC_TLS_CERT, GRPC_TLS_KEY and GRPC_TLS_CA (PEM files) for mutual TLS, ` +
+        "or GRPC_INSECURE=true for plaintext on a local development machine",
+    );
+  }
+  const files = { certificate: env.GRPC_TLS_CERT!, privateKey: env.GRPC_TLS_KEY!, ca: env.GRPC_TLS_CA! };
+  const certificate = readPem("GRPC_TLS_CERT", files.certificate);
+  const privateKey = readPem("GRPC_TLS_KEY", files.privateKey);
+  const ca = readPem("GRPC_TLS_CA", files.ca);
+  const leaf = parseCertificate("GRPC_TLS_CERT", files.certificate, certificate);
+  parseCertificate("GRPC_TLS_CA", files.ca, ca);
+  let key;
+  try {
+    key = createPrivateKey(privateKey);
+  } catch (error) {
+    throw new ConfigError(
+      "GRPC_TLS_KEY",
+      `GRPC_TLS_KEY ${files.privateKey} is not a PEM private key: ${message(error)}`,
+    );
+  }
+  if (!leaf.checkPrivateKey(key)) {
+    throw new ConfigError(
+      "GRPC_TLS_KEY",
+      `GRPC_TLS_KEY ${files.privateKey} is not the private key of the certificate in ${files.certificate}`,
+    );
+  }
+  return { mode: "mtls", certificate, privateKey, ca, files };
+}
+
+function readPem(variable: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new ConfigError(variable, `${variable} ${file} cannot be read: ${message(error)}`);
+  }
+}
+
+function parseCertificate(variable: string, file: string, pem: Buffer): X509Certificate {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(pem);
+  } catch (error) {
+    throw new ConfigError(variable, `${variable} ${file} is not a PEM certificate: ${message(error)}`);
+  }
+  if (Date.parse(certificate.validTo) < Date.now()) {
+    throw new ConfigError(variable, `${variable} ${file} expired on ${new Date(certificate.validTo).toISOString()}`);
+  }
+  return certificate;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

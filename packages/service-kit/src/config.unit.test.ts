@@ -15,8 +15,8 @@ function configError(env: Env): ConfigError {
 }
 
 describe("readServiceConfig", () => {
-  it("uses the defaults for an empty environment", () => {
-    assert.deepEqual(readServiceConfig({}, defaults), {
+  it("uses the defaults for an environment that only chooses plaintext gRPC", () => {
+    assert.deepEqual(readServiceConfig({ GRPC_INSECURE: "true" }, defaults), {
       natsUrl: "nats://127.0.0.1:4222",
       natsServers: ["nats://127.0.0.1:4222"],
       databaseUrl: "postgres://postgres@127.0.0.1:5432/postgres",
@@ -29,11 +29,15 @@ describe("readServiceConfig", () => {
       streamReplicas: 1,
       consistencyWaitMaxMs: 5_000,
       grpc: GRPC_LIMIT_DEFAULTS,
+      grpcTransport: { mode: "insecure" },
     });
   });
 
   it("treats empty variables as unset", () => {
-    assert.equal(readServiceConfig({ GRPC_ADDRESS: "", LOG_LEVEL: "" }, defaults).grpcAddress, "127.0.0.1:50061");
+    assert.equal(
+      readServiceConfig({ GRPC_ADDRESS: "", LOG_LEVEL: "", GRPC_INSECURE: "true" }, defaults).grpcAddress,
+      "127.0.0.1:50061",
+    );
   });
 
   it("reads a full, valid environment", () => {
@@ -55,6 +59,7 @@ describe("readServiceConfig", () => {
         GRPC_MAX_CONNECTION_IDLE_MS: "60000",
         GRPC_MAX_CONNECTION_AGE_MS: "600000",
         GRPC_MAX_CONNECTION_AGE_GRACE_MS: "1000",
+        GRPC_INSECURE: "true",
       },
       defaults,
     );
@@ -79,17 +84,19 @@ describe("readServiceConfig", () => {
         maxConnectionAgeMs: 600_000,
         maxConnectionAgeGraceMs: 1_000,
       },
+      grpcTransport: { mode: "insecure" },
     });
   });
 
   it("reads POT_NETWORK_ID, defaulting to the namespace with '_' as '-'", () => {
-    assert.equal(readServiceConfig({ POT_NETWORK_ID: "main-net" }, defaults).networkId, "main-net");
-    assert.equal(readServiceConfig({ POT_NAMESPACE: "a_b" }, defaults).networkId, "a-b");
+    const plain = { GRPC_INSECURE: "true" };
+    assert.equal(readServiceConfig({ ...plain, POT_NETWORK_ID: "main-net" }, defaults).networkId, "main-net");
+    assert.equal(readServiceConfig({ ...plain, POT_NAMESPACE: "a_b" }, defaults).networkId, "a-b");
   });
 
   for (const address of ["localhost:50051", "[::1]:50051", "[::]:0", "matchmaker.pot.svc:9000", "10.1.2.3:65535"]) {
     it(`accepts GRPC_ADDRESS ${address}`, () => {
-      assert.equal(readServiceConfig({ GRPC_ADDRESS: address }, defaults).grpcAddress, address);
+      assert.equal(readServiceConfig({ GRPC_ADDRESS: address, GRPC_INSECURE: "true" }, defaults).grpcAddress, address);
     });
   }
 
@@ -142,6 +149,19 @@ describe("readServiceConfig", () => {
       assert.ok(!error.message.includes("hunter2"), "a password leaked into the message");
     });
   }
+
+  it("refuses to serve gRPC without mutual TLS unless plaintext is chosen explicitly", () => {
+    const missing = configError({});
+    assert.equal(missing.variable, "GRPC_TLS_CERT");
+    assert.match(missing.message, /GRPC_TLS_CERT is not set.*GRPC_INSECURE=true/);
+    assert.equal(configError({ GRPC_TLS_CERT: "/c.pem", GRPC_TLS_KEY: "/k.pem" }).variable, "GRPC_TLS_CA");
+    const both = configError({ GRPC_INSECURE: "true", GRPC_TLS_CERT: "/c.pem" });
+    assert.equal(both.variable, "GRPC_INSECURE");
+    assert.equal(configError({ GRPC_INSECURE: "yes" }).variable, "GRPC_INSECURE");
+    const unreadable = configError({ GRPC_TLS_CERT: "/nonexistent/c.pem", GRPC_TLS_KEY: "/k", GRPC_TLS_CA: "/ca" });
+    assert.equal(unreadable.variable, "GRPC_TLS_CERT");
+    assert.match(unreadable.message, /GRPC_TLS_CERT \/nonexistent\/c\.pem cannot be read/);
+  });
 
   it("refuses a bad per-service default like a bad variable", () => {
     assert.throws(() => readServiceConfig({}, { defaultGrpcAddress: "nope" }), ConfigError);

@@ -11,6 +11,7 @@ import { checkHealth, reflect } from "./test-fixtures/clients.js";
 import {
   callEcho,
   createEchoClient,
+  ECHO_ACCESS,
   ECHO_SERVICE,
   EchoServiceDefinition,
   type EchoClient,
@@ -43,6 +44,8 @@ async function startHarness(echo: UnaryHandler<EchoRequest, EchoResponse>): Prom
   const logger = recordingLogger();
   const kit = createGrpcServer({
     logger,
+    transport: { mode: "insecure" },
+    access: ECHO_ACCESS,
     services: [
       {
         name: ECHO_SERVICE,

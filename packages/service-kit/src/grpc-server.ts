@@ -3,6 +3,9 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from "grpc-health-check";
+import type { GrpcTransport } from "./config.js";
+import { METHOD_ACCESS, type Access } from "./grpc-access.js";
+import { authorizationInterceptor, serverCredentials } from "./grpc-transport.js";
 import type { Logger } from "./logger.js";
 import { contractsProtoFiles, contractsProtoRoot } from "./proto-files.js";
 
@@ -24,8 +27,14 @@ export interface GrpcServerOptions {
    * "pot/v1/identity.proto") or absolute. Defaults to every `pot/v1/*.proto` of the contracts.
    */
   protoFiles?: string[];
-  /** Defaults to insecure; the seam for mTLS. */
-  credentials?: grpc.ServerCredentials;
+  /** Mutual TLS, or plaintext for local development (ServiceConfig.grpcTransport). */
+  transport: GrpcTransport;
+  /**
+   * Who may call each method (default METHOD_ACCESS, every pot RPC). Creating the server fails when
+   * a registered method has no entry, so an RPC added to a .proto without a role never serves.
+   */
+  access?: Readonly<Record<string, Access>>;
+  /** grpc-js server options; `interceptors` run after the authorization interceptor. */
   serverOptions?: grpc.ServerOptions;
 }
 
@@ -49,11 +58,24 @@ const healthProtoRoot = path.resolve(path.dirname(healthProtoPath), "..", "..");
 
 /** A grpc-js server with health checking and server reflection, services registered, not yet bound. */
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
-  const { logger } = options;
-  const server = new grpc.Server(options.serverOptions);
-  const credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
-
+  const { logger, transport } = options;
+  const access = options.access ?? METHOD_ACCESS;
   const names = options.services.map(serviceName);
+  const unmapped = options.services
+    .flatMap((registration) => Object.values(registration.definition).map((method) => method.path))
+    .filter((path) => !Object.hasOwn(access, path));
+  if (unmapped.length > 0) {
+    throw new Error(`no role is given for ${unmapped.join(", ")}: add them to the service kit's METHOD_ACCESS`);
+  }
+  const server = new grpc.Server({
+    ...options.serverOptions,
+    interceptors: [
+      authorizationInterceptor({ transport, logger, access }),
+      ...(options.serverOptions?.interceptors ?? []),
+    ],
+  });
+  const credentials = serverCredentials(transport);
+
   for (const [index, registration] of options.services.entries()) {
     server.addService(registration.definition, registration.implementation);
     logger.debug({ service: names[index] }, "gRPC service registered");
@@ -80,8 +102,20 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     bind: (address) =>
       new Promise((resolve, reject) => {
         server.bindAsync(address, credentials, (error, port) => {
-          if (error) reject(new Error(`cannot bind gRPC to ${address}: ${error.message}`, { cause: error }));
-          else resolve(port);
+          if (error) {
+            reject(new Error(`cannot bind gRPC to ${address}: ${error.message}`, { cause: error }));
+            return;
+          }
+          if (transport.mode === "insecure") {
+            logger.warn(
+              { address, port, transport: "plaintext" },
+              "GRPC_INSECURE=true: gRPC is PLAINTEXT and UNAUTHENTICATED; anyone who can reach this port is the operator. " +
+                "For local development only: set GRPC_TLS_CERT, GRPC_TLS_KEY and GRPC_TLS_CA on any shared network",
+            );
+          } else {
+            logger.info({ address, port, transport: "mtls", ...transport.files }, "gRPC serves mutual TLS");
+          }
+          resolve(port);
         });
       }),
     markServing: () => setStatus("SERVING"),

@@ -7,6 +7,19 @@ export {
   type UnaryHandlers,
   type UnaryImplementation,
 } from "./unary.js";
+export {
+  METHOD_ACCESS,
+  ROLES,
+  ROLE_URI_PREFIX,
+  authorize,
+  permits,
+  rolesOf,
+  type Access,
+  type Caller,
+  type Role,
+  type Verdict,
+} from "./grpc-access.js";
+export { authorizationInterceptor, callerOf, REFUSED_BY_HEADER, serverCredentials } from "./grpc-transport.js";
 export { createGrpcServer, type GrpcServer, type GrpcServerOptions, type ServiceRegistration } from "./grpc-server.js";
 export { contractsProtoRoot, contractsProtoFiles } from "./proto-files.js";
 export {
@@ -18,7 +31,10 @@ export {
   readOneOf,
   readAddress,
   readUrl,
+  readGrpcTransport,
   withPort,
+  GRPC_TLS_VARIABLES,
+  type GrpcTransport,
   SERVICE_CONFIG_DEFAULTS,
   GRPC_LIMIT_DEFAULTS,
   readGrpcLimits,

@@ -19,7 +19,7 @@ interface LogLine {
 /** Runs the fixture service; `lines` collects its stdout JSON, `waitFor` resolves on a message. */
 function startFixture(env: Record<string, string>) {
   const child = spawn(process.execPath, [fixture], {
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    env: { ...process.env, LOG_LEVEL: "info", GRPC_INSECURE: "true", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: LogLine[] = [];

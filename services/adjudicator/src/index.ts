@@ -108,6 +108,7 @@ export async function startAdjudicator(
 
   const grpc = createGrpcServer({
     logger,
+    transport: config.grpcTransport,
     serverOptions: grpcServerOptions(config.grpc),
     services: [
       {

@@ -82,6 +82,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
 
   const grpc = createGrpcServer({
     logger,
+    transport: config.grpcTransport,
     serverOptions: grpcServerOptions(config.grpc),
     services: [
       {

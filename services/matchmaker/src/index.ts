@@ -100,6 +100,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
 
   const grpc = createGrpcServer({
     logger,
+    transport: config.grpcTransport,
     serverOptions: grpcServerOptions(config.grpc),
     services: [
       {

@@ -1,4 +1,5 @@
 import type * as grpc from "@grpc/grpc-js";
+import type { ClientRole, Pki } from "@pot/devenv";
 import {
   connect,
   isStatus as hasStatus,
@@ -7,6 +8,7 @@ import {
   type ServiceAddresses,
   type ServiceClient,
 } from "@pot/client";
+import { clientCredentials } from "./tls.js";
 
 /** Calls in tests get 5 s unless they say otherwise. */
 const TEST_DEADLINE_MS = 5_000;
@@ -18,8 +20,9 @@ export function promisify<C extends grpc.Client>(client: C): ServiceClient<C> {
 
 export type Clients = Connections;
 
-export function connectClients(addresses: ServiceAddresses): Clients {
-  return connect(addresses, { deadlineMs: TEST_DEADLINE_MS });
+/** Clients over mutual TLS with `pki`'s certificate for `role` (default operator: every RPC). */
+export function connectClients(addresses: ServiceAddresses, pki: Pki, role: ClientRole = "operator"): Clients {
+  return connect(addresses, { deadlineMs: TEST_DEADLINE_MS, credentials: clientCredentials(pki, role) });
 }
 
 /** Retries `probe` until it returns a value (not undefined) or the timeout passes. */

@@ -8,9 +8,11 @@ import {
   uniqueNamespace,
   type ServiceName,
   type ServiceProcess,
+  type Pki,
   type Servers,
 } from "@pot/devenv";
 import { connectClients, type Clients } from "./clients.js";
+import { testPki } from "./tls.js";
 import { TEST_NETWORK } from "./players.js";
 
 export const SERVICES = ["identity", "matchmaker", "adjudicator"] as const;
@@ -22,6 +24,9 @@ export interface System {
   /** The test database the services' schemas are in. */
   readonly databaseUrl: string;
   readonly nc: NatsConnection;
+  /** The test run's CA and certificates; the services serve mutual TLS with its server certificate. */
+  readonly pki: Pki;
+  /** Over mutual TLS with the operator's client certificate (it may call every RPC). */
   readonly clients: Clients;
   readonly services: Map<ServiceName, ServiceProcess>;
   /** Moves the controlled clock of every running service (POT_CLOCK=controlled) and waits for each. */
@@ -37,6 +42,7 @@ export async function startSystem(
 ): Promise<System> {
   const servers: Servers = await ensureServers();
   const database = await createTestDatabase(servers.databaseUrl);
+  const pki = await testPki();
   const namespace = uniqueNamespace("e");
   const env = {
     POT_CLOCK: options.clock ?? "system",
@@ -53,6 +59,7 @@ export async function startSystem(
       natsUrl: servers.natsUrl,
       databaseUrl: database.url,
       namespace,
+      tls: pki,
       env,
       ...(port ? { port } : {}),
     });
@@ -61,11 +68,14 @@ export async function startSystem(
   };
   await Promise.all(SERVICES.map(launch));
   const address = (name: ServiceName) => services.get(name)!.grpcAddress;
-  const clients = connectClients({
-    identity: address("identity"),
-    matchmaker: address("matchmaker"),
-    adjudicator: address("adjudicator"),
-  });
+  const clients = connectClients(
+    {
+      identity: address("identity"),
+      matchmaker: address("matchmaker"),
+      adjudicator: address("adjudicator"),
+    },
+    pki,
+  );
   const nc = await connect({ servers: servers.natsUrl });
   let clock = Date.now();
   return {
@@ -73,6 +83,7 @@ export async function startSystem(
     natsUrl: servers.natsUrl,
     databaseUrl: database.url,
     nc,
+    pki,
     clients,
     services,
     async setClock(nowMs) {

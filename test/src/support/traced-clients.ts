@@ -18,7 +18,10 @@ export function newTrace(): ClientTrace {
  * Clients like connectClients', whose calls carry the trace set with `use` (none: no traceparent),
  * as a platform calling the services from inside its own trace would send them.
  */
-export function tracedClients(addresses: { identity: string; matchmaker: string; adjudicator: string }): Clients & {
+export function tracedClients(
+  addresses: { identity: string; matchmaker: string; adjudicator: string },
+  credentials: grpc.ChannelCredentials,
+): Clients & {
   use(trace: ClientTrace | undefined): void;
 } {
   let current: ClientTrace | undefined;
@@ -33,11 +36,10 @@ export function tracedClients(addresses: { identity: string; matchmaker: string;
         next(metadata, listener);
       },
     });
-  const insecure = grpc.credentials.createInsecure();
   const options = { interceptors: [interceptor] };
-  const identity = promisify(new IdentityServiceClient(addresses.identity, insecure, options));
-  const matchmaker = promisify(new MatchmakerServiceClient(addresses.matchmaker, insecure, options));
-  const adjudicator = promisify(new AdjudicatorServiceClient(addresses.adjudicator, insecure, options));
+  const identity = promisify(new IdentityServiceClient(addresses.identity, credentials, options));
+  const matchmaker = promisify(new MatchmakerServiceClient(addresses.matchmaker, credentials, options));
+  const adjudicator = promisify(new AdjudicatorServiceClient(addresses.adjudicator, credentials, options));
   return {
     identity,
     matchmaker,

@@ -122,6 +122,8 @@ export async function playWorkload(
   // genesis members, who have neither, are excluded.
   const genesis = new Set(options.members.map((member) => member.id));
   let waiting: Member[] = [];
+  /** Controller -> the identities its credits admitted. */
+  const controlledBy = new Map<string, string[]>();
   const genericAction = (): Action => ({
     action: { $case: "generic", value: { kind: options.genericKind, payload: new TextEncoder().encode(randomUUID()) } },
   });
@@ -149,7 +151,13 @@ export async function playWorkload(
     await timed("commit", () => clients.adjudicator.commitMove(commitRequest(a, gameId, sealed[0])));
     if (scenario.kind === "no-show-commit") return void count("no-show");
     if (scenario.kind === "cancel") {
-      result.excluded.add(a.id);
+      // The identities a's credits admitted are excluded with it (identity's controlled-lineage rule).
+      const lineage = [a.id];
+      while (lineage.length > 0) {
+        const id = lineage.pop()!;
+        result.excluded.add(id);
+        lineage.push(...(controlledBy.get(id) ?? []));
+      }
       await clients.identity.exclude({ requestId: randomUUID(), memberId: a.id, reason: "workload: cancels its game" });
       return void count("cancelled");
     }
@@ -175,6 +183,7 @@ export async function playWorkload(
       const controlled = newMember();
       await timed("redeem", () => clients.identity.redeemCredit(redeemRequest(defector, controlled)));
       result.controlled++;
+      controlledBy.set(defector.id, [...(controlledBy.get(defector.id) ?? []), controlled.id]);
       result.admitted.push(controlled);
       waiting.push(controlled);
     }
@@ -198,7 +207,9 @@ export async function playWorkload(
     const pairs: [Member, Member, Scenario][] = [];
     for (let i = 0; i + 1 < pool.length && result.games + pairs.length < options.games; i += 2) {
       const scenario = pick(rng);
-      const sponsorless = genesis.has(pool[i]!.id);
+      // Excluded members' controlled identities go with them, and may be playing this round: only a
+      // genesis member whose credits admitted nobody is excluded.
+      const sponsorless = genesis.has(pool[i]!.id) && !controlledBy.has(pool[i]!.id);
       pairs.push([pool[i]!, pool[i + 1]!, scenario.kind === "cancel" && !sponsorless ? SCENARIOS[0]![1] : scenario]);
     }
     await timed("rounds", () => inParallel(pairs, options.concurrency, ([a, b, scenario]) => play(a, b, scenario)));

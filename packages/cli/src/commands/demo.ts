@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { connect as connectNats, type NatsConnection } from "@nats-io/transport-node";
-import { PotClient, SERVICE_NAMES } from "@pot/client";
+import { mutualTls, PotClient, SERVICE_NAMES } from "@pot/client";
 import type { Context } from "../context.js";
 import { runDemo } from "../demo/demo.js";
 import { positiveInteger } from "../parsers.js";
@@ -17,12 +17,13 @@ interface Target {
 /** The services at the configured addresses when they answer (and --own is not set). */
 async function runningSystem(ctx: Context): Promise<Target | undefined> {
   try {
-    await ctx.client.waitForReady(1_500);
+    await ctx.clientAs("operator").waitForReady(1_500);
   } catch {
     return undefined;
   }
   return {
-    client: ctx.client,
+    // The demo bootstraps and publishes policies (operator acts) and plays (member acts).
+    client: ctx.clientAs("operator"),
     nc: await ctx.nats(),
     namespace: ctx.settings.namespace,
     own: false,
@@ -41,6 +42,9 @@ async function ownSystem(ctx: Context, keep: boolean, say: (line: string) => voi
   if (ctx.optionSource("database") === "cli") env.DATABASE_URL = ctx.settings.databaseUrl;
   const servers = await devenv.ensureServers({ env, log: (line) => say(`[devenv] ${line}`) });
   const database = await devenv.createTestDatabase(servers.databaseUrl, "pot_demo");
+  const pki = ctx.settings.tls.insecure
+    ? "insecure"
+    : await devenv.ensurePki(ctx.settings.tls.dir, (line) => say(`[devenv] ${line}`));
   const namespace = devenv.uniqueNamespace("demo");
   const started: Awaited<ReturnType<typeof devenv.startServiceProcess>>[] = [];
   let nc: NatsConnection | undefined;
@@ -61,6 +65,7 @@ async function ownSystem(ctx: Context, keep: boolean, say: (line: string) => voi
           natsUrl: servers.natsUrl,
           databaseUrl: database.url,
           namespace,
+          tls: pki,
           env: { LOG_LEVEL: "warn" },
         }),
       );
@@ -74,7 +79,13 @@ async function ownSystem(ctx: Context, keep: boolean, say: (line: string) => voi
     say(
       `started identity ${identity}, matchmaker ${matchmaker}, adjudicator ${adjudicator} in namespace '${namespace}', database ${database.name}`,
     );
-    const client = PotClient.connect({ identity, matchmaker, adjudicator }, { deadlineMs: ctx.settings.timeoutMs });
+    const client = PotClient.connect(
+      { identity, matchmaker, adjudicator },
+      {
+        deadlineMs: ctx.settings.timeoutMs,
+        ...(pki === "insecure" ? {} : { credentials: mutualTls({ ca: pki.ca, ...pki.clients.operator }) }),
+      },
+    );
     return {
       client,
       nc,

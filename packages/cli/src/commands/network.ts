@@ -58,7 +58,7 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
           }),
         );
         const networkId = ctx.settings.networkId ?? networkIdOfNamespace(ctx.settings.namespace);
-        const response = await ctx.client.bootstrap(
+        const response = await ctx.clientAs("operator").bootstrap(
           members,
           { hash, uri: String(options.agreementUri) },
           {

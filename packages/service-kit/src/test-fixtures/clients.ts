@@ -14,9 +14,13 @@ function loadService(file: string, service: string): grpc.ServiceClientConstruct
   return node as grpc.ServiceClientConstructor;
 }
 
-export async function checkHealth(address: string, service: string): Promise<string> {
+export async function checkHealth(
+  address: string,
+  service: string,
+  credentials = grpc.credentials.createInsecure(),
+): Promise<string> {
   const Health = loadService(healthProtoPath, "grpc.health.v1.Health");
-  const client = new Health(address, grpc.credentials.createInsecure());
+  const client = new Health(address, credentials);
   try {
     return await new Promise((resolve, reject) => {
       client["Check"]!({ service }, (error: grpc.ServiceError | null, response: { status: string }) => {
@@ -39,10 +43,11 @@ interface ReflectionResponse {
 export async function reflect(
   address: string,
   request: { list_services: string } | { file_containing_symbol: string },
+  credentials = grpc.credentials.createInsecure(),
 ): Promise<ReflectionResponse> {
   const file = require.resolve("@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto");
   const Reflection = loadService(file, "grpc.reflection.v1.ServerReflection");
-  const client = new Reflection(address, grpc.credentials.createInsecure());
+  const client = new Reflection(address, credentials);
   try {
     return await new Promise((resolve, reject) => {
       const call = client["ServerReflectionInfo"]!() as grpc.ClientDuplexStream<object, ReflectionResponse>;

@@ -1,3 +1,4 @@
+import { METHOD_ACCESS, type Access } from "../grpc-access.js";
 import * as grpc from "@grpc/grpc-js";
 
 /** A hand-written unary service for the kit's own tests, JSON on the wire. */
@@ -12,6 +13,12 @@ const toJson = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
 const fromJson = <T>(bytes: Buffer): T => JSON.parse(bytes.toString("utf8")) as T;
 
 export const ECHO_SERVICE = "pot.test.EchoService";
+
+/** The kit's method table plus Echo, open to the platform role. */
+export const ECHO_ACCESS: Readonly<Record<string, Access>> = {
+  ...METHOD_ACCESS,
+  "/pot.test.EchoService/Echo": "platform",
+};
 
 export const EchoServiceDefinition = {
   echo: {
@@ -34,9 +41,9 @@ export type EchoClient = grpc.Client & {
   ): grpc.ClientUnaryCall;
 };
 
-export function createEchoClient(address: string): EchoClient {
+export function createEchoClient(address: string, credentials = grpc.credentials.createInsecure()): EchoClient {
   const Client = grpc.makeGenericClientConstructor(EchoServiceDefinition, ECHO_SERVICE);
-  return new Client(address, grpc.credentials.createInsecure()) as unknown as EchoClient;
+  return new Client(address, credentials) as unknown as EchoClient;
 }
 
 /** Calls Echo; resolves with the response or the ServiceError. */

@@ -12,11 +12,13 @@ import {
   type PinoLogger,
   type ServiceConfig,
 } from "../index.js";
-import { ECHO_SERVICE, EchoServiceDefinition } from "./echo-service.js";
+import { ECHO_ACCESS, ECHO_SERVICE, EchoServiceDefinition } from "./echo-service.js";
 
 async function start(config: ServiceConfig, logger: PinoLogger, closeDelayMs: number) {
   const grpcServer = createGrpcServer({
     logger,
+    transport: config.grpcTransport,
+    access: ECHO_ACCESS,
     services: [
       {
         name: ECHO_SERVICE,

@@ -3,6 +3,7 @@ import { memberIdOf, NotFoundError } from "@pot/mechanism";
 import { toNumber } from "@pot/wire";
 import { consentFromWire } from "../adapters/nats/codec.js";
 import {
+  controlledLineageExclusions,
   decideMember,
   availableCredits,
   currentAgreement,
@@ -182,6 +183,14 @@ export class Identity {
         toNumber(event.value.redeemedAtMs),
         stored.envelope.causationId,
       );
+      return;
+    }
+    if (event?.$case === "memberExcluded") {
+      // The excluded member's controlled lineage goes with it (each exclusion repeats this for its own).
+      const { state } = await this.deps.members.load(event.value.memberId);
+      for (const { memberId, command } of controlledLineageExclusions(state, toNumber(event.value.excludedAtMs))) {
+        await this.member(stored, memberId, command);
+      }
       return;
     }
     if (event?.$case !== "networkBootstrapped") return;

@@ -41,6 +41,11 @@ export type MemberState =
       readonly consent: Consent | undefined;
       readonly grants: readonly CreditGrant[];
       readonly redeemed: number;
+      /**
+       * The identities its credits admitted (CreditRedeemed), oldest first: its controlled lineage.
+       * Folded from the member's own events; absent in a state built without them (a read-model row).
+       */
+      readonly controlledIds?: readonly string[];
     };
 
 export interface Admission {
@@ -115,6 +120,23 @@ export function availableCredits(state: MemberState, now: number): number {
     if (grant.expiresAtMs > now) available += grant.count - used;
   }
   return available;
+}
+
+/**
+ * The exclusions an exclusion of this member brings about: every identity its credits admitted is
+ * excluded with it (and, by the same rule applied to each of them, their own controlled identities).
+ * A controlled identity is the controller's own, not a person anyone vouched for: when the controller is
+ * found to be a Sybil, what it minted goes too. Identity's reaction to MemberExcluded issues these.
+ */
+export function controlledLineageExclusions(
+  state: MemberState,
+  now: number,
+): { readonly memberId: string; readonly command: MemberCommand }[] {
+  if (state.status !== "excluded") return [];
+  return (state.controlledIds ?? []).map((memberId) => ({
+    memberId,
+    command: { type: "Exclude", reason: `controlled by excluded member ${state.memberId}`, now },
+  }));
 }
 
 export function decideMember(command: MemberCommand, state: MemberState): MemberEvent[] {
@@ -228,7 +250,7 @@ export function evolveMember(state: MemberState, event: MemberEvent): MemberStat
   switch (event.type) {
     case "MemberAdmitted": {
       const { type: _type, ...admission } = event;
-      return { ...admission, status: "active", grants: [], redeemed: 0 };
+      return { ...admission, status: "active", grants: [], redeemed: 0, controlledIds: [] };
     }
     case "CreditsGranted":
       if (state.status === "none") return state;
@@ -238,7 +260,11 @@ export function evolveMember(state: MemberState, event: MemberEvent): MemberStat
       };
     case "CreditRedeemed":
       if (state.status === "none") return state;
-      return { ...state, redeemed: state.redeemed + 1 };
+      return {
+        ...state,
+        redeemed: state.redeemed + 1,
+        controlledIds: [...(state.controlledIds ?? []), event.admittedMemberId],
+      };
     case "MemberExcluded":
       if (state.status === "none") return state;
       return { ...state, status: "excluded" };

@@ -3026,7 +3026,11 @@ export const IdentityServiceService = {
       Buffer.from(RedeemCreditResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RedeemCreditResponse => RedeemCreditResponse.decode(value),
   },
-  /** Operator: exclude a member for a violation of the agreement. */
+  /**
+   * Operator: exclude a member for a violation of the agreement. The identities its credits admitted (its
+   * controlled lineage) are excluded with it, recursively, each by a MemberExcluded of its own whose reason is
+   * "controlled by excluded member <id>".
+   */
   exclude: {
     path: "/pot.v1.IdentityService/Exclude" as const,
     requestStream: false as const,
@@ -3095,7 +3099,11 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   publishAgreement: handleUnaryCall<PublishAgreementRequest, PublishAgreementResponse>;
   /** A member spends one admission credit to admit an identity it controls. Signed by the member. */
   redeemCredit: handleUnaryCall<RedeemCreditRequest, RedeemCreditResponse>;
-  /** Operator: exclude a member for a violation of the agreement. */
+  /**
+   * Operator: exclude a member for a violation of the agreement. The identities its credits admitted (its
+   * controlled lineage) are excluded with it, recursively, each by a MemberExcluded of its own whose reason is
+   * "controlled by excluded member <id>".
+   */
   exclude: handleUnaryCall<ExcludeRequest, ExcludeResponse>;
   /** Members in admission order, a page at a time, optionally filtered by status and how they were admitted. */
   listMembers: handleUnaryCall<ListMembersRequest, ListMembersResponse>;
@@ -3177,7 +3185,11 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RedeemCreditResponse) => void,
   ): ClientUnaryCall;
-  /** Operator: exclude a member for a violation of the agreement. */
+  /**
+   * Operator: exclude a member for a violation of the agreement. The identities its credits admitted (its
+   * controlled lineage) are excluded with it, recursively, each by a MemberExcluded of its own whose reason is
+   * "controlled by excluded member <id>".
+   */
   exclude(
     request: ExcludeRequest,
     callback: (error: ServiceError | null, response: ExcludeResponse) => void,
