@@ -107,7 +107,7 @@ export function bootstrapRequest(
 
 /**
  * A fresh proposal id: a UUIDv7 carrying its creation time, as the matchmaker requires (made within
- * the last 24 hours), so that it can forget ids once they are too old to be proposed again. A
+ * the last 7 days), so that it can forget ids once they are too old to be proposed again. A
  * candidate's consent names the proposal it admits through: make that id with this too.
  */
 export function newProposalId(nowMs: number = Date.now()): string {

@@ -96,7 +96,10 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
           "one member redeeming a credit for you (--controller), until it expires",
       )
       .addOption(
-        new Option("--proposal <uuid>", "the proposal that may admit you (default: a fresh UUID)")
+        new Option(
+          "--proposal <uuid>",
+          "the proposal that may admit you (default: a fresh UUIDv7; the proposer has 7 days to propose under it)",
+        )
           .argParser(uuid)
           .conflicts("controller"),
       )

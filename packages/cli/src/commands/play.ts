@@ -49,7 +49,7 @@ export function registerPlay(program: Command, wrap: Wrap): void {
       .addOption(
         new Option(
           "--proposal-id <uuid>",
-          "choose the id (default: the consent's, else a fresh UUIDv7; the matchmaker takes one made within 24 h); retrying with it is safe",
+          "choose the id (default: the consent's, else a fresh UUIDv7; the matchmaker takes one made within 7 days); retrying with it is safe",
         ).argParser(uuid),
       ),
   ).action(

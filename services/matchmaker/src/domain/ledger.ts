@@ -224,17 +224,18 @@ export const LEDGER_ID = "ledger";
  * How old (by its UUIDv7 timestamp, against the matchmaker's wall clock) a proposal id may be when it
  * is proposed; a retry of a Propose is answered within that time.
  */
-export const PROPOSAL_ID_MAX_AGE_MS = 86_400_000;
+export const PROPOSAL_ID_MAX_AGE_MS = 7 * 86_400_000;
 /** How far ahead of the matchmaker's wall clock a proposal id's timestamp may be (clock skew). */
 export const PROPOSAL_ID_MAX_SKEW_MS = 300_000;
 /**
  * How long, in the ledger's clock, a retired proposal id is kept. An id is retired after it was made
  * (the ledger's clock is never ahead of the wall clock it was read from), so by the time it is dropped
  * it is older than RETIRED_ID_HORIZON_MS - PROPOSAL_ID_MAX_SKEW_MS, far beyond PROPOSAL_ID_MAX_AGE_MS:
- * proposing it again is refused as too old, never taken for a new proposal. Three days leave two of
- * margin for a wall clock that jumps back.
+ * proposing it again is refused as too old, never taken for a new proposal. Seven days cover a consent's default
+ * lifetime (3 days: a candidate names the proposal id up front); ten leave three of margin for a wall
+ * clock that jumps back.
  */
-export const RETIRED_ID_HORIZON_MS = 3 * 86_400_000;
+export const RETIRED_ID_HORIZON_MS = 10 * 86_400_000;
 
 export const initialLedgerState: LedgerState = {
   slots: ImmutableMap(),

@@ -83,7 +83,7 @@ export function proposalStatusToJSON(object: ProposalStatus): string {
 
 export interface ProposeRequest {
   /**
-   * Chosen by the proposer: a UUIDv7 (RFC 9562) made within the last 24 hours, so that the
+   * Chosen by the proposer: a UUIDv7 (RFC 9562) made within the last 7 days, so that the
    * matchmaker can forget ids too old to be proposed again; it is also the id of the game if the
    * partner accepts. Retrying with the same id and content is safe.
    */
