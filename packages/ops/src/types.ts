@@ -58,5 +58,7 @@ export interface VerifyResult {
   crossChecked?: number;
   /** Games started on it. */
   games: number;
+  /** Stake-period retargets re-derived (rate targeting). */
+  retargets: number;
   mismatches: VerifyMismatch[];
 }

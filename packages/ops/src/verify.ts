@@ -5,7 +5,12 @@ import {
   evolveGame,
   gameEventFromWire,
   initialGameState,
+  decidePolicy,
+  evolvePolicy,
+  initialPolicyState,
   policyAggregate,
+  type PolicyEvent,
+  type PolicyState,
   type GameEvent,
   type GameState,
 } from "@pot/adjudicator";
@@ -90,7 +95,9 @@ export async function verify(options: {
           .catch(() => undefined),
       ),
     );
-    if (lasts.includes(undefined)) return { events, games: audit.games, mismatches: audit.mismatches };
+    if (lasts.includes(undefined)) {
+      return { events, games: audit.games, retargets: audit.retargets, mismatches: audit.mismatches };
+    }
     let crossChecked = 0;
     for (const [index, service] of (["identity", "matchmaker"] as const).entries()) {
       const stream = streamNames(options.namespace, service).stream;
@@ -123,6 +130,7 @@ export async function verify(options: {
       events,
       crossChecked,
       games: audit.games,
+      retargets: audit.retargets,
       mismatches: [...audit.mismatches, ...cross.finish()],
     };
   } finally {
@@ -137,6 +145,11 @@ class Audit {
   games = 0;
   readonly mismatches: VerifyMismatch[] = [];
   private readonly policies: Policy[] = [];
+  /** The policy aggregate replayed, to re-derive every retarget of the stake period. */
+  private policyState: PolicyState = initialPolicyState;
+  /** Sponsored admissions decided so far (stream sequence, resolution time), which retargets count. */
+  private readonly admissions: { seq: number; resolvedAt: number }[] = [];
+  retargets = 0;
   /** Games in play. A resolved game needs no state: nothing may follow its resolution. */
   private readonly open = new Map<string, GameState>();
   private readonly resolved = new Set<string>();
@@ -162,7 +175,9 @@ class Audit {
     if (envelope.type !== eventTypeName(body.$case)) {
       this.report(seq, envelope.aggregateId, `envelope type ${envelope.type} does not match its ${body.$case} body`);
     }
-    if (body.$case === "policyPublished") return this.checkPolicy(seq, envelope);
+    if (body.$case === "policyPublished" || body.$case === "stakePeriodRetargeted") {
+      return this.checkPolicy(seq, envelope);
+    }
     let event: GameEvent | undefined;
     try {
       event = gameEventFromWire(envelope);
@@ -177,6 +192,8 @@ class Audit {
   private checkPolicy(seq: number, envelope: Envelope): void {
     const event = policyAggregate.fromWire(envelope);
     if (!event) return;
+    if (event.type === "StakePeriodRetargeted") return this.checkRetarget(seq, event);
+    this.policyState = evolvePolicy(this.policyState, event);
     const { policy } = event;
     if (policy.version !== this.policies.length + 1) {
       this.report(seq, "", `policy version ${policy.version} published after version ${this.policies.length}`);
@@ -190,6 +207,45 @@ class Audit {
     this.policies[policy.version - 1] = policy;
   }
 
+  /**
+   * A retarget is re-derived: the admissions it counted are recounted from the resolutions on the log
+   * (admission games both sponsors cooperated in, resolved within the interval, up to its through_seq),
+   * and the new stake period is recomputed by the pure decider from the policy state before it.
+   */
+  private checkRetarget(seq: number, event: Extract<PolicyEvent, { type: "StakePeriodRetargeted" }>): void {
+    const recounted = this.admissions.filter(
+      (a) => a.seq <= event.throughSeq && a.resolvedAt >= event.intervalStartMs && a.resolvedAt < event.intervalEndMs,
+    ).length;
+    if (recounted !== event.admissions) {
+      this.report(
+        seq,
+        "",
+        `StakePeriodRetargeted of interval ${event.interval} counted ${event.admissions} admissions; the log has ${recounted} through sequence ${event.throughSeq}`,
+      );
+    }
+    let expected: PolicyEvent[];
+    try {
+      expected = decidePolicy(
+        {
+          type: "RetargetStakePeriod",
+          policyVersion: event.policyVersion,
+          interval: event.interval,
+          admissions: event.admissions,
+          throughSeq: event.throughSeq,
+          now: event.intervalEndMs,
+        },
+        this.policyState,
+      );
+    } catch (error) {
+      this.report(seq, "", `StakePeriodRetargeted refused by the decider: ${(error as Error).message}`);
+      return;
+    }
+    const problem = difference(event, expected);
+    if (problem) this.report(seq, "", problem);
+    this.policyState = evolvePolicy(this.policyState, event);
+    this.retargets++;
+  }
+
   private checkGame(seq: number, subject: string, event: GameEvent): void {
     const { gameId } = event;
     if (aggregateIdOf(subject) !== gameId) {
@@ -201,6 +257,9 @@ class Audit {
     const problem = this.recheck(state, event);
     if (problem) this.report(seq, gameId, problem);
     if (event.type === "GameResolved") {
+      if (event.action.type === "admission" && event.outcome === "both-cooperated") {
+        this.admissions.push({ seq, resolvedAt: event.resolvedAt });
+      }
       this.open.delete(gameId);
       this.resolved.add(gameId);
     } else {
@@ -289,7 +348,7 @@ class Audit {
 }
 
 /** Undefined when `expected` is exactly [`event`]; otherwise what differs. */
-function difference(event: GameEvent, expected: readonly GameEvent[]): string | undefined {
+function difference<E extends { type: string }>(event: E, expected: readonly E[]): string | undefined {
   const [first] = expected;
   if (!first) return `${event.type} was not due: the decider derives nothing from the game's history at that time`;
   if (expected.length > 1 || first.type !== event.type) {

@@ -104,7 +104,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
         }).finally(() => bar?.stop());
         ctx.out.result(
           [
-            `verified ${count(result.events)} events of ${count(result.games)} games: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}`,
+            `verified ${count(result.events)} events of ${count(result.games)} games${result.retargets > 0 ? ` and ${count(result.retargets)} stake-period retargets` : ""}: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}`,
             ...result.mismatches.map(
               (m) => `  ${m.stream ?? "adjudicator"} seq ${m.seq}${m.gameId ? ` game ${m.gameId}` : ""}: ${m.problem}`,
             ),
