@@ -187,8 +187,21 @@ function rulesText(rules: GameRules | undefined): string {
   ].join("; ");
 }
 
-export function policyLines(policy: Policy): string[] {
+export function policyLines(policy: Policy, admissionStakePeriodMs?: bigint): string[] {
   const d = (v: bigint) => formatDuration(Number(v));
+  const target = policy.rateTarget;
+  const retargeting =
+    target && target.admissionsPerInterval > 0
+      ? ([
+          [
+            "rate target",
+            `${target.admissionsPerInterval} admissions per ${d(target.intervalMs)}, step at most ${target.maxStepPercent} %, stake ${d(target.minStakePeriodMs)} to ${d(target.maxStakePeriodMs)}`,
+          ],
+          ...(admissionStakePeriodMs !== undefined
+            ? [["admission stake now", `${d(admissionStakePeriodMs)} (retargeted)`] as const]
+            : []),
+        ] as const)
+      : [];
   return table([
     ["policy", `v${policy.version}`],
     ["admission", rulesText(policy.admission)],
@@ -197,6 +210,7 @@ export function policyLines(policy: Policy): string[] {
     ["proposal ttl", d(policy.proposalTtlMs)],
     ["credit ttl", d(policy.creditTtlMs)],
     ["exclusion", `each sponsor suspended ${d(policy.exclusionSponsorPenaltyMs)}`],
+    ...retargeting,
   ]);
 }
 

@@ -158,6 +158,25 @@ describe("EventStore on JetStream", () => {
     const info = await ensureEventStream(store.jsm, { name: store.names.stream, subjects: [store.names.all] });
     assert.equal(info.config.duplicate_window, 120_000 * 1_000_000);
     assert.equal(info.config.deny_delete, true);
+    assert.equal(info.config.deny_purge, true);
+    await assert.rejects(store.jsm.streams.purge(store.names.stream), /purge not permitted/);
+  });
+
+  test("a stream made before deny_purge existed is updated to deny purge and message deletion; deleting it whole still works", async () => {
+    const old = streamNames(namespace, "matchmaker");
+    await store.jsm.streams.add({
+      name: old.stream,
+      subjects: [old.all],
+      deny_purge: false,
+      deny_delete: false,
+      allow_direct: true,
+    });
+    const info = await ensureEventStream(store.jsm, { name: old.stream, subjects: [old.all] });
+    assert.equal(info.config.deny_purge, true);
+    assert.equal(info.config.deny_delete, true);
+    await assert.rejects(store.jsm.streams.purge(old.stream), /purge not permitted/);
+    // Tests' cleanup (deleteNamespace) deletes whole streams: that is not message deletion.
+    assert.equal(await store.jsm.streams.delete(old.stream), true);
   });
 });
 

@@ -127,8 +127,8 @@ export class World {
   }
 
   /** Publishes a policy through the adjudicator's policy decider (validated as PublishPolicy does). */
-  publishPolicy(policy: Omit<Policy, "version">): void {
-    const events = decidePolicy({ type: "PublishPolicy", policy }, this.policies);
+  publishPolicy(policy: Omit<Policy, "version">, now = 0): void {
+    const events = decidePolicy({ type: "PublishPolicy", policy, now }, this.policies);
     for (const event of events) this.applyPolicy(event);
   }
 
@@ -138,7 +138,11 @@ export class World {
    * published any more, but old logs hold it and the deciders still decide under it).
    */
   adoptLoggedPolicy(policy: Omit<Policy, "version">): void {
-    this.applyPolicy({ type: "PolicyPublished", policy: { ...policy, version: this.policies.versions.length + 1 } });
+    this.applyPolicy({
+      type: "PolicyPublished",
+      policy: { ...policy, version: this.policies.versions.length + 1 },
+      publishedAt: 0,
+    });
   }
 
   exclude(memberId: string, reason: string, now: number): Refusal | undefined {
@@ -282,8 +286,8 @@ export class World {
   private applyPolicy(event: PolicyEvent): void {
     this.policies = evolvePolicy(this.policies, event);
     this.count(event.type);
-    // Reaction (matchmaker): adopt the policy in force.
-    this.ledgerDo({ type: "AdoptPolicy", policy: event.policy });
+    // Reaction (matchmaker): adopt the policy in force (a retarget is adopted as its stake period).
+    if (event.type === "PolicyPublished") this.ledgerDo({ type: "AdoptPolicy", policy: event.policy });
   }
 
   private networkDo(command: NetworkCommand, now: number): void {

@@ -120,6 +120,14 @@ export class Matchmaker {
       case "policyPublished":
         await this.react(stored, { type: "AdoptPolicy", policy: policyFromWire(event.value.policy) });
         return;
+      case "stakePeriodRetargeted":
+        await this.react(stored, {
+          type: "AdoptStakePeriod",
+          policyVersion: event.value.policyVersion,
+          interval: toNumber(event.value.interval),
+          stakePeriodMs: toNumber(event.value.newStakePeriodMs),
+        });
+        return;
       case "gameResolved":
         await this.react(stored, {
           type: "SettleGame",

@@ -14,6 +14,7 @@ import {
   ValidationError,
   verify,
   type ActionSpec,
+  type GameRules,
   type Policy,
   sameBytes,
 } from "@pot/mechanism";
@@ -114,6 +115,11 @@ export interface LedgerState {
    */
   readonly retiredProposals: PersistentMap<string, ProposalEnd>;
   readonly policy: Policy | undefined;
+  /**
+   * The admission stake period retargeted under the adopted policy's rate target (the adjudicator's
+   * StakePeriodRetargeted), for admission games opened from now on; undefined: the policy's own.
+   */
+  readonly stakePeriod: StakePeriod | undefined;
   /** The legal agreement candidates must consent to now. */
   readonly agreement: Agreement | undefined;
   /**
@@ -127,6 +133,12 @@ export interface LedgerState {
   readonly cooldownDeadlines: List<Deadline>;
   /** Pruning queue of retired proposal ids, in the order they were retired, with when they go. */
   readonly retiredDeadlines: List<Deadline>;
+}
+
+export interface StakePeriod {
+  readonly policyVersion: number;
+  readonly interval: number;
+  readonly stakePeriodMs: number;
 }
 
 export interface Agreement {
@@ -155,6 +167,7 @@ export type LedgerEvent =
       readonly suspensions: readonly Suspension[];
     }
   | { readonly type: "PolicyAdopted"; readonly policy: Policy }
+  | ({ readonly type: "StakePeriodAdopted" } & StakePeriod)
   | { readonly type: "AgreementAdopted"; readonly agreement: Agreement & { readonly uri: string } }
   | {
       readonly type: "ProposalMade";
@@ -209,6 +222,7 @@ export type LedgerCommand =
       readonly admission?: SponsorAdmission;
     }
   | { readonly type: "AdoptPolicy"; readonly policy: Policy }
+  | ({ readonly type: "AdoptStakePeriod" } & StakePeriod)
   | { readonly type: "AdoptAgreement"; readonly agreement: Agreement & { readonly uri: string } }
   | {
       readonly type: "Propose";
@@ -263,6 +277,7 @@ export const initialLedgerState: LedgerState = {
   pairCooldowns: ImmutableMap(),
   retiredProposals: ImmutableMap(),
   policy: undefined,
+  stakePeriod: undefined,
   agreement: undefined,
   clock: 0,
   proposalDeadlines: List(),
@@ -333,6 +348,13 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
     case "AdoptPolicy":
       if (state.policy && state.policy.version >= command.policy.version) return [];
       return [{ type: "PolicyAdopted", policy: command.policy }];
+    case "AdoptStakePeriod": {
+      // A retarget under a policy that is not the adopted one (superseded), or a redelivered one: nothing.
+      if (state.policy?.version !== command.policyVersion) return [];
+      if (state.stakePeriod && state.stakePeriod.interval >= command.interval) return [];
+      const { type: _type, ...stakePeriod } = command;
+      return [{ type: "StakePeriodAdopted", ...stakePeriod }];
+    }
     case "AdoptAgreement":
       if (state.agreement && state.agreement.version >= command.agreement.version) return [];
       return [{ type: "AgreementAdopted", agreement: command.agreement }];
@@ -548,10 +570,19 @@ function decideAccept(command: Answer, state: LedgerState): LedgerEvent[] {
       action: proposal.action,
       policyVersion: policy.version,
       openedAt: command.now,
-      stakeLockedUntil: command.now + rules.stakePeriodMs,
+      stakeLockedUntil: command.now + stakePeriodFor(state, policy, proposal.action, rules),
       pairCooldownUntil: command.now + policy.pairCooldownMs,
     },
   ];
+}
+
+/** The stake period of a game opened now: for an admission, the retargeted one when there is one. */
+export function stakePeriodFor(state: LedgerState, policy: Policy, action: ActionSpec, rules: GameRules): number {
+  const retargeted = state.stakePeriod;
+  if (action.type === "admission" && retargeted && retargeted.policyVersion === policy.version) {
+    return retargeted.stakePeriodMs;
+  }
+  return rules.stakePeriodMs;
 }
 
 function decideWithdrawal(command: Answer, state: LedgerState): LedgerEvent[] {
@@ -645,7 +676,11 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
       return { ...state, slots, proposals };
     }
     case "PolicyAdopted":
-      return { ...state, policy: event.policy };
+      return { ...state, policy: event.policy, stakePeriod: undefined };
+    case "StakePeriodAdopted": {
+      const { type: _type, ...stakePeriod } = event;
+      return { ...state, stakePeriod };
+    }
     case "AgreementAdopted":
       return { ...state, agreement: { version: event.agreement.version, hash: event.agreement.hash } };
     case "ProposalMade": {

@@ -103,6 +103,13 @@ export function ledgerEventFromWire(envelope: Envelope): LedgerEvent | undefined
       };
     case "policyAdopted":
       return { type: "PolicyAdopted", policy: policyFromWire(event.value.policy) };
+    case "stakePeriodAdopted":
+      return {
+        type: "StakePeriodAdopted",
+        policyVersion: event.value.policyVersion,
+        interval: toNumber(event.value.interval),
+        stakePeriodMs: toNumber(event.value.stakePeriodMs),
+      };
     case "agreementAdopted":
       return {
         type: "AgreementAdopted",
@@ -176,6 +183,15 @@ export function ledgerEventToWire(event: LedgerEvent): EventBody {
       };
     case "PolicyAdopted":
       return { $case: "policyAdopted", value: { policy: policyToWire(event.policy) } };
+    case "StakePeriodAdopted":
+      return {
+        $case: "stakePeriodAdopted",
+        value: {
+          policyVersion: event.policyVersion,
+          interval: toBig(event.interval),
+          stakePeriodMs: toBig(event.stakePeriodMs),
+        },
+      };
     case "AgreementAdopted":
       return { $case: "agreementAdopted", value: { agreement: { ...event.agreement } } };
     case "ProposalMade":
