@@ -5,7 +5,7 @@ import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BootstrapRequest, GetMemberRequest, GetStakeRequest, PublishPolicyRequest } from "@pot/contracts";
 import { decodeEnvelope, EVENT_TYPE_HEADER, streamNames } from "@pot/event-store";
-import { DEFAULT_POLICY, type Policy } from "@pot/mechanism";
+import { DEFAULT_POLICY, NO_RATE_TARGET, type Policy } from "@pot/mechanism";
 import { policyToWire } from "@pot/wire";
 import { isStatus, type Clients } from "./clients.js";
 import { closedLoop, messageOf, openLoop, pool } from "./load.js";
@@ -45,6 +45,7 @@ export const BENCH_POLICY: Omit<Policy, "version"> = {
     creditCapWindowMs: 0,
     pendingProposalCap: 0,
   },
+  rateTarget: NO_RATE_TARGET,
 };
 
 /** What one game measures, by name; the RPCs are timed per attempt. */

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { newMember, readEvents } from "@pot/client";
 import { repoRoot } from "@pot/devenv";
+import { DEFAULT_POLICY } from "@pot/mechanism";
+import { policyToWire } from "@pot/wire";
 import { eventually } from "./support/clients.js";
 import { TEST_NETWORK } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
@@ -258,8 +260,30 @@ describe("the pot CLI end to end", () => {
       /already has members.*\[FAILED_PRECONDITION\]/,
     );
     await refused(["status", "member", newMember().id], 4, /\[NOT_FOUND\]/);
-    // The admitted candidate proposes in turn; only the partner may decline, the proposer cancels.
+    // The admitted candidate may not sponsor with ada: ada sponsored it (the lineage rule; it is not mature either).
     await ok(["keys", "generate", "--key", "dee.json"]);
+    await eventually("the new member known to the matchmaker", async () =>
+      (await pot(["status", "stake", ids.cy!])).code === 0 ? true : undefined,
+    );
+    await refused(
+      ["propose", "--key", "cy.json", "--partner", ids.ada!, "--candidate-key", "dee.json"],
+      5,
+      new RegExp(
+        `may not sponsor a game together: ${ids.ada} is a sponsor or controller of ${ids.cy}.*\\[FAILED_PRECONDITION\\]$`,
+        "m",
+      ),
+    );
+    // Under a policy without maturity and lineage rules (cy is ada's child), the admitted candidate
+    // proposes in turn; only the partner may decline, the proposer cancels.
+    const { version: _version, ...policy } = DEFAULT_POLICY;
+    await system.clients.adjudicator.publishPolicy({
+      requestId: randomUUID(),
+      policy: policyToWire({
+        ...policy,
+        version: 0,
+        growth: { ...policy.growth, maturityPeriodMs: 0, lineageDistance: 0 },
+      }),
+    });
     const agreement = await json<{
       networkId: string;
       bootstrapped: boolean;

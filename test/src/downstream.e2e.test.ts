@@ -63,7 +63,7 @@ import {
 } from "@pot/client";
 import { repoRoot } from "@pot/devenv";
 import { EVENT_TYPE_HEADER } from "@pot/event-store";
-import type { MoveName } from "@pot/mechanism";
+import { DEFAULT_POLICY, type MoveName } from "@pot/mechanism";
 import { eventually } from "./support/clients.js";
 import { AGREEMENT, CONSENT_TTL_MS, TEST_NETWORK } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
@@ -142,7 +142,7 @@ describe("downstream subscriptions", () => {
 
   test("a fresh durable consumer per stream decodes every event, in order, none missing", async () => {
     const documented = documentedSubjects(system.namespace);
-    assert.equal(documented.size, 20, "docs/events.md lists the subject of every event type");
+    assert.equal(documented.size, 22, "docs/events.md lists the subject of every event type");
 
     // A workload that produces every event type of the contract.
     const g = Array.from({ length: 12 }, newMember);
@@ -175,6 +175,29 @@ describe("downstream subscriptions", () => {
     await client.cancel(g[8]!, cancelled.proposalId);
     await client.publishAgreement({ hash: new Uint8Array(32).fill(43), uri: "https://example.org/pot/agreement/v2" });
     await client.exclude(g[10]!.id, "violated the agreement");
+    // A rate target retargets the stake period every second (5 s after each second ends), and the matchmaker
+    // adopts it; once it has, a policy without a target stops it, so that the streams come to rest.
+    await client.publishPolicy({
+      ...DEFAULT_POLICY,
+      rateTarget: {
+        admissionsPerInterval: 1,
+        intervalMs: 1_000,
+        maxStepPercent: 50,
+        minStakePeriodMs: 1_000,
+        maxStakePeriodMs: DEFAULT_POLICY.admission.stakePeriodMs,
+      },
+    });
+    await eventually(
+      "a retarget adopted by the matchmaker",
+      async () => {
+        for await (const record of readEvents(system.nc, { namespace: system.namespace, service: "matchmaker" })) {
+          if (record.envelope.event?.$case === "stakePeriodAdopted") return true;
+        }
+        return undefined;
+      },
+      20_000,
+    );
+    await client.publishPolicy(DEFAULT_POLICY);
 
     // The reactions settle: every type is on a stream and the streams stop growing.
     const ends = await eventually(

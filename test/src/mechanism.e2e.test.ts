@@ -254,6 +254,7 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     const x = newMember();
     await play(a, b, ["cooperate", "cooperate"], admissionOf(x));
     await eventually("x known to the matchmaker", () => stakeOf(x));
+    await advance(DEFAULT_POLICY.growth.maturityPeriodMs); // x may sponsor once mature
     const { gameId } = await openAndCommit(x, c, admissionOf(newMember()), ["cooperate", "cooperate"]);
     await system.clients.identity.exclude({ requestId: randomUUID(), memberId: x.id, reason: "coerced a candidate" });
     const cancelled = await resolvedGame(gameId);

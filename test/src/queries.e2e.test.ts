@@ -11,7 +11,8 @@ import {
   type LineageEdge,
   type Member as MemberView,
 } from "@pot/contracts";
-import type { MoveName } from "@pot/mechanism";
+import { DEFAULT_POLICY, type MoveName } from "@pot/mechanism";
+import { policyToWire } from "@pot/wire";
 import { isStatus } from "./support/clients.js";
 import {
   admissionOf,
@@ -47,6 +48,19 @@ describe("trust state queries", () => {
     await system.setClock(now);
     genesis = Array.from({ length: GENESIS }, newMember);
     bootstrapToken = (await bootstrap(system.clients, genesis)).consistencyToken;
+    // A member admitted here sponsors a game at once (the same day keeps the daily statistics on one
+    // day): no maturity period. test/src/growth.e2e.test.ts covers maturity.
+    const { version: _version, ...policy } = DEFAULT_POLICY;
+    const published = await system.clients.adjudicator.publishPolicy({
+      requestId: randomUUID(),
+      policy: policyToWire({ ...policy, version: 0, growth: { ...policy.growth, maturityPeriodMs: 0 } }),
+    });
+    // The matchmaker adopts it in reaction: a query with the publication's token waits for that.
+    await system.clients.matchmaker.getStake({
+      memberId: genesis[0]!.id,
+      minSequence: 0n,
+      consistencyToken: [bootstrapToken, published.consistencyToken].join(","),
+    });
   });
 
   after(async () => {

@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect as connectNats, type NatsConnection } from "@nats-io/transport-node";
+import { natsConnectOptions, natsInboxPrefix, type NatsCredentials } from "@pot/ops";
 import {
   DEFAULT_ADDRESSES,
   LocalFileError,
@@ -46,6 +47,8 @@ export interface TlsSettings {
 export interface Settings {
   readonly addresses: ServiceAddresses;
   readonly natsUrl: string;
+  /** --nats-user/--nats-password (NATS_USER/NATS_PASSWORD) or --nats-creds (NATS_CREDS), else the URL's. */
+  readonly natsCredentials: NatsCredentials;
   readonly databaseUrl: string;
   readonly namespace: string;
   /** --network / POT_NETWORK_ID: the network id to sign for; undefined to ask identity (GetAgreement). */
@@ -74,6 +77,11 @@ export function settingsFrom(options: Record<string, unknown>): Settings {
   return {
     addresses: { identity: text("identity"), matchmaker: text("matchmaker"), adjudicator: text("adjudicator") },
     natsUrl: text("nats"),
+    natsCredentials: {
+      user: optionalText(options.natsUser),
+      password: optionalText(options.natsPassword),
+      credsFile: optionalText(options.natsCreds),
+    },
     databaseUrl: text("database"),
     namespace,
     networkId: typeof options.network === "string" && options.network !== "" ? options.network : undefined,
@@ -83,6 +91,10 @@ export function settingsFrom(options: Record<string, unknown>): Settings {
     json: options.json === true,
     tls: tlsFrom(options),
   };
+}
+
+function optionalText(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
 }
 
 function tlsFrom(options: Record<string, unknown>): TlsSettings {
@@ -160,14 +172,21 @@ export class Context {
   }
 
   nats(): Promise<NatsConnection> {
-    this.natsConnection ??= connectNats({
-      servers: this.settings.natsUrl.split(","),
-      timeout: Math.min(this.settings.timeoutMs, 5_000),
-      name: "pot-cli",
-    }).catch((error: unknown) => {
+    this.natsConnection ??= (async () =>
+      connectNats({
+        ...natsConnectOptions(this.settings.natsUrl, this.settings.natsCredentials),
+        // The read-only user of a network may subscribe only under its inbox prefix.
+        inboxPrefix: natsInboxPrefix(this.settings.namespace, "reader"),
+        timeout: Math.min(this.settings.timeoutMs, 5_000),
+        name: "pot-cli",
+      }))().catch((error: unknown) => {
+      const servers = natsConnectOptions(this.settings.natsUrl).servers;
       throw new CliError(
-        EXIT.unavailable,
-        `cannot connect to NATS at ${this.settings.natsUrl} (--nats): ${(error as Error).message}`,
+        /authorization/i.test((error as Error).message) ? EXIT.permissionDenied : EXIT.unavailable,
+        `cannot connect to NATS at ${String(servers)} (--nats): ${(error as Error).message}` +
+          (/authorization/i.test((error as Error).message)
+            ? " (give a NATS user: --nats-user/--nats-password, NATS_USER/NATS_PASSWORD, or --nats-creds)"
+            : ""),
         {
           cause: error,
         },

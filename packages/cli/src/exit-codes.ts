@@ -11,7 +11,10 @@ export const EXIT = {
   invalidArgument: 3,
   /** The member, proposal, game or policy does not exist (NOT_FOUND). */
   notFound: 4,
-  /** Well-formed, but the state does not allow it now (FAILED_PRECONDITION): the message says why. */
+  /**
+   * Well-formed, but the state does not allow it now (FAILED_PRECONDITION), or a policy quota or cap is
+   * used up (RESOURCE_EXHAUSTED): the message says why and from when.
+   */
   failedPrecondition: 5,
   /** The signature does not verify, or the member may not do this (PERMISSION_DENIED). */
   permissionDenied: 6,
@@ -48,6 +51,7 @@ const BY_STATUS: Partial<Record<status, ExitCode>> = {
   [status.OUT_OF_RANGE]: EXIT.invalidArgument,
   [status.NOT_FOUND]: EXIT.notFound,
   [status.FAILED_PRECONDITION]: EXIT.failedPrecondition,
+  [status.RESOURCE_EXHAUSTED]: EXIT.failedPrecondition,
   [status.PERMISSION_DENIED]: EXIT.permissionDenied,
   [status.UNAUTHENTICATED]: EXIT.permissionDenied,
   [status.ALREADY_EXISTS]: EXIT.alreadyExists,

@@ -103,7 +103,7 @@ export function memberLines(member: Member, now: number): string[] {
 export function memberRows(member: Member, now: number): (readonly [string, string])[] {
   const how =
     member.kind === AdmissionKind.ADMISSION_KIND_SPONSORED
-      ? `sponsored by ${member.sponsorIds.join(" and ")} (game ${member.gameId})`
+      ? `${member.tainted ? "TAINTED: sponsored with a controlled or tainted sponsor, by" : "sponsored by"} ${member.sponsorIds.join(" and ")} (game ${member.gameId})`
       : member.kind === AdmissionKind.ADMISSION_KIND_CONTROLLED
         ? `controlled by ${member.controllerId} (admitted with a credit)`
         : admissionLabel(member.kind);
@@ -187,8 +187,21 @@ function rulesText(rules: GameRules | undefined): string {
   ].join("; ");
 }
 
-export function policyLines(policy: Policy): string[] {
+export function policyLines(policy: Policy, admissionStakePeriodMs?: bigint): string[] {
   const d = (v: bigint) => formatDuration(Number(v));
+  const target = policy.rateTarget;
+  const retargeting =
+    target && target.admissionsPerInterval > 0
+      ? ([
+          [
+            "rate target",
+            `${target.admissionsPerInterval} admissions per ${d(target.intervalMs)}, step at most ${target.maxStepPercent} %, stake ${d(target.minStakePeriodMs)} to ${d(target.maxStakePeriodMs)}`,
+          ],
+          ...(admissionStakePeriodMs !== undefined
+            ? [["admission stake now", `${d(admissionStakePeriodMs)} (retargeted)`] as const]
+            : []),
+        ] as const)
+      : [];
   return table([
     ["policy", `v${policy.version}`],
     ["admission", rulesText(policy.admission)],
@@ -197,6 +210,7 @@ export function policyLines(policy: Policy): string[] {
     ["proposal ttl", d(policy.proposalTtlMs)],
     ["credit ttl", d(policy.creditTtlMs)],
     ["exclusion", `each sponsor suspended ${d(policy.exclusionSponsorPenaltyMs)}`],
+    ...retargeting,
   ]);
 }
 

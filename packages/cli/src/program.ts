@@ -60,6 +60,19 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     )
     .addOption(new Option("--nats <url>", "NATS server(s), comma-separated").env("NATS_URL").default(DEFAULTS.nats))
     .addOption(
+      new Option("--nats-user <user>", "NATS user, e.g. pot-reader (or in the URL: nats://user:password@host)").env(
+        "NATS_USER",
+      ),
+    )
+    .addOption(
+      new Option("--nats-password <password>", "NATS password (prefer the variable: a flag shows in ps)").env(
+        "NATS_PASSWORD",
+      ),
+    )
+    .addOption(
+      new Option("--nats-creds <file>", "NATS .creds file (JWT + NKey seed), instead of a user").env("NATS_CREDS"),
+    )
+    .addOption(
       new Option("--database <url>", "PostgreSQL of the services (replay)")
         .env("DATABASE_URL")
         .default(DEFAULTS.database),

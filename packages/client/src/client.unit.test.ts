@@ -225,7 +225,7 @@ describe("events as JSON", () => {
           resolvedAtMs: 12345678901234n,
           admitted: false,
           granted: false,
-          credits: [{ memberId: member.id, count: 2, expiresAtMs: 99n }],
+          credits: [{ memberId: member.id, count: 2, expiresAtMs: 99n, cap: 0, capWindowMs: 0n }],
           suspensions: [],
           noShowIds: [],
         },

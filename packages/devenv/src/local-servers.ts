@@ -12,15 +12,25 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { NATS_ROLES, natsUserName, renderNatsAuthorization, type NatsRole } from "./nats-auth.js";
 import { freePort, waitForPort } from "./ports.js";
 import { answers, messageOf, probeNats, probePostgres } from "./probes.js";
 import { exited, findExecutable, onProcessExit, postgresBinDirs, Tail, tailOfFile, terminate } from "./processes.js";
 
+/** A user and password of a NATS server's `authorization` block. */
+export interface NatsUser {
+  readonly user: string;
+  readonly password: string;
+}
+
 /** A server found or started by devenv. */
 export interface ServerHandle {
   readonly url: string;
+  /** Set when we started NATS with users and permissions: each role's credentials. */
+  readonly natsUsers?: Readonly<Record<NatsRole, NatsUser>>;
   /** Set when we started it, e.g. "nats-server (local)"; undefined when it was already there. */
   readonly started?: string;
   stop(): Promise<void>;
@@ -34,24 +44,57 @@ export class Unavailable extends Error {
 const START_TIMEOUT_MS = 30_000;
 const TOOL_TIMEOUT_MS = 90_000;
 
-/** `nats-server -js -a 127.0.0.1 -p <free port> -sd <dataDir>/nats`, from PATH. */
-export async function startLocalNats(dataDir: string, log: (line: string) => void): Promise<ServerHandle> {
+export interface LocalNatsOptions {
+  /**
+   * Run with the users and permissions of this namespace's network (infra/nats/, natsPermissions):
+   * passwords are generated once and kept in `<dataDir>/nats-users.json` (mode 0600), and the data
+   * in `<dataDir>/nats`. Without it the server has no authorization (data in `<dataDir>/nats-open`).
+   */
+  readonly authNamespace?: string;
+}
+
+/**
+ * `nats-server -js -c <config>` from PATH on 127.0.0.1 and a free port, its JetStream data under
+ * `dataDir`. A server left running there (by a run that was killed) is used as it is.
+ */
+export async function startLocalNats(
+  dataDir: string,
+  log: (line: string) => void,
+  options: LocalNatsOptions = {},
+): Promise<ServerHandle> {
   const bin = findExecutable("nats-server", ["/usr/sbin", "/usr/local/sbin", "/usr/bin"]);
   if (bin === undefined) throw new Unavailable("nats-server is not on PATH");
-  const storeDir = join(dataDir, "nats");
+  const secured = options.authNamespace !== undefined;
+  const name = secured ? "nats" : "nats-open";
+  const storeDir = join(dataDir, name);
   mkdirSync(storeDir, { recursive: true });
+  const natsUsers = secured ? usersOf(dataDir, options.authNamespace) : undefined;
   // A server left running on this store by a run that was killed: use it rather than start a second one.
-  const stateFile = join(dataDir, "nats-server.json");
-  const leftOver = await runningNats(stateFile);
+  const stateFile = join(dataDir, `${name}-server.json`);
+  const leftOver = await runningNats(stateFile, natsUsers?.admin);
   if (leftOver !== undefined) {
     log(`using the nats-server already running on ${storeDir} at ${leftOver} (left running)`);
-    return { url: leftOver, stop: async () => undefined };
+    return { url: leftOver, ...(natsUsers ? { natsUsers } : {}), stop: async () => undefined };
   }
   const port = await freePort();
-  const logFile = join(dataDir, "nats-server.log");
+  const logFile = join(dataDir, `${name}-server.log`);
+  const configFile = join(dataDir, `${name}-server.conf`);
+  writeFileSync(
+    configFile,
+    [
+      "# Written by @pot/devenv (startLocalNats); rewritten at every start.",
+      "host: 127.0.0.1",
+      `port: ${port}`,
+      `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+      ...(natsUsers && options.authNamespace
+        ? [renderNatsAuthorization(options.authNamespace, (role) => ({ literal: natsUsers[role].password }))]
+        : []),
+    ].join("\n"),
+    { mode: 0o600 },
+  );
   const out = openSync(logFile, "a");
   // Own process group: a Ctrl-C meant for `npm start` must not stop the broker before the services drain.
-  const child = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {
+  const child = spawn(bin, ["-c", configFile], {
     stdio: ["ignore", out, out],
     detached: true,
   });
@@ -70,7 +113,7 @@ export async function startLocalNats(dataDir: string, log: (line: string) => voi
         throw new Error(`nats-server exited with code ${code} while starting:\n${tailOfFile(logFile)}`);
       }),
     ]);
-    await probeNats(url);
+    await probeNats(url, undefined, natsUsers?.admin);
   } catch (error) {
     removeHook();
     await terminate(child, "SIGKILL", 1_000);
@@ -79,11 +122,15 @@ export async function startLocalNats(dataDir: string, log: (line: string) => voi
     waiting.abort();
   }
   writeFileSync(stateFile, JSON.stringify({ pid: child.pid, url }));
-  log(`started nats-server ${bin} at ${url} (data in ${storeDir}, log ${logFile})`);
+  log(
+    `started nats-server ${bin} at ${url} (data in ${storeDir}, log ${logFile}` +
+      (secured ? `, users of network '${options.authNamespace}' in ${join(dataDir, "nats-users.json")})` : ")"),
+  );
   let stopping: Promise<void> | undefined;
   return {
     url,
     started: "nats-server (local)",
+    ...(natsUsers ? { natsUsers } : {}),
     stop: () =>
       (stopping ??= (async () => {
         removeHook();
@@ -93,7 +140,35 @@ export async function startLocalNats(dataDir: string, log: (line: string) => voi
   };
 }
 
-async function runningNats(stateFile: string): Promise<string | undefined> {
+/** The users of `namespace`'s network, with passwords generated once and kept in `<dataDir>/nats-users.json`. */
+function usersOf(dataDir: string, namespace: string | undefined): Record<NatsRole, NatsUser> {
+  if (namespace === undefined) throw new Error("no namespace");
+  const file = join(dataDir, "nats-users.json");
+  let stored: Record<string, unknown> = {};
+  try {
+    stored = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch {
+    // none yet, or unreadable: new passwords
+  }
+  const users = {} as Record<NatsRole, NatsUser>;
+  for (const role of NATS_ROLES) {
+    const user = natsUserName(namespace, role);
+    const kept = stored[user];
+    users[role] = {
+      user,
+      password: typeof kept === "string" && kept.length >= 16 ? kept : randomBytes(18).toString("base64url"),
+    };
+  }
+  writeFileSync(
+    file,
+    `${JSON.stringify(Object.fromEntries(NATS_ROLES.map((role) => [users[role].user, users[role].password])), null, 2)}\n`,
+    { mode: 0o600 },
+  );
+  chmodSync(file, 0o600);
+  return users;
+}
+
+async function runningNats(stateFile: string, admin: NatsUser | undefined): Promise<string | undefined> {
   let state: { pid?: unknown; url?: unknown };
   try {
     state = JSON.parse(readFileSync(stateFile, "utf8")) as typeof state;
@@ -106,7 +181,7 @@ async function runningNats(stateFile: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-  return (await answers(probeNats(state.url))) ? state.url : undefined;
+  return (await answers(probeNats(state.url, undefined, admin))) ? state.url : undefined;
 }
 
 interface RunAs {

@@ -3,8 +3,18 @@ import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 
 /** Connects to NATS and checks that JetStream is enabled for the account; throws when not. */
-export async function probeNats(url: string, timeoutMs = 3_000): Promise<void> {
-  const nc = await connect({ servers: url, timeout: timeoutMs, reconnect: false, maxReconnectAttempts: 0 });
+export async function probeNats(
+  url: string,
+  timeoutMs = 3_000,
+  as?: { readonly user: string; readonly password: string },
+): Promise<void> {
+  const nc = await connect({
+    servers: url,
+    timeout: timeoutMs,
+    reconnect: false,
+    maxReconnectAttempts: 0,
+    ...(as ? { user: as.user, pass: as.password } : {}),
+  });
   try {
     await jetstreamManager(nc, { timeout: timeoutMs });
   } catch (error) {

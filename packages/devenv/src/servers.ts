@@ -1,12 +1,18 @@
 import { join } from "node:path";
 import { startNatsContainer, startPostgresContainer } from "./containers.js";
-import { startLocalNats, startLocalPostgres, Unavailable, type ServerHandle } from "./local-servers.js";
+import { startLocalNats, startLocalPostgres, Unavailable, type NatsUser, type ServerHandle } from "./local-servers.js";
+import type { NatsRole } from "./nats-auth.js";
 import { answers, messageOf, probeNats, probePostgres, redact } from "./probes.js";
 import { repoRoot } from "./repo.js";
 
 export interface Servers {
   readonly natsUrl: string;
   readonly databaseUrl: string;
+  /**
+   * Set when ensureServers started NATS with the users and permissions of a network
+   * (`natsAuthNamespace`): every role's credentials. Unset on a server that was found.
+   */
+  readonly natsUsers?: Readonly<Record<NatsRole, NatsUser>>;
   /** What ensureServers started (and stop() stops), e.g. "nats-server (local)"; empty when both were found. */
   readonly started: string[];
   stop(): Promise<void>;
@@ -22,6 +28,11 @@ export interface EnsureServersOptions {
   dataDir?: string;
   /** Internal (tests): which ways of starting servers may be tried (all by default). */
   fallbacks?: { local?: boolean; containers?: boolean };
+  /**
+   * A NATS server started from PATH gets the users and permissions of this namespace's network
+   * (`npm start`). A server that is found (NATS_URL, the default address) is used as it is.
+   */
+  natsAuthNamespace?: string;
 }
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
@@ -56,7 +67,12 @@ export async function ensureServers(options: EnsureServersOptions = {}): Promise
       debian: "nats-server",
       defaultUrl: options.defaults?.natsUrl ?? DEFAULT_NATS_URL,
       probe: (url) => probeNats(url),
-      startLocal: startLocalNats,
+      startLocal: (dataDir, log) =>
+        startLocalNats(
+          dataDir,
+          log,
+          options.natsAuthNamespace !== undefined ? { authNamespace: options.natsAuthNamespace } : {},
+        ),
       startContainer: startNatsContainer,
     },
     {
@@ -95,6 +111,7 @@ export async function ensureServers(options: EnsureServersOptions = {}): Promise
   return {
     natsUrl: nats.url,
     databaseUrl: database.url,
+    ...(nats.natsUsers ? { natsUsers: nats.natsUsers } : {}),
     started: handles.flatMap((handle) => (handle.started === undefined ? [] : [handle.started])),
     stop: () =>
       (stopping ??= (async () => {

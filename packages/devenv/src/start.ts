@@ -1,6 +1,9 @@
 // `npm start`: finds or starts NATS and PostgreSQL, then runs the three services until Ctrl-C.
 import { messageOf } from "./probes.js";
+import { join } from "node:path";
+import { repoRoot } from "./repo.js";
 import { ensureServers, type Servers } from "./servers.js";
+import { sealNetworkStreams } from "./test-resources.js";
 import { startServiceProcess, type ServiceName, type ServiceProcess } from "./service-process.js";
 import { ensurePki } from "./tls.js";
 
@@ -15,7 +18,11 @@ let stopping = false;
 async function main(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT", 0));
   process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
-  servers = await ensureServers({ log });
+  // A NATS server started here has one user per service, a reader and an admin (docs/security.md).
+  servers = await ensureServers({ log, natsAuthNamespace: namespace });
+  const users = servers.natsUsers;
+  const sealed = await sealNetworkStreams(servers.natsUrl, namespace, users?.admin);
+  if (sealed.length > 0) log(`streams now deny purge and message deletion: ${sealed.join(", ")}`);
   const pki = await ensurePki(undefined, log);
   for (const name of Object.keys(PORTS) as ServiceName[]) {
     if (stopping) return;
@@ -25,6 +32,7 @@ async function main(): Promise<void> {
       databaseUrl: servers.databaseUrl,
       namespace,
       port: PORTS[name],
+      ...(users ? { env: { NATS_USER: users[name].user, NATS_PASSWORD: users[name].password } } : {}),
       tls: pki,
       inheritOutput: true,
       detached: true,
@@ -43,6 +51,12 @@ async function main(): Promise<void> {
       `Proof-of-Trust is running (namespace "${namespace}")`,
       ...running.map((service) => `  ${service.name.padEnd(width)}grpc ${service.grpcAddress}`),
       `  ${"NATS".padEnd(width)}${servers.natsUrl}`,
+      ...(users
+        ? [
+            `  ${"".padEnd(width)}users ${users.reader.user} (read-only), ${users.admin.user} (admin), one per service;`,
+            `  ${"".padEnd(width)}passwords in ${join(repoRoot(), ".pot", "nats-users.json")} (e.g. NATS_USER=${users.reader.user} NATS_PASSWORD=... npx pot events tail)`,
+          ]
+        : []),
       `  ${"PostgreSQL".padEnd(width)}${servers.databaseUrl}`,
       `  ${"TLS".padEnd(width)}mutual TLS; CA and client certificates (operator, platform, readonly) in ${pki.dir}`,
       servers.started.length > 0

@@ -3,7 +3,14 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { after, before, describe, test } from "node:test";
 import { answers, probePostgres } from "./probes.js";
-import { createTestDatabase, deleteNamespace, ensureServers, uniqueNamespace, type Servers } from "./index.js";
+import {
+  createTestDatabase,
+  deleteNamespace,
+  ensureServers,
+  sealNetworkStreams,
+  uniqueNamespace,
+  type Servers,
+} from "./index.js";
 
 let servers: Servers;
 before(async () => {
@@ -73,6 +80,27 @@ describe("deleteNamespace", () => {
       await deleteNamespace(servers.natsUrl, other); // nothing left: a no-op
     } finally {
       await nc.close();
+    }
+  });
+});
+
+describe("sealNetworkStreams", () => {
+  test("turns on deny_purge and deny_delete on a network's existing streams (npm start, as the admin), once", async () => {
+    const namespace = uniqueNamespace();
+    const nc = await connect({ servers: servers.natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const name = `${namespace.toUpperCase()}_IDENTITY`;
+      await jsm.streams.add({ name, subjects: [`${namespace}.identity.>`], deny_purge: false, deny_delete: false });
+      assert.deepEqual(await sealNetworkStreams(servers.natsUrl, namespace), [name]);
+      const { config } = await jsm.streams.info(name);
+      assert.equal(config.deny_purge, true);
+      assert.equal(config.deny_delete, true);
+      await assert.rejects(jsm.streams.purge(name), /purge not permitted/);
+      assert.deepEqual(await sealNetworkStreams(servers.natsUrl, namespace), [], "nothing left to seal");
+    } finally {
+      await nc.close();
+      await deleteNamespace(servers.natsUrl, namespace);
     }
   });
 });

@@ -78,3 +78,36 @@ async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Pr
     await client.end();
   }
 }
+
+/**
+ * Turns on deny_purge and deny_delete on the network's existing streams, as a NATS user allowed to
+ * update streams (the admin): a service's own user may only create its stream, so a stream made
+ * before these settings existed is sealed here (`npm start` does it before starting the services).
+ * Returns the streams it updated.
+ */
+export async function sealNetworkStreams(
+  natsUrl: string,
+  namespace: string,
+  as?: { readonly user: string; readonly password: string },
+): Promise<string[]> {
+  if (!NAMESPACE.test(namespace)) throw new Error(`namespace '${namespace}' is invalid: it must match ${NAMESPACE}`);
+  const nc = await connect({
+    servers: natsUrl,
+    reconnect: false,
+    ...(as ? { user: as.user, pass: as.password } : {}),
+  });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const sealed: string[] = [];
+    for (const service of ["identity", "matchmaker", "adjudicator"]) {
+      const name = `${namespace.toUpperCase()}_${service.toUpperCase()}`;
+      const info = await jsm.streams.info(name).catch(() => undefined);
+      if (info === undefined || (info.config.deny_purge && info.config.deny_delete)) continue;
+      await jsm.streams.update(name, { ...info.config, deny_purge: true, deny_delete: true });
+      sealed.push(name);
+    }
+    return sealed;
+  } finally {
+    await nc.close();
+  }
+}

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { silentLogger, type Logger } from "./logger.js";
 import type { ServiceName } from "./naming.js";
+import { natsConnectOptions, natsInboxPrefix, type NatsCredentials } from "./nats-connection.js";
 
 /** The time every decision reads, in epoch milliseconds. */
 export interface Clock {
@@ -58,6 +59,7 @@ export function controlledClock(nc: NatsConnection, subject: string, logger: Log
  * A service's connection to NATS and the clock its decisions read. The connection reconnects for as
  * long as it takes (a NATS node restarting or failing over must not end the service) and builds no
  * Error per request (the client's async traces capture a stack for every request and publish).
+ * Credentials in a server URL are used and taken out of it.
  */
 export async function connectService(options: {
   readonly servers: string[];
@@ -65,9 +67,13 @@ export async function connectService(options: {
   readonly service: ServiceName;
   readonly clock: "system" | "controlled";
   readonly logger?: Logger;
+  /** The service's NATS user (NATS_USER/NATS_PASSWORD, NATS_CREDS, or in the URL); none on an open server. */
+  readonly credentials?: NatsCredentials;
 }): Promise<{ nc: NatsConnection; clock: Clock }> {
   const nc = await connect({
-    servers: options.servers,
+    ...natsConnectOptions(options.servers.join(","), options.credentials),
+    // The service's user may subscribe only under its own inbox prefix (see natsPermissions).
+    inboxPrefix: natsInboxPrefix(options.namespace, options.service),
     name: `${options.namespace}-${options.service}`,
     maxReconnectAttempts: -1,
     noAsyncTraces: true,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { deleteNamespace, ensureServers, uniqueNamespace, type Servers } from "@pot/devenv";
+import { SponsorRegistered } from "@pot/contracts";
 import { AlreadyExistsError, ConcurrencyError, IllegalStateError } from "@pot/mechanism";
 import { AggregateRepository, type AggregateType } from "./aggregate-repository.js";
 import { envelopeOf, EventStore } from "./event-store.js";
@@ -28,7 +29,10 @@ after(async () => {
 
 function registration(subject: string, id: string, name: string) {
   return envelopeOf({
-    event: { $case: "sponsorRegistered", value: { memberId: name, publicKey: new Uint8Array(32) } },
+    event: {
+      $case: "sponsorRegistered",
+      value: SponsorRegistered.fromPartial({ memberId: name, publicKey: new Uint8Array(32) }),
+    },
     subject,
     eventId: id,
     causationId: id,
@@ -43,7 +47,10 @@ const names: AggregateType<string[], string> = {
   initial: () => [],
   evolve: (state, event) => [...state, event],
   fromWire: (envelope) => (envelope.event?.$case === "sponsorRegistered" ? envelope.event.value.memberId : undefined),
-  toWire: (event) => ({ $case: "sponsorRegistered", value: { memberId: event, publicKey: new Uint8Array(32) } }),
+  toWire: (event) => ({
+    $case: "sponsorRegistered",
+    value: SponsorRegistered.fromPartial({ memberId: event, publicKey: new Uint8Array(32) }),
+  }),
 };
 
 describe("EventStore on JetStream", () => {
@@ -151,6 +158,25 @@ describe("EventStore on JetStream", () => {
     const info = await ensureEventStream(store.jsm, { name: store.names.stream, subjects: [store.names.all] });
     assert.equal(info.config.duplicate_window, 120_000 * 1_000_000);
     assert.equal(info.config.deny_delete, true);
+    assert.equal(info.config.deny_purge, true);
+    await assert.rejects(store.jsm.streams.purge(store.names.stream), /purge not permitted/);
+  });
+
+  test("a stream made before deny_purge existed is updated to deny purge and message deletion; deleting it whole still works", async () => {
+    const old = streamNames(namespace, "matchmaker");
+    await store.jsm.streams.add({
+      name: old.stream,
+      subjects: [old.all],
+      deny_purge: false,
+      deny_delete: false,
+      allow_direct: true,
+    });
+    const info = await ensureEventStream(store.jsm, { name: old.stream, subjects: [old.all] });
+    assert.equal(info.config.deny_purge, true);
+    assert.equal(info.config.deny_delete, true);
+    await assert.rejects(store.jsm.streams.purge(old.stream), /purge not permitted/);
+    // Tests' cleanup (deleteNamespace) deletes whole streams: that is not message deletion.
+    assert.equal(await store.jsm.streams.delete(old.stream), true);
   });
 });
 

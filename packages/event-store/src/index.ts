@@ -9,4 +9,5 @@ export * from "./reactor.js";
 export * from "./deferred.js";
 export * from "./clock.js";
 export { observeConsumer, type ConsumerTelemetry } from "./telemetry.js";
+export * from "./nats-connection.js";
 export * from "./request-digest.js";

@@ -24,8 +24,18 @@ export interface EventStreamOptions {
 }
 
 /**
- * Creates or updates an event stream, then reads it back and checks that the server applied every
- * setting we rely on: a server that silently ignores one (an older version, a limit) must not run.
+ * Creates the event stream, or updates it when a setting we rely on differs, then reads it back and
+ * checks that the server applied every one: a server that silently ignores one (an older version, a
+ * limit) must not run.
+ *
+ * Streams deny purging and deleting messages (`deny_purge`, `deny_delete`): an event log is only
+ * appended to. The server lets an update turn these on but never off again. Deleting a whole
+ * stream (tests' cleanup, by a user allowed to) is still possible.
+ *
+ * A stream that exists with the right settings is left alone, so a service whose NATS user may only
+ * create its stream (not update it) starts. When an update is needed and the user may not make it,
+ * the error says so: the NATS admin applies it (`ensureEventStream` with the admin's connection,
+ * e.g. `npm start` does before starting the services).
  */
 export async function ensureEventStream(jsm: JetStreamManager, options: EventStreamOptions): Promise<StreamInfo> {
   const wanted: Partial<StreamConfig> & { name: string } = {
@@ -42,19 +52,39 @@ export async function ensureEventStream(jsm: JetStreamManager, options: EventStr
     duplicate_window: (options.duplicateWindowMs ?? 120_000) * 1_000_000,
     allow_direct: true,
     deny_delete: true,
-    deny_purge: false,
+    deny_purge: true,
   };
-  let info: StreamInfo;
+  let info: StreamInfo | undefined;
   try {
-    await jsm.streams.info(options.name);
-    info = await jsm.streams.update(options.name, wanted);
+    info = await jsm.streams.info(options.name);
   } catch (error) {
     if (!isJetStreamNotFound(error)) throw error;
+  }
+  if (info === undefined) {
     info = await jsm.streams.add(wanted);
+  } else if (mismatchesOf(info, wanted).length > 0) {
+    try {
+      await jsm.streams.update(options.name, wanted);
+    } catch (error) {
+      if (!isPermissionViolation(error)) throw error;
+      throw new Error(
+        `stream ${options.name} needs an update (${mismatchesOf(info, wanted).join("; ")}) that this NATS user may not make: ` +
+          "have the NATS admin apply it (npm start does; see docs/security.md)",
+        { cause: error },
+      );
+    }
   }
   info = await jsm.streams.info(options.name);
+  const mismatches = mismatchesOf(info, wanted);
+  if (mismatches.length > 0) {
+    throw new Error(`stream ${options.name} does not have the settings it needs: ${mismatches.join("; ")}`);
+  }
+  return info;
+}
+
+function mismatchesOf(info: StreamInfo, wanted: Partial<StreamConfig>): string[] {
   const config = info.config;
-  const mismatches = compare(
+  return compare(
     {
       subjects: [...(config.subjects ?? [])].sort(),
       retention: config.retention,
@@ -65,6 +95,7 @@ export async function ensureEventStream(jsm: JetStreamManager, options: EventStr
       max_age: config.max_age,
       allow_direct: config.allow_direct,
       deny_delete: config.deny_delete,
+      deny_purge: config.deny_purge,
     },
     {
       subjects: [...(wanted.subjects ?? [])].sort(),
@@ -76,12 +107,17 @@ export async function ensureEventStream(jsm: JetStreamManager, options: EventStr
       max_age: wanted.max_age,
       allow_direct: wanted.allow_direct,
       deny_delete: wanted.deny_delete,
+      deny_purge: wanted.deny_purge,
     },
   );
-  if (mismatches.length > 0) {
-    throw new Error(`stream ${options.name} does not have the settings it needs: ${mismatches.join("; ")}`);
+}
+
+/** The server refused a request for lack of permission (the client reports it as a permissions error). */
+export function isPermissionViolation(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (/permissions? violation/i.test(e.message) || e.name === "PermissionViolationError") return true;
   }
-  return info;
+  return false;
 }
 
 export interface DurableConsumerOptions {

@@ -3,7 +3,7 @@
  * nowhere else. `name` is a class field so it survives minification and structured logging.
  */
 export type PotErrorCode =
-  "validation" | "illegal-state" | "not-found" | "permission" | "concurrency" | "already-exists";
+  "validation" | "illegal-state" | "not-found" | "permission" | "concurrency" | "already-exists" | "exhausted";
 
 export abstract class PotError extends Error {
   abstract readonly code: PotErrorCode;
@@ -48,6 +48,15 @@ export class ConcurrencyError extends PotError {
 export class AlreadyExistsError extends PotError {
   override readonly name = "AlreadyExistsError";
   readonly code = "already-exists" as const;
+}
+
+/**
+ * A per-member allowance of the policy is used up (a quota or cap over a window, or a count of things
+ * in flight); the message names the rule and says when the act will be allowed again.
+ */
+export class ExhaustedError extends PotError {
+  override readonly name = "ExhaustedError";
+  readonly code = "exhausted" as const;
 }
 
 export function isPotError(error: unknown): error is PotError {

@@ -42,6 +42,31 @@ export interface GrowthRules {
   readonly pendingProposalCap: number;
 }
 
+/**
+ * A target admission rate: the admission stake period is retargeted at the end of every interval, like a
+ * difficulty adjustment with a bounded step, from the admissions the interval saw (the adjudicator's
+ * StakePeriodRetargeted events; see retargetStakePeriod in @pot/adjudicator). admissionsPerInterval 0
+ * turns it off (NO_RATE_TARGET, what a policy published before rate targets existed decodes to).
+ */
+export interface RateTarget {
+  /** Target sponsored admissions (games over an admission both sponsors cooperated in) per interval. */
+  readonly admissionsPerInterval: number;
+  /** Intervals are [k·intervalMs, (k+1)·intervalMs) of Unix time. */
+  readonly intervalMs: number;
+  /** The largest change per interval: the new period is within old ÷ (1 + p/100) and old × (1 + p/100). */
+  readonly maxStepPercent: number;
+  readonly minStakePeriodMs: number;
+  readonly maxStakePeriodMs: number;
+}
+
+export const NO_RATE_TARGET: RateTarget = {
+  admissionsPerInterval: 0,
+  intervalMs: 0,
+  maxStepPercent: 0,
+  minStakePeriodMs: 0,
+  maxStakePeriodMs: 0,
+};
+
 export interface Policy {
   readonly version: number;
   readonly admission: GameRules;
@@ -51,6 +76,8 @@ export interface Policy {
   readonly creditTtlMs: number;
   readonly exclusionSponsorPenaltyMs: number;
   readonly growth: GrowthRules;
+  /** Off (NO_RATE_TARGET) unless the operator sets a target admission rate. */
+  readonly rateTarget: RateTarget;
 }
 
 /** Every growth rule off: how a policy published before growth rules existed decides. */
@@ -101,6 +128,8 @@ export const DEFAULT_POLICY: Policy = {
     creditCapWindowMs: 30 * DAY,
     pendingProposalCap: 3,
   },
+  // The stake period stays what the operator set; a policy opts in to rate targeting.
+  rateTarget: NO_RATE_TARGET,
 };
 
 export const ACTION_KIND_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -157,8 +186,60 @@ export function validatePolicy(policy: Policy, options: ValidateOptions = {}): v
       "must be at least the admission stake period, or two friends could mint members in a loop",
     );
   }
+  validateRateTarget(policy);
   if (options.acceptLegacyGrowth && isLegacyGrowth(policy.growth)) return;
   validateGrowth(policy);
+}
+
+export const MAX_STEP_PERCENT = 300;
+const MIN_RETARGET_INTERVAL_MS = 1_000;
+const MIN_RETARGETED_STAKE_MS = 1_000;
+
+/**
+ * A rate target retargets the admission stake period within [min, max]: the policy's own stake period
+ * (where retargeting starts) lies in it, and the pair cool-down covers the longest stake period, as it
+ * must cover the stake period (two friends could otherwise mint members in a loop).
+ */
+function validateRateTarget(policy: Policy): void {
+  const target = policy.rateTarget;
+  const at = "policy.rate_target";
+  if (target.admissionsPerInterval === 0) {
+    const stray = (Object.keys(NO_RATE_TARGET) as (keyof RateTarget)[]).find((key) => target[key] !== 0);
+    if (stray) {
+      throw new ValidationError(
+        `${at}.admissions_per_interval`,
+        "is 0 (rate targeting off) while other rate_target fields are set: set a target, or clear them",
+      );
+    }
+    return;
+  }
+  count(`${at}.admissions_per_interval`, target.admissionsPerInterval);
+  period(`${at}.interval_ms`, target.intervalMs, MIN_RETARGET_INTERVAL_MS);
+  if (
+    !Number.isInteger(target.maxStepPercent) ||
+    target.maxStepPercent < 1 ||
+    target.maxStepPercent > MAX_STEP_PERCENT
+  ) {
+    throw new ValidationError(`${at}.max_step_percent`, `must be a whole number from 1 to ${MAX_STEP_PERCENT}`);
+  }
+  period(`${at}.min_stake_period_ms`, target.minStakePeriodMs, MIN_RETARGETED_STAKE_MS);
+  period(`${at}.max_stake_period_ms`, target.maxStakePeriodMs, MIN_RETARGETED_STAKE_MS);
+  if (target.minStakePeriodMs > target.maxStakePeriodMs) {
+    throw new ValidationError(`${at}.min_stake_period_ms`, "must not exceed max_stake_period_ms");
+  }
+  const stake = policy.admission.stakePeriodMs;
+  if (stake < target.minStakePeriodMs || stake > target.maxStakePeriodMs) {
+    throw new ValidationError(
+      "policy.admission.stake_period_ms",
+      `must lie within rate_target's [min_stake_period_ms, max_stake_period_ms] (${target.minStakePeriodMs}-${target.maxStakePeriodMs} ms): retargeting starts from it`,
+    );
+  }
+  if (policy.pairCooldownMs < target.maxStakePeriodMs) {
+    throw new ValidationError(
+      "policy.pair_cooldown_ms",
+      "must be at least rate_target.max_stake_period_ms: the cool-down must cover the longest stake period, or two friends could mint members in a loop",
+    );
+  }
 }
 
 export function isLegacyGrowth(growth: GrowthRules): boolean {

@@ -2,3 +2,5 @@ export type { ServiceName, ReplayProgress, TableDigest, ReplayResult, VerifyMism
 export { replay } from "./replay.js";
 export { digestTables } from "./digest.js";
 export { verify } from "./verify.js";
+export { natsConnectOptions, natsInboxPrefix, type NatsCredentials } from "@pot/event-store";
+export { dropServiceRoles, provisionServiceRoles, urlAsRole, type ServiceRoles } from "@pot/projections";

@@ -3,7 +3,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { sql, type Kysely } from "kysely";
 import pg from "pg";
-import { silentLogger, type Logger } from "@pot/event-store";
+import { natsConnectOptions, natsInboxPrefix, silentLogger, type Logger } from "@pot/event-store";
 import {
   openDatabase,
   projectionSource,
@@ -78,7 +78,11 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       maxConnections: 2,
     });
     const indexes = await dropSecondaryIndexes(admin, fresh);
-    nc = await connect({ servers: options.natsUrl, name: `${options.namespace}-replay-${options.service}` });
+    nc = await connect({
+      ...natsConnectOptions(options.natsUrl, options.natsCredentials),
+      inboxPrefix: natsInboxPrefix(options.namespace, "reader"),
+      name: `${options.namespace}-replay-${options.service}`,
+    });
     const js = jetstream(nc);
     const progress = throttledProgress(options, builds, started);
     for (const entry of models.projections) {

@@ -1,4 +1,4 @@
-import type { Logger } from "@pot/event-store";
+import type { Logger, NatsCredentials } from "@pot/event-store";
 
 export type ServiceName = "identity" | "matchmaker" | "adjudicator";
 
@@ -32,6 +32,8 @@ export interface ReplayResult {
 
 export interface ReplayOptions {
   natsUrl: string;
+  /** A NATS user that may read the stream and create consumers (the admin, or the reader). */
+  natsCredentials?: NatsCredentials;
   databaseUrl: string;
   namespace: string;
   service: ServiceName;
@@ -40,6 +42,8 @@ export interface ReplayOptions {
 }
 
 export interface VerifyMismatch {
+  /** The stream the event is on; the adjudicator's when absent. */
+  stream?: string;
   /** Stream sequence of the event that does not check out. */
   seq: number;
   /** The game it belongs to ("" for a policy event). */
@@ -50,7 +54,11 @@ export interface VerifyMismatch {
 export interface VerifyResult {
   /** Events read from the adjudicator's stream. */
   events: number;
+  /** Events read from the identity and matchmaker streams for the cross-check. */
+  crossChecked?: number;
   /** Games started on it. */
   games: number;
+  /** Stake-period retargets re-derived (rate targeting). */
+  retargets: number;
   mismatches: VerifyMismatch[];
 }

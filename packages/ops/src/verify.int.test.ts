@@ -154,7 +154,10 @@ describe("verify", () => {
     servers = await ensureServers();
     nc = await connect({ servers: servers.natsUrl });
     store = await EventStore.open(nc, streamNames(namespace, "adjudicator"), { storage: "memory" });
-    await append(store.subject("policy", "network"), policyAggregate.toWire({ type: "PolicyPublished", policy }));
+    await append(
+      store.subject("policy", "network"),
+      policyAggregate.toWire({ type: "PolicyPublished", policy, publishedAt: t }),
+    );
     // Games played by the rules: every outcome of the moves, a no-show, a cancellation.
     for (const moves of [
       ["cooperate", "cooperate"],
@@ -271,5 +274,68 @@ describe("verify", () => {
     assert.match(signature!, /refused by the decider: signature does not verify/);
     assert.match(version!, /policy version 7, which was never published/);
     assert.match(nonce!, /do not open the commitment/);
+  });
+
+  test("stake-period retargets are recounted from the log and recomputed: a wrong count or period is reported", async () => {
+    const target = {
+      admissionsPerInterval: 1,
+      intervalMs: DAY,
+      maxStepPercent: 50,
+      minStakePeriodMs: DAY / 24,
+      maxStakePeriodMs: 14 * DAY,
+    };
+    const targeted: Policy = { ...policy, version: 2, rateTarget: target };
+    const policySubject = store.subject("policy", "network");
+    const from = await append(
+      policySubject,
+      policyAggregate.toWire({ type: "PolicyPublished", policy: targeted, publishedAt: t }),
+    );
+    // One admission, both cooperating, inside the first whole day after the publication.
+    const day = Math.ceil(t / DAY);
+    t = day * DAY + 3_600_000;
+    const candidate = generateKeyPair().publicKey;
+    const admitted = new Game(player(), player(), {
+      type: "admission",
+      candidatePublicKey: candidate,
+      agreementVersion: 1,
+      agreementHash: new Uint8Array(32),
+      consentProposalId: randomUUID(),
+      consentControllerId: "",
+      consentExpiresAtMs: t + DAY,
+      consentSignature: new Uint8Array(64),
+    });
+    await admitted.record(admitted.start(targeted));
+    await admitted.record(admitted.commit(admitted.a, "cooperate"));
+    await admitted.record(admitted.commit(admitted.b, "cooperate"));
+    await admitted.record(admitted.reveal(admitted.a));
+    const resolvedSeqs = await admitted.record(admitted.reveal(admitted.b));
+    const retarget = (interval: number, admissions: number, oldMs: number, newMs: number, throughSeq: number) =>
+      policyAggregate.toWire({
+        type: "StakePeriodRetargeted",
+        policyVersion: 2,
+        interval,
+        intervalStartMs: interval * DAY,
+        intervalEndMs: (interval + 1) * DAY,
+        admissions,
+        targetAdmissions: 1,
+        oldStakePeriodMs: oldMs,
+        newStakePeriodMs: newMs,
+        throughSeq,
+      });
+    t = (day + 2) * DAY;
+    // Right: one admission against a target of one keeps 7 d. Forged: a count the log does not have,
+    // and a period the rule does not give for it (5 admissions: 7 d × 1.5 = 10.5 d, not 1 d).
+    await append(policySubject, retarget(day, 1, 7 * DAY, 7 * DAY, resolvedSeqs.at(-1)!));
+    const forged = await append(policySubject, retarget(day + 1, 5, 7 * DAY, DAY, resolvedSeqs.at(-1)! + 1));
+
+    const result = await verify({ natsUrl: servers.natsUrl, namespace, networkId: NETWORK });
+    const mine = result.mismatches.filter((m) => m.seq > from);
+    assert.deepEqual(
+      mine.map((m) => m.seq),
+      [forged, forged],
+    );
+    assert.match(mine[0]!.problem, /counted 5 admissions; the log has 0 through sequence/);
+    assert.match(mine[1]!.problem, /newStakePeriodMs is 86400000, the decider derives 907200000/);
+    assert.equal(result.retargets, 2);
   });
 });

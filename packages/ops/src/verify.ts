@@ -5,13 +5,27 @@ import {
   evolveGame,
   gameEventFromWire,
   initialGameState,
+  decidePolicy,
+  evolvePolicy,
+  initialPolicyState,
   policyAggregate,
+  type PolicyEvent,
+  type PolicyState,
   type GameEvent,
   type GameState,
 } from "@pot/adjudicator";
 import type { Envelope } from "@pot/contracts";
-import { aggregateIdOf, decodeEnvelope, eventTypeName, streamNames } from "@pot/event-store";
+import {
+  aggregateIdOf,
+  decodeEnvelope,
+  eventTypeName,
+  natsConnectOptions,
+  natsInboxPrefix,
+  streamNames,
+  type NatsCredentials,
+} from "@pot/event-store";
 import { memberIdOf, validatePolicy, type Policy } from "@pot/mechanism";
+import { CrossCheck } from "./cross-check.js";
 import { StreamReader } from "./stream-reader.js";
 import type { VerifyMismatch, VerifyResult } from "./types.js";
 
@@ -26,19 +40,30 @@ const PROGRESS_EVERY = 1_000;
  * outcome and effects (credits, suspensions, admission, grant). Whatever the decider would not
  * have produced exactly is reported, as is any policy version published out of order or invalid.
  * Signatures are checked for network `networkId` (the network id named at genesis).
+ *
+ * Then the identity and matchmaker streams are read and the three are cross-checked (CrossCheck):
+ * a game the matchmaker never opened, credits or admissions no resolution or redeemed credit
+ * justifies, are reported with the stream they are on.
  */
 export async function verify(options: {
   natsUrl: string;
+  /** A NATS user that may read the streams (the reader); none on a server without authorization. */
+  natsCredentials?: NatsCredentials;
   namespace: string;
   networkId: string;
   onProgress?: (p: { events: number }) => void;
 }): Promise<VerifyResult> {
-  const nc = await connect({ servers: options.natsUrl, name: `${options.namespace}-verify` });
+  const nc = await connect({
+    ...natsConnectOptions(options.natsUrl, options.natsCredentials),
+    inboxPrefix: natsInboxPrefix(options.namespace, "reader"),
+    name: `${options.namespace}-verify`,
+  });
   let reader: StreamReader | undefined;
   try {
     const names = streamNames(options.namespace, "adjudicator");
     const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
     const audit = new Audit(options.networkId);
+    const cross = new CrossCheck();
     reader = await StreamReader.open(jetstream(nc), names.stream);
     let events = 0;
     let reported = 0;
@@ -46,7 +71,8 @@ export async function verify(options: {
       const { messages, caughtUp } = await reader.takeRaw(BATCH, 100);
       for (const message of messages) {
         if (message.seq > last) break;
-        audit.check(message.seq, message.subject, message.data);
+        const envelope = audit.check(message.seq, message.subject, message.data);
+        if (envelope) cross.add("adjudicator", message.seq, envelope);
         events++;
       }
       if (events - reported >= PROGRESS_EVERY) {
@@ -56,7 +82,57 @@ export async function verify(options: {
       if (messages.length === 0 && caughtUp) break;
     }
     options.onProgress?.({ events });
-    return { events, games: audit.games, mismatches: audit.mismatches };
+    await reader.close();
+    reader = undefined;
+    // The cross-check needs all three streams: a network whose identity or matchmaker stream does
+    // not exist (an adjudicator log on its own, e.g. an export) is audited on its own.
+    const jsm = await jetstreamManager(nc);
+    const lasts = await Promise.all(
+      (["identity", "matchmaker"] as const).map((service) =>
+        jsm.streams
+          .info(streamNames(options.namespace, service).stream)
+          .then((info) => info.state.last_seq)
+          .catch(() => undefined),
+      ),
+    );
+    if (lasts.includes(undefined)) {
+      return { events, games: audit.games, retargets: audit.retargets, mismatches: audit.mismatches };
+    }
+    let crossChecked = 0;
+    for (const [index, service] of (["identity", "matchmaker"] as const).entries()) {
+      const stream = streamNames(options.namespace, service).stream;
+      const until = lasts[index] ?? 0;
+      if (until === 0) continue;
+      reader = await StreamReader.open(jetstream(nc), stream);
+      for (let at = 0; at < until;) {
+        const { messages, caughtUp } = await reader.takeRaw(BATCH, 100);
+        for (const message of messages) {
+          if (message.seq > until) break;
+          at = message.seq;
+          crossChecked++;
+          try {
+            cross.add(service, message.seq, decodeEnvelope(message.data));
+          } catch (error) {
+            audit.mismatches.push({
+              stream: service,
+              seq: message.seq,
+              gameId: aggregateIdOf(message.subject),
+              problem: `undecodable message: ${(error as Error).message}`,
+            });
+          }
+        }
+        if (messages.length === 0 && caughtUp) break;
+      }
+      await reader.close();
+      reader = undefined;
+    }
+    return {
+      events,
+      crossChecked,
+      games: audit.games,
+      retargets: audit.retargets,
+      mismatches: [...audit.mismatches, ...cross.finish()],
+    };
   } finally {
     await reader?.close().catch(() => undefined);
     await nc.close();
@@ -69,25 +145,39 @@ class Audit {
   games = 0;
   readonly mismatches: VerifyMismatch[] = [];
   private readonly policies: Policy[] = [];
+  /** The policy aggregate replayed, to re-derive every retarget of the stake period. */
+  private policyState: PolicyState = initialPolicyState;
+  /** Sponsored admissions decided so far (stream sequence, resolution time), which retargets count. */
+  private readonly admissions: { seq: number; resolvedAt: number }[] = [];
+  retargets = 0;
   /** Games in play. A resolved game needs no state: nothing may follow its resolution. */
   private readonly open = new Map<string, GameState>();
   private readonly resolved = new Set<string>();
 
   constructor(private readonly networkId: string) {}
 
-  check(seq: number, subject: string, data: Uint8Array): void {
+  /** Checks one message; returns its envelope when it could be decoded. */
+  check(seq: number, subject: string, data: Uint8Array): Envelope | undefined {
     this.position = seq;
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(data);
     } catch (error) {
-      return this.report(seq, aggregateIdOf(subject), `undecodable message: ${(error as Error).message}`);
+      this.report(seq, aggregateIdOf(subject), `undecodable message: ${(error as Error).message}`);
+      return undefined;
     }
+    this.checkEnvelope(seq, subject, envelope);
+    return envelope;
+  }
+
+  private checkEnvelope(seq: number, subject: string, envelope: Envelope): void {
     const body = envelope.event!;
     if (envelope.type !== eventTypeName(body.$case)) {
       this.report(seq, envelope.aggregateId, `envelope type ${envelope.type} does not match its ${body.$case} body`);
     }
-    if (body.$case === "policyPublished") return this.checkPolicy(seq, envelope);
+    if (body.$case === "policyPublished" || body.$case === "stakePeriodRetargeted") {
+      return this.checkPolicy(seq, envelope);
+    }
     let event: GameEvent | undefined;
     try {
       event = gameEventFromWire(envelope);
@@ -102,6 +192,8 @@ class Audit {
   private checkPolicy(seq: number, envelope: Envelope): void {
     const event = policyAggregate.fromWire(envelope);
     if (!event) return;
+    if (event.type === "StakePeriodRetargeted") return this.checkRetarget(seq, event);
+    this.policyState = evolvePolicy(this.policyState, event);
     const { policy } = event;
     if (policy.version !== this.policies.length + 1) {
       this.report(seq, "", `policy version ${policy.version} published after version ${this.policies.length}`);
@@ -115,6 +207,45 @@ class Audit {
     this.policies[policy.version - 1] = policy;
   }
 
+  /**
+   * A retarget is re-derived: the admissions it counted are recounted from the resolutions on the log
+   * (admission games both sponsors cooperated in, resolved within the interval, up to its through_seq),
+   * and the new stake period is recomputed by the pure decider from the policy state before it.
+   */
+  private checkRetarget(seq: number, event: Extract<PolicyEvent, { type: "StakePeriodRetargeted" }>): void {
+    const recounted = this.admissions.filter(
+      (a) => a.seq <= event.throughSeq && a.resolvedAt >= event.intervalStartMs && a.resolvedAt < event.intervalEndMs,
+    ).length;
+    if (recounted !== event.admissions) {
+      this.report(
+        seq,
+        "",
+        `StakePeriodRetargeted of interval ${event.interval} counted ${event.admissions} admissions; the log has ${recounted} through sequence ${event.throughSeq}`,
+      );
+    }
+    let expected: PolicyEvent[];
+    try {
+      expected = decidePolicy(
+        {
+          type: "RetargetStakePeriod",
+          policyVersion: event.policyVersion,
+          interval: event.interval,
+          admissions: event.admissions,
+          throughSeq: event.throughSeq,
+          now: event.intervalEndMs,
+        },
+        this.policyState,
+      );
+    } catch (error) {
+      this.report(seq, "", `StakePeriodRetargeted refused by the decider: ${(error as Error).message}`);
+      return;
+    }
+    const problem = difference(event, expected);
+    if (problem) this.report(seq, "", problem);
+    this.policyState = evolvePolicy(this.policyState, event);
+    this.retargets++;
+  }
+
   private checkGame(seq: number, subject: string, event: GameEvent): void {
     const { gameId } = event;
     if (aggregateIdOf(subject) !== gameId) {
@@ -126,6 +257,9 @@ class Audit {
     const problem = this.recheck(state, event);
     if (problem) this.report(seq, gameId, problem);
     if (event.type === "GameResolved") {
+      if (event.action.type === "admission" && event.outcome === "both-cooperated") {
+        this.admissions.push({ seq, resolvedAt: event.resolvedAt });
+      }
       this.open.delete(gameId);
       this.resolved.add(gameId);
     } else {
@@ -214,7 +348,7 @@ class Audit {
 }
 
 /** Undefined when `expected` is exactly [`event`]; otherwise what differs. */
-function difference(event: GameEvent, expected: readonly GameEvent[]): string | undefined {
+function difference<E extends { type: string }>(event: E, expected: readonly E[]): string | undefined {
   const [first] = expected;
   if (!first) return `${event.type} was not due: the decider derives nothing from the game's history at that time`;
   if (expected.length > 1 || first.type !== event.type) {

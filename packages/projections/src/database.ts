@@ -6,7 +6,13 @@ import { CHECKPOINT_TABLE } from "./checkpoint.table.js";
 import { messageOf } from "./errors.js";
 
 export interface Database<DB> {
+  /** The writer: the projections (and migrations) use it. */
   readonly db: Kysely<DB>;
+  /**
+   * The query path's connection: `queryUrl`'s role (one that may only read the schema) in
+   * read-only transactions; the writer's pool in read-only transactions when no `queryUrl` is set.
+   */
+  readonly queryDb: Kysely<DB>;
   readonly pool: pg.Pool;
   readonly schema: string;
   close(): Promise<void>;
@@ -20,6 +26,10 @@ export interface OpenDatabaseOptions {
   readonly migrations: Record<string, Migration>;
   readonly logger?: Logger;
   readonly maxConnections?: number;
+  /** DATABASE_QUERY_URL: the read-only role the queries connect as (docs/security.md). */
+  readonly queryUrl?: string;
+  /** Connections of the query pool (default: maxConnections). */
+  readonly maxQueryConnections?: number;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -48,8 +58,21 @@ export async function openDatabase<DB>(options: OpenDatabaseOptions): Promise<Da
     client.on("error", (error) => logger.debug({ err: error, schema }, "Postgres connection failed")),
   );
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  // The query path: its own pool, every transaction read-only (and, with a queryUrl, a role that
+  // holds no write privilege at all, which is the boundary; read-only transactions are a second line).
+  const queryPool = new pg.Pool({
+    connectionString: options.queryUrl ?? options.url,
+    max: options.maxQueryConnections ?? options.maxConnections ?? 10,
+    options: `-c search_path=${schema} -c default_transaction_read_only=on`,
+    connectionTimeoutMillis: 10_000,
+  });
+  queryPool.on("error", (error) => logger.warn({ err: error, schema }, "idle Postgres query connection failed"));
+  queryPool.on("connect", (client) =>
+    client.on("error", (error) => logger.debug({ err: error, schema }, "Postgres query connection failed")),
+  );
+  const queryDb = new Kysely<DB>({ dialect: new PostgresDialect({ pool: queryPool }) });
   let closing: Promise<void> | undefined;
-  const close = () => (closing ??= db.destroy());
+  const close = () => (closing ??= Promise.all([db.destroy(), queryDb.destroy()]).then(() => undefined));
 
   try {
     await sql`select 1`.execute(db);
@@ -61,7 +84,12 @@ export async function openDatabase<DB>(options: OpenDatabaseOptions): Promise<Da
     await db.transaction().execute(async (trx) => {
       // Two processes opening the same schema at once would otherwise race on CREATE ... IF NOT EXISTS.
       await sql`select pg_advisory_xact_lock(hashtext(${`pot.schema.${schema}`}))`.execute(trx);
-      await trx.schema.createSchema(schema).ifNotExists().execute();
+      // A service's role owns its schema (made by provisionServiceRoles) but may not create schemas:
+      // CREATE SCHEMA IF NOT EXISTS checks that privilege even when the schema exists.
+      const { rows } = await sql<{
+        found: number;
+      }>`select 1 as found from pg_namespace where nspname = ${schema}`.execute(trx);
+      if (rows.length === 0) await trx.schema.createSchema(schema).execute();
       await trx.schema
         .withSchema(schema)
         .createTable(CHECKPOINT_TABLE)
@@ -89,7 +117,19 @@ export async function openDatabase<DB>(options: OpenDatabaseOptions): Promise<Da
   const applied = results.filter((result) => result.status === "Success").map((result) => result.migrationName);
   logger.info({ schema, applied }, applied.length > 0 ? "database migrated" : "database up to date");
 
-  return { db, pool, schema, close };
+  if (options.queryUrl !== undefined) {
+    try {
+      await sql`select 1`.execute(queryDb);
+    } catch (error) {
+      await close();
+      throw new Error(
+        `Cannot connect to Postgres for queries at ${describeUrl(options.queryUrl)} (DATABASE_QUERY_URL): ${messageOf(error)}.`,
+        { cause: error },
+      );
+    }
+  }
+
+  return { db, queryDb, pool, schema, close };
 }
 
 export function assertSchemaName(schema: string): string {

@@ -21,3 +21,4 @@ export {
 export { ConsistencyGate, SharedFetch, type ConsistencyGateOptions } from "./consistency.js";
 export { unnestRows, utcDay, writeTogether, type ColumnTypes } from "./unnest.js";
 export { sequenced, type Sequenced } from "./sequenced.js";
+export { dropServiceRoles, provisionServiceRoles, urlAsRole, type ServiceRoles } from "./roles.js";

@@ -22,7 +22,17 @@ export interface ServiceConfig {
   natsUrl: string;
   /** NATS_URL split into its servers, ready for the NATS client's `servers` option. */
   natsServers: string[];
+  /**
+   * The service's NATS user: NATS_USER and NATS_PASSWORD, or NATS_CREDS (a .creds file), or the
+   * user and password in NATS_URL. All unset on a server without authorization.
+   */
+  natsCredentials: { user?: string; password?: string; credsFile?: string };
   databaseUrl: string;
+  /**
+   * DATABASE_QUERY_URL: the role the gRPC queries connect as, one that may only read the service's
+   * schema (docs/security.md). Unset: queries use DATABASE_URL's role in read-only transactions.
+   */
+  databaseQueryUrl?: string;
   /** host:port the gRPC server binds; port 0 picks a free port. */
   grpcAddress: string;
   /** Prefix of every stream, consumer and schema name this deployment owns. */
@@ -105,7 +115,15 @@ export function readServiceConfig(env: Env, options: { defaultGrpcAddress: strin
   return {
     natsUrl,
     natsServers: natsUrl.split(","),
+    natsCredentials: {
+      ...optional("user", raw(env, "NATS_USER")),
+      ...optional("password", raw(env, "NATS_PASSWORD")),
+      ...optional("credsFile", raw(env, "NATS_CREDS")),
+    },
     databaseUrl: readUrl(env, "DATABASE_URL", SERVICE_CONFIG_DEFAULTS.databaseUrl, ["postgres:", "postgresql:"]),
+    ...(raw(env, "DATABASE_QUERY_URL") !== undefined
+      ? { databaseQueryUrl: readUrl(env, "DATABASE_QUERY_URL", "", ["postgres:", "postgresql:"]) }
+      : {}),
     grpcAddress: readAddress(env, "GRPC_ADDRESS", options.defaultGrpcAddress),
     namespace,
     networkId: readMatching(
@@ -161,6 +179,10 @@ export function readGrpcLimits(env: Env): GrpcLimits {
       max: 3_600_000,
     }),
   };
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 // Each reader treats an unset or empty variable as absent and uses the fallback, which is validated

@@ -19,6 +19,7 @@ describe("readServiceConfig", () => {
     assert.deepEqual(readServiceConfig({ GRPC_INSECURE: "true" }, defaults), {
       natsUrl: "nats://127.0.0.1:4222",
       natsServers: ["nats://127.0.0.1:4222"],
+      natsCredentials: {},
       databaseUrl: "postgres://postgres@127.0.0.1:5432/postgres",
       grpcAddress: "127.0.0.1:50061",
       namespace: "pot",
@@ -31,6 +32,16 @@ describe("readServiceConfig", () => {
       grpc: GRPC_LIMIT_DEFAULTS,
       grpcTransport: { mode: "insecure" },
     });
+  });
+
+  it("reads DATABASE_QUERY_URL, the query path's read-only role, and refuses a malformed one without echoing it", () => {
+    const url = "postgres://pot_identity_reader:secret@db:5432/pot";
+    assert.equal(readServiceConfig({ GRPC_INSECURE: "true", DATABASE_QUERY_URL: url }, defaults).databaseQueryUrl, url);
+    assert.equal(readServiceConfig({ GRPC_INSECURE: "true" }, defaults).databaseQueryUrl, undefined);
+    assert.throws(
+      () => readServiceConfig({ GRPC_INSECURE: "true", DATABASE_QUERY_URL: "mysql://u:secret@db/pot" }, defaults),
+      (error: Error) => /DATABASE_QUERY_URL/.test(error.message) && !error.message.includes("secret"),
+    );
   });
 
   it("treats empty variables as unset", () => {
@@ -51,6 +62,9 @@ describe("readServiceConfig", () => {
         SHUTDOWN_GRACE_MS: "2500",
         POT_CLOCK: "controlled",
         STREAM_REPLICAS: "3",
+        NATS_USER: "pot-identity",
+        NATS_PASSWORD: "pw2",
+        NATS_CREDS: "",
         CONSISTENCY_WAIT_MAX_MS: "2000",
         GRPC_MAX_RECEIVE_BYTES: "65536",
         GRPC_MAX_CONCURRENT_STREAMS: "32",
@@ -66,6 +80,7 @@ describe("readServiceConfig", () => {
     assert.deepEqual(config, {
       natsUrl: "nats://n1:4222,nats://user:pw@n2:4222,tls://n3:4222",
       natsServers: ["nats://n1:4222", "nats://user:pw@n2:4222", "tls://n3:4222"],
+      natsCredentials: { user: "pot-identity", password: "pw2" },
       databaseUrl: "postgresql://identity:secret@db.internal:5433/pot?sslmode=require",
       grpcAddress: "0.0.0.0:0",
       namespace: "test_42",

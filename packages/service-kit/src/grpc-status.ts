@@ -13,6 +13,7 @@ const statusByErrorCode: Record<PotErrorCode, status> = {
   permission: status.PERMISSION_DENIED,
   concurrency: status.ABORTED,
   "already-exists": status.ALREADY_EXISTS,
+  exhausted: status.RESOURCE_EXHAUSTED,
 };
 
 /**

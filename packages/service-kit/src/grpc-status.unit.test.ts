@@ -4,6 +4,7 @@ import { status } from "@grpc/grpc-js";
 import {
   AlreadyExistsError,
   ConcurrencyError,
+  ExhaustedError,
   IllegalStateError,
   NotFoundError,
   PermissionError,
@@ -19,6 +20,7 @@ describe("toGrpcStatus", () => {
     [new PermissionError("signature does not match the member's key"), status.PERMISSION_DENIED],
     [new ConcurrencyError("game g-1 changed"), status.ABORTED],
     [new AlreadyExistsError("member m-1 exists"), status.ALREADY_EXISTS],
+    [new ExhaustedError("member m-1 has 3 pending proposals"), status.RESOURCE_EXHAUSTED],
   ] as const;
 
   for (const [error, code] of domainCases) {

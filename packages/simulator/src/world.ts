@@ -46,6 +46,7 @@ import {
   initialMemberState,
   initialNetworkState,
   MAX_GENESIS_MEMBERS,
+  taintedBy,
   type Agreement,
   type Consent,
   type MemberCommand,
@@ -126,8 +127,8 @@ export class World {
   }
 
   /** Publishes a policy through the adjudicator's policy decider (validated as PublishPolicy does). */
-  publishPolicy(policy: Omit<Policy, "version">): void {
-    const events = decidePolicy({ type: "PublishPolicy", policy }, this.policies);
+  publishPolicy(policy: Omit<Policy, "version">, now = 0): void {
+    const events = decidePolicy({ type: "PublishPolicy", policy, now }, this.policies);
     for (const event of events) this.applyPolicy(event);
   }
 
@@ -137,7 +138,11 @@ export class World {
    * published any more, but old logs hold it and the deciders still decide under it).
    */
   adoptLoggedPolicy(policy: Omit<Policy, "version">): void {
-    this.applyPolicy({ type: "PolicyPublished", policy: { ...policy, version: this.policies.versions.length + 1 } });
+    this.applyPolicy({
+      type: "PolicyPublished",
+      policy: { ...policy, version: this.policies.versions.length + 1 },
+      publishedAt: 0,
+    });
   }
 
   exclude(memberId: string, reason: string, now: number): Refusal | undefined {
@@ -281,8 +286,8 @@ export class World {
   private applyPolicy(event: PolicyEvent): void {
     this.policies = evolvePolicy(this.policies, event);
     this.count(event.type);
-    // Reaction (matchmaker): adopt the policy in force.
-    this.ledgerDo({ type: "AdoptPolicy", policy: event.policy });
+    // Reaction (matchmaker): adopt the policy in force (a retarget is adopted as its stake period).
+    if (event.type === "PolicyPublished") this.ledgerDo({ type: "AdoptPolicy", policy: event.policy });
   }
 
   private networkDo(command: NetworkCommand, now: number): void {
@@ -411,14 +416,15 @@ export class World {
           },
           displayName: "",
           admittedAt: event.resolvedAt,
-          // Identity marks a member sponsored by a controlled or tainted identity (its taintedBy).
-          ...(this.taintedBy([event.sponsorA.memberId, event.sponsorB.memberId]) ? { tainted: true } : {}),
-        } as MemberCommand,
+          // As identity does: a sponsor that is controlled or tainted taints the admission.
+          ...(taintedBy([this.member(event.sponsorA.memberId), this.member(event.sponsorB.memberId)])
+            ? { tainted: true }
+            : {}),
+        },
         event.resolvedAt,
       );
     }
     for (const award of event.credits) {
-      const cap = (award as { cap?: { count: number; windowMs: number } }).cap;
       this.memberDo(
         award.memberId,
         {
@@ -426,20 +432,14 @@ export class World {
           gameId: event.gameId,
           count: award.count,
           expiresAtMs: award.expiresAtMs,
+          // The award's time and the policy's credit cap, as identity's reaction passes them.
           grantedAt: event.resolvedAt,
-          ...(cap ? { cap } : {}),
-        } as MemberCommand,
+          ...(award.cap ? { cap: award.cap } : {}),
+        },
         event.resolvedAt,
       );
     }
     this.observer.gameResolved?.(event);
-  }
-
-  private taintedBy(sponsorIds: readonly string[]): boolean {
-    return sponsorIds.some((id) => {
-      const sponsor = this.member(id) as MemberState & { readonly tainted?: boolean };
-      return sponsor.status !== "none" && (sponsor.kind === "controlled" || sponsor.tainted === true);
-    });
   }
 
   private memberDo(memberId: string, command: MemberCommand, now: number): void {
@@ -456,19 +456,19 @@ export class World {
   private onMemberEvent(event: MemberEvent, now: number): void {
     switch (event.type) {
       case "MemberAdmitted":
-        // Reaction (matchmaker): every admitted member gets a staking slot.
+        // Reaction (matchmaker): every admitted member gets a staking slot, with the admission record
+        // (kind, parents, time) the growth rules read.
         this.ledgerDo({
           type: "RegisterSponsor",
           memberId: event.memberId,
           publicKey: event.publicKey,
-          // The lineage and admission time the growth rules need (the matchmaker's admissionFromWire).
           admission: {
             kind: event.kind,
             sponsorIds: event.sponsorIds,
             controllerId: event.controllerId,
             admittedAt: event.admittedAt,
           },
-        } as LedgerCommand);
+        });
         this.observer.memberAdmitted?.(event);
         return;
       case "CreditsGranted":

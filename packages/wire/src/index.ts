@@ -8,11 +8,13 @@ import {
   type ActionSpec,
   isLegacyGrowth,
   LEGACY_GROWTH_RULES,
+  NO_RATE_TARGET,
   type ControlledStaking,
   type GameRules,
   type GrowthRules,
   type MoveName,
   type Policy,
+  type RateTarget,
 } from "@pot/mechanism";
 
 /** uint64 on the wire -> number in the domain (every value we carry fits in 2^53). */
@@ -160,6 +162,29 @@ export function policyFromWire(policy: pb.Policy | undefined, field = "policy"):
     creditTtlMs: toNumber(policy.creditTtlMs),
     exclusionSponsorPenaltyMs: toNumber(policy.exclusionSponsorPenaltyMs),
     growth: growthFromWire(policy.growth, `${field}.growth`),
+    rateTarget: rateTargetFromWire(policy.rateTarget),
+  };
+}
+
+/** An absent rate target (a policy published before rate targets existed) decodes to NO_RATE_TARGET: off. */
+export function rateTargetFromWire(target: pb.RateTarget | undefined): RateTarget {
+  if (!target) return NO_RATE_TARGET;
+  return {
+    admissionsPerInterval: target.admissionsPerInterval,
+    intervalMs: toNumber(target.intervalMs),
+    maxStepPercent: target.maxStepPercent,
+    minStakePeriodMs: toNumber(target.minStakePeriodMs),
+    maxStakePeriodMs: toNumber(target.maxStakePeriodMs),
+  };
+}
+
+export function rateTargetToWire(target: RateTarget): pb.RateTarget {
+  return {
+    admissionsPerInterval: target.admissionsPerInterval,
+    intervalMs: toBig(target.intervalMs),
+    maxStepPercent: target.maxStepPercent,
+    minStakePeriodMs: toBig(target.minStakePeriodMs),
+    maxStakePeriodMs: toBig(target.maxStakePeriodMs),
   };
 }
 
@@ -230,6 +255,8 @@ export function policyToWire(policy: Policy): pb.Policy {
     exclusionSponsorPenaltyMs: toBig(policy.exclusionSponsorPenaltyMs),
     // A legacy policy stays without growth rules on the wire, so it re-encodes to what was published.
     growth: isLegacyGrowth(policy.growth) ? undefined : growthToWire(policy.growth),
+    // Off stays absent on the wire, so a policy without a target re-encodes to what was published.
+    rateTarget: policy.rateTarget.admissionsPerInterval === 0 ? undefined : rateTargetToWire(policy.rateTarget),
   };
 }
 

@@ -15,12 +15,17 @@ import { AdjudicatorServiceService, adjudicatorHandlers } from "./adapters/grpc/
 import { gameAggregate, policyAggregate } from "./adapters/nats/codec.js";
 import type { AdjudicatorConfig } from "./config.js";
 import { adjudicatorMetrics } from "./metrics.js";
-import { readModels, type AdjudicatorDatabase } from "./read-models/index.js";
+import { countAdmissions } from "./read-models/games/games.queries.js";
+import { adjudicatorViews, readModels, type AdjudicatorDatabase } from "./read-models/index.js";
 
 export interface RunningService {
   readonly port: number;
   close(): Promise<void>;
 }
+
+/** How long after an interval ends it is retargeted: resolutions decided inside it are on the stream by then. */
+export const RETARGET_GRACE_MS = 5_000;
+const RETARGET_COUNT_WAIT_MS = 10_000;
 
 export interface StartOptions {
   /** The clock every decision reads; tests inject a controllable one. */
@@ -35,6 +40,7 @@ export async function startAdjudicator(
   const ns = config.namespace;
   const { nc, clock } = await connectService({
     servers: config.natsServers,
+    credentials: config.natsCredentials,
     namespace: ns,
     service: "adjudicator",
     clock: config.clock,
@@ -47,6 +53,7 @@ export async function startAdjudicator(
   });
   const database = await openDatabase<AdjudicatorDatabase>({
     url: config.databaseUrl,
+    ...(config.databaseQueryUrl !== undefined ? { queryUrl: config.databaseQueryUrl } : {}),
     schema: readModelSchema(ns, readModels),
     migrations: readModels.migrations,
     logger,
@@ -82,12 +89,22 @@ export async function startAdjudicator(
       }),
     { logger },
   );
+  // Counted once the games projection has applied every event appended so far (then the count covers
+  // every resolution of the ended interval, which the grace period put on the stream).
+  const admissionsBetween = async (startMs: number, endMs: number) => {
+    const last = (await store.jsm.streams.info(store.names.stream)).state.last_seq;
+    if (!(await consistency.projection.waitFor(last, RETARGET_COUNT_WAIT_MS))) {
+      throw new Error(`the games read model did not reach sequence ${last} in ${RETARGET_COUNT_WAIT_MS} ms`);
+    }
+    return countAdmissions(database.db, adjudicatorViews.name, startMs, endMs);
+  };
   const scheduler = startDeadlineScheduler({
     adjudicator,
     db: database.db,
     now,
     intervalMs: config.deadlineSweepMs,
     logger,
+    afterSweep: () => adjudicator.retargetDue(admissionsBetween, RETARGET_GRACE_MS),
   });
   clock.onChange(() => scheduler.sweep());
 
@@ -99,7 +116,7 @@ export async function startAdjudicator(
       {
         name: "pot.v1.AdjudicatorService",
         definition: AdjudicatorServiceService,
-        implementation: adjudicatorHandlers({ adjudicator, db: database.db, consistency, now, logger }),
+        implementation: adjudicatorHandlers({ adjudicator, db: database.queryDb, consistency, now, logger }),
       },
     ],
   });
@@ -124,5 +141,26 @@ export async function startAdjudicator(
 
 export { readModels, type AdjudicatorDatabase } from "./read-models/index.js";
 // The pure decider and the event codec, for audits that re-check a stream (`@pot/ops` verify).
-export { decideGame, evolveGame, initialGameState, type GameEvent, type GameState } from "./domain/index.js";
-export { gameEventFromWire, gameEventToWire, policyAggregate } from "./adapters/nats/codec.js";
+export {
+  decideGame,
+  decidePolicy,
+  evolveGame,
+  evolvePolicy,
+  initialGameState,
+  initialPolicyState,
+  type GameEvent,
+  type GameState,
+  type PolicyEvent,
+  type PolicyState,
+  type Retarget,
+} from "./domain/index.js";
+// Rate targeting's pure function, for the simulator and audits: the same period from the same counts.
+export {
+  firstRetargetInterval,
+  intervalEnd,
+  intervalIndexAt,
+  intervalStart,
+  rateTargetOn,
+  retargetStakePeriod,
+} from "./domain/index.js";
+export { gameEventFromWire, gameEventToWire, policyAggregate, policyEventFromWire } from "./adapters/nats/codec.js";

@@ -24,6 +24,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
   const ns = config.namespace;
   const { nc, clock } = await connectService({
     servers: config.natsServers,
+    credentials: config.natsCredentials,
     namespace: ns,
     service: "identity",
     clock: config.clock,
@@ -36,6 +37,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
   });
   const database = await openDatabase<IdentityDatabase>({
     url: config.databaseUrl,
+    ...(config.databaseQueryUrl !== undefined ? { queryUrl: config.databaseQueryUrl } : {}),
     schema: readModelSchema(ns, readModels),
     migrations: readModels.migrations,
     logger,
@@ -88,7 +90,7 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
       {
         name: "pot.v1.IdentityService",
         definition: IdentityServiceService,
-        implementation: identityHandlers({ identity, db: database.db, consistency, now, logger }),
+        implementation: identityHandlers({ identity, db: database.queryDb, consistency, now, logger }),
       },
     ],
   });

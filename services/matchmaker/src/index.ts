@@ -34,6 +34,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
   const ns = config.namespace;
   const { nc, clock } = await connectService({
     servers: config.natsServers,
+    credentials: config.natsCredentials,
     namespace: ns,
     service: "matchmaker",
     clock: config.clock,
@@ -46,6 +47,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
   });
   const database = await openDatabase<MatchmakerDatabase>({
     url: config.databaseUrl,
+    ...(config.databaseQueryUrl !== undefined ? { queryUrl: config.databaseQueryUrl } : {}),
     schema: readModelSchema(ns, readModels),
     migrations: readModels.migrations,
     logger,
@@ -106,7 +108,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
       {
         name: "pot.v1.MatchmakerService",
         definition: MatchmakerServiceService,
-        implementation: matchmakerHandlers({ matchmaker, db: database.db, consistency, now, logger }),
+        implementation: matchmakerHandlers({ matchmaker, db: database.queryDb, consistency, now, logger }),
       },
     ],
   });

@@ -122,6 +122,21 @@ export async function playWorkload(
   // genesis members, who have neither, are excluded.
   const genesis = new Set(options.members.map((member) => member.id));
   let waiting: Member[] = [];
+  // Sponsors of the members the workload admitted: the default policy refuses co-sponsors related
+  // within 2 lineage steps (parent and child, siblings, grandparents), so pairs avoid them.
+  const parents = new Map<string, readonly string[]>();
+  const ancestors = (id: string): Map<string, number> => {
+    const found = new Map([[id, 0]]);
+    for (const parent of parents.get(id) ?? []) {
+      found.set(parent, 1);
+      for (const grandparent of parents.get(parent) ?? []) if (!found.has(grandparent)) found.set(grandparent, 2);
+    }
+    return found;
+  };
+  const related = (x: string, y: string): boolean => {
+    const up = ancestors(y);
+    return [...ancestors(x)].some(([id, dx]) => up.has(id) && dx + up.get(id)! <= 2);
+  };
   /** Controller -> the identities its credits admitted. */
   const controlledBy = new Map<string, string[]>();
   const genericAction = (): Action => ({
@@ -169,6 +184,7 @@ export async function playWorkload(
     if (generic) return;
     if (last.outcome === Outcome.OUTCOME_BOTH_COOPERATED) {
       result.admitted.push(candidate);
+      parents.set(candidate.id, [a.id, b.id]);
       waiting.push(candidate);
     } else if (last.outcome !== Outcome.OUTCOME_BOTH_DEFECTED && rng() < 0.5) {
       const defector = last.outcome === Outcome.OUTCOME_A_DEFECTED ? a : b;
@@ -184,8 +200,8 @@ export async function playWorkload(
       await timed("redeem", () => clients.identity.redeemCredit(redeemRequest(defector, controlled)));
       result.controlled++;
       controlledBy.set(defector.id, [...(controlledBy.get(defector.id) ?? []), controlled.id]);
+      // A controlled identity never stakes under the default policy: it does not join the players.
       result.admitted.push(controlled);
-      waiting.push(controlled);
     }
   }
 
@@ -205,12 +221,17 @@ export async function playWorkload(
       rng,
     );
     const pairs: [Member, Member, Scenario][] = [];
-    for (let i = 0; i + 1 < pool.length && result.games + pairs.length < options.games; i += 2) {
+    const unpaired = [...pool];
+    while (unpaired.length > 1 && result.games + pairs.length < options.games) {
+      const a = unpaired.shift()!;
+      const index = unpaired.findIndex((b) => !related(a.id, b.id));
+      if (index < 0) continue;
+      const [b] = unpaired.splice(index, 1);
       const scenario = pick(rng);
-      // Excluded members' controlled identities go with them, and may be playing this round: only a
-      // genesis member whose credits admitted nobody is excluded.
-      const sponsorless = genesis.has(pool[i]!.id) && !controlledBy.has(pool[i]!.id);
-      pairs.push([pool[i]!, pool[i + 1]!, scenario.kind === "cancel" && !sponsorless ? SCENARIOS[0]![1] : scenario]);
+      // Excluded members' controlled identities go with them: only a genesis member whose credits
+      // admitted nobody is excluded.
+      const sponsorless = genesis.has(a.id) && !controlledBy.has(a.id);
+      pairs.push([a, b!, scenario.kind === "cancel" && !sponsorless ? SCENARIOS[0]![1] : scenario]);
     }
     await timed("rounds", () => inParallel(pairs, options.concurrency, ([a, b, scenario]) => play(a, b, scenario)));
     // First the deadlines pass (no-shows resolve, and their penalties start), then every period.

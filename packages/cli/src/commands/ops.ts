@@ -54,6 +54,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
           let shown = false;
           const result = await replay({
             natsUrl: ctx.settings.natsUrl,
+            natsCredentials: ctx.settings.natsCredentials,
             databaseUrl: ctx.settings.databaseUrl,
             namespace: ctx.settings.namespace,
             service,
@@ -84,7 +85,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
   program
     .command("verify")
     .description(
-      "audit: replay the adjudicator's stream and re-check every commitment, signature (for the network id: --network, else asked of identity) and outcome against the policy in force; exit 10 on any mismatch",
+      "audit: replay the adjudicator's stream and re-check every commitment, signature (for the network id: --network, else asked of identity) and outcome against the policy in force, then cross-check it with the identity and matchmaker streams (forged games, credits, admissions); exit 10 on any mismatch",
     )
     .action(
       wrap(async (ctx) => {
@@ -95,6 +96,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
         const started = performance.now();
         const result = await verify({
           natsUrl: ctx.settings.natsUrl,
+          natsCredentials: ctx.settings.natsCredentials,
           namespace: ctx.settings.namespace,
           networkId,
           onProgress: (p) =>
@@ -102,8 +104,10 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
         }).finally(() => bar?.stop());
         ctx.out.result(
           [
-            `verified ${count(result.events)} events of ${count(result.games)} games: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}`,
-            ...result.mismatches.map((m) => `  seq ${m.seq} game ${m.gameId}: ${m.problem}`),
+            `verified ${count(result.events)} events of ${count(result.games)} games${result.retargets > 0 ? ` and ${count(result.retargets)} stake-period retargets` : ""}: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}`,
+            ...result.mismatches.map(
+              (m) => `  ${m.stream ?? "adjudicator"} seq ${m.seq}${m.gameId ? ` game ${m.gameId}` : ""}: ${m.problem}`,
+            ),
           ],
           result,
         );

@@ -121,9 +121,10 @@ export function registerStatus(program: Command, wrap: Wrap): void {
     .addArgument(new Argument("[version]", "default: the current one").argParser(positiveInteger))
     .action(
       wrap(async (ctx, [version]) => {
-        const { policy } = await ctx.client.getPolicy(typeof version === "number" ? version : 0);
+        const answer = await ctx.client.getPolicy(typeof version === "number" ? version : 0);
+        const policy = answer.policy;
         if (!policy) missing("policy");
-        ctx.out.result(policyLines(policy), messageJson(Policy, policy));
+        ctx.out.result(policyLines(policy, answer.admissionStakePeriodMs), messageJson(Policy, policy));
       }),
     );
 }

@@ -27,7 +27,11 @@ import { retrying } from "../commands/shared.js";
 import { formatDuration, outcomeLabel } from "../format.js";
 import { chooseMove, pairUp, seededRandom, STRATEGIES, type StrategyName } from "./strategies.js";
 
-/** Short periods so a few dozen games fit in half a minute; the pair cool-down equals the stake period. */
+/**
+ * Short periods so a few dozen games fit in half a minute; the pair cool-down equals the stake period.
+ * The growth rules are the default's, scaled to these periods: controlled identities never stake, a
+ * newcomer waits two stake periods, a member sponsors one game per two stake periods, and so on.
+ */
 export const DEMO_POLICY: Policy = {
   ...DEFAULT_POLICY,
   admission: {
@@ -45,6 +49,16 @@ export const DEMO_POLICY: Policy = {
   proposalTtlMs: 60_000,
   creditTtlMs: 3_600_000,
   exclusionSponsorPenaltyMs: 4_000,
+  growth: {
+    controlledStaking: "forbidden",
+    maturityPeriodMs: 4_000,
+    sponsorQuota: 1,
+    sponsorQuotaWindowMs: 4_000,
+    lineageDistance: 2,
+    creditCap: 2,
+    creditCapWindowMs: 4_000,
+    pendingProposalCap: 3,
+  },
 };
 
 const GENESIS_NAMES = ["ada", "bo", "cy", "di", "ed", "flo", "gus", "hal", "ivy", "jo", "kit", "lu"];
@@ -58,6 +72,11 @@ export interface Player {
   readonly name: string;
   readonly strategy: StrategyName;
   readonly how: "genesis" | "sponsored" | "controlled";
+  /** Its sponsors, or its controller: the lineage the policy keeps co-sponsors out of. */
+  readonly parents: readonly string[];
+  /** When it was admitted (genesis: 0), and when it last opened a game as a sponsor (0: never). */
+  readonly admittedAt: number;
+  lastOpenedAt: number;
   lastOpponentMove?: MoveName;
   games: number;
   cooperations: number;
@@ -145,6 +164,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       GENESIS_NAMES[index] ?? `g${index}`,
       STRATEGIES[index % STRATEGIES.length]!,
       "genesis",
+      [],
+      0,
     );
     players.set(player.member.id, player);
     return player;
@@ -199,11 +220,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       ),
     );
     const now = Date.now();
-    const ready = pool.filter((_, index) => stakes[index]?.available);
+    // Who may stake under the growth rules: never a controlled identity, a newcomer once mature, a
+    // sponsor once its quota window has passed (a small margin for the services' own clocks).
+    const growth = DEMO_POLICY.growth;
+    const margin = 100;
+    const ready = pool.filter(
+      (p, index) =>
+        stakes[index]?.available &&
+        p.how !== "controlled" &&
+        (p.how === "genesis" || p.admittedAt + growth.maturityPeriodMs + margin <= now) &&
+        p.lastOpenedAt + growth.sponsorQuotaWindowMs + margin <= now,
+    );
     const pairs = pairUp(
       ready,
       random,
-      (x, y) => (cooldowns.get(pairKey(x.member.id, y.member.id)) ?? 0) > now,
+      (x, y) =>
+        (cooldowns.get(pairKey(x.member.id, y.member.id)) ?? 0) > now ||
+        related(players, x.member.id, y.member.id, growth.lineageDistance),
       options.games - reports.length,
     );
     if (pairs.length === 0) {
@@ -230,6 +263,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       if (!game) continue;
       lastProgress = Date.now();
       cooldowns.set(pairKey(game.a.member.id, game.b.member.id), game.openedAt + DEMO_POLICY.pairCooldownMs);
+      game.a.lastOpenedAt = game.b.lastOpenedAt = game.openedAt;
       const report = await settle(game, reports.length + 1);
       reports.push(report);
     }
@@ -252,7 +286,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       case Outcome.OUTCOME_BOTH_COOPERATED: {
         const name = `m${players.size + 1}`;
         const strategy = STRATEGIES[players.size % STRATEGIES.length]!;
-        players.set(game.candidate.id, newPlayer(game.candidate, name, strategy, "sponsored"));
+        players.set(
+          game.candidate.id,
+          newPlayer(game.candidate, name, strategy, "sponsored", [a.member.id, b.member.id], Date.now()),
+        );
         a.sponsoredAdmissions++;
         b.sponsoredAdmissions++;
         admitted = name;
@@ -314,15 +351,26 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       return undefined;
     }
     const name = `c${players.size + 1}`;
-    players.set(identity.id, newPlayer(identity, name, defector.strategy, "controlled"));
+    players.set(
+      identity.id,
+      newPlayer(identity, name, defector.strategy, "controlled", [defector.member.id], Date.now()),
+    );
     return name;
   }
 
   // 4. The story as the streams tell it.
   const summary = await summarize(nc, namespace, startSeqs, reports);
   if (options.restorePolicy && previous) {
-    const restored = await client.publishPolicy(withoutVersion(previous));
-    say(`restored the policy that was in force before the demo (as v${restored.version})`);
+    try {
+      const restored = await client.publishPolicy(withoutVersion(previous));
+      say(`restored the policy that was in force before the demo (as v${restored.version})`);
+    } catch (error) {
+      // A policy published before growth rules existed is refused now: the demo policy stays.
+      if (!isStatus(error, status.INVALID_ARGUMENT)) throw error;
+      say(
+        `could not restore the policy in force before the demo (v${previous.version}): ${isServiceError(error) ? error.details : String(error)}; the demo policy stays in force`,
+      );
+    }
   }
   const seconds = (Date.now() - started) / 1000;
   printSummary(say, summary, reports.length, seconds, [...players.values()], genesis.length);
@@ -331,22 +379,56 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     seconds,
     games: reports,
     summary,
-    players: [...players.values()].map(({ member: _member, lastOpponentMove: _last, ...rest }) => rest),
+    players: [...players.values()].map(
+      ({
+        member: _member,
+        lastOpponentMove: _last,
+        parents: _parents,
+        admittedAt: _admittedAt,
+        lastOpenedAt: _lastOpenedAt,
+        ...rest
+      }) => rest,
+    ),
   };
 }
 
-function newPlayer(member: Member, name: string, strategy: StrategyName, how: Player["how"]): Player {
+function newPlayer(
+  member: Member,
+  name: string,
+  strategy: StrategyName,
+  how: Player["how"],
+  parents: readonly string[],
+  admittedAt: number,
+): Player {
   return {
     member,
     name,
     strategy,
     how,
+    parents,
+    admittedAt,
+    lastOpenedAt: 0,
     games: 0,
     cooperations: 0,
     creditsEarned: 0,
     suspensions: 0,
     sponsoredAdmissions: 0,
   };
+}
+
+/** Whether x and y are within `distance` lineage steps of a common ancestor (see docs/growth.md). */
+function related(players: ReadonlyMap<string, Player>, x: string, y: string, distance: number): boolean {
+  const up = (id: string) => {
+    const found = new Map([[id, 0]]);
+    let frontier = [id];
+    for (let step = 1; step <= distance; step++) {
+      frontier = frontier.flatMap((m) => players.get(m)?.parents ?? []).filter((p) => !found.has(p));
+      for (const parent of frontier) found.set(parent, step);
+    }
+    return found;
+  };
+  const fromY = up(y);
+  return [...up(x)].some(([id, dx]) => fromY.has(id) && dx + fromY.get(id)! <= distance);
 }
 
 function withoutVersion(policy: WirePolicy): Policy {
@@ -532,13 +614,16 @@ function printSummary(
     `  events        identity ${summary.events.identity}, matchmaker ${summary.events.matchmaker}, adjudicator ${summary.events.adjudicator} (see them: pot events tail)`,
   );
   say("");
-  say("by strategy      players  games  cooperated  credits earned  suspended  sponsored admissions");
+  // Controlled identities never stake (the policy's growth rules): they are counted apart, since
+  // they add no player, however many credits a strategy earns.
+  say("by strategy      players  controlled  games  cooperated  credits earned  suspended  sponsored admissions");
   for (const strategy of STRATEGIES) {
     const group = players.filter((p) => p.strategy === strategy);
+    const staking = group.filter((p) => p.how !== "controlled");
     const sum = (f: (p: Player) => number) => group.reduce((total, p) => total + f(p), 0);
     const gamesPlayed = sum((p) => p.games);
     say(
-      `${strategy.padEnd(17)}${String(group.length).padStart(7)}${String(gamesPlayed).padStart(7)}${(gamesPlayed ? pct(sum((p) => p.cooperations) / gamesPlayed) : "-").padStart(12)}${String(sum((p) => p.creditsEarned)).padStart(16)}${String(sum((p) => p.suspensions)).padStart(11)}${String(sum((p) => p.sponsoredAdmissions)).padStart(22)}`,
+      `${strategy.padEnd(17)}${String(staking.length).padStart(7)}${String(group.length - staking.length).padStart(12)}${String(gamesPlayed).padStart(7)}${(gamesPlayed ? pct(sum((p) => p.cooperations) / gamesPlayed) : "-").padStart(12)}${String(sum((p) => p.creditsEarned)).padStart(16)}${String(sum((p) => p.suspensions)).padStart(11)}${String(sum((p) => p.sponsoredAdmissions)).padStart(22)}`,
     );
   }
 }

@@ -5,6 +5,9 @@ import {
   currentPolicy,
   decideGame,
   decidePolicy,
+  dueInterval,
+  intervalEnd,
+  intervalStart,
   policyVersion,
   type GameCommand,
   type GameEvent,
@@ -13,6 +16,7 @@ import {
   type Outcome,
   type PolicyEvent,
   type PolicyState,
+  type Retarget,
 } from "../domain/index.js";
 
 export const POLICY_ID = "network";
@@ -40,7 +44,7 @@ export class Adjudicator {
     await this.deps.policies.execute(
       POLICY_ID,
       { causationId: "default-policy", now: new Date(this.deps.now()) },
-      (state) => decidePolicy({ type: "PublishDefaultPolicy", policy }, state),
+      (state) => decidePolicy({ type: "PublishDefaultPolicy", policy, now: this.deps.now() }, state),
     );
   }
 
@@ -54,11 +58,79 @@ export class Adjudicator {
         request: { digest: requestDigest(policy), describe: `request_id ${requestId}` },
         ...traced,
       },
-      (state) => decidePolicy({ type: "PublishPolicy", policy }, state),
+      (state) => decidePolicy({ type: "PublishPolicy", policy, now: this.deps.now() }, state),
     );
     const published = result.caused?.events.find((event) => event.type === "PolicyPublished")?.policy;
     if (!published) throw new IllegalStateError("no policy was published");
     return { version: published.version, sequence: result.seq };
+  }
+
+  /**
+   * A policy version and the admission stake period in force under it: for the current version, the
+   * last retargeted one (when its rate target is on); for an older one, its own.
+   */
+  async policyInForce(version: number): Promise<{
+    policy: Policy;
+    admissionStakePeriodMs: number;
+    lastRetarget: Retarget | undefined;
+  }> {
+    const { state } = await this.deps.policies.load(POLICY_ID);
+    const current = currentPolicy(state);
+    const policy = version === 0 ? current : policyVersion(state, version);
+    if (!policy)
+      throw new NotFoundError(
+        version === 0 ? "no policy has been published" : `policy version ${version} does not exist`,
+      );
+    return policy === current
+      ? { policy, admissionStakePeriodMs: state.stakePeriodMs, lastRetarget: state.lastRetarget }
+      : { policy, admissionStakePeriodMs: policy.admission.stakePeriodMs, lastRetarget: undefined };
+  }
+
+  /**
+   * Retargets the admission stake period for every interval that has ended (by `graceMs` at least, so
+   * that every resolution inside it is on the stream) under the current policy's rate target, one
+   * StakePeriodRetargeted each, oldest first. `countAdmissions` counts the sponsored admissions resolved
+   * within [startMs, endMs) and says through which stream sequence it counted. Idempotent, and safe with
+   * two replicas: the event id derives from the policy version and the interval, and the append is
+   * conditional on the policy subject, so a second replica's retarget of the same interval is a no-op.
+   */
+  async retargetDue(
+    countAdmissions: (startMs: number, endMs: number) => Promise<{ admissions: number; throughSeq: number }>,
+    graceMs: number,
+    maxIntervals = 100,
+  ): Promise<number> {
+    let retargeted = 0;
+    while (retargeted < maxIntervals) {
+      const { state } = await this.deps.policies.load(POLICY_ID);
+      const due = dueInterval(state);
+      if (!due) return retargeted;
+      const target = due.policy.rateTarget;
+      const now = this.deps.now();
+      if (now < intervalEnd(target, due.interval) + graceMs) return retargeted;
+      const { admissions, throughSeq } = await countAdmissions(
+        intervalStart(target, due.interval),
+        intervalEnd(target, due.interval),
+      );
+      const result = await this.deps.policies.execute(
+        POLICY_ID,
+        { causationId: `retarget:${due.policy.version}:${due.interval}`, now: new Date(now) },
+        (current) =>
+          decidePolicy(
+            {
+              type: "RetargetStakePeriod",
+              policyVersion: due.policy.version,
+              interval: due.interval,
+              admissions,
+              throughSeq,
+              now,
+            },
+            current,
+          ),
+      );
+      if (result.state.nextInterval <= due.interval) return retargeted;
+      retargeted++;
+    }
+    return retargeted;
   }
 
   async getPolicy(version: number): Promise<Policy> {

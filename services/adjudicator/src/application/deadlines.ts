@@ -20,6 +20,8 @@ export function startDeadlineScheduler(options: {
   now: () => number;
   intervalMs: number;
   logger: Logger;
+  /** Run after each sweep's resolutions: the rate target's retargets (Adjudicator.retargetDue). */
+  afterSweep?: () => Promise<unknown>;
 }): DeadlineScheduler {
   const { adjudicator, db, logger } = options;
   let running: Promise<number> | undefined;
@@ -48,6 +50,8 @@ export function startDeadlineScheduler(options: {
         logger.warn({ err: error, gameId: game_id }, "could not resolve a due game; will retry");
       }
     }
+    // After the resolutions: an interval's last resolutions are on the stream before it is counted.
+    await options.afterSweep?.().catch((error: unknown) => logger.warn({ err: error }, "retarget failed; will retry"));
     return resolved;
   };
 

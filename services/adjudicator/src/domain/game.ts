@@ -36,6 +36,11 @@ export interface CreditAward {
   readonly memberId: string;
   readonly count: number;
   readonly expiresAtMs: number;
+  /**
+   * The credit cap of the game's policy (growth.credit_cap over credit_cap_window_ms), which identity
+   * applies to the member's grants; absent when the policy has none.
+   */
+  readonly cap?: { readonly count: number; readonly windowMs: number };
 }
 
 export interface Resolution {
@@ -352,7 +357,16 @@ export function byMoves(game: StartedGame, moveA: Move, moveB: Move, now: number
     granted: false,
     credits:
       admission && rules.defectorCredits > 0
-        ? [{ memberId: defector.memberId, count: rules.defectorCredits, expiresAtMs: now + game.policy.creditTtlMs }]
+        ? [
+            {
+              memberId: defector.memberId,
+              count: rules.defectorCredits,
+              expiresAtMs: now + game.policy.creditTtlMs,
+              ...(game.policy.growth.creditCap > 0
+                ? { cap: { count: game.policy.growth.creditCap, windowMs: game.policy.growth.creditCapWindowMs } }
+                : {}),
+            },
+          ]
         : [],
     suspensions: rules.suspendBetrayed ? [{ memberId: betrayed.memberId, untilMs: penaltyUntil }] : [],
   };

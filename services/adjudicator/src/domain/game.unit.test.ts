@@ -120,7 +120,12 @@ describe("game decider: outcomes follow the policy table", () => {
     assert.equal(resolved.outcome, "a-defected");
     assert.equal(resolved.admitted, false);
     assert.deepEqual(resolved.credits, [
-      { memberId: a.id, count: rules.defectorCredits, expiresAtMs: OPENED + 2 + DEFAULT_POLICY.creditTtlMs },
+      {
+        memberId: a.id,
+        count: rules.defectorCredits,
+        expiresAtMs: OPENED + 2 + DEFAULT_POLICY.creditTtlMs,
+        cap: { count: DEFAULT_POLICY.growth.creditCap, windowMs: DEFAULT_POLICY.growth.creditCapWindowMs },
+      },
     ]);
     assert.deepEqual(resolved.suspensions, [{ memberId: b.id, untilMs: OPENED + 2 + rules.penaltyPeriodMs }]);
   });

@@ -1,3 +1,4 @@
 export * from "./types.js";
 export * from "./policy.js";
 export * from "./game.js";
+export * from "./retarget.js";

@@ -9,6 +9,7 @@ import {
   currentAgreement,
   decideNetwork,
   NETWORK_ID,
+  taintedBy,
   type Consent,
   type GenesisMember,
   type MemberCommand,
@@ -222,17 +223,22 @@ export class Identity {
     );
     if (resolved.admitted && consent) {
       const memberId = memberIdOf(consent.candidatePublicKey);
+      const sponsorIds = [resolved.sponsorA?.memberId ?? "", resolved.sponsorB?.memberId ?? ""];
+      // Sponsors are admitted before the game they play resolves, and how they were admitted never
+      // changes: the taint decided here is the same on a redelivery.
+      const sponsors = await Promise.all(sponsorIds.map((id) => this.deps.members.load(id)));
       await this.member(stored, memberId, {
         type: "Admit",
         memberId,
         publicKey: consent.candidatePublicKey,
         kind: "sponsored",
-        sponsorIds: [resolved.sponsorA?.memberId ?? "", resolved.sponsorB?.memberId ?? ""],
+        sponsorIds,
         controllerId: "",
         gameId: resolved.gameId,
         consent,
         displayName: "",
         admittedAt: toNumber(resolved.resolvedAtMs),
+        ...(taintedBy(sponsors.map((sponsor) => sponsor.state)) ? { tainted: true } : {}),
       });
     }
     for (const award of resolved.credits) {
@@ -241,6 +247,8 @@ export class Identity {
         gameId: resolved.gameId,
         count: award.count,
         expiresAtMs: toNumber(award.expiresAtMs),
+        grantedAt: toNumber(resolved.resolvedAtMs),
+        ...(award.cap > 0 ? { cap: { count: award.cap, windowMs: toNumber(award.capWindowMs) } } : {}),
       });
     }
   }

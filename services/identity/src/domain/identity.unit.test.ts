@@ -131,7 +131,7 @@ describe("member decider", () => {
 
   test("credits are granted once per game and expire", () => {
     let state = decideMember(admit, initialMemberState("m")).reduce(evolveMember, initialMemberState("m"));
-    const grant = { type: "GrantCredits" as const, gameId: "g1", count: 2, expiresAtMs: 100 };
+    const grant = { type: "GrantCredits" as const, gameId: "g1", count: 2, expiresAtMs: 100, grantedAt: 1 };
     state = decideMember(grant, state).reduce(evolveMember, state);
     assert.deepEqual(decideMember(grant, state), []);
     assert.equal(availableCredits(state, 99), 2);

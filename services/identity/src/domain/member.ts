@@ -24,6 +24,14 @@ export interface CreditGrant {
   readonly gameId: string;
   readonly count: number;
   readonly expiresAtMs: number;
+  /** When the game resolved; 0 for a grant recorded before credit caps existed. */
+  readonly grantedAt: number;
+}
+
+/** The policy's credit cap as the game's award carries it: at most `count` credits per `windowMs`. */
+export interface CreditCap {
+  readonly count: number;
+  readonly windowMs: number;
 }
 
 export type MemberState =
@@ -41,6 +49,7 @@ export type MemberState =
       readonly consent: Consent | undefined;
       readonly grants: readonly CreditGrant[];
       readonly redeemed: number;
+      readonly tainted?: boolean;
       /**
        * The identities its credits admitted (CreditRedeemed), oldest first: its controlled lineage.
        * Folded from the member's own events; absent in a state built without them (a read-model row).
@@ -58,6 +67,11 @@ export interface Admission {
   readonly consent: Consent | undefined;
   readonly displayName: string;
   readonly admittedAt: number;
+  /**
+   * A sponsored member one of whose sponsors was controlled or itself tainted (taintedBy): never shown
+   * as plainly sponsored. Absent (false) otherwise, and in events recorded before it existed.
+   */
+  readonly tainted?: boolean;
 }
 
 export type MemberEvent =
@@ -66,8 +80,13 @@ export type MemberEvent =
       readonly type: "CreditsGranted";
       readonly memberId: string;
       readonly gameId: string;
+      /** Credits granted: the award less what the credit cap withheld. */
       readonly count: number;
       readonly expiresAtMs: number;
+      /** Credits of the award withheld by the credit cap; absent when none were. */
+      readonly capped?: number;
+      /** When the game resolved; absent in events recorded before credit caps existed. */
+      readonly grantedAt?: number;
     }
   | {
       readonly type: "CreditRedeemed";
@@ -105,6 +124,13 @@ export type MemberCommand =
       readonly gameId: string;
       readonly count: number;
       readonly expiresAtMs: number;
+      /**
+       * When the game resolved (the award's time, from the adjudicator's event); absent only where
+       * no credit cap applies (a grant without a time counts in no cap window).
+       */
+      readonly grantedAt?: number;
+      /** The credit cap of the game's policy, if it has one. */
+      readonly cap?: CreditCap;
     };
 
 export const initialMemberState = (memberId: string): MemberState => ({ status: "none", memberId });
@@ -120,6 +146,29 @@ export function availableCredits(state: MemberState, now: number): number {
     if (grant.expiresAtMs > now) available += grant.count - used;
   }
   return available;
+}
+
+/**
+ * How many more credits the member may be granted at `at` under the cap: the cap less what it was
+ * granted within the window back from `at`. Grants recorded before caps existed (grantedAt 0) are
+ * outside every window.
+ */
+export function creditRoom(state: MemberState, cap: CreditCap, at: number): number {
+  if (state.status === "none") return 0;
+  const granted = state.grants
+    .filter((grant) => grant.grantedAt > 0 && grant.grantedAt > at - cap.windowMs && grant.grantedAt <= at)
+    .reduce((sum, grant) => sum + grant.count, 0);
+  return Math.max(0, cap.count - granted);
+}
+
+/**
+ * Whether a member sponsored by these members is tainted: one of them is a controlled identity, or
+ * was itself admitted tainted. (Unknown sponsors taint nothing: the game could not have opened.)
+ */
+export function taintedBy(sponsors: readonly MemberState[]): boolean {
+  return sponsors.some(
+    (sponsor) => sponsor.status !== "none" && (sponsor.kind === "controlled" || sponsor.tainted === true),
+  );
 }
 
 /**
@@ -152,13 +201,21 @@ export function decideMember(command: MemberCommand, state: MemberState): Member
         throw new IllegalStateError(`member ${state.memberId} does not exist and cannot receive credits`);
       }
       if (state.grants.some((grant) => grant.gameId === command.gameId)) return [];
+      const grantedAt = command.grantedAt ?? 0;
+      const count =
+        command.cap && grantedAt > 0
+          ? Math.min(command.count, creditRoom(state, command.cap, grantedAt))
+          : command.count;
+      const capped = command.count - count;
       return [
         {
           type: "CreditsGranted",
           memberId: state.memberId,
           gameId: command.gameId,
-          count: command.count,
+          count,
           expiresAtMs: command.expiresAtMs,
+          ...(capped > 0 ? { capped } : {}),
+          ...(grantedAt > 0 ? { grantedAt } : {}),
         },
       ];
     }
@@ -256,7 +313,10 @@ export function evolveMember(state: MemberState, event: MemberEvent): MemberStat
       if (state.status === "none") return state;
       return {
         ...state,
-        grants: [...state.grants, { gameId: event.gameId, count: event.count, expiresAtMs: event.expiresAtMs }],
+        grants: [
+          ...state.grants,
+          { gameId: event.gameId, count: event.count, expiresAtMs: event.expiresAtMs, grantedAt: event.grantedAt ?? 0 },
+        ],
       };
     case "CreditRedeemed":
       if (state.status === "none") return state;

@@ -94,4 +94,13 @@ export const migrations: Record<string, Migration> = {
       );
     },
   },
+  /** MemberAdmitted.tainted: a sponsored member admitted by a controlled or tainted sponsor. */
+  "2026-12-03T10:00:00-member-taint": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable("members")
+        .addColumn("tainted", "boolean", (c) => c.notNull().defaultTo(false))
+        .execute();
+    },
+  },
 };

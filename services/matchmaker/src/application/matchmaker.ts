@@ -11,6 +11,7 @@ import {
   type LedgerEvent,
   type LedgerState,
 } from "../domain/index.js";
+import { admissionFromWire } from "../adapters/nats/codec.js";
 
 export interface Traced {
   readonly headers?: Record<string, string>;
@@ -89,13 +90,17 @@ export class Matchmaker {
           });
         return;
       }
-      case "memberAdmitted":
+      case "memberAdmitted": {
+        // The lineage and admission time the growth rules need; none for an event recorded before them.
+        const admission = admissionFromWire(event.value);
         await this.react(stored, {
           type: "RegisterSponsor",
           memberId: event.value.memberId,
           publicKey: event.value.publicKey,
+          ...(admission ? { admission } : {}),
         });
         return;
+      }
       case "memberExcluded":
         await this.react(stored, {
           type: "ExcludeSponsor",
@@ -114,6 +119,14 @@ export class Matchmaker {
     switch (event?.$case) {
       case "policyPublished":
         await this.react(stored, { type: "AdoptPolicy", policy: policyFromWire(event.value.policy) });
+        return;
+      case "stakePeriodRetargeted":
+        await this.react(stored, {
+          type: "AdoptStakePeriod",
+          policyVersion: event.value.policyVersion,
+          interval: toNumber(event.value.interval),
+          stakePeriodMs: toNumber(event.value.newStakePeriodMs),
+        });
         return;
       case "gameResolved":
         await this.react(stored, {

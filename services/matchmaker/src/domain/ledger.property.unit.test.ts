@@ -233,7 +233,14 @@ test("the ledger's memory follows the rate of proposals, not the length of its h
     const keys = keyPairFromSecret(new Uint8Array(32).fill(i + 11));
     return { keys, id: memberIdOf(keys.publicKey) };
   });
-  const shortGames = { ...policy, admission: { ...policy.admission, stakePeriodMs: DAY / 2 }, pairCooldownMs: DAY };
+  // Without the sponsor quota and the pending-proposal cap (growth rules): this is about memory at a
+  // high rate of proposals, which those rules would keep low.
+  const shortGames = {
+    ...policy,
+    admission: { ...policy.admission, stakePeriodMs: DAY / 2 },
+    pairCooldownMs: DAY,
+    growth: { ...policy.growth, sponsorQuota: 0, sponsorQuotaWindowMs: 0, pendingProposalCap: 0 },
+  };
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => {
       let rng = seed;

@@ -14,9 +14,11 @@ import {
   ValidationError,
   verify,
   type ActionSpec,
+  type GameRules,
   type Policy,
   sameBytes,
 } from "@pot/mechanism";
+import { growthRefusal, lineageRefusal, pendingProposalRefusal } from "./growth.js";
 
 /**
  * The matchmaker's one aggregate: every staking slot, proposal and pair cool-down of the network.
@@ -35,6 +37,27 @@ export interface Slot {
   readonly lockedUntil: number;
   readonly lockGameId: string | undefined;
   readonly suspendedUntil: number;
+  /** How and when the member was admitted, for the growth rules; undefined when registered before them. */
+  readonly admission: SponsorAdmission | undefined;
+  /**
+   * Times of the games opened with the member as a sponsor, oldest first, within the sponsor-quota
+   * window of the policy in force when the last one opened (empty while no quota is set).
+   */
+  readonly openings: readonly number[];
+  /** Ids of the proposals the member made that are pending and still kept, oldest first. */
+  readonly pending: readonly string[];
+}
+
+export type MemberKind = "genesis" | "sponsored" | "controlled";
+
+/** What identity's MemberAdmitted says of a member's admission: its parents in the lineage, and when. */
+export interface SponsorAdmission {
+  readonly kind: MemberKind;
+  /** Both sponsors, for a sponsored member. */
+  readonly sponsorIds: readonly string[];
+  /** The member whose credit admitted it, for a controlled member; "" otherwise. */
+  readonly controllerId: string;
+  readonly admittedAt: number;
 }
 
 export type ProposalStatus = "pending" | "accepted" | "declined" | "cancelled";
@@ -92,6 +115,11 @@ export interface LedgerState {
    */
   readonly retiredProposals: PersistentMap<string, ProposalEnd>;
   readonly policy: Policy | undefined;
+  /**
+   * The admission stake period retargeted under the adopted policy's rate target (the adjudicator's
+   * StakePeriodRetargeted), for admission games opened from now on; undefined: the policy's own.
+   */
+  readonly stakePeriod: StakePeriod | undefined;
   /** The legal agreement candidates must consent to now. */
   readonly agreement: Agreement | undefined;
   /**
@@ -107,6 +135,12 @@ export interface LedgerState {
   readonly retiredDeadlines: List<Deadline>;
 }
 
+export interface StakePeriod {
+  readonly policyVersion: number;
+  readonly interval: number;
+  readonly stakePeriodMs: number;
+}
+
 export interface Agreement {
   readonly version: number;
   readonly hash: Uint8Array;
@@ -118,7 +152,13 @@ export interface Suspension {
 }
 
 export type LedgerEvent =
-  | { readonly type: "SponsorRegistered"; readonly memberId: string; readonly publicKey: Uint8Array }
+  | {
+      readonly type: "SponsorRegistered";
+      readonly memberId: string;
+      readonly publicKey: Uint8Array;
+      /** Absent from events recorded before growth rules existed. */
+      readonly admission?: SponsorAdmission;
+    }
   | {
       readonly type: "SponsorExcluded";
       readonly memberId: string;
@@ -127,6 +167,7 @@ export type LedgerEvent =
       readonly suspensions: readonly Suspension[];
     }
   | { readonly type: "PolicyAdopted"; readonly policy: Policy }
+  | ({ readonly type: "StakePeriodAdopted" } & StakePeriod)
   | { readonly type: "AgreementAdopted"; readonly agreement: Agreement & { readonly uri: string } }
   | {
       readonly type: "ProposalMade";
@@ -174,8 +215,14 @@ export interface Answer {
 }
 
 export type LedgerCommand =
-  | { readonly type: "RegisterSponsor"; readonly memberId: string; readonly publicKey: Uint8Array }
+  | {
+      readonly type: "RegisterSponsor";
+      readonly memberId: string;
+      readonly publicKey: Uint8Array;
+      readonly admission?: SponsorAdmission;
+    }
   | { readonly type: "AdoptPolicy"; readonly policy: Policy }
+  | ({ readonly type: "AdoptStakePeriod" } & StakePeriod)
   | { readonly type: "AdoptAgreement"; readonly agreement: Agreement & { readonly uri: string } }
   | {
       readonly type: "Propose";
@@ -230,6 +277,7 @@ export const initialLedgerState: LedgerState = {
   pairCooldowns: ImmutableMap(),
   retiredProposals: ImmutableMap(),
   policy: undefined,
+  stakePeriod: undefined,
   agreement: undefined,
   clock: 0,
   proposalDeadlines: List(),
@@ -289,10 +337,24 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
   switch (command.type) {
     case "RegisterSponsor":
       if (state.slots.has(command.memberId)) return [];
-      return [{ type: "SponsorRegistered", memberId: command.memberId, publicKey: command.publicKey }];
+      return [
+        {
+          type: "SponsorRegistered",
+          memberId: command.memberId,
+          publicKey: command.publicKey,
+          ...(command.admission ? { admission: command.admission } : {}),
+        },
+      ];
     case "AdoptPolicy":
       if (state.policy && state.policy.version >= command.policy.version) return [];
       return [{ type: "PolicyAdopted", policy: command.policy }];
+    case "AdoptStakePeriod": {
+      // A retarget under a policy that is not the adopted one (superseded), or a redelivered one: nothing.
+      if (state.policy?.version !== command.policyVersion) return [];
+      if (state.stakePeriod && state.stakePeriod.interval >= command.interval) return [];
+      const { type: _type, ...stakePeriod } = command;
+      return [{ type: "StakePeriodAdopted", ...stakePeriod }];
+    }
     case "AdoptAgreement":
       if (state.agreement && state.agreement.version >= command.agreement.version) return [];
       return [{ type: "AgreementAdopted", agreement: command.agreement }];
@@ -411,6 +473,15 @@ function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, sta
       `members ${command.proposerId} and ${command.partnerId} played together recently; they may again from ${new Date(cooldown).toISOString()}`,
     );
   }
+  // Growth rules, those that never lift first: neither sponsor is barred for good and the pair is
+  // not related; then the proposer may stake now and has room for one more pending proposal.
+  const refusal =
+    growthRefusal(state, policy, command.proposerId, command.now, true) ??
+    growthRefusal(state, policy, command.partnerId, command.now, true) ??
+    lineageRefusal(state, policy, command.proposerId, command.partnerId) ??
+    growthRefusal(state, policy, command.proposerId, command.now) ??
+    pendingProposalRefusal(state, policy, command.proposerId, command.now);
+  if (refusal) throw refusal;
   return [
     {
       type: "ProposalMade",
@@ -477,6 +548,14 @@ function decideAccept(command: Answer, state: LedgerState): LedgerEvent[] {
   if (cooldown > command.now) {
     throw new IllegalStateError(`this pair of sponsors is cooling down until ${new Date(cooldown).toISOString()}`);
   }
+  // The policy may have changed since the proposal: both sponsors are checked against the one in force.
+  const refusal =
+    growthRefusal(state, policy, proposal.partnerId, command.now, true) ??
+    growthRefusal(state, policy, proposal.proposerId, command.now, true) ??
+    lineageRefusal(state, policy, proposal.proposerId, proposal.partnerId) ??
+    growthRefusal(state, policy, proposal.partnerId, command.now) ??
+    growthRefusal(state, policy, proposal.proposerId, command.now);
+  if (refusal) throw refusal;
   if (proposal.action.type === "admission" && state.slots.has(memberIdOf(proposal.action.candidatePublicKey))) {
     throw new AlreadyExistsError(`candidate ${memberIdOf(proposal.action.candidatePublicKey)} is already a member`);
   }
@@ -491,10 +570,19 @@ function decideAccept(command: Answer, state: LedgerState): LedgerEvent[] {
       action: proposal.action,
       policyVersion: policy.version,
       openedAt: command.now,
-      stakeLockedUntil: command.now + rules.stakePeriodMs,
+      stakeLockedUntil: command.now + stakePeriodFor(state, policy, proposal.action, rules),
       pairCooldownUntil: command.now + policy.pairCooldownMs,
     },
   ];
+}
+
+/** The stake period of a game opened now: for an admission, the retargeted one when there is one. */
+export function stakePeriodFor(state: LedgerState, policy: Policy, action: ActionSpec, rules: GameRules): number {
+  const retargeted = state.stakePeriod;
+  if (action.type === "admission" && retargeted && retargeted.policyVersion === policy.version) {
+    return retargeted.stakePeriodMs;
+  }
+  return rules.stakePeriodMs;
 }
 
 function decideWithdrawal(command: Answer, state: LedgerState): LedgerEvent[] {
@@ -567,6 +655,9 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
           lockedUntil: 0,
           lockGameId: undefined,
           suspendedUntil: 0,
+          admission: event.admission,
+          openings: [],
+          pending: [],
         }),
       };
     case "SponsorExcluded": {
@@ -577,19 +668,30 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
       let proposals = state.proposals;
       for (const id of event.cancelledProposalIds) {
         const proposal = proposals.get(id);
-        if (proposal?.status === "pending") proposals = proposals.set(id, { ...proposal, status: "cancelled" });
+        if (proposal?.status === "pending") {
+          proposals = proposals.set(id, { ...proposal, status: "cancelled" });
+          slots = withoutPending(slots, proposal);
+        }
       }
       return { ...state, slots, proposals };
     }
     case "PolicyAdopted":
-      return { ...state, policy: event.policy };
+      return { ...state, policy: event.policy, stakePeriod: undefined };
+    case "StakePeriodAdopted": {
+      const { type: _type, ...stakePeriod } = event;
+      return { ...state, stakePeriod };
+    }
     case "AgreementAdopted":
       return { ...state, agreement: { version: event.agreement.version, hash: event.agreement.hash } };
     case "ProposalMade": {
       const advanced = advanceClock(state, event.madeAt);
       const { type: _type, ...proposal } = event;
+      const proposer = advanced.slots.get(event.proposerId);
       return {
         ...advanced,
+        slots: proposer
+          ? advanced.slots.set(event.proposerId, { ...proposer, pending: [...proposer.pending, event.proposalId] })
+          : advanced.slots,
         proposals: advanced.proposals.set(event.proposalId, { ...proposal, status: "pending" }),
         proposalDeadlines: advanced.proposalDeadlines.push({ key: event.proposalId, at: event.expiresAt }),
       };
@@ -601,6 +703,7 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
     case "GameOpened": {
       const advanced = withProposalStatus(advanceClock(state, event.openedAt), event.gameId, "accepted");
       let slots = advanced.slots;
+      const quotaWindow = advanced.policy?.growth.sponsorQuotaWindowMs ?? 0;
       for (const sponsor of [event.sponsorA, event.sponsorB]) {
         const slot = slots.get(sponsor.memberId);
         if (slot)
@@ -608,6 +711,10 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
             ...slot,
             lockedUntil: event.stakeLockedUntil,
             lockGameId: event.gameId,
+            openings:
+              quotaWindow > 0
+                ? [...slot.openings.filter((at) => at > event.openedAt - quotaWindow), event.openedAt]
+                : [],
           });
       }
       const pair = pairKey(event.sponsorA.memberId, event.sponsorB.memberId);
@@ -659,7 +766,21 @@ function suspend(slots: PersistentMap<string, Slot>, suspensions: readonly Suspe
 function withProposalStatus(state: LedgerState, proposalId: string, status: ProposalStatus): LedgerState {
   const proposal = state.proposals.get(proposalId);
   if (!proposal) return state;
-  return { ...state, proposals: state.proposals.set(proposalId, { ...proposal, status }) };
+  return {
+    ...state,
+    slots: proposal.status === "pending" && status !== "pending" ? withoutPending(state.slots, proposal) : state.slots,
+    proposals: state.proposals.set(proposalId, { ...proposal, status }),
+  };
+}
+
+/** The proposer's slot without the proposal among its pending ones (it was answered, withdrawn or closed). */
+function withoutPending(slots: PersistentMap<string, Slot>, proposal: Proposal): PersistentMap<string, Slot> {
+  const slot = slots.get(proposal.proposerId);
+  if (!slot || !slot.pending.includes(proposal.proposalId)) return slots;
+  return slots.set(proposal.proposerId, {
+    ...slot,
+    pending: slot.pending.filter((id) => id !== proposal.proposalId),
+  });
 }
 
 function retire(state: LedgerState, proposal: Proposal): LedgerState {
@@ -667,6 +788,7 @@ function retire(state: LedgerState, proposal: Proposal): LedgerState {
     proposal.status === "pending" ? "expired" : proposal.status === "accepted" ? "played" : proposal.status;
   return {
     ...state,
+    slots: proposal.status === "pending" ? withoutPending(state.slots, proposal) : state.slots,
     proposals: state.proposals.delete(proposal.proposalId),
     retiredProposals: state.retiredProposals.set(proposal.proposalId, end),
     retiredDeadlines: state.retiredDeadlines.push({

@@ -146,6 +146,29 @@ describe("ledger decider", () => {
     assert.match(unavailability(state, b.id, NOW + 2) ?? "", /playing game/);
   });
 
+  test("a retargeted stake period, once adopted, locks the stakes of admission games opened after it", () => {
+    const a = member();
+    const b = member();
+    const version = DEFAULT_POLICY.version;
+    let state = network(a, b);
+    const adopt = { type: "AdoptStakePeriod" as const, policyVersion: version, interval: 5, stakePeriodMs: 3_600_000 };
+    assert.deepEqual(decideLedger({ ...adopt, policyVersion: version + 1 }, state), [], "another policy's: ignored");
+    state = run(state, adopt);
+    assert.deepEqual(decideLedger(adopt, state), [], "a redelivered retarget: nothing new");
+    assert.deepEqual(decideLedger({ ...adopt, interval: 4 }, state), [], "an older interval: nothing new");
+    const p = propose(a, b);
+    state = run(state, p);
+    const [opened] = decideLedger(accept(b, (p as { proposalId: string }).proposalId), state);
+    assert.ok(opened?.type === "GameOpened");
+    assert.equal(opened.stakeLockedUntil, NOW + 1 + 3_600_000);
+    // A newly adopted policy starts again from its own stake period.
+    const fresh = run(run(network(a, b), adopt), {
+      type: "AdoptPolicy",
+      policy: { ...DEFAULT_POLICY, version: version + 1 },
+    });
+    assert.equal(fresh.stakePeriod, undefined);
+  });
+
   test("the stake stays locked after settlement until the stake period ends", () => {
     const a = member();
     const b = member();

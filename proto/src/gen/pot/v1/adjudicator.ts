@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Action, Move, moveFromJSON, moveToJSON, Outcome, outcomeFromJSON, outcomeToJSON, Policy } from "./common.js";
+import { StakePeriodRetargeted } from "./events.js";
 
 export const protobufPackage = "pot.v1";
 
@@ -171,7 +172,16 @@ export interface GetPolicyRequest {
 }
 
 export interface GetPolicyResponse {
-  policy: Policy | undefined;
+  policy:
+    | Policy
+    | undefined;
+  /**
+   * The admission stake period in force now under this policy: its own admission.stake_period_ms, or the
+   * last retargeted one when it sets a rate target (current version only).
+   */
+  admissionStakePeriodMs: bigint;
+  /** The last retarget under this policy, if any. */
+  lastRetarget: StakePeriodRetargeted | undefined;
 }
 
 export interface ListGamesRequest {
@@ -1717,13 +1727,22 @@ export const GetPolicyRequest: MessageFns<GetPolicyRequest> = {
 };
 
 function createBaseGetPolicyResponse(): GetPolicyResponse {
-  return { policy: undefined };
+  return { policy: undefined, admissionStakePeriodMs: 0n, lastRetarget: undefined };
 }
 
 export const GetPolicyResponse: MessageFns<GetPolicyResponse> = {
   encode(message: GetPolicyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.policy !== undefined) {
       Policy.encode(message.policy, writer.uint32(10).fork()).join();
+    }
+    if (message.admissionStakePeriodMs !== 0n) {
+      if (BigInt.asUintN(64, message.admissionStakePeriodMs) !== message.admissionStakePeriodMs) {
+        throw new globalThis.Error("value provided for field message.admissionStakePeriodMs of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.admissionStakePeriodMs);
+    }
+    if (message.lastRetarget !== undefined) {
+      StakePeriodRetargeted.encode(message.lastRetarget, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1749,6 +1768,22 @@ export const GetPolicyResponse: MessageFns<GetPolicyResponse> = {
             message.policy = Policy.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.admissionStakePeriodMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lastRetarget = StakePeriodRetargeted.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1762,13 +1797,31 @@ export const GetPolicyResponse: MessageFns<GetPolicyResponse> = {
   },
 
   fromJSON(object: any): GetPolicyResponse {
-    return { policy: isSet(object.policy) ? Policy.fromJSON(object.policy) : undefined };
+    return {
+      policy: isSet(object.policy) ? Policy.fromJSON(object.policy) : undefined,
+      admissionStakePeriodMs: isSet(object.admissionStakePeriodMs)
+        ? BigInt(object.admissionStakePeriodMs)
+        : isSet(object.admission_stake_period_ms)
+        ? BigInt(object.admission_stake_period_ms)
+        : 0n,
+      lastRetarget: isSet(object.lastRetarget)
+        ? StakePeriodRetargeted.fromJSON(object.lastRetarget)
+        : isSet(object.last_retarget)
+        ? StakePeriodRetargeted.fromJSON(object.last_retarget)
+        : undefined,
+    };
   },
 
   toJSON(message: GetPolicyResponse): unknown {
     const obj: any = {};
     if (message.policy !== undefined) {
       obj.policy = Policy.toJSON(message.policy);
+    }
+    if (message.admissionStakePeriodMs !== 0n) {
+      obj.admissionStakePeriodMs = message.admissionStakePeriodMs.toString();
+    }
+    if (message.lastRetarget !== undefined) {
+      obj.lastRetarget = StakePeriodRetargeted.toJSON(message.lastRetarget);
     }
     return obj;
   },
@@ -1780,6 +1833,13 @@ export const GetPolicyResponse: MessageFns<GetPolicyResponse> = {
     const message = createBaseGetPolicyResponse();
     message.policy = (object.policy !== undefined && object.policy !== null)
       ? Policy.fromPartial(object.policy)
+      : undefined;
+    message.admissionStakePeriodMs =
+      (object.admissionStakePeriodMs !== undefined && object.admissionStakePeriodMs !== null)
+        ? BigInt(object.admissionStakePeriodMs)
+        : 0n;
+    message.lastRetarget = (object.lastRetarget !== undefined && object.lastRetarget !== null)
+      ? StakePeriodRetargeted.fromPartial(object.lastRetarget)
       : undefined;
     return message;
   },

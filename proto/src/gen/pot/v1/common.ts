@@ -305,7 +305,11 @@ export interface Policy {
    * Rules that bound how fast any group of colluding identities can grow. Absent from policies
    * published before they existed: such a policy replays as it always decided (no growth rule).
    */
-  growth: GrowthRules | undefined;
+  growth:
+    | GrowthRules
+    | undefined;
+  /** Retargets the admission stake period toward a target admission rate; absent (or a target of 0) is off. */
+  rateTarget: RateTarget | undefined;
 }
 
 /** Limits on who may stake, how often and with whom. Every count or period at 0 turns its rule off. */
@@ -345,6 +349,27 @@ export interface GrowthRules {
 export interface Suspension {
   memberId: string;
   untilMs: bigint;
+}
+
+/**
+ * A target admission rate. At the end of every interval the adjudicator retargets the admission stake
+ * period from the sponsored admissions the interval saw, like a difficulty adjustment with a bounded step:
+ * new = old × observed / target, within old ÷ (1 + max_step_percent/100) and old × (1 + max_step_percent/100),
+ * then within [min_stake_period_ms, max_stake_period_ms] (event StakePeriodRetargeted).
+ */
+export interface RateTarget {
+  /** Target sponsored admissions per interval; 0 turns retargeting off (every other field then 0 too). */
+  admissionsPerInterval: number;
+  /** Intervals are [k * interval_ms, (k + 1) * interval_ms) of Unix time; at least 1000. */
+  intervalMs: bigint;
+  /** The largest change per interval, in percent (1-300). */
+  maxStepPercent: number;
+  /**
+   * Bounds of the retargeted stake period; the policy's own admission.stake_period_ms lies within them and
+   * pair_cooldown_ms is at least max_stake_period_ms.
+   */
+  minStakePeriodMs: bigint;
+  maxStakePeriodMs: bigint;
 }
 
 function createBaseConsent(): Consent {
@@ -1148,6 +1173,7 @@ function createBasePolicy(): Policy {
     creditTtlMs: 0n,
     exclusionSponsorPenaltyMs: 0n,
     growth: undefined,
+    rateTarget: undefined,
   };
 }
 
@@ -1190,6 +1216,9 @@ export const Policy: MessageFns<Policy> = {
     }
     if (message.growth !== undefined) {
       GrowthRules.encode(message.growth, writer.uint32(66).fork()).join();
+    }
+    if (message.rateTarget !== undefined) {
+      RateTarget.encode(message.rateTarget, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -1271,6 +1300,14 @@ export const Policy: MessageFns<Policy> = {
             message.growth = GrowthRules.decode(reader, reader.uint32());
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.rateTarget = RateTarget.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1313,6 +1350,11 @@ export const Policy: MessageFns<Policy> = {
         ? BigInt(object.exclusion_sponsor_penalty_ms)
         : 0n,
       growth: isSet(object.growth) ? GrowthRules.fromJSON(object.growth) : undefined,
+      rateTarget: isSet(object.rateTarget)
+        ? RateTarget.fromJSON(object.rateTarget)
+        : isSet(object.rate_target)
+        ? RateTarget.fromJSON(object.rate_target)
+        : undefined,
     };
   },
 
@@ -1342,6 +1384,9 @@ export const Policy: MessageFns<Policy> = {
     if (message.growth !== undefined) {
       obj.growth = GrowthRules.toJSON(message.growth);
     }
+    if (message.rateTarget !== undefined) {
+      obj.rateTarget = RateTarget.toJSON(message.rateTarget);
+    }
     return obj;
   },
 
@@ -1370,6 +1415,9 @@ export const Policy: MessageFns<Policy> = {
         : 0n;
     message.growth = (object.growth !== undefined && object.growth !== null)
       ? GrowthRules.fromPartial(object.growth)
+      : undefined;
+    message.rateTarget = (object.rateTarget !== undefined && object.rateTarget !== null)
+      ? RateTarget.fromPartial(object.rateTarget)
       : undefined;
     return message;
   },
@@ -1700,6 +1748,174 @@ export const Suspension: MessageFns<Suspension> = {
     const message = createBaseSuspension();
     message.memberId = object.memberId ?? "";
     message.untilMs = (object.untilMs !== undefined && object.untilMs !== null) ? BigInt(object.untilMs) : 0n;
+    return message;
+  },
+};
+
+function createBaseRateTarget(): RateTarget {
+  return { admissionsPerInterval: 0, intervalMs: 0n, maxStepPercent: 0, minStakePeriodMs: 0n, maxStakePeriodMs: 0n };
+}
+
+export const RateTarget: MessageFns<RateTarget> = {
+  encode(message: RateTarget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.admissionsPerInterval !== 0) {
+      writer.uint32(8).uint32(message.admissionsPerInterval);
+    }
+    if (message.intervalMs !== 0n) {
+      if (BigInt.asUintN(64, message.intervalMs) !== message.intervalMs) {
+        throw new globalThis.Error("value provided for field message.intervalMs of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.intervalMs);
+    }
+    if (message.maxStepPercent !== 0) {
+      writer.uint32(24).uint32(message.maxStepPercent);
+    }
+    if (message.minStakePeriodMs !== 0n) {
+      if (BigInt.asUintN(64, message.minStakePeriodMs) !== message.minStakePeriodMs) {
+        throw new globalThis.Error("value provided for field message.minStakePeriodMs of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.minStakePeriodMs);
+    }
+    if (message.maxStakePeriodMs !== 0n) {
+      if (BigInt.asUintN(64, message.maxStakePeriodMs) !== message.maxStakePeriodMs) {
+        throw new globalThis.Error("value provided for field message.maxStakePeriodMs of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.maxStakePeriodMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RateTarget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRateTarget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.admissionsPerInterval = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.intervalMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxStepPercent = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.minStakePeriodMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxStakePeriodMs = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RateTarget {
+    return {
+      admissionsPerInterval: isSet(object.admissionsPerInterval)
+        ? globalThis.Number(object.admissionsPerInterval)
+        : isSet(object.admissions_per_interval)
+        ? globalThis.Number(object.admissions_per_interval)
+        : 0,
+      intervalMs: isSet(object.intervalMs)
+        ? BigInt(object.intervalMs)
+        : isSet(object.interval_ms)
+        ? BigInt(object.interval_ms)
+        : 0n,
+      maxStepPercent: isSet(object.maxStepPercent)
+        ? globalThis.Number(object.maxStepPercent)
+        : isSet(object.max_step_percent)
+        ? globalThis.Number(object.max_step_percent)
+        : 0,
+      minStakePeriodMs: isSet(object.minStakePeriodMs)
+        ? BigInt(object.minStakePeriodMs)
+        : isSet(object.min_stake_period_ms)
+        ? BigInt(object.min_stake_period_ms)
+        : 0n,
+      maxStakePeriodMs: isSet(object.maxStakePeriodMs)
+        ? BigInt(object.maxStakePeriodMs)
+        : isSet(object.max_stake_period_ms)
+        ? BigInt(object.max_stake_period_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: RateTarget): unknown {
+    const obj: any = {};
+    if (message.admissionsPerInterval !== 0) {
+      obj.admissionsPerInterval = Math.round(message.admissionsPerInterval);
+    }
+    if (message.intervalMs !== 0n) {
+      obj.intervalMs = message.intervalMs.toString();
+    }
+    if (message.maxStepPercent !== 0) {
+      obj.maxStepPercent = Math.round(message.maxStepPercent);
+    }
+    if (message.minStakePeriodMs !== 0n) {
+      obj.minStakePeriodMs = message.minStakePeriodMs.toString();
+    }
+    if (message.maxStakePeriodMs !== 0n) {
+      obj.maxStakePeriodMs = message.maxStakePeriodMs.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RateTarget>): RateTarget {
+    return RateTarget.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RateTarget>): RateTarget {
+    const message = createBaseRateTarget();
+    message.admissionsPerInterval = object.admissionsPerInterval ?? 0;
+    message.intervalMs = (object.intervalMs !== undefined && object.intervalMs !== null)
+      ? BigInt(object.intervalMs)
+      : 0n;
+    message.maxStepPercent = object.maxStepPercent ?? 0;
+    message.minStakePeriodMs = (object.minStakePeriodMs !== undefined && object.minStakePeriodMs !== null)
+      ? BigInt(object.minStakePeriodMs)
+      : 0n;
+    message.maxStakePeriodMs = (object.maxStakePeriodMs !== undefined && object.maxStakePeriodMs !== null)
+      ? BigInt(object.maxStakePeriodMs)
+      : 0n;
     return message;
   },
 };

@@ -65,9 +65,11 @@ export interface Envelope {
     | { $case: "gameOpened"; value: GameOpened }
     | { $case: "stakesSettled"; value: StakesSettled }
     | { $case: "agreementAdopted"; value: AgreementAdopted }
+    | { $case: "stakePeriodAdopted"; value: StakePeriodAdopted }
     | //
     /** adjudicator: subject <ns>.adjudicator.policy.network */
     { $case: "policyPublished"; value: PolicyPublished }
+    | { $case: "stakePeriodRetargeted"; value: StakePeriodRetargeted }
     | //
     /** adjudicator: subject <ns>.adjudicator.game.<game_id> */
     { $case: "gameStarted"; value: GameStarted }
@@ -114,13 +116,26 @@ export interface MemberAdmitted {
   consent: Consent | undefined;
   displayName: string;
   admittedAtMs: bigint;
+  /**
+   * A sponsored member one of whose sponsors was controlled or itself tainted: admitted on the word of
+   * an identity a single member controls, so never shown as plainly sponsored.
+   */
+  tainted: boolean;
 }
 
 export interface CreditsGranted {
   memberId: string;
   gameId: string;
+  /** Credits granted (the game's award less what the policy's credit cap withheld). */
   count: number;
   expiresAtMs: bigint;
+  /** Credits of the award not granted because the member reached the policy's credit cap. */
+  capped: number;
+  /**
+   * When the game resolved; the credit cap counts grants within its window back from here (0 in events
+   * recorded before credit caps existed).
+   */
+  grantedAtMs: bigint;
 }
 
 export interface CreditRedeemed {
@@ -140,9 +155,18 @@ export interface MemberExcluded {
   excludedAtMs: bigint;
 }
 
+/**
+ * The matchmaker learned of a member (from identity's MemberAdmitted), with what growth rules need:
+ * how it was admitted, when, and its parents in the lineage. Events recorded before growth rules
+ * existed carry only the id and key (kind unspecified: treated as a member with no known parents).
+ */
 export interface SponsorRegistered {
   memberId: string;
   publicKey: Uint8Array;
+  kind: AdmissionKind;
+  sponsorIds: string[];
+  controllerId: string;
+  admittedAtMs: bigint;
 }
 
 export interface SponsorExcluded {
@@ -154,6 +178,16 @@ export interface SponsorExcluded {
    */
   cancelledProposalIds: string[];
   suspensions: Suspension[];
+}
+
+/**
+ * The matchmaker adopted a retargeted admission stake period (from the adjudicator's StakePeriodRetargeted):
+ * admission games it opens under that policy version lock stakes this long.
+ */
+export interface StakePeriodAdopted {
+  policyVersion: number;
+  interval: bigint;
+  stakePeriodMs: bigint;
 }
 
 /** The matchmaker learned the network's current legal agreement (from identity). */
@@ -214,7 +248,33 @@ export interface StakesSettled {
 }
 
 export interface PolicyPublished {
-  policy: Policy | undefined;
+  policy:
+    | Policy
+    | undefined;
+  /**
+   * When it was published (0 in events written before rate targets): retargeting under a rate target
+   * starts with the first interval that starts at or after it.
+   */
+  publishedAtMs: bigint;
+}
+
+/**
+ * The adjudicator retargeted the admission stake period at the end of an interval, under the current
+ * policy's rate target. One per interval (the event id derives from the policy version and the interval).
+ */
+export interface StakePeriodRetargeted {
+  policyVersion: number;
+  /** The interval's index k: it covers [k * interval_ms, (k + 1) * interval_ms). */
+  interval: bigint;
+  intervalStartMs: bigint;
+  intervalEndMs: bigint;
+  /** Sponsored admissions resolved within the interval (by resolution time), as counted. */
+  admissions: number;
+  targetAdmissions: number;
+  oldStakePeriodMs: bigint;
+  newStakePeriodMs: bigint;
+  /** The adjudicator stream sequence the count reflects (every resolution up to it was counted). */
+  throughSeq: bigint;
 }
 
 export interface GameStarted {
@@ -269,6 +329,12 @@ export interface CreditAward {
   memberId: string;
   count: number;
   expiresAtMs: bigint;
+  /**
+   * The credit cap of the policy the game was played under (growth.credit_cap and its window), which
+   * identity applies to the member's grants; 0 for none.
+   */
+  cap: number;
+  capWindowMs: bigint;
 }
 
 function createBaseEnvelope(): Envelope {
@@ -349,8 +415,14 @@ export const Envelope: MessageFns<Envelope> = {
       case "agreementAdopted":
         AgreementAdopted.encode(message.event.value, writer.uint32(306).fork()).join();
         break;
+      case "stakePeriodAdopted":
+        StakePeriodAdopted.encode(message.event.value, writer.uint32(314).fork()).join();
+        break;
       case "policyPublished":
         PolicyPublished.encode(message.event.value, writer.uint32(402).fork()).join();
+        break;
+      case "stakePeriodRetargeted":
+        StakePeriodRetargeted.encode(message.event.value, writer.uint32(442).fork()).join();
         break;
       case "gameStarted":
         GameStarted.encode(message.event.value, writer.uint32(410).fork()).join();
@@ -552,12 +624,31 @@ export const Envelope: MessageFns<Envelope> = {
             message.event = { $case: "agreementAdopted", value: AgreementAdopted.decode(reader, reader.uint32()) };
             continue;
           }
+          case 39: {
+            if (tag !== 314) {
+              break;
+            }
+
+            message.event = { $case: "stakePeriodAdopted", value: StakePeriodAdopted.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 50: {
             if (tag !== 402) {
               break;
             }
 
             message.event = { $case: "policyPublished", value: PolicyPublished.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 55: {
+            if (tag !== 442) {
+              break;
+            }
+
+            message.event = {
+              $case: "stakePeriodRetargeted",
+              value: StakePeriodRetargeted.decode(reader, reader.uint32()),
+            };
             continue;
           }
           case 51: {
@@ -692,10 +783,18 @@ export const Envelope: MessageFns<Envelope> = {
         ? { $case: "agreementAdopted", value: AgreementAdopted.fromJSON(object.agreementAdopted) }
         : isSet(object.agreement_adopted)
         ? { $case: "agreementAdopted", value: AgreementAdopted.fromJSON(object.agreement_adopted) }
+        : isSet(object.stakePeriodAdopted)
+        ? { $case: "stakePeriodAdopted", value: StakePeriodAdopted.fromJSON(object.stakePeriodAdopted) }
+        : isSet(object.stake_period_adopted)
+        ? { $case: "stakePeriodAdopted", value: StakePeriodAdopted.fromJSON(object.stake_period_adopted) }
         : isSet(object.policyPublished)
         ? { $case: "policyPublished", value: PolicyPublished.fromJSON(object.policyPublished) }
         : isSet(object.policy_published)
         ? { $case: "policyPublished", value: PolicyPublished.fromJSON(object.policy_published) }
+        : isSet(object.stakePeriodRetargeted)
+        ? { $case: "stakePeriodRetargeted", value: StakePeriodRetargeted.fromJSON(object.stakePeriodRetargeted) }
+        : isSet(object.stake_period_retargeted)
+        ? { $case: "stakePeriodRetargeted", value: StakePeriodRetargeted.fromJSON(object.stake_period_retargeted) }
         : isSet(object.gameStarted)
         ? { $case: "gameStarted", value: GameStarted.fromJSON(object.gameStarted) }
         : isSet(object.game_started)
@@ -766,8 +865,12 @@ export const Envelope: MessageFns<Envelope> = {
       obj.stakesSettled = StakesSettled.toJSON(message.event.value);
     } else if (message.event?.$case === "agreementAdopted") {
       obj.agreementAdopted = AgreementAdopted.toJSON(message.event.value);
+    } else if (message.event?.$case === "stakePeriodAdopted") {
+      obj.stakePeriodAdopted = StakePeriodAdopted.toJSON(message.event.value);
     } else if (message.event?.$case === "policyPublished") {
       obj.policyPublished = PolicyPublished.toJSON(message.event.value);
+    } else if (message.event?.$case === "stakePeriodRetargeted") {
+      obj.stakePeriodRetargeted = StakePeriodRetargeted.toJSON(message.event.value);
     } else if (message.event?.$case === "gameStarted") {
       obj.gameStarted = GameStarted.toJSON(message.event.value);
     } else if (message.event?.$case === "moveCommitted") {
@@ -882,9 +985,24 @@ export const Envelope: MessageFns<Envelope> = {
         }
         break;
       }
+      case "stakePeriodAdopted": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "stakePeriodAdopted", value: StakePeriodAdopted.fromPartial(object.event.value) };
+        }
+        break;
+      }
       case "policyPublished": {
         if (object.event?.value !== undefined && object.event?.value !== null) {
           message.event = { $case: "policyPublished", value: PolicyPublished.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "stakePeriodRetargeted": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = {
+            $case: "stakePeriodRetargeted",
+            value: StakePeriodRetargeted.fromPartial(object.event.value),
+          };
         }
         break;
       }
@@ -1316,6 +1434,7 @@ function createBaseMemberAdmitted(): MemberAdmitted {
     consent: undefined,
     displayName: "",
     admittedAtMs: 0n,
+    tainted: false,
   };
 }
 
@@ -1350,6 +1469,9 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
         throw new globalThis.Error("value provided for field message.admittedAtMs of type uint64 too large");
       }
       writer.uint32(72).uint64(message.admittedAtMs);
+    }
+    if (message.tainted !== false) {
+      writer.uint32(80).bool(message.tainted);
     }
     return writer;
   },
@@ -1439,6 +1561,14 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
             message.admittedAtMs = reader.uint64() as bigint;
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.tainted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1490,6 +1620,7 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
         : isSet(object.admitted_at_ms)
         ? BigInt(object.admitted_at_ms)
         : 0n,
+      tainted: isSet(object.tainted) ? globalThis.Boolean(object.tainted) : false,
     };
   },
 
@@ -1522,6 +1653,9 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
     if (message.admittedAtMs !== 0n) {
       obj.admittedAtMs = message.admittedAtMs.toString();
     }
+    if (message.tainted !== false) {
+      obj.tainted = message.tainted;
+    }
     return obj;
   },
 
@@ -1543,12 +1677,13 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
     message.admittedAtMs = (object.admittedAtMs !== undefined && object.admittedAtMs !== null)
       ? BigInt(object.admittedAtMs)
       : 0n;
+    message.tainted = object.tainted ?? false;
     return message;
   },
 };
 
 function createBaseCreditsGranted(): CreditsGranted {
-  return { memberId: "", gameId: "", count: 0, expiresAtMs: 0n };
+  return { memberId: "", gameId: "", count: 0, expiresAtMs: 0n, capped: 0, grantedAtMs: 0n };
 }
 
 export const CreditsGranted: MessageFns<CreditsGranted> = {
@@ -1567,6 +1702,15 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
         throw new globalThis.Error("value provided for field message.expiresAtMs of type uint64 too large");
       }
       writer.uint32(32).uint64(message.expiresAtMs);
+    }
+    if (message.capped !== 0) {
+      writer.uint32(40).uint32(message.capped);
+    }
+    if (message.grantedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.grantedAtMs) !== message.grantedAtMs) {
+        throw new globalThis.Error("value provided for field message.grantedAtMs of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.grantedAtMs);
     }
     return writer;
   },
@@ -1616,6 +1760,22 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
             message.expiresAtMs = reader.uint64() as bigint;
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.capped = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.grantedAtMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1646,6 +1806,12 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
         : isSet(object.expires_at_ms)
         ? BigInt(object.expires_at_ms)
         : 0n,
+      capped: isSet(object.capped) ? globalThis.Number(object.capped) : 0,
+      grantedAtMs: isSet(object.grantedAtMs)
+        ? BigInt(object.grantedAtMs)
+        : isSet(object.granted_at_ms)
+        ? BigInt(object.granted_at_ms)
+        : 0n,
     };
   },
 
@@ -1663,6 +1829,12 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
     if (message.expiresAtMs !== 0n) {
       obj.expiresAtMs = message.expiresAtMs.toString();
     }
+    if (message.capped !== 0) {
+      obj.capped = Math.round(message.capped);
+    }
+    if (message.grantedAtMs !== 0n) {
+      obj.grantedAtMs = message.grantedAtMs.toString();
+    }
     return obj;
   },
 
@@ -1676,6 +1848,10 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
     message.count = object.count ?? 0;
     message.expiresAtMs = (object.expiresAtMs !== undefined && object.expiresAtMs !== null)
       ? BigInt(object.expiresAtMs)
+      : 0n;
+    message.capped = object.capped ?? 0;
+    message.grantedAtMs = (object.grantedAtMs !== undefined && object.grantedAtMs !== null)
+      ? BigInt(object.grantedAtMs)
       : 0n;
     return message;
   },
@@ -1952,7 +2128,7 @@ export const MemberExcluded: MessageFns<MemberExcluded> = {
 };
 
 function createBaseSponsorRegistered(): SponsorRegistered {
-  return { memberId: "", publicKey: new Uint8Array(0) };
+  return { memberId: "", publicKey: new Uint8Array(0), kind: 0, sponsorIds: [], controllerId: "", admittedAtMs: 0n };
 }
 
 export const SponsorRegistered: MessageFns<SponsorRegistered> = {
@@ -1962,6 +2138,21 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
     }
     if (message.publicKey.length !== 0) {
       writer.uint32(18).bytes(message.publicKey);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    for (const v of message.sponsorIds) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.controllerId !== "") {
+      writer.uint32(42).string(message.controllerId);
+    }
+    if (message.admittedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.admittedAtMs) !== message.admittedAtMs) {
+        throw new globalThis.Error("value provided for field message.admittedAtMs of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.admittedAtMs);
     }
     return writer;
   },
@@ -1995,6 +2186,38 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
             message.publicKey = reader.bytes();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sponsorIds.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.controllerId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.admittedAtMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2019,6 +2242,22 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
         : isSet(object.public_key)
         ? bytesFromBase64(object.public_key)
         : new Uint8Array(0),
+      kind: isSet(object.kind) ? admissionKindFromJSON(object.kind) : 0,
+      sponsorIds: globalThis.Array.isArray(object?.sponsorIds)
+        ? object.sponsorIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.sponsor_ids)
+        ? object.sponsor_ids.map((e: any) => globalThis.String(e))
+        : [],
+      controllerId: isSet(object.controllerId)
+        ? globalThis.String(object.controllerId)
+        : isSet(object.controller_id)
+        ? globalThis.String(object.controller_id)
+        : "",
+      admittedAtMs: isSet(object.admittedAtMs)
+        ? BigInt(object.admittedAtMs)
+        : isSet(object.admitted_at_ms)
+        ? BigInt(object.admitted_at_ms)
+        : 0n,
     };
   },
 
@@ -2030,6 +2269,18 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
     if (message.publicKey.length !== 0) {
       obj.publicKey = base64FromBytes(message.publicKey);
     }
+    if (message.kind !== 0) {
+      obj.kind = admissionKindToJSON(message.kind);
+    }
+    if (message.sponsorIds?.length) {
+      obj.sponsorIds = message.sponsorIds;
+    }
+    if (message.controllerId !== "") {
+      obj.controllerId = message.controllerId;
+    }
+    if (message.admittedAtMs !== 0n) {
+      obj.admittedAtMs = message.admittedAtMs.toString();
+    }
     return obj;
   },
 
@@ -2040,6 +2291,12 @@ export const SponsorRegistered: MessageFns<SponsorRegistered> = {
     const message = createBaseSponsorRegistered();
     message.memberId = object.memberId ?? "";
     message.publicKey = object.publicKey ?? new Uint8Array(0);
+    message.kind = object.kind ?? 0;
+    message.sponsorIds = object.sponsorIds?.map((e) => e) || [];
+    message.controllerId = object.controllerId ?? "";
+    message.admittedAtMs = (object.admittedAtMs !== undefined && object.admittedAtMs !== null)
+      ? BigInt(object.admittedAtMs)
+      : 0n;
     return message;
   },
 };
@@ -2171,6 +2428,123 @@ export const SponsorExcluded: MessageFns<SponsorExcluded> = {
     message.accountableSponsorIds = object.accountableSponsorIds?.map((e) => e) || [];
     message.cancelledProposalIds = object.cancelledProposalIds?.map((e) => e) || [];
     message.suspensions = object.suspensions?.map((e) => Suspension.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseStakePeriodAdopted(): StakePeriodAdopted {
+  return { policyVersion: 0, interval: 0n, stakePeriodMs: 0n };
+}
+
+export const StakePeriodAdopted: MessageFns<StakePeriodAdopted> = {
+  encode(message: StakePeriodAdopted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policyVersion !== 0) {
+      writer.uint32(8).uint32(message.policyVersion);
+    }
+    if (message.interval !== 0n) {
+      if (BigInt.asUintN(64, message.interval) !== message.interval) {
+        throw new globalThis.Error("value provided for field message.interval of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.interval);
+    }
+    if (message.stakePeriodMs !== 0n) {
+      if (BigInt.asUintN(64, message.stakePeriodMs) !== message.stakePeriodMs) {
+        throw new globalThis.Error("value provided for field message.stakePeriodMs of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.stakePeriodMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StakePeriodAdopted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStakePeriodAdopted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.policyVersion = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.interval = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stakePeriodMs = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StakePeriodAdopted {
+    return {
+      policyVersion: isSet(object.policyVersion)
+        ? globalThis.Number(object.policyVersion)
+        : isSet(object.policy_version)
+        ? globalThis.Number(object.policy_version)
+        : 0,
+      interval: isSet(object.interval) ? BigInt(object.interval) : 0n,
+      stakePeriodMs: isSet(object.stakePeriodMs)
+        ? BigInt(object.stakePeriodMs)
+        : isSet(object.stake_period_ms)
+        ? BigInt(object.stake_period_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: StakePeriodAdopted): unknown {
+    const obj: any = {};
+    if (message.policyVersion !== 0) {
+      obj.policyVersion = Math.round(message.policyVersion);
+    }
+    if (message.interval !== 0n) {
+      obj.interval = message.interval.toString();
+    }
+    if (message.stakePeriodMs !== 0n) {
+      obj.stakePeriodMs = message.stakePeriodMs.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StakePeriodAdopted>): StakePeriodAdopted {
+    return StakePeriodAdopted.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StakePeriodAdopted>): StakePeriodAdopted {
+    const message = createBaseStakePeriodAdopted();
+    message.policyVersion = object.policyVersion ?? 0;
+    message.interval = (object.interval !== undefined && object.interval !== null) ? BigInt(object.interval) : 0n;
+    message.stakePeriodMs = (object.stakePeriodMs !== undefined && object.stakePeriodMs !== null)
+      ? BigInt(object.stakePeriodMs)
+      : 0n;
     return message;
   },
 };
@@ -3158,13 +3532,19 @@ export const StakesSettled: MessageFns<StakesSettled> = {
 };
 
 function createBasePolicyPublished(): PolicyPublished {
-  return { policy: undefined };
+  return { policy: undefined, publishedAtMs: 0n };
 }
 
 export const PolicyPublished: MessageFns<PolicyPublished> = {
   encode(message: PolicyPublished, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.policy !== undefined) {
       Policy.encode(message.policy, writer.uint32(10).fork()).join();
+    }
+    if (message.publishedAtMs !== 0n) {
+      if (BigInt.asUintN(64, message.publishedAtMs) !== message.publishedAtMs) {
+        throw new globalThis.Error("value provided for field message.publishedAtMs of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.publishedAtMs);
     }
     return writer;
   },
@@ -3190,6 +3570,14 @@ export const PolicyPublished: MessageFns<PolicyPublished> = {
             message.policy = Policy.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.publishedAtMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3203,13 +3591,23 @@ export const PolicyPublished: MessageFns<PolicyPublished> = {
   },
 
   fromJSON(object: any): PolicyPublished {
-    return { policy: isSet(object.policy) ? Policy.fromJSON(object.policy) : undefined };
+    return {
+      policy: isSet(object.policy) ? Policy.fromJSON(object.policy) : undefined,
+      publishedAtMs: isSet(object.publishedAtMs)
+        ? BigInt(object.publishedAtMs)
+        : isSet(object.published_at_ms)
+        ? BigInt(object.published_at_ms)
+        : 0n,
+    };
   },
 
   toJSON(message: PolicyPublished): unknown {
     const obj: any = {};
     if (message.policy !== undefined) {
       obj.policy = Policy.toJSON(message.policy);
+    }
+    if (message.publishedAtMs !== 0n) {
+      obj.publishedAtMs = message.publishedAtMs.toString();
     }
     return obj;
   },
@@ -3222,6 +3620,272 @@ export const PolicyPublished: MessageFns<PolicyPublished> = {
     message.policy = (object.policy !== undefined && object.policy !== null)
       ? Policy.fromPartial(object.policy)
       : undefined;
+    message.publishedAtMs = (object.publishedAtMs !== undefined && object.publishedAtMs !== null)
+      ? BigInt(object.publishedAtMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseStakePeriodRetargeted(): StakePeriodRetargeted {
+  return {
+    policyVersion: 0,
+    interval: 0n,
+    intervalStartMs: 0n,
+    intervalEndMs: 0n,
+    admissions: 0,
+    targetAdmissions: 0,
+    oldStakePeriodMs: 0n,
+    newStakePeriodMs: 0n,
+    throughSeq: 0n,
+  };
+}
+
+export const StakePeriodRetargeted: MessageFns<StakePeriodRetargeted> = {
+  encode(message: StakePeriodRetargeted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policyVersion !== 0) {
+      writer.uint32(8).uint32(message.policyVersion);
+    }
+    if (message.interval !== 0n) {
+      if (BigInt.asUintN(64, message.interval) !== message.interval) {
+        throw new globalThis.Error("value provided for field message.interval of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.interval);
+    }
+    if (message.intervalStartMs !== 0n) {
+      if (BigInt.asUintN(64, message.intervalStartMs) !== message.intervalStartMs) {
+        throw new globalThis.Error("value provided for field message.intervalStartMs of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.intervalStartMs);
+    }
+    if (message.intervalEndMs !== 0n) {
+      if (BigInt.asUintN(64, message.intervalEndMs) !== message.intervalEndMs) {
+        throw new globalThis.Error("value provided for field message.intervalEndMs of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.intervalEndMs);
+    }
+    if (message.admissions !== 0) {
+      writer.uint32(40).uint32(message.admissions);
+    }
+    if (message.targetAdmissions !== 0) {
+      writer.uint32(48).uint32(message.targetAdmissions);
+    }
+    if (message.oldStakePeriodMs !== 0n) {
+      if (BigInt.asUintN(64, message.oldStakePeriodMs) !== message.oldStakePeriodMs) {
+        throw new globalThis.Error("value provided for field message.oldStakePeriodMs of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.oldStakePeriodMs);
+    }
+    if (message.newStakePeriodMs !== 0n) {
+      if (BigInt.asUintN(64, message.newStakePeriodMs) !== message.newStakePeriodMs) {
+        throw new globalThis.Error("value provided for field message.newStakePeriodMs of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.newStakePeriodMs);
+    }
+    if (message.throughSeq !== 0n) {
+      if (BigInt.asUintN(64, message.throughSeq) !== message.throughSeq) {
+        throw new globalThis.Error("value provided for field message.throughSeq of type uint64 too large");
+      }
+      writer.uint32(72).uint64(message.throughSeq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StakePeriodRetargeted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStakePeriodRetargeted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.policyVersion = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.interval = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.intervalStartMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.intervalEndMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.admissions = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.targetAdmissions = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.oldStakePeriodMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.newStakePeriodMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.throughSeq = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StakePeriodRetargeted {
+    return {
+      policyVersion: isSet(object.policyVersion)
+        ? globalThis.Number(object.policyVersion)
+        : isSet(object.policy_version)
+        ? globalThis.Number(object.policy_version)
+        : 0,
+      interval: isSet(object.interval) ? BigInt(object.interval) : 0n,
+      intervalStartMs: isSet(object.intervalStartMs)
+        ? BigInt(object.intervalStartMs)
+        : isSet(object.interval_start_ms)
+        ? BigInt(object.interval_start_ms)
+        : 0n,
+      intervalEndMs: isSet(object.intervalEndMs)
+        ? BigInt(object.intervalEndMs)
+        : isSet(object.interval_end_ms)
+        ? BigInt(object.interval_end_ms)
+        : 0n,
+      admissions: isSet(object.admissions) ? globalThis.Number(object.admissions) : 0,
+      targetAdmissions: isSet(object.targetAdmissions)
+        ? globalThis.Number(object.targetAdmissions)
+        : isSet(object.target_admissions)
+        ? globalThis.Number(object.target_admissions)
+        : 0,
+      oldStakePeriodMs: isSet(object.oldStakePeriodMs)
+        ? BigInt(object.oldStakePeriodMs)
+        : isSet(object.old_stake_period_ms)
+        ? BigInt(object.old_stake_period_ms)
+        : 0n,
+      newStakePeriodMs: isSet(object.newStakePeriodMs)
+        ? BigInt(object.newStakePeriodMs)
+        : isSet(object.new_stake_period_ms)
+        ? BigInt(object.new_stake_period_ms)
+        : 0n,
+      throughSeq: isSet(object.throughSeq)
+        ? BigInt(object.throughSeq)
+        : isSet(object.through_seq)
+        ? BigInt(object.through_seq)
+        : 0n,
+    };
+  },
+
+  toJSON(message: StakePeriodRetargeted): unknown {
+    const obj: any = {};
+    if (message.policyVersion !== 0) {
+      obj.policyVersion = Math.round(message.policyVersion);
+    }
+    if (message.interval !== 0n) {
+      obj.interval = message.interval.toString();
+    }
+    if (message.intervalStartMs !== 0n) {
+      obj.intervalStartMs = message.intervalStartMs.toString();
+    }
+    if (message.intervalEndMs !== 0n) {
+      obj.intervalEndMs = message.intervalEndMs.toString();
+    }
+    if (message.admissions !== 0) {
+      obj.admissions = Math.round(message.admissions);
+    }
+    if (message.targetAdmissions !== 0) {
+      obj.targetAdmissions = Math.round(message.targetAdmissions);
+    }
+    if (message.oldStakePeriodMs !== 0n) {
+      obj.oldStakePeriodMs = message.oldStakePeriodMs.toString();
+    }
+    if (message.newStakePeriodMs !== 0n) {
+      obj.newStakePeriodMs = message.newStakePeriodMs.toString();
+    }
+    if (message.throughSeq !== 0n) {
+      obj.throughSeq = message.throughSeq.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StakePeriodRetargeted>): StakePeriodRetargeted {
+    return StakePeriodRetargeted.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StakePeriodRetargeted>): StakePeriodRetargeted {
+    const message = createBaseStakePeriodRetargeted();
+    message.policyVersion = object.policyVersion ?? 0;
+    message.interval = (object.interval !== undefined && object.interval !== null) ? BigInt(object.interval) : 0n;
+    message.intervalStartMs = (object.intervalStartMs !== undefined && object.intervalStartMs !== null)
+      ? BigInt(object.intervalStartMs)
+      : 0n;
+    message.intervalEndMs = (object.intervalEndMs !== undefined && object.intervalEndMs !== null)
+      ? BigInt(object.intervalEndMs)
+      : 0n;
+    message.admissions = object.admissions ?? 0;
+    message.targetAdmissions = object.targetAdmissions ?? 0;
+    message.oldStakePeriodMs = (object.oldStakePeriodMs !== undefined && object.oldStakePeriodMs !== null)
+      ? BigInt(object.oldStakePeriodMs)
+      : 0n;
+    message.newStakePeriodMs = (object.newStakePeriodMs !== undefined && object.newStakePeriodMs !== null)
+      ? BigInt(object.newStakePeriodMs)
+      : 0n;
+    message.throughSeq = (object.throughSeq !== undefined && object.throughSeq !== null)
+      ? BigInt(object.throughSeq)
+      : 0n;
     return message;
   },
 };
@@ -4092,7 +4756,7 @@ export const GameResolved: MessageFns<GameResolved> = {
 };
 
 function createBaseCreditAward(): CreditAward {
-  return { memberId: "", count: 0, expiresAtMs: 0n };
+  return { memberId: "", count: 0, expiresAtMs: 0n, cap: 0, capWindowMs: 0n };
 }
 
 export const CreditAward: MessageFns<CreditAward> = {
@@ -4108,6 +4772,15 @@ export const CreditAward: MessageFns<CreditAward> = {
         throw new globalThis.Error("value provided for field message.expiresAtMs of type uint64 too large");
       }
       writer.uint32(24).uint64(message.expiresAtMs);
+    }
+    if (message.cap !== 0) {
+      writer.uint32(32).uint32(message.cap);
+    }
+    if (message.capWindowMs !== 0n) {
+      if (BigInt.asUintN(64, message.capWindowMs) !== message.capWindowMs) {
+        throw new globalThis.Error("value provided for field message.capWindowMs of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.capWindowMs);
     }
     return writer;
   },
@@ -4149,6 +4822,22 @@ export const CreditAward: MessageFns<CreditAward> = {
             message.expiresAtMs = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.cap = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.capWindowMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4174,6 +4863,12 @@ export const CreditAward: MessageFns<CreditAward> = {
         : isSet(object.expires_at_ms)
         ? BigInt(object.expires_at_ms)
         : 0n,
+      cap: isSet(object.cap) ? globalThis.Number(object.cap) : 0,
+      capWindowMs: isSet(object.capWindowMs)
+        ? BigInt(object.capWindowMs)
+        : isSet(object.cap_window_ms)
+        ? BigInt(object.cap_window_ms)
+        : 0n,
     };
   },
 
@@ -4188,6 +4883,12 @@ export const CreditAward: MessageFns<CreditAward> = {
     if (message.expiresAtMs !== 0n) {
       obj.expiresAtMs = message.expiresAtMs.toString();
     }
+    if (message.cap !== 0) {
+      obj.cap = Math.round(message.cap);
+    }
+    if (message.capWindowMs !== 0n) {
+      obj.capWindowMs = message.capWindowMs.toString();
+    }
     return obj;
   },
 
@@ -4200,6 +4901,10 @@ export const CreditAward: MessageFns<CreditAward> = {
     message.count = object.count ?? 0;
     message.expiresAtMs = (object.expiresAtMs !== undefined && object.expiresAtMs !== null)
       ? BigInt(object.expiresAtMs)
+      : 0n;
+    message.cap = object.cap ?? 0;
+    message.capWindowMs = (object.capWindowMs !== undefined && object.capWindowMs !== null)
+      ? BigInt(object.capWindowMs)
       : 0n;
     return message;
   },

@@ -210,6 +210,8 @@ export interface Member {
   exclusionReason: string;
   /** Credits redeemed so far (each admitted a controlled identity). */
   creditsRedeemed: number;
+  /** A sponsored member one of whose sponsors was controlled or itself tainted (see MemberAdmitted). */
+  tainted: boolean;
 }
 
 export interface GetMemberResponse {
@@ -1532,6 +1534,7 @@ function createBaseMember(): Member {
     excludedAtMs: 0n,
     exclusionReason: "",
     creditsRedeemed: 0,
+    tainted: false,
   };
 }
 
@@ -1584,6 +1587,9 @@ export const Member: MessageFns<Member> = {
     }
     if (message.creditsRedeemed !== 0) {
       writer.uint32(112).uint32(message.creditsRedeemed);
+    }
+    if (message.tainted !== false) {
+      writer.uint32(120).bool(message.tainted);
     }
     return writer;
   },
@@ -1713,6 +1719,14 @@ export const Member: MessageFns<Member> = {
             message.creditsRedeemed = reader.uint32();
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.tainted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1785,6 +1799,7 @@ export const Member: MessageFns<Member> = {
         : isSet(object.credits_redeemed)
         ? globalThis.Number(object.credits_redeemed)
         : 0,
+      tainted: isSet(object.tainted) ? globalThis.Boolean(object.tainted) : false,
     };
   },
 
@@ -1832,6 +1847,9 @@ export const Member: MessageFns<Member> = {
     if (message.creditsRedeemed !== 0) {
       obj.creditsRedeemed = Math.round(message.creditsRedeemed);
     }
+    if (message.tainted !== false) {
+      obj.tainted = message.tainted;
+    }
     return obj;
   },
 
@@ -1858,6 +1876,7 @@ export const Member: MessageFns<Member> = {
       : 0n;
     message.exclusionReason = object.exclusionReason ?? "";
     message.creditsRedeemed = object.creditsRedeemed ?? 0;
+    message.tainted = object.tainted ?? false;
     return message;
   },
 };

@@ -32,7 +32,7 @@ import {
 import { bytes, moveFromWire, moveToWire, policyFromWire, policyToWire, toBig } from "@pot/wire";
 import type { Kysely } from "kysely";
 import type { Adjudicator } from "../../application/adjudicator.js";
-import { outcomeFromWire, outcomeToWire } from "../nats/codec.js";
+import { outcomeFromWire, outcomeToWire, retargetToWire } from "../nats/codec.js";
 import type { AdjudicatorDatabase } from "../../read-models/database.js";
 import type { GameRow, GamesTable } from "../../read-models/games/games.table.js";
 import { findGame, listGames } from "../../read-models/games/games.queries.js";
@@ -132,7 +132,12 @@ export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer
     getPolicy: unary(
       "GetPolicy",
       async (request) => {
-        return { policy: policyToWire(await adjudicator.getPolicy(request.version)) };
+        const answer = await adjudicator.policyInForce(request.version);
+        return {
+          policy: policyToWire(answer.policy),
+          admissionStakePeriodMs: toBig(answer.admissionStakePeriodMs),
+          lastRetarget: answer.lastRetarget ? retargetToWire(answer.lastRetarget) : undefined,
+        };
       },
       { logger },
     ),

@@ -1,4 +1,4 @@
-import type { Envelope } from "@pot/contracts";
+import type { Envelope, StakePeriodRetargeted } from "@pot/contracts";
 import { Outcome as PbOutcome } from "@pot/contracts";
 import type { AggregateType, EventBody } from "@pot/event-store";
 import {
@@ -22,6 +22,7 @@ import {
   type Outcome,
   type PolicyEvent,
   type PolicyState,
+  type Retarget,
 } from "../../domain/index.js";
 
 const OUTCOMES: Record<Outcome, PbOutcome> = {
@@ -47,15 +48,70 @@ export const policyAggregate: AggregateType<PolicyState, PolicyEvent> = {
   name: "policy",
   initial: () => initialPolicyState,
   evolve: evolvePolicy,
-  fromWire(envelope: Envelope) {
-    const event = envelope.event;
-    if (event?.$case !== "policyPublished") return undefined;
-    return { type: "PolicyPublished", policy: policyFromWire(event.value.policy) };
-  },
-  toWire(event): EventBody {
-    return { $case: "policyPublished", value: { policy: policyToWire(event.policy) } };
-  },
+  fromWire: policyEventFromWire,
+  toWire: policyEventToWire,
 };
+
+export function policyEventFromWire(envelope: Envelope): PolicyEvent | undefined {
+  const event = envelope.event;
+  switch (event?.$case) {
+    case "policyPublished":
+      return {
+        type: "PolicyPublished",
+        policy: policyFromWire(event.value.policy),
+        publishedAt: toNumber(event.value.publishedAtMs),
+      };
+    case "stakePeriodRetargeted": {
+      const v = event.value;
+      return {
+        type: "StakePeriodRetargeted",
+        policyVersion: v.policyVersion,
+        interval: toNumber(v.interval),
+        intervalStartMs: toNumber(v.intervalStartMs),
+        intervalEndMs: toNumber(v.intervalEndMs),
+        admissions: v.admissions,
+        targetAdmissions: v.targetAdmissions,
+        oldStakePeriodMs: toNumber(v.oldStakePeriodMs),
+        newStakePeriodMs: toNumber(v.newStakePeriodMs),
+        throughSeq: toNumber(v.throughSeq),
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function retargetToWire(retarget: Retarget): StakePeriodRetargeted {
+  return {
+    policyVersion: retarget.policyVersion,
+    interval: toBig(retarget.interval),
+    intervalStartMs: toBig(retarget.intervalStartMs),
+    intervalEndMs: toBig(retarget.intervalEndMs),
+    admissions: retarget.admissions,
+    targetAdmissions: retarget.targetAdmissions,
+    oldStakePeriodMs: toBig(retarget.oldStakePeriodMs),
+    newStakePeriodMs: toBig(retarget.newStakePeriodMs),
+    throughSeq: toBig(retarget.throughSeq),
+  };
+}
+
+export function policyEventToWire(event: PolicyEvent): EventBody {
+  switch (event.type) {
+    case "PolicyPublished":
+      return {
+        $case: "policyPublished",
+        value: { policy: policyToWire(event.policy), publishedAtMs: toBig(event.publishedAt) },
+      };
+    case "StakePeriodRetargeted": {
+      const { type: _type, ...retarget } = event;
+      return { $case: "stakePeriodRetargeted", value: retargetToWire(retarget) };
+    }
+    default: {
+      const unreachable: never = event;
+      return unreachable;
+    }
+  }
+}
 
 export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
   const event = envelope.event;
@@ -111,7 +167,12 @@ export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
         resolvedAt: toNumber(v.resolvedAtMs),
         admitted: v.admitted,
         granted: v.granted,
-        credits: v.credits.map((c) => ({ memberId: c.memberId, count: c.count, expiresAtMs: toNumber(c.expiresAtMs) })),
+        credits: v.credits.map((c) => ({
+          memberId: c.memberId,
+          count: c.count,
+          expiresAtMs: toNumber(c.expiresAtMs),
+          ...(c.cap > 0 ? { cap: { count: c.cap, windowMs: toNumber(c.capWindowMs) } } : {}),
+        })),
         suspensions: v.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) })),
         noShowIds: v.noShowIds,
       };
@@ -182,6 +243,8 @@ export function gameEventToWire(event: GameEvent): EventBody {
             memberId: c.memberId,
             count: c.count,
             expiresAtMs: toBig(c.expiresAtMs),
+            cap: c.cap?.count ?? 0,
+            capWindowMs: toBig(c.cap?.windowMs ?? 0),
           })),
           suspensions: event.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toBig(s.untilMs) })),
           noShowIds: [...event.noShowIds],

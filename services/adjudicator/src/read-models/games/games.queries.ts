@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { readCheckpoint } from "@pot/projections";
 import type { AdjudicatorDatabase } from "../database.js";
 import type { GameRow, GamesTable } from "./games.table.js";
 
@@ -28,4 +29,33 @@ export function listGames(db: Kysely<AdjudicatorDatabase>, filter: GameFilter): 
   if (filter.actionKind !== undefined) query = query.where("action_kind", "=", filter.actionKind);
   if (filter.beforeSeq !== undefined) query = query.where("started_seq", "<", String(filter.beforeSeq));
   return query.execute();
+}
+
+/**
+ * Sponsored admissions decided within [startMs, endMs) by resolution time (admission games both
+ * sponsors cooperated in), and the stream sequence the read model had applied when it counted: one
+ * snapshot (REPEATABLE READ), so the count is exactly that of the events up to `throughSeq`.
+ * A scan of the games table, run once per rate-target interval.
+ */
+export async function countAdmissions(
+  db: Kysely<AdjudicatorDatabase>,
+  projection: string,
+  startMs: number,
+  endMs: number,
+): Promise<{ admissions: number; throughSeq: number }> {
+  return db
+    .transaction()
+    .setIsolationLevel("repeatable read")
+    .execute(async (trx) => {
+      const row = await trx
+        .selectFrom("games")
+        .select((eb) => eb.fn.countAll<string>().as("admissions"))
+        .where("action_kind", "=", "admission")
+        .where("outcome", "=", "both-cooperated")
+        .where("resolved_at", ">=", String(startMs))
+        .where("resolved_at", "<", String(endMs))
+        .executeTakeFirstOrThrow();
+      const throughSeq = await readCheckpoint(trx as Kysely<AdjudicatorDatabase>, projection);
+      return { admissions: Number(row.admissions), throughSeq };
+    });
 }

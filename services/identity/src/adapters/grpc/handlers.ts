@@ -280,7 +280,7 @@ function memberFromRow(row: MemberRow, grants: readonly CreditGrantRow[], now: n
     displayName: row.display_name,
     admittedAt: Number(row.admitted_at),
     consent: undefined,
-    grants: grants.map((g) => ({ gameId: g.game_id, count: g.count, expiresAtMs: Number(g.expires_at) })),
+    grants: grants.map((g) => ({ gameId: g.game_id, count: g.count, expiresAtMs: Number(g.expires_at), grantedAt: 0 })),
     redeemed: row.credits_redeemed,
   };
   return {
@@ -298,6 +298,7 @@ function memberFromRow(row: MemberRow, grants: readonly CreditGrantRow[], now: n
     excludedAtMs: BigInt(row.excluded_at ?? 0),
     exclusionReason: row.exclusion_reason ?? "",
     creditsRedeemed: row.credits_redeemed,
+    tainted: row.tainted,
   };
 }
 

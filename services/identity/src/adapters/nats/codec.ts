@@ -116,6 +116,7 @@ export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined
         consent: consentFromWire(v.consent),
         displayName: v.displayName,
         admittedAt: toNumber(v.admittedAtMs),
+        ...(v.tainted ? { tainted: true } : {}),
       };
     }
     case "creditsGranted":
@@ -125,6 +126,8 @@ export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined
         gameId: event.value.gameId,
         count: event.value.count,
         expiresAtMs: toNumber(event.value.expiresAtMs),
+        ...(event.value.capped > 0 ? { capped: event.value.capped } : {}),
+        ...(event.value.grantedAtMs > 0n ? { grantedAt: toNumber(event.value.grantedAtMs) } : {}),
       };
     case "creditRedeemed": {
       const consent = consentFromWire(event.value.consent);
@@ -165,6 +168,7 @@ export function memberEventToWire(event: MemberEvent): EventBody {
           consent: event.consent ? consentToWire(event.consent) : undefined,
           displayName: event.displayName,
           admittedAtMs: toBig(event.admittedAt),
+          tainted: event.tainted ?? false,
         },
       };
     case "CreditsGranted":
@@ -175,6 +179,8 @@ export function memberEventToWire(event: MemberEvent): EventBody {
           gameId: event.gameId,
           count: event.count,
           expiresAtMs: toBig(event.expiresAtMs),
+          capped: event.capped ?? 0,
+          grantedAtMs: toBig(event.grantedAt ?? 0),
         },
       };
     case "CreditRedeemed":

@@ -20,6 +20,7 @@ interface MemberRow {
   display_name: string;
   admitted_at: number;
   credits_redeemed: number;
+  tainted: boolean;
   excluded_at: number | null;
   exclusion_reason: string | null;
   admitted_seq: number;
@@ -43,6 +44,7 @@ const NEW_ROW = {
   display_name: "text",
   admitted_at: "bigint",
   credits_redeemed: "integer",
+  tainted: "boolean",
   excluded_at: "bigint",
   exclusion_reason: "text",
   admitted_seq: "bigint",
@@ -89,6 +91,7 @@ export async function memberWrites(
           display_name: event.displayName,
           admitted_at: event.admittedAt,
           credits_redeemed: 0,
+          tainted: event.tainted ?? false,
           excluded_at: null,
           exclusion_reason: null,
           admitted_seq: seq,
@@ -123,7 +126,7 @@ export async function memberWrites(
     writes.push(sql`
       insert into members (${sql.join(Object.keys(NEW_ROW).map((c) => sql.id(c)))})
       select member_id, public_key, status, kind, string_to_array(sponsor_ids, ','), controller_id, game_id,
-        agreement_version, display_name, admitted_at, credits_redeemed, excluded_at, exclusion_reason,
+        agreement_version, display_name, admitted_at, credits_redeemed, tainted, excluded_at, exclusion_reason,
         admitted_seq, last_seq
       from ${unnestRows(NEW_ROW, [...admitted.values()])}
       on conflict (member_id) do nothing

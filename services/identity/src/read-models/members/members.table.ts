@@ -19,6 +19,8 @@ export interface MembersTable {
   display_name: string;
   admitted_at: Int8;
   credits_redeemed: number;
+  /** A sponsored member admitted by a controlled or tainted sponsor (MemberAdmitted.tainted). */
+  tainted: ColumnType<boolean, boolean | undefined, boolean>;
   excluded_at: ColumnType<string | null, string | number | null, string | number | null>;
   exclusion_reason: string | null;
   /** Stream sequence of the MemberAdmitted: the listing order. */

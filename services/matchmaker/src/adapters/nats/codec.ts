@@ -1,4 +1,4 @@
-import type { Envelope } from "@pot/contracts";
+import { AdmissionKind, type Envelope, type SponsorRegistered } from "@pot/contracts";
 import type { AggregateType, EventBody } from "@pot/event-store";
 import {
   actionFromWire,
@@ -9,7 +9,72 @@ import {
   toBig,
   toNumber,
 } from "@pot/wire";
-import { evolveLedger, initialLedgerState, type LedgerEvent, type LedgerState } from "../../domain/index.js";
+import {
+  evolveLedger,
+  initialLedgerState,
+  type LedgerEvent,
+  type LedgerState,
+  type MemberKind,
+  type SponsorAdmission,
+} from "../../domain/index.js";
+
+/** AdmissionKind on the wire -> the ledger's member kind; unspecified (an old event) -> undefined. */
+export function memberKindFromWire(kind: AdmissionKind): MemberKind | undefined {
+  switch (kind) {
+    case AdmissionKind.ADMISSION_KIND_GENESIS:
+      return "genesis";
+    case AdmissionKind.ADMISSION_KIND_SPONSORED:
+      return "sponsored";
+    case AdmissionKind.ADMISSION_KIND_CONTROLLED:
+      return "controlled";
+    default:
+      return undefined;
+  }
+}
+
+function memberKindToWire(kind: MemberKind): AdmissionKind {
+  switch (kind) {
+    case "genesis":
+      return AdmissionKind.ADMISSION_KIND_GENESIS;
+    case "sponsored":
+      return AdmissionKind.ADMISSION_KIND_SPONSORED;
+    case "controlled":
+      return AdmissionKind.ADMISSION_KIND_CONTROLLED;
+    default: {
+      const unreachable: never = kind;
+      return unreachable;
+    }
+  }
+}
+
+/** The admission record of a registration; undefined for one recorded before growth rules existed. */
+export function admissionFromWire(value: {
+  kind: AdmissionKind;
+  sponsorIds: string[];
+  controllerId: string;
+  admittedAtMs: bigint;
+}): SponsorAdmission | undefined {
+  const kind = memberKindFromWire(value.kind);
+  if (!kind) return undefined;
+  return {
+    kind,
+    sponsorIds: value.sponsorIds,
+    controllerId: value.controllerId,
+    admittedAt: toNumber(value.admittedAtMs),
+  };
+}
+
+function registrationToWire(event: Extract<LedgerEvent, { type: "SponsorRegistered" }>): SponsorRegistered {
+  const admission = event.admission;
+  return {
+    memberId: event.memberId,
+    publicKey: event.publicKey,
+    kind: admission ? memberKindToWire(admission.kind) : AdmissionKind.ADMISSION_KIND_UNSPECIFIED,
+    sponsorIds: admission ? [...admission.sponsorIds] : [],
+    controllerId: admission?.controllerId ?? "",
+    admittedAtMs: toBig(admission?.admittedAt ?? 0),
+  };
+}
 
 const suspensionsToWire = (list: readonly { memberId: string; untilMs: number }[]) =>
   list.map((s) => ({ memberId: s.memberId, untilMs: toBig(s.untilMs) }));
@@ -19,8 +84,15 @@ const suspensionsFromWire = (list: readonly { memberId: string; untilMs: bigint 
 export function ledgerEventFromWire(envelope: Envelope): LedgerEvent | undefined {
   const event = envelope.event;
   switch (event?.$case) {
-    case "sponsorRegistered":
-      return { type: "SponsorRegistered", memberId: event.value.memberId, publicKey: event.value.publicKey };
+    case "sponsorRegistered": {
+      const admission = admissionFromWire(event.value);
+      return {
+        type: "SponsorRegistered",
+        memberId: event.value.memberId,
+        publicKey: event.value.publicKey,
+        ...(admission ? { admission } : {}),
+      };
+    }
     case "sponsorExcluded":
       return {
         type: "SponsorExcluded",
@@ -31,6 +103,13 @@ export function ledgerEventFromWire(envelope: Envelope): LedgerEvent | undefined
       };
     case "policyAdopted":
       return { type: "PolicyAdopted", policy: policyFromWire(event.value.policy) };
+    case "stakePeriodAdopted":
+      return {
+        type: "StakePeriodAdopted",
+        policyVersion: event.value.policyVersion,
+        interval: toNumber(event.value.interval),
+        stakePeriodMs: toNumber(event.value.stakePeriodMs),
+      };
     case "agreementAdopted":
       return {
         type: "AgreementAdopted",
@@ -91,7 +170,7 @@ export function ledgerEventFromWire(envelope: Envelope): LedgerEvent | undefined
 export function ledgerEventToWire(event: LedgerEvent): EventBody {
   switch (event.type) {
     case "SponsorRegistered":
-      return { $case: "sponsorRegistered", value: { memberId: event.memberId, publicKey: event.publicKey } };
+      return { $case: "sponsorRegistered", value: registrationToWire(event) };
     case "SponsorExcluded":
       return {
         $case: "sponsorExcluded",
@@ -104,6 +183,15 @@ export function ledgerEventToWire(event: LedgerEvent): EventBody {
       };
     case "PolicyAdopted":
       return { $case: "policyAdopted", value: { policy: policyToWire(event.policy) } };
+    case "StakePeriodAdopted":
+      return {
+        $case: "stakePeriodAdopted",
+        value: {
+          policyVersion: event.policyVersion,
+          interval: toBig(event.interval),
+          stakePeriodMs: toBig(event.stakePeriodMs),
+        },
+      };
     case "AgreementAdopted":
       return { $case: "agreementAdopted", value: { agreement: { ...event.agreement } } };
     case "ProposalMade":

@@ -112,6 +112,7 @@ export async function applyLedger(trx: Trx, events: readonly Sequenced<LedgerEve
         break;
       case "PolicyAdopted":
       case "AgreementAdopted":
+      case "StakePeriodAdopted":
         break;
       case "ProposalMade":
         if (!proposals.has(event.proposalId)) {

@@ -1,0 +1,508 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { randomUUID } from "node:crypto";
+import { AdmissionKind, GameOpened, GameResolved, MemberAdmitted, Outcome, PolicyPublished } from "@pot/contracts";
+import {
+  encodeEnvelope,
+  envelopeHeaders,
+  envelopeOf,
+  natsInboxPrefix,
+  streamNames,
+  type EventBody,
+} from "@pot/event-store";
+import { repoRoot, type NatsRole, type ServiceName } from "@pot/devenv";
+import { urlAsRole, verify } from "@pot/ops";
+import pg from "pg";
+import { eventually } from "./support/clients.js";
+import { bootstrap, newMember, TEST_NETWORK, type Member } from "./support/players.js";
+import { SERVICES, startSystem, type System } from "./support/system.js";
+
+/**
+ * The denial matrix (issue #11, item 6; docs/security.md): the three services as processes on a
+ * nats-server 2.9 of this test's own (a free loopback port, the network's users and permissions
+ * from infra/nats/auth.conf's template) and real Postgres. Every NATS user of the network tries
+ * what it must not be able to do; each attempt must be refused, nothing on any stream may change,
+ * and the server must report the refusal. The matrix is printed at the end.
+ */
+
+type Verdict = "refused" | "allowed";
+interface Row {
+  readonly who: string;
+  readonly attempt: string;
+  readonly expected: Verdict;
+  readonly verdict: Verdict;
+  readonly how: string;
+}
+
+describe("security: the denial matrix against real servers", { timeout: 180_000 }, () => {
+  let system: System;
+  const rows: Row[] = [];
+  const connections: NatsConnection[] = [];
+
+  async function as(role: NatsRole): Promise<NatsConnection> {
+    const user = system.natsUsers![role];
+    const nc = await connect({
+      servers: system.natsUrl,
+      user: user.user,
+      pass: user.password,
+      inboxPrefix: natsInboxPrefix(system.namespace, role),
+      timeout: 5_000,
+    });
+    connections.push(nc);
+    return nc;
+  }
+
+  /** Runs `attempt`; records whether the server refused it (an error) or let it through. */
+  async function attempt(
+    who: string,
+    what: string,
+    action: () => Promise<unknown>,
+    expected: Verdict = "refused",
+  ): Promise<Row> {
+    let row: Row;
+    try {
+      await action();
+      row = { who, attempt: what, expected, verdict: "allowed", how: "the server accepted it" };
+    } catch (error) {
+      row = { who, attempt: what, expected, verdict: "refused", how: oneLine((error as Error).message) };
+    }
+    rows.push(row);
+    return row;
+  }
+
+  /** Last sequence and message count of every stream of the network, read as the admin. */
+  async function streamStates(): Promise<Record<string, [number, number]>> {
+    const jsm = await jetstreamManager(system.nc);
+    const out: Record<string, [number, number]> = {};
+    for (const service of SERVICES) {
+      const { state } = await jsm.streams.info(streamNames(system.namespace, service).stream);
+      out[service] = [state.last_seq, state.messages];
+    }
+    return out;
+  }
+
+  const genesis = [newMember(), newMember(), newMember()];
+
+  before(async () => {
+    system = await startSystem({ secureNats: true, pgRoles: true });
+    await bootstrap(system.clients, genesis);
+    await eventually("the default policy", async () =>
+      (await system.clients.adjudicator.getPolicy({ version: 0 })).policy?.version === 1 ? true : undefined,
+    );
+  });
+
+  after(async () => {
+    for (const nc of connections) await nc.close().catch(() => undefined);
+    if (rows.length > 0) {
+      const width = Math.max(...rows.map((row) => row.who.length));
+      const what = Math.max(...rows.map((row) => row.attempt.length));
+      console.log(
+        ["", "Denial matrix (nats-server 2.9.10, PostgreSQL, test/src/security.e2e.test.ts):"]
+          .concat(
+            rows.map(
+              (row) =>
+                `${row.who.padEnd(width)}  ${row.attempt.padEnd(what)}  ${row.verdict.padEnd(7)}` +
+                `${row.verdict === row.expected ? "" : "  <-- WRONG"}  (${row.how})`,
+            ),
+          )
+          .join("\n"),
+      );
+    }
+    const codes = await system?.stop();
+    assert.deepEqual(codes, [0, 0, 0]);
+  });
+
+  test("every service's NATS user: publish to another service's stream, purge, delete messages, update or delete a stream -> refused", async () => {
+    const before = await streamStates();
+    for (const service of SERVICES) {
+      const nc = await as(service);
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      for (const other of SERVICES.filter((s) => s !== service)) {
+        const names = streamNames(system.namespace, other);
+        const row = await attempt(service, `publish to ${other}'s stream`, () =>
+          js.publish(`${names.prefix}.member.forged`, new Uint8Array([1]), { timeout: 3_000 }),
+        );
+        assert.equal(row.verdict, "refused", `${service} published to ${other}'s stream`);
+      }
+      for (const target of SERVICES) {
+        const stream = streamNames(system.namespace, target).stream;
+        const whose = target === service ? "its own" : `${target}'s`;
+        for (const [label, action] of [
+          [`purge ${whose} stream`, () => jsm.streams.purge(stream)],
+          [`delete a message of ${whose} stream`, () => jsm.streams.deleteMessage(stream, 1)],
+          [`delete ${whose} stream`, () => jsm.streams.delete(stream)],
+          [`shrink ${whose} stream (update max_msgs=1)`, () => shrink(nc, stream)],
+        ] as const) {
+          const row = await attempt(service, label, action);
+          assert.equal(row.verdict, "refused", `${service}: ${label}`);
+        }
+      }
+    }
+    assert.deepEqual(await streamStates(), before, "no stream changed");
+  });
+
+  test("the read-only user reads every stream but cannot publish, purge, delete, or pull from a service's durable consumer", async () => {
+    const before = await streamStates();
+    const nc = await as("reader");
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    for (const service of SERVICES) {
+      const names = streamNames(system.namespace, service);
+      // It can read: an ordered consumer from the start delivers the stream's first event.
+      const consumer = await js.consumers.get(names.stream, { deliver_policy: DeliverPolicy.All });
+      const first = await consumer.next({ expires: 5_000 });
+      assert.equal(first?.seq, 1, `the reader reads ${names.stream}`);
+      for (const [label, action] of [
+        [
+          `publish to ${service}'s stream`,
+          () => js.publish(`${names.prefix}.member.forged`, new Uint8Array([1]), { timeout: 3_000 }),
+        ],
+        [`purge ${service}'s stream`, () => jsm.streams.purge(names.stream)],
+        [`delete a message of ${service}'s stream`, () => jsm.streams.deleteMessage(names.stream, 1)],
+        [`delete ${service}'s stream`, () => jsm.streams.delete(names.stream)],
+      ] as const) {
+        const row = await attempt("reader", label, action);
+        assert.equal(row.verdict, "refused", `reader: ${label}`);
+      }
+    }
+    // Pulling from (and so acknowledging away) a service's reaction consumer would make it miss events.
+    const durable = `${system.namespace}_identity_react_adjudicator`;
+    const row = await attempt("reader", "pull from identity's reaction consumer", async () => {
+      const stolen = await js.consumers.get(streamNames(system.namespace, "adjudicator").stream, durable);
+      await stolen.next({ expires: 2_000 });
+    });
+    assert.equal(row.verdict, "refused");
+    assert.deepEqual(await streamStates(), before, "no stream changed");
+  });
+
+  test("the admin: the streams themselves deny purge and message deletion; deleting a whole stream is the admin's", async () => {
+    const jsm = await jetstreamManager(system.nc);
+    for (const service of SERVICES) {
+      const stream = streamNames(system.namespace, service).stream;
+      const { config } = await jsm.streams.info(stream);
+      assert.equal(config.deny_purge, true, `${stream} denies purge`);
+      assert.equal(config.deny_delete, true, `${stream} denies message deletion`);
+      for (const [label, action] of [
+        [`purge ${service}'s stream`, () => jsm.streams.purge(stream)],
+        [`delete a message of ${service}'s stream`, () => jsm.streams.deleteMessage(stream, 1)],
+        [
+          `turn deny_purge off on ${service}'s stream`,
+          () => jsm.streams.update(stream, { ...config, deny_purge: false }),
+        ],
+      ] as const) {
+        const row = await attempt("admin", label, action);
+        assert.equal(row.verdict, "refused", `admin: ${label}`);
+      }
+    }
+    // A scratch stream of this namespace with the same settings: the admin deletes it whole (tests' cleanup).
+    const scratch = `${system.namespace.toUpperCase()}_SCRATCH`;
+    await jsm.streams.add({
+      name: scratch,
+      subjects: [`${system.namespace}.scratch.>`],
+      deny_purge: true,
+      deny_delete: true,
+    });
+    const row = await attempt(
+      "admin",
+      "delete a whole stream (deny_purge, deny_delete)",
+      () => jsm.streams.delete(scratch),
+      "allowed",
+    );
+    assert.equal(row.verdict, "allowed", "stream deletion is not message deletion");
+  });
+
+  test("Postgres: a service's role writes only its own schema; the query role only reads", async () => {
+    const roles = system.pgRoles!;
+    const counts = async (): Promise<Record<string, number>> => {
+      const out: Record<string, number> = {};
+      await withPg(system.databaseUrl, async (client) => {
+        for (const service of SERVICES) {
+          const { rows } = await client.query<{ n: string }>(
+            `select count(*) as n from "${roles[service].schema}".${CHECKPOINT}`,
+          );
+          out[service] = Number(rows[0]!.n);
+        }
+      });
+      return out;
+    };
+    const before = await counts();
+    for (const service of SERVICES) {
+      const own = roles[service];
+      await withPg(urlAsRole(system.databaseUrl, own.owner), async (client) => {
+        for (const other of SERVICES.filter((s) => s !== service)) {
+          const theirs = roles[other].schema;
+          for (const [label, statement] of [
+            [`write ${other}'s read model`, `insert into "${theirs}".${CHECKPOINT} (name, seq) values ('forged', 1)`],
+            [`read ${other}'s read model`, `select * from "${theirs}".${CHECKPOINT}`],
+            [`drop ${other}'s schema`, `drop schema "${theirs}" cascade`],
+          ] as const) {
+            const row = await attempt(`pg ${service}`, label, () => client.query(statement));
+            assert.equal(row.verdict, "refused", `${service}: ${label}`);
+          }
+        }
+        const row = await attempt(`pg ${service}`, "create a schema of its own", () =>
+          client.query(`create schema "${own.schema}_x"`),
+        );
+        assert.equal(row.verdict, "refused");
+      });
+      await withPg(urlAsRole(system.databaseUrl, own.reader), async (client) => {
+        const read = await attempt(
+          `pg ${service} query`,
+          "read its service's read model",
+          () => client.query(`select * from "${own.schema}".${CHECKPOINT}`),
+          "allowed",
+        );
+        assert.equal(read.verdict, "allowed");
+        for (const [label, statement] of [
+          [
+            "write its service's read model",
+            `insert into "${own.schema}".${CHECKPOINT} (name, seq) values ('forged', 1)`,
+          ],
+          ["move a checkpoint", `update "${own.schema}".${CHECKPOINT} set seq = 0`],
+          ["delete from its service's read model", `delete from "${own.schema}".${CHECKPOINT}`],
+          ["create a table", `create table "${own.schema}".forged (x int)`],
+        ] as const) {
+          const row = await attempt(`pg ${service} query`, label, () => client.query(statement));
+          assert.equal(row.verdict, "refused", `${service} query role: ${label}`);
+        }
+      });
+    }
+    assert.deepEqual(await counts(), before, "no read model changed");
+  });
+
+  /** A forged event of `service`'s stream as its owner would append it: envelope, headers, subject. */
+  function forged(service: ServiceName, aggregate: string, id: string, event: EventBody) {
+    const subject = `${streamNames(system.namespace, service).prefix}.${aggregate}.${id}`;
+    const eventId = randomUUID();
+    const envelope = envelopeOf({
+      event,
+      subject,
+      eventId,
+      causationId: eventId,
+      correlationId: eventId,
+      occurredAt: new Date(),
+    });
+    return { subject, data: encodeEnvelope(envelope), headers: envelopeHeaders(envelope) };
+  }
+
+  test("forged events of each kind on each stream, by every NATS user but the stream's owner -> refused, nothing changed", async () => {
+    const [a, b] = genesis as [Member, Member];
+    const candidate = newMember();
+    const sponsor = (m: Member) => ({ memberId: m.id, publicKey: m.keys.publicKey });
+    const policy = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
+    const gameId = randomUUID();
+    const forgeries: { kind: string; event: ReturnType<typeof forged> }[] = [
+      {
+        kind: "forged GameResolved minting credits",
+        event: forged("adjudicator", "game", gameId, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId,
+            outcome: Outcome.OUTCOME_A_DEFECTED,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(Date.now()),
+            credits: [{ memberId: a.id, count: 100, expiresAtMs: BigInt(Date.now() + 365 * 86_400_000) }],
+          }),
+        }),
+      },
+      {
+        kind: "fully forged game admitting a candidate",
+        event: forged("adjudicator", "game", gameId, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId,
+            outcome: Outcome.OUTCOME_BOTH_COOPERATED,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(Date.now()),
+            admitted: true,
+            action: {
+              action: { $case: "admission", value: { consent: { candidatePublicKey: candidate.keys.publicKey } } },
+            },
+          }),
+        }),
+      },
+      {
+        kind: "forged policy (next version)",
+        event: forged("adjudicator", "policy", "network", {
+          $case: "policyPublished",
+          value: PolicyPublished.fromPartial({ policy: { ...policy, version: policy.version + 1 } }),
+        }),
+      },
+      {
+        kind: "forged admission",
+        event: forged("identity", "member", candidate.id, {
+          $case: "memberAdmitted",
+          value: MemberAdmitted.fromPartial({
+            memberId: candidate.id,
+            publicKey: candidate.keys.publicKey,
+            kind: AdmissionKind.ADMISSION_KIND_SPONSORED,
+            sponsorIds: [a.id, b.id],
+            gameId,
+            admittedAtMs: BigInt(Date.now()),
+          }),
+        }),
+      },
+      {
+        kind: "forged GameOpened locking stakes",
+        event: forged("matchmaker", "ledger", "ledger", {
+          $case: "gameOpened",
+          value: GameOpened.fromPartial({
+            gameId,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            policyVersion: policy.version,
+          }),
+        }),
+      },
+    ];
+    const before = await streamStates();
+    const creditsBefore = (
+      await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })
+    ).member?.credits;
+    for (const role of [...SERVICES, "reader"] as const) {
+      const nc = await as(role);
+      const js = jetstream(nc);
+      for (const { kind, event } of forgeries) {
+        const owner = event.subject.split(".")[1];
+        if (owner === role) continue; // the owner's own credential: see docs/security.md (trusted)
+        const row = await attempt(role, `${kind} on ${owner}'s stream`, () =>
+          js.publish(event.subject, event.data, { headers: event.headers, timeout: 3_000 }),
+        );
+        assert.equal(row.verdict, "refused", `${role}: ${kind}`);
+      }
+    }
+    assert.deepEqual(await streamStates(), before, "no stream changed");
+    // Nothing was acted on: no member, no credits, the policy unchanged.
+    const after = await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" });
+    assert.equal(after.member?.credits, creditsBefore);
+    await assert.rejects(
+      system.clients.identity.getMember({ memberId: candidate.id, minSequence: 0n, consistencyToken: "" }),
+    );
+    assert.equal((await system.clients.adjudicator.getPolicy({ version: 0 })).policy?.version, policy.version);
+  });
+
+  test("with the stream owner's own (stolen) credential a forged GameResolved is stored; pot verify reports it", async () => {
+    const [a, b] = genesis as [Member, Member];
+    const gameId = randomUUID();
+    const policy = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
+    const creditsBefore =
+      (await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })).member
+        ?.credits ?? 0;
+    const event = forged("adjudicator", "game", gameId, {
+      $case: "gameResolved",
+      value: GameResolved.fromPartial({
+        gameId,
+        outcome: Outcome.OUTCOME_A_DEFECTED,
+        sponsorA: { memberId: a.id, publicKey: a.keys.publicKey },
+        sponsorB: { memberId: b.id, publicKey: b.keys.publicKey },
+        policyVersion: policy.version,
+        resolvedAtMs: BigInt(Date.now()),
+        credits: [{ memberId: a.id, count: 100, expiresAtMs: BigInt(Date.now() + 365 * 86_400_000) }],
+        action: { action: { $case: "generic", value: { kind: "post.create", payload: new Uint8Array([1]) } } },
+      }),
+    });
+    const nc = await as("adjudicator");
+    const ack = await jetstream(nc).publish(event.subject, event.data, { headers: event.headers, timeout: 3_000 });
+    // What identity did with it (its reactions do not re-check signatures yet: docs/security.md).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const creditsAfter =
+      (await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })).member
+        ?.credits ?? 0;
+    const reader = system.natsUsers!.reader;
+    const audit = await verify({
+      natsUrl: system.natsUrl,
+      natsCredentials: { user: reader.user, password: reader.password },
+      namespace: system.namespace,
+      networkId: TEST_NETWORK,
+    });
+    const found = audit.mismatches.filter((m) => m.gameId === gameId);
+    rows.push({
+      who: "adjudicator",
+      attempt: "forged GameResolved minting credits, with its own credential (trusted)",
+      expected: "allowed",
+      verdict: "allowed",
+      how:
+        `stored at seq ${ack.seq}; identity credits ${creditsBefore} -> ${creditsAfter}; ` +
+        `pot verify: ${found.length} finding(s): ${oneLine(found[0]?.problem ?? "none")}`,
+    });
+    assert.ok(found.length > 0, "pot verify reports the forged resolution");
+    assert.equal(found[0]?.seq, ack.seq);
+  });
+
+  test("the server reported every refused publish (its log names the user and the subject)", () => {
+    const log = system.secureNats!.log();
+    for (const service of SERVICES) {
+      assert.match(
+        log,
+        new RegExp(`Publish Violation - User "${system.namespace}-${service}"`),
+        `${service} refusals logged`,
+      );
+    }
+    assert.match(log, new RegExp(`Publish Violation - User "${system.namespace}-reader"`));
+  });
+});
+
+/** A raw $JS.API.STREAM.UPDATE that keeps one message (the client's update() would first need STREAM.INFO). */
+async function shrink(nc: NatsConnection, stream: string): Promise<void> {
+  const reply = await nc.request(
+    `$JS.API.STREAM.UPDATE.${stream}`,
+    JSON.stringify({
+      name: stream,
+      subjects: [`${stream.split("_")[0]!.toLowerCase()}.${stream.split("_")[1]!.toLowerCase()}.>`],
+      max_msgs: 1,
+    }),
+    { timeout: 3_000 },
+  );
+  const body = reply.json<{ error?: { description: string } }>();
+  if (body.error) throw new Error(body.error.description);
+}
+
+test("infra/nats/auth.conf (users) and accounts.conf (accounts, production) are valid for this nats-server", () => {
+  const dir = mkdtempSync(join(tmpdir(), "pot-nats-conf-"));
+  try {
+    for (const name of ["auth.conf", "accounts.conf"]) {
+      copyFileSync(join(repoRoot(), "infra", "nats", name), join(dir, name));
+      writeFileSync(
+        join(dir, "server.conf"),
+        `port: 4222\njetstream { store_dir: ${JSON.stringify(dir)} }\ninclude ./${name}\n`,
+      );
+      const env: Record<string, string | undefined> = { ...process.env, POT_NATS_SYS_PASSWORD: "s" };
+      for (const role of ["identity", "matchmaker", "adjudicator", "reader", "admin"])
+        env[`POT_NATS_${role.toUpperCase()}_PASSWORD`] = role;
+      const run = spawnSync("/usr/sbin/nats-server", ["-c", join(dir, "server.conf"), "-t"], { env, encoding: "utf8" });
+      assert.equal(run.status, 0, `${name}: ${run.stderr}`);
+      assert.match(`${run.stdout}${run.stderr}`, /is valid/, name);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const CHECKPOINT = "projection_checkpoints";
+
+async function withPg<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function oneLine(text: string): string {
+  const line = text.split("\n")[0] ?? text;
+  return line.length > 90 ? `${line.slice(0, 87)}...` : line;
+}
