@@ -127,6 +127,8 @@ export async function playUnderFaults(
     return game;
   };
 
+  /** Members waiting for their settlement and their rest, to be free again. */
+  const resting: Promise<void>[] = [];
   const play = async (game: Played): Promise<void> => {
     const { a, b } = game;
     try {
@@ -150,18 +152,30 @@ export async function playUnderFaults(
         throw new Error("the last reveal was answered without an outcome");
       game.outcome = last.outcome;
       options.onPlayed?.(game);
-      // The matchmaker settles the game in reaction to its resolution: the reveal's token waits for it.
-      await call("settlement", (c) =>
-        c.matchmaker.getStake(
-          { memberId: a.id, minSequence: 0n, consistencyToken: last.consistencyToken },
-          { deadlineMs: 10_000 },
-        ),
+      // The members play again once the matchmaker settled the game (in reaction to its resolution:
+      // the reveal's token waits for it) and their stake and any suspension ran out; meanwhile the
+      // worker plays other members.
+      resting.push(
+        (async () => {
+          try {
+            await call("settlement", (c) =>
+              c.matchmaker.getStake(
+                { memberId: a.id, minSequence: 0n, consistencyToken: last.consistencyToken },
+                { deadlineMs: 10_000 },
+              ),
+            );
+          } catch (error) {
+            game.failure = `its settlement was not seen: ${(error as Error).message}`;
+            return;
+          }
+          if (!options.stop())
+            await sleep(Math.max(0, Number(accepted.stakeLockedUntilMs) - Date.now()) + options.restMs);
+          free.push(a, b);
+        })(),
       );
-      await sleep(Math.max(0, Number(accepted.stakeLockedUntilMs) - Date.now()) + options.restMs);
-      free.push(a, b);
     } catch (error) {
       // Its members stay out: what they may do next is unknown.
-      game.failure ??= (error as Error).message;
+      game.failure = (error as Error).message;
       options.onPlayed?.(game);
     }
   };
@@ -171,5 +185,6 @@ export async function playUnderFaults(
       for (let game = await nextGame(); game !== undefined; game = await nextGame()) await play(game);
     }),
   );
+  await Promise.all(resting);
   return { played: games, stats };
 }
