@@ -81,8 +81,8 @@ interface Entry<S, E> {
   /**
    * Not read from the log: a cache miss is assumed to be a new aggregate, which saves a read
    * for every aggregate's first command. An append is conditional on the subject being empty, so
-   * the assumption is checked by the broker; a refusal or a no-op decided on it is not trusted,
-   * and the aggregate is read before deciding again.
+   * the assumption is checked by the broker; a refusal or a no-op decided on it is not trusted
+   * (nor on any cached state), and the aggregate is read before deciding again.
    */
   assumed: boolean;
 }
@@ -131,6 +131,14 @@ export interface RepositoryOptions {
  * load -> decide -> append, with the aggregate's state cached in memory. Commands on one aggregate
  * are serialised in this process; between processes, the expected subject sequence catches a stale
  * cache, which is then caught up and the command decided again, a bounded number of times.
+ *
+ * Replicas: the broker checks only what a command appends, so a decision that appends nothing is
+ * never trusted to a cache. A refusal or a no-op decided on cached state is decided once more on
+ * the state caught up with the log (one request when the cache is current) before it is answered.
+ * Otherwise a replica that missed another's append would take a reaction for done: the matchmaker
+ * whose cache lacks a GameOpened would settle its GameResolved as "no such game" and acknowledge it,
+ * and the game's sponsors would stay locked for good. Whatever caused the command was caused by
+ * events already on the log, so the caught-up state has them.
  */
 export class AggregateRepository<S, E> {
   private readonly cache = new Map<string, Entry<S, E>>();
@@ -210,7 +218,8 @@ export class AggregateRepository<S, E> {
           fresh = true;
           continue;
         }
-        if (events.length === 0 && entry.assumed) {
+        if (events.length === 0 && !fresh) {
+          // A no-op is accepted only on the state caught up with the log (see the class: replicas).
           entry = await this.catchUp(id);
           fresh = true;
           continue;
@@ -366,7 +375,8 @@ export class AggregateRepository<S, E> {
         continue;
       }
       if (events.length === 0) {
-        if (entry.assumed) {
+        // A no-op is accepted only on the state caught up with the log (see the class: replicas).
+        if (!fresh) {
           entry = await this.catchUp(id);
           fresh = true;
           continue;

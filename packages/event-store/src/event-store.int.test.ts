@@ -320,6 +320,28 @@ describe("a pipelined repository (appends chained with Nats-Expected-Last-Msg-Id
   });
 });
 
+describe("replicas: a decision that appends nothing is made on the log's state, not a cache", () => {
+  for (const pipeline of [1, 8]) {
+    test(`a no-op a stale cache would decide is decided again on the caught-up state (pipeline ${pipeline})`, async () => {
+      const id = `stale-noop-${pipeline}`;
+      // Two replicas of one aggregate, each with its own cache; `settler` read the aggregate first.
+      const opener = new AggregateRepository(store, names, { pipeline });
+      const settler = new AggregateRepository(store, names, { pipeline });
+      await settler.execute(id, { causationId: "start", now: new Date(0) }, () => ["started"]);
+      await opener.execute(id, { causationId: "open", now: new Date(0) }, () => ["opened"]);
+      // Settling is a no-op when the cache has no "opened": the settler's cache does not.
+      const settle = (state: string[]) => (state.includes("opened") && !state.includes("settled") ? ["settled"] : []);
+      const settled = await settler.execute(id, { causationId: "resolved", now: new Date(0) }, settle);
+      assert.deepEqual(settled.events, ["settled"]);
+      assert.deepEqual((await opener.load(id)).state, ["started", "opened", "settled"]);
+      // A no-op on the caught-up state is still a no-op, and appends nothing.
+      const again = await opener.execute(id, { causationId: "resolved-again", now: new Date(0) }, settle);
+      assert.deepEqual(again.events, []);
+      assert.equal((await store.read(store.subject("names", id))).length, 3);
+    });
+  }
+});
+
 describe("exact idempotency: a repeated request gets its first answer, from the log", () => {
   const request = (digest: string) => ({ digest, describe: "request_id r" });
 

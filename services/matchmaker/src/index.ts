@@ -145,5 +145,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
 
 export { readModels, type MatchmakerDatabase } from "./read-models/index.js";
 // The event codec, for tools that write or read the matchmaker stream (tests, benchmarks).
-export { ledgerEventFromWire, ledgerEventToWire } from "./adapters/nats/codec.js";
+export { ledgerAggregate, ledgerEventFromWire, ledgerEventToWire } from "./adapters/nats/codec.js";
 export type { LedgerEvent } from "./domain/index.js";
+// The use cases over a repository the caller builds: replica tests run two of them on one stream.
+export { Matchmaker } from "./application/matchmaker.js";
