@@ -170,7 +170,8 @@ export async function playUnderFaults(
           }
           if (!options.stop())
             await sleep(Math.max(0, Number(accepted.stakeLockedUntilMs) - Date.now()) + options.restMs);
-          free.push(a, b);
+          // Back at random places: the next pairs differ from the last ones.
+          for (const member of [a, b]) free.splice(Math.floor(Math.random() * (free.length + 1)), 0, member);
         })(),
       );
     } catch (error) {
