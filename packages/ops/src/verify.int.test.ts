@@ -106,6 +106,7 @@ describe("verify", () => {
           action: this.action,
           policy,
           openedAt: t,
+          stakePeriodMs: policy.admission.stakePeriodMs,
         },
         this.state,
       );

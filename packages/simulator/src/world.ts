@@ -353,6 +353,7 @@ export class World {
             action: event.action,
             policy,
             openedAt: event.openedAt,
+            stakePeriodMs: event.stakeLockedUntil - event.openedAt,
           },
           event.openedAt,
         );

@@ -172,6 +172,7 @@ export class GrowthWorld {
       action,
       policy: this.ledger.policy!,
       openedAt: now + 1,
+      stakePeriodMs: this.ledger.slots.get(proposerId)!.lockedUntil - (now + 1),
     });
     const sides = [
       { id: proposerId, keys: proposer, move: moves.proposer, nonce: new Uint8Array(32).fill(1) },

@@ -75,6 +75,7 @@ function start(policy: Policy): GameState {
       },
       policy,
       openedAt: OPENED,
+      stakePeriodMs: policy.admission.stakePeriodMs,
     },
     initialGameState(GAME),
   );

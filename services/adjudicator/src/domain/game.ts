@@ -85,6 +85,11 @@ export type GameEvent =
       readonly policy: Policy;
       readonly openedAt: number;
       readonly commitDeadline: number;
+      /**
+       * The stake period the matchmaker locked the stakes for (the retargeted one in force, for an
+       * admission under a rate target); absent from events written before it was recorded.
+       */
+      readonly stakePeriodMs?: number;
     }
   | {
       readonly type: "MoveCommitted";
@@ -123,6 +128,11 @@ export type GameCommand =
       /** The policy version the game opened with, looked up by the caller. */
       readonly policy: Policy;
       readonly openedAt: number;
+      /**
+       * The stake period the opening locked (GameOpened's stake_locked_until_ms - opened_at_ms), recorded
+       * in GameStarted; undefined when the opening does not say (an event from before it did).
+       */
+      readonly stakePeriodMs: number | undefined;
     }
   | {
       readonly type: "CommitMove";
@@ -175,6 +185,7 @@ export function decideGame(command: GameCommand, state: GameState): GameEvent[] 
         policy: command.policy,
         openedAt: command.openedAt,
         commitDeadline: command.openedAt + rules.commitWindowMs,
+        ...(command.stakePeriodMs !== undefined ? { stakePeriodMs: command.stakePeriodMs } : {}),
       },
     ];
   }

@@ -285,6 +285,12 @@ export interface GameStarted {
   policy: Policy | undefined;
   openedAtMs: bigint;
   commitDeadlineMs: bigint;
+  /**
+   * The stake period the matchmaker locked both stakes for when it opened the game
+   * (GameOpened.stake_locked_until_ms - opened_at_ms): for an admission game under a rate target, the
+   * retargeted period then in force, else the policy's own. 0 in events written before it was recorded.
+   */
+  stakePeriodMs: bigint;
 }
 
 export interface MoveCommitted {
@@ -3899,6 +3905,7 @@ function createBaseGameStarted(): GameStarted {
     policy: undefined,
     openedAtMs: 0n,
     commitDeadlineMs: 0n,
+    stakePeriodMs: 0n,
   };
 }
 
@@ -3930,6 +3937,12 @@ export const GameStarted: MessageFns<GameStarted> = {
         throw new globalThis.Error("value provided for field message.commitDeadlineMs of type uint64 too large");
       }
       writer.uint32(56).uint64(message.commitDeadlineMs);
+    }
+    if (message.stakePeriodMs !== 0n) {
+      if (BigInt.asUintN(64, message.stakePeriodMs) !== message.stakePeriodMs) {
+        throw new globalThis.Error("value provided for field message.stakePeriodMs of type uint64 too large");
+      }
+      writer.uint32(720).uint64(message.stakePeriodMs);
     }
     return writer;
   },
@@ -4003,6 +4016,14 @@ export const GameStarted: MessageFns<GameStarted> = {
             message.commitDeadlineMs = reader.uint64() as bigint;
             continue;
           }
+          case 90: {
+            if (tag !== 720) {
+              break;
+            }
+
+            message.stakePeriodMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4044,6 +4065,11 @@ export const GameStarted: MessageFns<GameStarted> = {
         : isSet(object.commit_deadline_ms)
         ? BigInt(object.commit_deadline_ms)
         : 0n,
+      stakePeriodMs: isSet(object.stakePeriodMs)
+        ? BigInt(object.stakePeriodMs)
+        : isSet(object.stake_period_ms)
+        ? BigInt(object.stake_period_ms)
+        : 0n,
     };
   },
 
@@ -4069,6 +4095,9 @@ export const GameStarted: MessageFns<GameStarted> = {
     }
     if (message.commitDeadlineMs !== 0n) {
       obj.commitDeadlineMs = message.commitDeadlineMs.toString();
+    }
+    if (message.stakePeriodMs !== 0n) {
+      obj.stakePeriodMs = message.stakePeriodMs.toString();
     }
     return obj;
   },
@@ -4096,6 +4125,9 @@ export const GameStarted: MessageFns<GameStarted> = {
       : 0n;
     message.commitDeadlineMs = (object.commitDeadlineMs !== undefined && object.commitDeadlineMs !== null)
       ? BigInt(object.commitDeadlineMs)
+      : 0n;
+    message.stakePeriodMs = (object.stakePeriodMs !== undefined && object.stakePeriodMs !== null)
+      ? BigInt(object.stakePeriodMs)
       : 0n;
     return message;
   },

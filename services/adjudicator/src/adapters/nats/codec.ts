@@ -127,6 +127,7 @@ export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
         policy: policyFromWire(v.policy),
         openedAt: toNumber(v.openedAtMs),
         commitDeadline: toNumber(v.commitDeadlineMs),
+        ...(v.stakePeriodMs ? { stakePeriodMs: toNumber(v.stakePeriodMs) } : {}),
       };
     }
     case "moveCommitted": {
@@ -199,6 +200,7 @@ export function gameEventToWire(event: GameEvent): EventBody {
           policy: policyToWire(event.policy),
           openedAtMs: toBig(event.openedAt),
           commitDeadlineMs: toBig(event.commitDeadline),
+          stakePeriodMs: toBig(event.stakePeriodMs ?? 0),
         },
       };
     case "MoveCommitted":
