@@ -290,6 +290,7 @@ class Audit {
               action: event.action,
               policy,
               openedAt: event.openedAt,
+              opening: event.opening,
             },
             state,
           );

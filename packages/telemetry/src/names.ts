@@ -167,6 +167,14 @@ export const METRICS = {
     description: "Reactions to one event, by consumer and result (ok, error, terminated).",
     attributes: [ATTR.consumer, ATTR.result],
   },
+  eventsRefused: {
+    name: "pot.events.refused",
+    type: "counter",
+    unit: "{event}",
+    description:
+      "Events of another service's stream a reaction refused as forged (the signatures they carry do not justify them), by consumer and event type. Any is an incident: someone appended with a service's credentials.",
+    attributes: [ATTR.consumer, ATTR.eventType],
+  },
   projectionBatchSize: {
     name: "pot.projection.batch.size",
     type: "histogram",
