@@ -2,6 +2,7 @@ import * as pb from "@pot/contracts";
 import {
   memberIdOf,
   NO_OPENING,
+  openingForgery,
   sameBytes,
   redemptionForgery,
   resolutionForgery,
@@ -143,6 +144,25 @@ export function admissionForgery(networkId: string, admitted: pb.MemberAdmitted)
       default:
         return `an admission of kind ${admitted.kind} is justified by nothing`;
     }
+  } catch (error) {
+    return malformed(error);
+  }
+}
+
+/** Why a GameOpened's opening signatures do not open it (openingForgery), or undefined. */
+export function openingEvidenceForgery(networkId: string, opened: pb.GameOpened): string | undefined {
+  try {
+    if (!opened.opening) return "it carries no opening signatures";
+    return openingForgery(
+      networkId,
+      {
+        gameId: opened.gameId,
+        sponsorA: sponsorFromWire(opened.sponsorA),
+        sponsorB: sponsorFromWire(opened.sponsorB),
+        action: actionFromWire(opened.action),
+      },
+      openingFromWire(opened.opening),
+    );
   } catch (error) {
     return malformed(error);
   }
