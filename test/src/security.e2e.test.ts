@@ -17,10 +17,12 @@ import {
   PolicyPublished,
 } from "@pot/contracts";
 import {
+  deadLetterNames,
   encodeEnvelope,
   envelopeHeaders,
   envelopeOf,
   natsInboxPrefix,
+  readDeadLetters,
   streamNames,
   type EventBody,
 } from "@pot/event-store";
@@ -574,12 +576,25 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
       namespace: system.namespace,
       networkId: TEST_NETWORK,
     });
+    const letters = new Map<ServiceName, Awaited<ReturnType<typeof readDeadLetters>>>();
+    for (const service of SERVICES) {
+      letters.set(service, await readDeadLetters(system.nc, deadLetterNames(system.namespace, service)));
+    }
     for (const { owner, kind, consumers } of forgeries) {
       const seq = stored.get(kind)!;
+      // Each consumer logged it and dead-lettered it as forged.
       const refusals = consumers.map(({ service }) => {
         const lines = system.services.get(service)!.logs().split("\n");
-        const refused = lines.some((line) => line.includes("forged event refused") && line.includes(`"seq":${seq},`));
-        return refused ? service : undefined;
+        const logged = lines.some((line) => line.includes("forged event refused") && line.includes(`"seq":${seq},`));
+        const dead = letters
+          .get(service)!
+          .some(
+            (letter) =>
+              letter.kind === "forged" &&
+              letter.originalSeq === seq &&
+              letter.stream === streamNames(system.namespace, owner).stream,
+          );
+        return logged && dead ? service : undefined;
       });
       const found = audit.mismatches.filter((m) => m.stream === owner && m.seq === seq);
       const row = {
@@ -589,7 +604,7 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
         verdict:
           refusals.every((r) => r !== undefined) && found.length > 0 ? ("refused" as const) : ("allowed" as const),
         how:
-          `stored at seq ${seq}; refused by ${refusals.filter(Boolean).join(", ") || "none"}; ` +
+          `stored at seq ${seq}; refused and dead-lettered by ${refusals.filter(Boolean).join(", ") || "none"}; ` +
           `pot verify: ${oneLine(found[0]?.problem ?? "no finding")}`,
       };
       rows.push(row);

@@ -15,10 +15,11 @@ const RECHECKED = ["GameOpened", "GameResolved", "MemberAdmitted", "SponsorExclu
 
 /**
  * Wraps one reaction (the handler of a durable consumer on another service's stream) so that an
- * event it refuses as forged (ForgedEventError: the signatures it carries do not justify it) is never
- * retried: logged at error with the reason, counted in pot.events.refused by consumer and event
- * type, and acknowledged, so the consumer moves on having changed nothing. Any other error is the
- * reactor's to retry.
+ * event it refuses as forged (ForgedEventError: the signatures it carries do not justify it) is
+ * reported: logged at error with the reason and counted in pot.events.refused by consumer and event
+ * type. The error goes on to the reactor, which never retries it: it puts the event in the service's
+ * dead-letter stream (reason kind `forged`) and acknowledges it, so the consumer moves on having
+ * changed nothing. Any other error is the reactor's to retry.
  */
 export function refusingForgedEvents<E extends RefusableEvent>(
   consumer: string,
@@ -44,6 +45,7 @@ export function refusingForgedEvents<E extends RefusableEvent>(
         },
         "forged event refused: nothing was changed",
       );
+      throw error;
     }
   };
 }
