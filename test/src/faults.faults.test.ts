@@ -288,7 +288,7 @@ describe(`fault suite (${LARGE ? "large" : "small"}: ${KILLS.length} kills, ${PO
       `dead letters: ${results.deadLetters.found} as expected for ${results.poison.length} poison messages, ` +
         `${results.deadLetters.missing.length} missing, ${results.deadLetters.unexpected.length} unexpected`,
     );
-    assert.ok(results.deadLetters.found >= 13 * POISON_ROUNDS, "every consumer's dead letters were checked");
+    assert.ok(results.deadLetters.found >= 16 * POISON_ROUNDS, "every consumer's dead letters were checked");
     assert.deepEqual(results.deadLetters.missing, [], "every poison message dead-lettered as it should be");
     assert.deepEqual(results.deadLetters.unexpected, [], "no good event dead-lettered");
     // The identity read model went on past the poison and took the NUL in a safe form.

@@ -53,9 +53,10 @@ function consumersOf(namespace: string, source: ServiceName, subject: string): s
 /**
  * Poison of every kind the consumers can meet, on every stream and on every kind of aggregate
  * subject, the live aggregates' own subjects included (a member, the network, the matchmaker's
- * ledger, a game, the policy): bytes that are no envelope on each; a valid type with invalid
- * content (a GameResolved without its sponsors) on a game; a NUL in free text (an exclusion reason)
- * of `victim`, a member that plays no game.
+ * ledger, a game, the policy): bytes that are no envelope on each (undecodable); a valid type with
+ * invalid content, a GameResolved without its sponsors or their signatures, on a game (invalid for
+ * the read models, forged for the reactions); a NUL in free text (an exclusion reason) of `victim`,
+ * a member that plays no game (stored safely, dead-lettered by none).
  */
 export async function injectPoison(
   nc: NatsConnection,
@@ -107,7 +108,13 @@ export async function injectPoison(
     stream: names.adjudicator.stream,
     seq: invalidSeq,
     subject: invalidSubject,
-    deadLetteredBy: [{ consumer: durableName(namespace, "adjudicator", "views", "adjudicator"), kind: "invalid" }],
+    // Its codec refuses it in the adjudicator's read models; the reactions that settle stakes and
+    // admit members refuse it first for want of the sponsors' signatures.
+    deadLetteredBy: [
+      { consumer: durableName(namespace, "adjudicator", "views", "adjudicator"), kind: "invalid" },
+      { consumer: durableName(namespace, "matchmaker", "react", "adjudicator"), kind: "forged" },
+      { consumer: durableName(namespace, "identity", "react", "adjudicator"), kind: "forged" },
+    ],
   });
   // A NUL in free text: stored as U+FFFD by the read models, dead-lettered by none.
   const nulSubject = `${names.identity.prefix}.member.${targets.victim.id}`;
