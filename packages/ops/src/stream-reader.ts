@@ -1,5 +1,6 @@
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { decodeEnvelope, type StoredEvent } from "@pot/event-store";
+import type { SkippedMessage } from "./types.js";
 
 /** Messages buffered ahead of the writer before reading pauses. */
 const HIGH_WATER = 12_000;
@@ -20,6 +21,8 @@ export class StreamReader {
   private serverPending: number;
 
   private constructor(
+    /** The stream read. */
+    readonly stream: string,
     private readonly messages: ConsumerMessages,
     pending: number,
   ) {
@@ -38,7 +41,7 @@ export class StreamReader {
         : { deliver_policy: DeliverPolicy.All }),
     });
     const messages = await consumer.consume({ max_messages: options.batch ?? 5_000 });
-    const reader = new StreamReader(messages, (await consumer.info(true)).num_pending);
+    const reader = new StreamReader(stream, messages, (await consumer.info(true)).num_pending);
     void reader.pump();
     return reader;
   }
@@ -51,21 +54,35 @@ export class StreamReader {
   /**
    * Up to `max` events as soon as at least one is there; an empty batch when the server has nothing
    * more for this consumer and none arrives within `idleMs`. Messages are decoded here, so that
-   * decoding overlaps the previous batch's database work. `caughtUp`: nothing more is known to exist.
+   * decoding overlaps the previous batch's database work; one that cannot be decoded is not an event
+   * and is returned in `undecodable` instead (`lastSeq` counts it). `caughtUp`: nothing more is known
+   * to exist.
    */
-  async take(max: number, idleMs: number): Promise<{ events: StoredEvent[]; lastSeq: number; caughtUp: boolean }> {
+  async take(
+    max: number,
+    idleMs: number,
+  ): Promise<{ events: StoredEvent[]; undecodable: SkippedMessage[]; lastSeq: number; caughtUp: boolean }> {
     const { messages, caughtUp } = await this.takeRaw(max, idleMs);
-    const events: StoredEvent[] = new Array(messages.length);
-    for (let i = 0; i < messages.length; i++) {
-      const message = messages[i]!;
-      events[i] = {
-        seq: message.seq,
-        subject: message.subject,
-        envelope: decodeEnvelope(message.data),
-        headers: undefined,
-      };
+    const events: StoredEvent[] = [];
+    const undecodable: SkippedMessage[] = [];
+    for (const message of messages) {
+      try {
+        events.push({
+          seq: message.seq,
+          subject: message.subject,
+          envelope: decodeEnvelope(message.data),
+          headers: undefined,
+        });
+      } catch (error) {
+        undecodable.push({
+          stream: message.info.stream,
+          seq: message.seq,
+          subject: message.subject,
+          reason: `undecodable: ${(error as Error).message}`,
+        });
+      }
     }
-    return { events, lastSeq: messages.at(-1)?.seq ?? 0, caughtUp };
+    return { events, undecodable, lastSeq: messages.at(-1)?.seq ?? 0, caughtUp };
   }
 
   /** take() without decoding, for a reader that must survive a message it cannot decode. */
