@@ -1,5 +1,5 @@
 // Usage: node scripts/run-tests.mjs <unit|int|e2e>...
-// Runs the compiled test files `**/dist/**/*.<kind>.test.js` of proto/, packages/*, services/* and test/
+// Runs the compiled test files `**/dist/**/*.<kind>.test.js` of proto/, packages/*, services/*, bench/ and test/
 // with `node --test`: all unit files in one run, then all int files, then each e2e file on its own.
 // int and e2e runs get NATS_URL and DATABASE_URL from devenv's ensureServers (servers it starts are
 // stopped at the end). Prints `N passed, M failed` last; exits non-zero when anything failed or a
@@ -102,7 +102,7 @@ function findTestFiles(kind) {
       }
     }
   };
-  const tops = [join(root, "proto"), join(root, "test")];
+  const tops = [join(root, "proto"), join(root, "test"), join(root, "bench")];
   for (const group of ["packages", "services"]) {
     try {
       for (const entry of readdirSync(join(root, group), { withFileTypes: true })) {
