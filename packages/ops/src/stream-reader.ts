@@ -2,7 +2,19 @@ import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg 
 import { decodeEnvelope, type StoredEvent } from "@pot/event-store";
 
 /** Messages buffered ahead of the writer before reading pauses. */
-const HIGH_WATER = 12_000;
+const HIGH_WATER = 7_500;
+/** Messages asked for by each pull of the ordered consumer. */
+const PULL = 2_500;
+
+/** A message that could not be decoded ahead: take() throws its error when it comes to it. */
+class Undecodable {
+  constructor(
+    readonly seq: number,
+    readonly error: unknown,
+  ) {}
+}
+
+type Entry = JsMsg | StoredEvent | Undecodable;
 
 /**
  * A stream read from its start through an ordered consumer (an ephemeral consumer without acks
@@ -10,7 +22,7 @@ const HIGH_WATER = 12_000;
  * that reading runs ahead of the database writer but never without limit.
  */
 export class StreamReader {
-  private readonly buffer: JsMsg[] = [];
+  private readonly buffer: Entry[] = [];
   private head = 0;
   private wakeTaker: (() => void) | undefined;
   private wakePump: (() => void) | undefined;
@@ -22,14 +34,21 @@ export class StreamReader {
   private constructor(
     private readonly messages: ConsumerMessages,
     pending: number,
+    /** Decode each message as it arrives (take()), or keep it raw (takeRaw()). */
+    private readonly decodeAhead: boolean,
   ) {
     this.serverPending = pending;
   }
 
+  /**
+   * With `decode`, each message is decoded as it arrives, a turn of the event loop each, and only
+   * its event is kept: decoding is spread between the database's round trips instead of blocking
+   * them a batch at a time, and the message (its buffers, its reply subject) is garbage at once.
+   */
   static async open(
     js: JetStreamClient,
     stream: string,
-    options: { filterSubject?: string; startSeq?: number; batch?: number } = {},
+    options: { filterSubject?: string; startSeq?: number; batch?: number; decode?: boolean } = {},
   ): Promise<StreamReader> {
     const consumer = await js.consumers.get(stream, {
       ...(options.filterSubject ? { filter_subjects: options.filterSubject } : {}),
@@ -37,8 +56,8 @@ export class StreamReader {
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.startSeq }
         : { deliver_policy: DeliverPolicy.All }),
     });
-    const messages = await consumer.consume({ max_messages: options.batch ?? 5_000 });
-    const reader = new StreamReader(messages, (await consumer.info(true)).num_pending);
+    const messages = await consumer.consume({ max_messages: options.batch ?? PULL });
+    const reader = new StreamReader(messages, (await consumer.info(true)).num_pending, options.decode === true);
     void reader.pump();
     return reader;
   }
@@ -54,22 +73,24 @@ export class StreamReader {
    * decoding overlaps the previous batch's database work. `caughtUp`: nothing more is known to exist.
    */
   async take(max: number, idleMs: number): Promise<{ events: StoredEvent[]; lastSeq: number; caughtUp: boolean }> {
-    const { messages, caughtUp } = await this.takeRaw(max, idleMs);
-    const events: StoredEvent[] = new Array(messages.length);
-    for (let i = 0; i < messages.length; i++) {
-      const message = messages[i]!;
-      events[i] = {
-        seq: message.seq,
-        subject: message.subject,
-        envelope: decodeEnvelope(message.data),
-        headers: undefined,
-      };
+    const { entries, caughtUp } = await this.takeEntries(max, idleMs);
+    const events: StoredEvent[] = new Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (entry instanceof Undecodable) throw entry.error;
+      events[i] = this.decodeAhead ? (entry as StoredEvent) : decoded(entry as JsMsg);
     }
-    return { events, lastSeq: messages.at(-1)?.seq ?? 0, caughtUp };
+    return { events, lastSeq: events.at(-1)?.seq ?? 0, caughtUp };
   }
 
   /** take() without decoding, for a reader that must survive a message it cannot decode. */
   async takeRaw(max: number, idleMs: number): Promise<{ messages: JsMsg[]; caughtUp: boolean }> {
+    if (this.decodeAhead) throw new Error("takeRaw() of a reader that decodes ahead");
+    const { entries, caughtUp } = await this.takeEntries(max, idleMs);
+    return { messages: entries as JsMsg[], caughtUp };
+  }
+
+  private async takeEntries(max: number, idleMs: number): Promise<{ entries: Entry[]; caughtUp: boolean }> {
     while (this.available() === 0) {
       if (this.failure !== undefined) throw this.failure;
       const waitMs = this.serverPending > 0 ? 5_000 : idleMs;
@@ -90,7 +111,7 @@ export class StreamReader {
       this.head = 0;
     }
     if (this.available() < HIGH_WATER / 2) this.wakePump?.();
-    return { messages: taken, caughtUp: this.available() === 0 && this.serverPending === 0 };
+    return { entries: taken, caughtUp: this.available() === 0 && this.serverPending === 0 };
   }
 
   async close(): Promise<void> {
@@ -106,7 +127,15 @@ export class StreamReader {
   private async pump(): Promise<void> {
     try {
       for await (const message of this.messages) {
-        this.buffer.push(message);
+        let entry: Entry = message;
+        if (this.decodeAhead) {
+          try {
+            entry = decoded(message);
+          } catch (error) {
+            entry = new Undecodable(message.seq, error);
+          }
+        }
+        this.buffer.push(entry);
         this.serverPending = message.info.pending;
         this.wakeTaker?.();
         while (this.available() >= HIGH_WATER && !this.ended) {
@@ -120,4 +149,8 @@ export class StreamReader {
     }
     this.wakeTaker?.();
   }
+}
+
+function decoded(message: JsMsg): StoredEvent {
+  return { seq: message.seq, subject: message.subject, envelope: decodeEnvelope(message.data), headers: undefined };
 }
