@@ -4,6 +4,7 @@ import type { Envelope } from "@pot/contracts";
 import { ATTR } from "@pot/telemetry";
 import type { EventBody } from "./codec.js";
 import { envelopeOf, type AppendOptions, type EventStore, type StoredEvent } from "./event-store.js";
+import { immediateKindOf, reasonOf } from "./dead-letters.js";
 import { BATCH_HEADER, REQUEST_DIGEST_HEADER } from "./request-digest.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { eventStoreInstruments } from "./telemetry.js";
@@ -578,14 +579,47 @@ export class AggregateRepository<S, E> {
   }
 
   /** Reads what the log has beyond the cached entry (everything on a miss) and folds it in. */
+  /**
+   * Reads what the log has beyond the cached entry (everything on a miss) and folds it in. A message
+   * that cannot be decoded, or whose event the aggregate's codec or evolve refuses, is refused alone:
+   * logged with its sequence, counted (pot.eventstore.catchup.refused) and left out of the state,
+   * while the sequence moves past it (appends must expect it). One poison message never fails every
+   * command on the aggregate; the consumers of the stream dead-letter it.
+   */
   private async catchUp(id: string): Promise<Entry<S, E>> {
     const entry = this.cache.get(id) ?? this.emptyEntry(id, false);
-    for (const stored of await this.store.read(this.subject(id), entry.seq + 1)) {
-      const event = this.type.fromWire(stored.envelope);
-      if (event !== undefined) entry.state = this.type.evolve(entry.state, event);
+    const subject = this.subject(id);
+    const log = await this.store.readLog(subject, entry.seq + 1);
+    for (const refused of log.refused) {
+      this.logger.error(
+        { aggregate: this.type.name, id, subject, seq: refused.seq, reason: refused.reason },
+        "catch-up refused an undecodable message; the aggregate is read without it",
+      );
+    }
+    for (const stored of log.events) {
+      let event: E | undefined;
+      try {
+        event = this.type.fromWire(stored.envelope);
+        if (event !== undefined) entry.state = this.type.evolve(entry.state, event);
+      } catch (error) {
+        this.store.countRefused(this.type.name, immediateKindOf(error) ?? "invalid");
+        this.logger.error(
+          {
+            aggregate: this.type.name,
+            id,
+            subject,
+            seq: stored.seq,
+            type: stored.envelope.type,
+            reason: reasonOf(error),
+          },
+          "catch-up refused an event it cannot apply; the aggregate is read without it",
+        );
+        event = undefined;
+      }
       entry.seq = stored.seq;
       this.rememberStored(entry, stored, event);
     }
+    entry.seq = Math.max(entry.seq, log.through);
     entry.assumed = false;
     this.cached(id, entry);
     return entry;

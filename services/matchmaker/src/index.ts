@@ -1,6 +1,7 @@
 import {
   AggregateRepository,
   connectService,
+  DeadLetters,
   durableName,
   EventStore,
   startReactor,
@@ -45,6 +46,8 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     replicas: config.streamReplicas,
     onAppended: matchmakerMetrics(),
   });
+  // Where this service's consumers put the events they give up on (docs/operations.md, dead letters).
+  const deadLetters = await DeadLetters.open(nc, ns, "matchmaker", { replicas: config.streamReplicas, logger });
   const database = await openDatabase<MatchmakerDatabase>({
     url: config.databaseUrl,
     ...(config.databaseQueryUrl !== undefined ? { queryUrl: config.databaseQueryUrl } : {}),
@@ -59,7 +62,15 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     maxCausations: LEDGER_CAUSATIONS,
   });
   const matchmaker = new Matchmaker(ledger, now, config.networkId);
-  const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
+  const views = await startReadModels({
+    models: readModels,
+    db: database.db,
+    store,
+    namespace: ns,
+    logger,
+    deadLetters,
+    deadLetterAfter: config.deadLetterAfter,
+  });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,
     maxWaitMs: config.consistencyWaitMaxMs,
@@ -79,6 +90,8 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
       () =>
         startReactor({
           store,
+          deadLetters,
+          deadLetterAfter: config.deadLetterAfter,
           sourceStream: identity.stream,
           durable: durableName(ns, "matchmaker", "react", "identity"),
           handle: consistency.track("identity", (event) => matchmaker.onIdentityEvent(event)),
@@ -91,6 +104,8 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
       () =>
         startReactor({
           store,
+          deadLetters,
+          deadLetterAfter: config.deadLetterAfter,
           sourceStream: adjudicator.stream,
           durable: durableName(ns, "matchmaker", "react", "adjudicator"),
           handle: consistency.track("adjudicator", (event) => matchmaker.onAdjudicatorEvent(event)),
