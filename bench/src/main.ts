@@ -35,6 +35,7 @@ import { parseOptions, SECTIONS, UsageError, type BenchOptions } from "./options
 import { pidsNamed, UsageWindow, type Watched } from "./proc.js";
 import { summariseProfile, type ProfileSummary } from "./profile.js";
 import { createSyntheticStream, runRebuild } from "./rebuild.js";
+import type { RebuildPath } from "./rebuild-child.js";
 import { streamNames } from "@pot/event-store";
 import { evaluateTargets, renderMarkdown, renderTable, whatLimitsUs } from "./report.js";
 import type { BenchResults, Limits, Meta, RebuildResult } from "./results.js";
@@ -348,7 +349,6 @@ async function rebuildSection(
   const ratio = (rate: number, limit: number | undefined) => (limit ? round(rate / limit, 3) : 0);
   const limitsNames = limitsStream(namespace);
   const rebuildOnce = async (service: SynthService, logEvents: number, timeoutMs: number, profile: boolean) => {
-    const tag = `${service}_${logEvents}`;
     // The yardsticks next to the rebuild, so that all see the same machine: the rebuild pipeline on
     // the same log (up to 1M events), and the old 500-row pipeline on the limits stream.
     const pipeline = await rebuildPipelineRate(
@@ -366,13 +366,27 @@ async function rebuildSection(
           database.url,
         )
       : undefined;
+    for (const [index, path] of options.rebuildPaths.entries()) {
+      await rebuildPath(service, path, logEvents, timeoutMs, profile && index === 0, pipeline.rate, oldPipeline?.rate);
+    }
+  };
+  const rebuildPath = async (
+    service: SynthService,
+    path: RebuildPath,
+    logEvents: number,
+    timeoutMs: number,
+    profile: boolean,
+    pipelineRate: number,
+    oldPipelineRate: number | undefined,
+  ) => {
     const run = await runRebuild(
       {
         service,
+        path,
         natsUrl: servers.natsUrl,
         databaseUrl: database.url,
         namespace: synthetic,
-        schema: `${synthetic}_${tag}`,
+        schema: `${synthetic}_${service}_${logEvents}`,
         targetSeq: logEvents,
         timeoutMs,
       },
@@ -386,24 +400,27 @@ async function rebuildSection(
     );
     if (profile) {
       try {
-        profiles[service] = summariseProfile(join(profileDir, `rebuild-child-${run.pid}.cpuprofile`), root);
+        profiles[`${service} (${path})`] = summariseProfile(
+          join(profileDir, `rebuild-child-${run.pid}.cpuprofile`),
+          root,
+        );
       } catch (error) {
         log(`  no profile of the ${service} rebuild: ${String(error)}`);
       }
     }
     const o = run.outcome;
     log(
-      `  ${service}/${o.projection} from ${logEvents}: ${o.events} events in ${round(o.ms / 1000, 1)} s = ${o.rate}/s, ` +
+      `  ${service}/${o.projection} (${path}) from ${logEvents}: ${o.events} events in ${round(o.ms / 1000, 1)} s = ${o.rate}/s, ` +
         `peak RSS ${o.peakRssMb} MB${o.complete ? "" : " (stopped: out of time)"}`,
     );
     runs.push({
       logEvents,
       outcome: o,
       usage: run.usage,
-      pipelineRate: pipeline.rate,
-      oldPipelineRate: oldPipeline?.rate ?? 0,
-      ratioToPipeline: ratio(o.rate, pipeline.rate),
-      ratioToOldPipeline: ratio(o.rate, oldPipeline?.rate),
+      pipelineRate,
+      oldPipelineRate: oldPipelineRate ?? 0,
+      ratioToPipeline: ratio(o.rate, pipelineRate),
+      ratioToOldPipeline: ratio(o.rate, oldPipelineRate),
       ratioToRead: ratio(o.rate, limits?.jetStreamRead.rate),
       ratioToUpsert: ratio(o.rate, limits?.postgresUpsert.rate),
     });

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { EventStore, streamNames } from "@pot/event-store";
+import { REPLAY_HEAP } from "@pot/ops";
 import { UsageWindow, type UsageReport, type Watched } from "./proc.js";
 import type { RebuildJob, RebuildOutcome } from "./rebuild-child.js";
 import { ratePerSecond } from "./stats.js";
@@ -58,7 +59,12 @@ export async function runRebuild(
   watched: readonly Watched[],
   env: Record<string, string> = {},
 ): Promise<RebuildRun> {
-  const child = spawn(process.execPath, [CHILD, JSON.stringify(job)], {
+  // The replay runs as `pot replay` does: with its heap cap.
+  const flags =
+    job.path === "replay"
+      ? [`--max-old-space-size=${REPLAY_HEAP.maxOldSpaceMb}`, `--max-semi-space-size=${REPLAY_HEAP.maxSemiSpaceMb}`]
+      : [];
+  const child = spawn(process.execPath, [...flags, CHILD, JSON.stringify(job)], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...env },
   });

@@ -64,7 +64,7 @@ export function evaluateTargets(results: Omit<BenchResults, "targets" | "whatLim
   }
   if (rebuild) {
     for (const run of rebuild.runs) {
-      const label = `${run.outcome.service} (${run.outcome.projection}), ${millions(run.logEvents)} log`;
+      const label = `${run.outcome.service} (${run.outcome.projection}, ${run.outcome.path ?? "runner"}), ${millions(run.logEvents)} log`;
       targets.push({
         name: `rebuild ${label}: rate vs rebuild pipeline`,
         goal: `>= ${TARGETS.rebuildToPipeline} x`,
@@ -163,7 +163,7 @@ export function renderTable(results: BenchResults): string {
     for (const run of rebuild.runs) {
       const o = run.outcome;
       lines.push(
-        `  ${`${o.service}/${o.projection} from ${millions(run.logEvents)}`.padEnd(34)} ${n(o.rate).padStart(8)} events/s` +
+        `  ${`${o.service}/${o.projection} (${o.path ?? "runner"}) from ${millions(run.logEvents)}`.padEnd(42)} ${n(o.rate).padStart(8)} events/s` +
           `  ${String(run.ratioToPipeline).padStart(5)} x pipeline  peak RSS ${o.peakRssMb} MB` +
           (o.complete ? "" : `  (stopped after ${n(o.events)} events, ${round(o.ms / 1000, 0)} s)`),
       );
@@ -332,7 +332,7 @@ export function whatLimitsUs(results: Omit<BenchResults, "whatLimitsUs">): strin
       const trend = rateTrend(run.outcome.progress);
       const busy = child + pg < 130;
       notes.push(
-        `**Rebuild of ${run.outcome.service}/${run.outcome.projection}** (${n(run.outcome.rate)} events/s, ${run.ratioToPipeline} x the pipeline): ` +
+        `**Rebuild of ${run.outcome.service}/${run.outcome.projection} (${run.outcome.path ?? "runner"})** (${n(run.outcome.rate)} events/s, ${run.ratioToPipeline} x the pipeline): ` +
           `the runner's process used ${child}% of a core and Postgres ${pg}%` +
           (busy
             ? ", about one core between them: the runner prepares the next batch while Postgres writes one, but keeps " +
@@ -340,13 +340,18 @@ export function whatLimitsUs(results: Omit<BenchResults, "whatLimitsUs">): strin
               "share what is left of two cores with the reading. "
             : ". ") +
           (trend ? `${trend} ` : "") +
-          (rebuild.profiles[run.outcome.service]
-            ? `Its profile: ${kinds(rebuild.profiles[run.outcome.service]!, 5)}; top functions ${topFunctions(rebuild.profiles[run.outcome.service]!, 3)}.`
+          (profileOf(rebuild, run.outcome)
+            ? `Its profile: ${kinds(profileOf(rebuild, run.outcome)!, 5)}; top functions ${topFunctions(profileOf(rebuild, run.outcome)!, 3)}.`
             : ""),
       );
     }
   }
   return notes;
+}
+
+/** The profile of a rebuild (keyed "service (path)"; older results keyed by service alone). */
+function profileOf(rebuild: RebuildResult, outcome: { service: string; path?: string }): ProfileSummary | undefined {
+  return rebuild.profiles[`${outcome.service} (${outcome.path ?? "runner"})`] ?? rebuild.profiles[outcome.service];
 }
 
 function signatureNote(limits: Limits): string {
@@ -558,7 +563,7 @@ function rebuildMarkdown(rebuild: RebuildResult): string[] {
   for (const run of rebuild.runs) {
     const o = run.outcome;
     out.push(
-      `| ${o.service}/${o.projection} | ${n(run.logEvents)} | ${n(o.events)}${o.complete ? "" : " (stopped)"} | ${n(o.rate)} | ${n(run.pipelineRate)} | ` +
+      `| ${o.service}/${o.projection} (${o.path ?? "runner"}) | ${n(run.logEvents)} | ${n(o.events)}${o.complete ? "" : " (stopped)"} | ${n(o.rate)} | ${n(run.pipelineRate)} | ` +
         `${run.ratioToPipeline} | ${n(run.oldPipelineRate)} | ${run.ratioToOldPipeline} | ${run.ratioToRead} | ${run.ratioToUpsert} | ${o.peakRssMb} MB | ${rssTrend(o.progress) ?? ""} | ` +
         `${run.usage.processes.rebuild?.cpuPercent ?? "?"}% | ${run.usage.processes.postgres?.cpuPercent ?? "?"}% |`,
     );

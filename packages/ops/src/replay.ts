@@ -88,7 +88,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     for (const entry of models.projections) {
       const source = projectionSource(options.namespace, models, entry);
       const reader = await StreamReader.open(js, source.stream, {
-        decode: true,
+        compact: true,
         ...(source.filterSubject ? { filterSubject: source.filterSubject } : {}),
       });
       builds.push(new Build(entry.projection, reader, database.db, progress));

@@ -6,15 +6,14 @@ const HIGH_WATER = 7_500;
 /** Messages asked for by each pull of the ordered consumer. */
 const PULL = 2_500;
 
-/** A message that could not be decoded ahead: take() throws its error when it comes to it. */
-class Undecodable {
-  constructor(
-    readonly seq: number,
-    readonly error: unknown,
-  ) {}
+/** What take() needs of a message: kept instead of the message, whose objects then die young. */
+interface Compact {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
 }
 
-type Entry = JsMsg | StoredEvent | Undecodable;
+type Entry = JsMsg | Compact;
 
 /**
  * A stream read from its start through an ordered consumer (an ephemeral consumer without acks
@@ -34,21 +33,21 @@ export class StreamReader {
   private constructor(
     private readonly messages: ConsumerMessages,
     pending: number,
-    /** Decode each message as it arrives (take()), or keep it raw (takeRaw()). */
-    private readonly decodeAhead: boolean,
+    /** Keep only what take() needs of each message, or the message itself (takeRaw()). */
+    private readonly compact: boolean,
   ) {
     this.serverPending = pending;
   }
 
   /**
-   * With `decode`, each message is decoded as it arrives, a turn of the event loop each, and only
-   * its event is kept: decoding is spread between the database's round trips instead of blocking
-   * them a batch at a time, and the message (its buffers, its reply subject) is garbage at once.
+   * With `compact`, only a message's sequence, subject and data are buffered (for take()), not the
+   * message: its objects (headers, reply subject, delivery info) then die young, and the garbage
+   * collector does not copy them from one generation to the next while they wait in the buffer.
    */
   static async open(
     js: JetStreamClient,
     stream: string,
-    options: { filterSubject?: string; startSeq?: number; batch?: number; decode?: boolean } = {},
+    options: { filterSubject?: string; startSeq?: number; batch?: number; compact?: boolean } = {},
   ): Promise<StreamReader> {
     const consumer = await js.consumers.get(stream, {
       ...(options.filterSubject ? { filter_subjects: options.filterSubject } : {}),
@@ -57,7 +56,7 @@ export class StreamReader {
         : { deliver_policy: DeliverPolicy.All }),
     });
     const messages = await consumer.consume({ max_messages: options.batch ?? PULL });
-    const reader = new StreamReader(messages, (await consumer.info(true)).num_pending, options.decode === true);
+    const reader = new StreamReader(messages, (await consumer.info(true)).num_pending, options.compact === true);
     void reader.pump();
     return reader;
   }
@@ -77,15 +76,14 @@ export class StreamReader {
     const events: StoredEvent[] = new Array(entries.length);
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
-      if (entry instanceof Undecodable) throw entry.error;
-      events[i] = this.decodeAhead ? (entry as StoredEvent) : decoded(entry as JsMsg);
+      events[i] = { seq: entry.seq, subject: entry.subject, envelope: decodeEnvelope(entry.data), headers: undefined };
     }
     return { events, lastSeq: events.at(-1)?.seq ?? 0, caughtUp };
   }
 
   /** take() without decoding, for a reader that must survive a message it cannot decode. */
   async takeRaw(max: number, idleMs: number): Promise<{ messages: JsMsg[]; caughtUp: boolean }> {
-    if (this.decodeAhead) throw new Error("takeRaw() of a reader that decodes ahead");
+    if (this.compact) throw new Error("takeRaw() of a compact reader");
     const { entries, caughtUp } = await this.takeEntries(max, idleMs);
     return { messages: entries as JsMsg[], caughtUp };
   }
@@ -127,15 +125,7 @@ export class StreamReader {
   private async pump(): Promise<void> {
     try {
       for await (const message of this.messages) {
-        let entry: Entry = message;
-        if (this.decodeAhead) {
-          try {
-            entry = decoded(message);
-          } catch (error) {
-            entry = new Undecodable(message.seq, error);
-          }
-        }
-        this.buffer.push(entry);
+        this.buffer.push(this.compact ? { seq: message.seq, subject: message.subject, data: message.data } : message);
         this.serverPending = message.info.pending;
         this.wakeTaker?.();
         while (this.available() >= HIGH_WATER && !this.ended) {
@@ -149,8 +139,4 @@ export class StreamReader {
     }
     this.wakeTaker?.();
   }
-}
-
-function decoded(message: JsMsg): StoredEvent {
-  return { seq: message.seq, subject: message.subject, envelope: decodeEnvelope(message.data), headers: undefined };
 }
