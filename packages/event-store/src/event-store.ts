@@ -22,6 +22,11 @@ export interface StoredEvent {
   readonly subject: string;
   readonly envelope: Envelope;
   readonly headers: MsgHdrs | undefined;
+  /**
+   * Set by a durable consumer's delivery (a reactor): its delivery sequence on the consumer, which
+   * counts every delivery to every process sharing the consumer, redeliveries included.
+   */
+  readonly deliverySeq?: number;
 }
 
 /**

@@ -156,6 +156,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
               subject: message.subject,
               envelope: decodeEnvelope(message.data),
               headers: message.headers,
+              deliverySeq: message.info.deliverySequence,
             };
           } catch (error) {
             await giveUp("undecodable", error);
