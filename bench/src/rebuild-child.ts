@@ -58,8 +58,16 @@ async function replayRebuild(job: RebuildJob): Promise<RebuildOutcome> {
   const started = performance.now();
   const progress: [number, number, number][] = [];
   let applied = 0;
-  const sample = () =>
-    progress.push([Math.round(performance.now() - started), applied, Math.round(process.memoryUsage.rss() / 2 ** 20)]);
+  const sample = () => {
+    const point: [number, number, number] = [
+      Math.round(performance.now() - started),
+      applied,
+      Math.round(process.memoryUsage.rss() / 2 ** 20),
+    ];
+    progress.push(point);
+    // For the parent, should it have to stop this replay for time.
+    process.stdout.write(`P ${point.join(" ")}\n`);
+  };
   const timer = setInterval(sample, 1_000);
   const result = await replay({
     natsUrl: job.natsUrl,
