@@ -21,7 +21,7 @@ import {
 import { encodeEnvelope, envelopeHeaders, envelopeOf, streamNames, EventStore, type EventBody } from "@pot/event-store";
 import { memberEventToWire } from "@pot/identity";
 import { ledgerEventToWire } from "@pot/matchmaker";
-import { DEFAULT_POLICY, memberIdOf, type ActionSpec } from "@pot/mechanism";
+import { DEFAULT_POLICY, memberIdOf, type ActionSpec, NO_OPENING } from "@pot/mechanism";
 import pg from "pg";
 import { cappedNodeArgs, HEAP_CAPPED_ENV } from "./heap-cap.js";
 import { replay } from "./replay.js";
@@ -135,6 +135,7 @@ function* matchmaker(at: number): Generator<Synthetic> {
         openedAt: t,
         stakeLockedUntil: t + DEFAULT_POLICY.admission.stakePeriodMs,
         pairCooldownUntil: t + DEFAULT_POLICY.pairCooldownMs,
+        opening: NO_OPENING,
       }),
     );
     yield ledger(ledgerEventToWire({ type: "StakesSettled", gameId, suspensions: [], released: false }));
@@ -172,6 +173,7 @@ function* adjudicator(at: number): Generator<Synthetic> {
       policy: DEFAULT_POLICY,
       openedAt: t,
       commitDeadline: t + DEFAULT_POLICY.admission.commitWindowMs,
+      opening: NO_OPENING,
     });
     for (const sponsor of [a, b]) {
       yield body({

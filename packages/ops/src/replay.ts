@@ -3,7 +3,14 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { sql, type Kysely } from "kysely";
 import pg from "pg";
-import { natsConnectOptions, natsInboxPrefix, silentLogger, type Logger } from "@pot/event-store";
+import {
+  natsConnectOptions,
+  natsInboxPrefix,
+  reasonOf,
+  silentLogger,
+  type Logger,
+  type StoredEvent,
+} from "@pot/event-store";
 import {
   openDatabase,
   projectionSource,
@@ -15,7 +22,7 @@ import {
 import { digestWith } from "./digest.js";
 import { READ_MODELS } from "./read-models.js";
 import { StreamReader } from "./stream-reader.js";
-import type { ReplayOptions, ReplayProgress, ReplayResult, TableDigest } from "./types.js";
+import type { ReplayOptions, ReplayProgress, ReplayResult, SkippedMessage, TableDigest } from "./types.js";
 
 /** Events applied per transaction. */
 const BATCH = 5_000;
@@ -91,7 +98,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
         compact: true,
         ...(source.filterSubject ? { filterSubject: source.filterSubject } : {}),
       });
-      builds.push(new Build(entry.projection, reader, database.db, progress));
+      builds.push(new Build(entry.projection, reader, database.db, progress, logger));
     }
     logger.info({ ...context, fresh, projections: builds.map((b) => b.name) }, "replay started");
 
@@ -112,6 +119,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     const result: ReplayResult = {
       service: options.service,
       events,
+      skipped: builds.flatMap((build) => build.skipped),
       seconds,
       eventsPerSecond: replayMs > 0 ? Math.round((events / replayMs) * 1_000) : 0,
       tables,
@@ -134,6 +142,8 @@ class Build {
   position = 0;
   /** Events applied so far. */
   applied = 0;
+  /** Messages skipped so far: undecodable, or that the projection cannot apply. */
+  readonly skipped: SkippedMessage[] = [];
   /** Sequence of the last event handed to a transaction (ahead of position while one is in flight). */
   private scheduled = 0;
 
@@ -142,6 +152,7 @@ class Build {
     readonly reader: StreamReader,
     private readonly db: Kysely<unknown>,
     private readonly onApplied: () => void,
+    private readonly logger: Logger,
   ) {}
 
   get name(): string {
@@ -158,11 +169,12 @@ class Build {
     try {
       for (;;) {
         if (throughSeq !== undefined && this.scheduled >= throughSeq) break;
-        const { events, lastSeq, caughtUp } = await this.reader.take(BATCH, IDLE_MS);
-        if (events.length > 0) {
+        const { events, undecodable, lastSeq, caughtUp } = await this.reader.take(BATCH, IDLE_MS);
+        this.skip(undecodable);
+        if (lastSeq > 0) {
           // The projection's database-free work (decoding payloads, building rows) overlaps the
           // transaction in flight, as in the live runner.
-          const prepared = this.projection.prepare ? this.projection.prepare(events) : undefined;
+          const prepared = events.length > 0 && this.projection.prepare ? this.projection.prepare(events) : undefined;
           await inFlight;
           this.scheduled = lastSeq;
           inFlight = this.apply(events, lastSeq, prepared);
@@ -176,22 +188,76 @@ class Build {
     }
   }
 
-  private async apply(
-    events: Parameters<Projection<unknown>["apply"]>[1],
-    through: number,
-    prepared: unknown,
-  ): Promise<void> {
+  /**
+   * Applies a batch and moves the checkpoint to `through` (past undecodable messages too). A batch
+   * the projection cannot apply is applied again one event per transaction, and an event that
+   * fails alone is skipped and reported, as the live runner dead-letters it. `prepared` is the
+   * projection's prepare(events), used for the whole batch only.
+   */
+  private async apply(events: readonly StoredEvent[], through: number, prepared: unknown): Promise<void> {
+    try {
+      await this.transaction(events, through, prepared);
+      this.applied += events.length;
+    } catch (error) {
+      if (events.length === 0 || !(await poisonable(error, this.db))) throw error;
+      for (const [index, event] of events.entries()) {
+        const upTo = index === events.length - 1 ? through : event.seq;
+        try {
+          await this.transaction([event], upTo, undefined);
+          this.applied++;
+        } catch (alone) {
+          if (!(await poisonable(alone, this.db))) throw alone;
+          this.skip([{ stream: this.reader.stream, seq: event.seq, subject: event.subject, reason: reasonOf(alone) }]);
+          await this.transaction([], upTo, undefined);
+        }
+      }
+    }
+    this.position = through;
+    this.onApplied();
+  }
+
+  private async transaction(events: readonly StoredEvent[], through: number, prepared: unknown): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await sql`set local synchronous_commit = off`.execute(trx);
-      await this.projection.apply(trx, events, prepared);
+      if (events.length > 0) await this.projection.apply(trx, events, prepared);
       await sql`
         insert into projection_checkpoints (name, seq) values (${this.projection.name}, ${through})
         on conflict (name) do update set seq = excluded.seq
       `.execute(trx);
     });
-    this.position = through;
-    this.applied += events.length;
-    this.onApplied();
+  }
+
+  private skip(messages: readonly SkippedMessage[]): void {
+    for (const message of messages) {
+      this.skipped.push(message);
+      this.logger.error(
+        {
+          projection: this.name,
+          stream: message.stream,
+          seq: message.seq,
+          subject: message.subject,
+          reason: message.reason,
+        },
+        "replay skipped a message it cannot apply",
+      );
+    }
+  }
+}
+
+/**
+ * Whether a failed transaction may be an event's fault rather than the database's (the live
+ * runner's rule): a data or constraint error (SQLSTATE 22, 23), or an error of the projection's own
+ * while the database answers.
+ */
+async function poisonable(error: unknown, db: Kysely<unknown>): Promise<boolean> {
+  if (error instanceof Error && (error.name === "ValidationError" || error.name === "DeadLetterError")) return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") return /^2[23][0-9A-Z]{3}$/.test(code);
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,6 @@
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { decodeEnvelope, type StoredEvent } from "@pot/event-store";
+import type { SkippedMessage } from "./types.js";
 
 /** Messages buffered ahead of the writer before reading pauses. */
 const HIGH_WATER = 7_500;
@@ -31,6 +32,8 @@ export class StreamReader {
   private serverPending: number;
 
   private constructor(
+    /** The stream read. */
+    readonly stream: string,
     private readonly messages: ConsumerMessages,
     pending: number,
     /** Keep only what take() needs of each message, or the message itself (takeRaw()). */
@@ -56,7 +59,12 @@ export class StreamReader {
         : { deliver_policy: DeliverPolicy.All }),
     });
     const messages = await consumer.consume({ max_messages: options.batch ?? PULL });
-    const reader = new StreamReader(messages, (await consumer.info(true)).num_pending, options.compact === true);
+    const reader = new StreamReader(
+      stream,
+      messages,
+      (await consumer.info(true)).num_pending,
+      options.compact === true,
+    );
     void reader.pump();
     return reader;
   }
@@ -69,16 +77,35 @@ export class StreamReader {
   /**
    * Up to `max` events as soon as at least one is there; an empty batch when the server has nothing
    * more for this consumer and none arrives within `idleMs`. Messages are decoded here, so that
-   * decoding overlaps the previous batch's database work. `caughtUp`: nothing more is known to exist.
+   * decoding overlaps the previous batch's database work; one that cannot be decoded is not an event
+   * and is returned in `undecodable` instead (`lastSeq` counts it). `caughtUp`: nothing more is known
+   * to exist.
    */
-  async take(max: number, idleMs: number): Promise<{ events: StoredEvent[]; lastSeq: number; caughtUp: boolean }> {
+  async take(
+    max: number,
+    idleMs: number,
+  ): Promise<{ events: StoredEvent[]; undecodable: SkippedMessage[]; lastSeq: number; caughtUp: boolean }> {
     const { entries, caughtUp } = await this.takeEntries(max, idleMs);
-    const events: StoredEvent[] = new Array(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      events[i] = { seq: entry.seq, subject: entry.subject, envelope: decodeEnvelope(entry.data), headers: undefined };
+    const events: StoredEvent[] = [];
+    const undecodable: SkippedMessage[] = [];
+    for (const entry of entries) {
+      try {
+        events.push({
+          seq: entry.seq,
+          subject: entry.subject,
+          envelope: decodeEnvelope(entry.data),
+          headers: undefined,
+        });
+      } catch (error) {
+        undecodable.push({
+          stream: this.stream,
+          seq: entry.seq,
+          subject: entry.subject,
+          reason: `undecodable: ${(error as Error).message}`,
+        });
+      }
     }
-    return { events, lastSeq: events.at(-1)?.seq ?? 0, caughtUp };
+    return { events, undecodable, lastSeq: entries.at(-1)?.seq ?? 0, caughtUp };
   }
 
   /** take() without decoding, for a reader that must survive a message it cannot decode. */

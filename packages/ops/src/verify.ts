@@ -63,7 +63,7 @@ export async function verify(options: {
     const names = streamNames(options.namespace, "adjudicator");
     const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
     const audit = new Audit(options.networkId);
-    const cross = new CrossCheck();
+    const cross = new CrossCheck(options.networkId);
     reader = await StreamReader.open(jetstream(nc), names.stream);
     let events = 0;
     let reported = 0;
@@ -96,9 +96,16 @@ export async function verify(options: {
       ),
     );
     if (lasts.includes(undefined)) {
-      return { events, games: audit.games, retargets: audit.retargets, mismatches: audit.mismatches };
+      return {
+        events,
+        games: audit.games,
+        retargets: audit.retargets,
+        skipped: audit.skipped,
+        mismatches: audit.mismatches,
+      };
     }
     let crossChecked = 0;
+    let skipped = audit.skipped;
     for (const [index, service] of (["identity", "matchmaker"] as const).entries()) {
       const stream = streamNames(options.namespace, service).stream;
       const until = lasts[index] ?? 0;
@@ -113,11 +120,12 @@ export async function verify(options: {
           try {
             cross.add(service, message.seq, decodeEnvelope(message.data));
           } catch (error) {
+            skipped++;
             audit.mismatches.push({
               stream: service,
               seq: message.seq,
               gameId: aggregateIdOf(message.subject),
-              problem: `undecodable message: ${(error as Error).message}`,
+              problem: `skipped: cannot decode or cross-check it: ${(error as Error).message}`,
             });
           }
         }
@@ -131,6 +139,7 @@ export async function verify(options: {
       crossChecked,
       games: audit.games,
       retargets: audit.retargets,
+      skipped,
       mismatches: [...audit.mismatches, ...cross.finish()],
     };
   } finally {
@@ -143,6 +152,8 @@ export async function verify(options: {
 class Audit {
   position = 0;
   games = 0;
+  /** Messages that could not be decoded or checked at all. */
+  skipped = 0;
   readonly mismatches: VerifyMismatch[] = [];
   private readonly policies: Policy[] = [];
   /** The policy aggregate replayed, to re-derive every retarget of the stake period. */
@@ -163,10 +174,17 @@ class Audit {
     try {
       envelope = decodeEnvelope(data);
     } catch (error) {
-      this.report(seq, aggregateIdOf(subject), `undecodable message: ${(error as Error).message}`);
+      this.skipped++;
+      this.report(seq, aggregateIdOf(subject), `skipped: undecodable message: ${(error as Error).message}`);
       return undefined;
     }
-    this.checkEnvelope(seq, subject, envelope);
+    try {
+      this.checkEnvelope(seq, subject, envelope);
+    } catch (error) {
+      // A check that throws (an event the codecs or deciders refuse outright) is reported, not fatal.
+      this.skipped++;
+      this.report(seq, envelope.aggregateId, `skipped: cannot check ${envelope.type}: ${(error as Error).message}`);
+    }
     return envelope;
   }
 
@@ -290,6 +308,7 @@ class Audit {
               action: event.action,
               policy,
               openedAt: event.openedAt,
+              opening: event.opening,
             },
             state,
           );

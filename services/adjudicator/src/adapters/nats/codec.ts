@@ -6,8 +6,12 @@ import {
   actionToWire,
   moveFromWire,
   moveToWire,
+  openingFromWire,
+  openingToWire,
   policyFromWire,
   policyToWire,
+  signedMoveFromWire,
+  signedMoveToWire,
   sponsorFromWire,
   toBig,
   toNumber,
@@ -127,6 +131,7 @@ export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
         policy: policyFromWire(v.policy),
         openedAt: toNumber(v.openedAtMs),
         commitDeadline: toNumber(v.commitDeadlineMs),
+        opening: openingFromWire(v.opening),
       };
     }
     case "moveCommitted": {
@@ -175,6 +180,9 @@ export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
         })),
         suspensions: v.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) })),
         noShowIds: v.noShowIds,
+        ...(v.opening ? { opening: openingFromWire(v.opening) } : {}),
+        ...(v.signedMoveA ? { signedMoveA: signedMoveFromWire(v.signedMoveA)! } : {}),
+        ...(v.signedMoveB ? { signedMoveB: signedMoveFromWire(v.signedMoveB)! } : {}),
       };
     }
     default:
@@ -199,6 +207,7 @@ export function gameEventToWire(event: GameEvent): EventBody {
           policy: policyToWire(event.policy),
           openedAtMs: toBig(event.openedAt),
           commitDeadlineMs: toBig(event.commitDeadline),
+          opening: openingToWire(event.opening),
         },
       };
     case "MoveCommitted":
@@ -248,6 +257,9 @@ export function gameEventToWire(event: GameEvent): EventBody {
           })),
           suspensions: event.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toBig(s.untilMs) })),
           noShowIds: [...event.noShowIds],
+          opening: event.opening ? openingToWire(event.opening) : undefined,
+          signedMoveA: signedMoveToWire(event.signedMoveA),
+          signedMoveB: signedMoveToWire(event.signedMoveB),
         },
       };
     }
