@@ -174,7 +174,7 @@ class Build {
         if (lastSeq > 0) {
           // The projection's database-free work (decoding payloads, building rows) overlaps the
           // transaction in flight, as in the live runner.
-          const prepared = events.length > 0 && this.projection.prepare ? this.projection.prepare(events) : undefined;
+          const prepared = this.prepare(events);
           await inFlight;
           this.scheduled = lastSeq;
           inFlight = this.apply(events, lastSeq, prepared);
@@ -185,6 +185,20 @@ class Build {
       }
     } finally {
       await inFlight;
+    }
+  }
+
+  /**
+   * The projection's prepare(events), or undefined when it has none or it throws: a batch holding an
+   * event it cannot make sense of is then applied without it, and fails there, where such an event
+   * is found and skipped (see apply).
+   */
+  private prepare(events: readonly StoredEvent[]): unknown {
+    if (events.length === 0 || !this.projection.prepare) return undefined;
+    try {
+      return this.projection.prepare(events);
+    } catch {
+      return undefined;
     }
   }
 
