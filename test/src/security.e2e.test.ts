@@ -7,12 +7,25 @@ import { after, before, describe, test } from "node:test";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
-import { AdmissionKind, GameOpened, GameResolved, MemberAdmitted, Outcome, PolicyPublished } from "@pot/contracts";
 import {
+  AdmissionKind,
+  GameOpened,
+  GameResolved,
+  MemberAdmitted,
+  Move,
+  Outcome,
+  PolicyPublished,
+  SponsorExcluded,
+  StakePeriodRetargeted,
+} from "@pot/contracts";
+import {
+  deadLetterNames,
+  decodeEnvelope,
   encodeEnvelope,
   envelopeHeaders,
   envelopeOf,
   natsInboxPrefix,
+  readDeadLetters,
   streamNames,
   type EventBody,
 } from "@pot/event-store";
@@ -20,7 +33,17 @@ import { repoRoot, type NatsRole, type ServiceName } from "@pot/devenv";
 import { urlAsRole, verify } from "@pot/ops";
 import pg from "pg";
 import { eventually } from "./support/clients.js";
-import { bootstrap, newMember, TEST_NETWORK, type Member } from "./support/players.js";
+import {
+  admissionOf,
+  answerRequest,
+  bootstrap,
+  controlledConsent,
+  newMember,
+  playGame,
+  proposeRequest,
+  TEST_NETWORK,
+  type Member,
+} from "./support/players.js";
 import { SERVICES, startSystem, type System } from "./support/system.js";
 
 /**
@@ -87,7 +110,7 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     return out;
   }
 
-  const genesis = [newMember(), newMember(), newMember()];
+  const genesis = Array.from({ length: 7 }, () => newMember());
 
   before(async () => {
     system = await startSystem({ secureNats: true, pgRoles: true });
@@ -392,33 +415,43 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     assert.equal((await system.clients.adjudicator.getPolicy({ version: 0 })).policy?.version, policy.version);
   });
 
-  test("with the stream owner's own (stolen) credential a forged GameResolved is stored; pot verify reports it", async () => {
-    const [a, b] = genesis as [Member, Member];
-    const gameId = randomUUID();
-    const policy = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
-    const creditsBefore =
-      (await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })).member
-        ?.credits ?? 0;
-    const event = forged("adjudicator", "game", gameId, {
-      $case: "gameResolved",
-      value: GameResolved.fromPartial({
-        gameId,
-        outcome: Outcome.OUTCOME_A_DEFECTED,
-        sponsorA: { memberId: a.id, publicKey: a.keys.publicKey },
-        sponsorB: { memberId: b.id, publicKey: b.keys.publicKey },
-        policyVersion: policy.version,
-        resolvedAtMs: BigInt(Date.now()),
-        credits: [{ memberId: a.id, count: 100, expiresAtMs: BigInt(Date.now() + 365 * 86_400_000) }],
-        action: { action: { $case: "generic", value: { kind: "post.create", payload: new Uint8Array([1]) } } },
-      }),
-    });
-    const nc = await as("adjudicator");
-    const ack = await jetstream(nc).publish(event.subject, event.data, { headers: event.headers, timeout: 3_000 });
-    // What identity did with it (its reactions do not re-check signatures yet: docs/security.md).
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const creditsAfter =
-      (await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })).member
-        ?.credits ?? 0;
+  /** Waits until `durable` on `service`'s stream has acknowledged everything up to `seq`. */
+  async function consumed(service: ServiceName, durable: string, seq: number): Promise<void> {
+    const jsm = await jetstreamManager(system.nc);
+    const stream = streamNames(system.namespace, service).stream;
+    await eventually(`${durable} past seq ${seq}`, async () =>
+      (await jsm.consumers.info(stream, `${system.namespace}_${durable}`)).ack_floor.stream_seq >= seq
+        ? true
+        : undefined,
+    );
+  }
+
+  /** A forged event published with its producer's own credential, and what its consumers must not have done. */
+  interface Forgery {
+    readonly owner: ServiceName;
+    readonly kind: string;
+    readonly event: ReturnType<typeof forged>;
+    /** The reaction consumers that must refuse it: the stream they read, their durable, their service. */
+    readonly consumers: readonly { stream: ServiceName; durable: string; service: ServiceName }[];
+    /** Asserts that the consumers changed nothing. */
+    readonly unchanged: () => Promise<void>;
+  }
+
+  /**
+   * Publishes each forgery with its owner's credential, waits until its consumers are past it, checks
+   * nothing changed; then that each consumer logged and dead-lettered it as forged and that pot verify
+   * reports it at its sequence. One row each.
+   */
+  async function refusedByConsumers(forgeries: readonly Forgery[]): Promise<void> {
+    const stored = new Map<string, number>();
+    for (const { owner, kind, event, consumers, unchanged } of forgeries) {
+      const nc = await as(owner);
+      const ack = await jetstream(nc).publish(event.subject, event.data, { headers: event.headers, timeout: 3_000 });
+      stored.set(kind, ack.seq);
+      for (const consumer of consumers) await consumed(consumer.stream, consumer.durable, ack.seq);
+      // Nothing was acted on: no credits, no member, no game, no suspension of a bystander.
+      await unchanged();
+    }
     const reader = system.natsUsers!.reader;
     const audit = await verify({
       natsUrl: system.natsUrl,
@@ -426,18 +459,317 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
       namespace: system.namespace,
       networkId: TEST_NETWORK,
     });
-    const found = audit.mismatches.filter((m) => m.gameId === gameId);
-    rows.push({
-      who: "adjudicator",
-      attempt: "forged GameResolved minting credits, with its own credential (trusted)",
-      expected: "allowed",
-      verdict: "allowed",
-      how:
-        `stored at seq ${ack.seq}; identity credits ${creditsBefore} -> ${creditsAfter}; ` +
-        `pot verify: ${found.length} finding(s): ${oneLine(found[0]?.problem ?? "none")}`,
+    const letters = new Map<ServiceName, Awaited<ReturnType<typeof readDeadLetters>>>();
+    for (const service of SERVICES) {
+      letters.set(service, await readDeadLetters(system.nc, deadLetterNames(system.namespace, service)));
+    }
+    for (const { owner, kind, consumers } of forgeries) {
+      const seq = stored.get(kind)!;
+      // Each consumer logged it and dead-lettered it as forged.
+      const refusals = consumers.map(({ service }) => {
+        const lines = system.services.get(service)!.logs().split("\n");
+        const logged = lines.some((line) => line.includes("forged event refused") && line.includes(`"seq":${seq},`));
+        const dead = letters
+          .get(service)!
+          .some(
+            (letter) =>
+              letter.kind === "forged" &&
+              letter.originalSeq === seq &&
+              letter.stream === streamNames(system.namespace, owner).stream,
+          );
+        return logged && dead ? service : undefined;
+      });
+      // The cross-check's findings (the carried signatures re-verified) first, then the decider's.
+      const found = audit.mismatches
+        .filter((m) => (m.stream ?? "adjudicator") === owner && m.seq === seq)
+        .sort((x, y) => Number(y.stream !== undefined) - Number(x.stream !== undefined));
+      const row = {
+        who: owner,
+        attempt: `${kind}, with its own credential`,
+        expected: "refused" as const,
+        verdict:
+          refusals.every((r) => r !== undefined) && found.length > 0 ? ("refused" as const) : ("allowed" as const),
+        how:
+          `stored at seq ${seq}; refused and dead-lettered by ${refusals.filter(Boolean).join(", ") || "none"}; ` +
+          `pot verify: ${oneLine(found[0]?.problem ?? "no finding")}`,
+      };
+      rows.push(row);
+      assert.equal(row.verdict, "refused", `${kind}: ${row.how}`);
+    }
+  }
+
+  test("with the stream owner's own (stolen) credential forged events are stored, and every consumer refuses them: nothing changed, reported", async () => {
+    const [a, b, c] = genesis as [Member, Member, Member];
+    const candidate = newMember();
+    const gameId = randomUUID();
+    const policy = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
+    const sponsor = (m: Member) => ({ memberId: m.id, publicKey: m.keys.publicKey });
+    const credits = async () =>
+      (await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })).member
+        ?.credits ?? 0;
+    const stake = async (m: Member) =>
+      (await system.clients.matchmaker.getStake({ memberId: m.id, minSequence: 0n, consistencyToken: "" })).stake;
+    const creditsBefore = await credits();
+    const stakeBefore = await stake(c);
+    const admission = {
+      action: {
+        $case: "admission" as const,
+        value: {
+          consent: {
+            candidatePublicKey: candidate.keys.publicKey,
+            agreementVersion: 1,
+            agreementHash: new Uint8Array(32),
+            signature: new Uint8Array(64).fill(1),
+            proposalId: gameId,
+            controllerId: "",
+            expiresAtMs: BigInt(Date.now() + 86_400_000),
+          },
+        },
+      },
+    };
+    // Each forgery: the owner's credential, the consumers that must refuse it, and what must not change.
+    const forgeries: Forgery[] = [
+      {
+        owner: "adjudicator",
+        kind: "forged GameResolved minting credits",
+        event: forged("adjudicator", "game", gameId, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId,
+            outcome: Outcome.OUTCOME_A_DEFECTED,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            moveA: Move.MOVE_DEFECT,
+            moveB: Move.MOVE_COOPERATE,
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(Date.now()),
+            credits: [{ memberId: a.id, count: 100, expiresAtMs: BigInt(Date.now() + 365 * 86_400_000) }],
+            suspensions: [{ memberId: c.id, untilMs: BigInt(Date.now() + 365 * 86_400_000) }],
+            action: admission,
+          }),
+        }),
+        consumers: [
+          { stream: "adjudicator", durable: "identity_react_adjudicator", service: "identity" },
+          { stream: "adjudicator", durable: "matchmaker_react_adjudicator", service: "matchmaker" },
+        ],
+        unchanged: async () => {
+          assert.equal(await credits(), creditsBefore, "identity granted no credits");
+          await assert.rejects(
+            system.clients.identity.getMember({ memberId: candidate.id, minSequence: 0n, consistencyToken: "" }),
+            "identity admitted no one",
+          );
+          assert.deepEqual(await stake(c), stakeBefore, "the matchmaker suspended no one");
+        },
+      },
+      {
+        owner: "adjudicator",
+        kind: "fully forged game admitting a candidate",
+        event: forged("adjudicator", "game", gameId, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId,
+            outcome: Outcome.OUTCOME_BOTH_COOPERATED,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            moveA: Move.MOVE_COOPERATE,
+            moveB: Move.MOVE_COOPERATE,
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(Date.now()),
+            admitted: true,
+            action: admission,
+            opening: { proposalSignature: new Uint8Array(64).fill(2), acceptSignature: new Uint8Array(64).fill(3) },
+          }),
+        }),
+        consumers: [
+          { stream: "adjudicator", durable: "identity_react_adjudicator", service: "identity" },
+          { stream: "adjudicator", durable: "matchmaker_react_adjudicator", service: "matchmaker" },
+        ],
+        unchanged: async () => {
+          assert.equal(await credits(), creditsBefore, "identity granted no credits");
+          await assert.rejects(
+            system.clients.identity.getMember({ memberId: candidate.id, minSequence: 0n, consistencyToken: "" }),
+            "identity admitted no one",
+          );
+          assert.deepEqual(await stake(c), stakeBefore, "the matchmaker suspended no one");
+        },
+      },
+      {
+        owner: "matchmaker",
+        kind: "forged GameOpened starting a game",
+        event: forged("matchmaker", "ledger", "ledger", {
+          $case: "gameOpened",
+          value: GameOpened.fromPartial({
+            gameId,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            action: admission,
+            policyVersion: policy.version,
+            openedAtMs: BigInt(Date.now()),
+          }),
+        }),
+        consumers: [{ stream: "matchmaker", durable: "adjudicator_react_matchmaker", service: "adjudicator" }],
+        unchanged: async () => {
+          await assert.rejects(
+            system.clients.adjudicator.getGame({ gameId, minSequence: 0n, consistencyToken: "" }),
+            "the adjudicator started no game",
+          );
+        },
+      },
+      {
+        owner: "identity",
+        kind: "forged sponsored admission",
+        event: forged("identity", "member", candidate.id, {
+          $case: "memberAdmitted",
+          value: MemberAdmitted.fromPartial({
+            memberId: candidate.id,
+            publicKey: candidate.keys.publicKey,
+            kind: AdmissionKind.ADMISSION_KIND_SPONSORED,
+            sponsorIds: [a.id, b.id],
+            gameId,
+            consent: admission.action.value.consent,
+            admittedAtMs: BigInt(Date.now()),
+            opening: { proposalSignature: new Uint8Array(64), acceptSignature: new Uint8Array(64) },
+          }),
+        }),
+        consumers: [{ stream: "identity", durable: "matchmaker_react_identity", service: "matchmaker" }],
+        // Identity's own read model shows the member (a service trusts its own stream); the matchmaker does not.
+        unchanged: async () => {
+          await assert.rejects(stake(candidate), "the matchmaker registered no one");
+        },
+      },
+    ];
+    await refusedByConsumers(forgeries);
+  });
+
+  test("with the producer's own credential, forged events made of real signatures (replayed, or the sponsors' own) are refused by every consumer, nothing changed, reported", async () => {
+    // a and b are taken: the forged GameOpened above is on the matchmaker's own stream, which it believes.
+    const [, , c, a, b, d, e] = genesis as [Member, Member, Member, Member, Member, Member, Member];
+    const query = { minSequence: 0n, consistencyToken: "" };
+    // A real game (a and b admit a candidate, both cooperate) whose signatures a forger may copy.
+    const admitted = newMember();
+    const { gameId: played } = await playGame(system.clients, a, b, admissionOf(admitted), ["cooperate", "cooperate"]);
+    await eventually("the candidate admitted", () =>
+      system.clients.identity.getMember({ memberId: admitted.id, ...query }),
+    );
+    // A game d and e opened and are playing: its opening signatures are the sponsors' own.
+    const proposal = proposeRequest(d, e, admissionOf(newMember()));
+    await system.clients.matchmaker.propose(proposal);
+    const accept = answerRequest("accept", e, proposal.proposalId);
+    await system.clients.matchmaker.accept(accept);
+    const open = proposal.proposalId;
+    await eventually("the game started", () => system.clients.adjudicator.getGame({ gameId: open, ...query }));
+    const jsm = await jetstreamManager(system.nc);
+    const adjudicator = streamNames(system.namespace, "adjudicator");
+    const stored = await jsm.streams.getMessage(adjudicator.stream, {
+      last_by_subj: `${adjudicator.prefix}.game.${played}`,
     });
-    assert.ok(found.length > 0, "pot verify reports the forged resolution");
-    assert.equal(found[0]?.seq, ack.seq);
+    assert.ok(stored, "the real game's last event");
+    const real = decodeEnvelope(stored.data);
+    assert.ok(real.event?.$case === "gameResolved" && real.event.value.admitted, "the real resolution");
+    const resolution = real.event.value;
+    const credits = async () =>
+      (await system.clients.identity.getMember({ memberId: a.id, ...query })).member?.credits ?? 0;
+    const creditsBefore = await credits();
+    const stakeOf = async (m: Member) => (await system.clients.matchmaker.getStake({ memberId: m.id, ...query })).stake;
+    const stakeBefore = await stakeOf(d);
+    const policy = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
+    const controlled = newMember();
+    const adjudicatorConsumers = [
+      { stream: "adjudicator" as const, durable: "identity_react_adjudicator", service: "identity" as const },
+      { stream: "adjudicator" as const, durable: "matchmaker_react_adjudicator", service: "matchmaker" as const },
+    ];
+    const stillOpen = async () => {
+      assert.deepEqual(await stakeOf(d), stakeBefore, "d's stake is still locked by its game");
+      const game = (await system.clients.adjudicator.getGame({ gameId: open, ...query })).game;
+      assert.equal(game?.outcome, Outcome.OUTCOME_UNSPECIFIED, "the open game is not resolved");
+    };
+    await refusedByConsumers([
+      {
+        owner: "adjudicator",
+        kind: "a real game's signatures replayed to claim credits",
+        event: forged("adjudicator", "game", played, {
+          $case: "gameResolved",
+          value: {
+            ...resolution,
+            outcome: Outcome.OUTCOME_A_DEFECTED,
+            moveA: Move.MOVE_DEFECT,
+            admitted: false,
+            credits: [
+              { memberId: a.id, count: 100, expiresAtMs: BigInt(Date.now() + 86_400_000), cap: 0, capWindowMs: 0n },
+            ],
+          },
+        }),
+        consumers: adjudicatorConsumers,
+        unchanged: async () => assert.equal(await credits(), creditsBefore, "identity granted no credits"),
+      },
+      {
+        owner: "matchmaker",
+        kind: "SponsorExcluded cancelling another pair's game",
+        event: forged("matchmaker", "ledger", "ledger", {
+          $case: "sponsorExcluded",
+          value: SponsorExcluded.fromPartial({ memberId: c.id, cancelledProposalIds: [open] }),
+        }),
+        consumers: [{ stream: "matchmaker", durable: "adjudicator_react_matchmaker", service: "adjudicator" }],
+        unchanged: stillOpen,
+      },
+      {
+        owner: "adjudicator",
+        kind: "cancellation releasing an open game's stakes (sponsors' own signatures)",
+        event: forged("adjudicator", "game", open, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId: open,
+            outcome: Outcome.OUTCOME_CANCELLED,
+            sponsorA: { memberId: d.id, publicKey: d.keys.publicKey },
+            sponsorB: { memberId: e.id, publicKey: e.keys.publicKey },
+            action: proposal.action,
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(Date.now()),
+            opening: { proposalSignature: proposal.signature, acceptSignature: accept.signature },
+          }),
+        }),
+        // Identity has nothing to do for a cancellation; the matchmaker must not release the stakes.
+        consumers: [adjudicatorConsumers[1]!],
+        // The adjudicator's own read model shows the game cancelled (it believes its own stream).
+        unchanged: async () => assert.deepEqual(await stakeOf(d), stakeBefore, "d's stake is still locked by its game"),
+      },
+      {
+        owner: "identity",
+        kind: "controlled admission without a redemption",
+        event: forged("identity", "member", controlled.id, {
+          $case: "memberAdmitted",
+          value: MemberAdmitted.fromPartial({
+            memberId: controlled.id,
+            publicKey: controlled.keys.publicKey,
+            kind: AdmissionKind.ADMISSION_KIND_CONTROLLED,
+            controllerId: a.id,
+            consent: controlledConsent(controlled, a),
+            admittedAtMs: BigInt(Date.now()),
+            redeemSignature: new Uint8Array(64).fill(9),
+            redeemRequestId: randomUUID(),
+          }),
+        }),
+        consumers: [{ stream: "identity", durable: "matchmaker_react_identity", service: "matchmaker" }],
+        unchanged: async () => {
+          await assert.rejects(stakeOf(controlled), "the matchmaker registered no one");
+        },
+      },
+      {
+        owner: "adjudicator",
+        kind: "StakePeriodRetargeted to a 1 ms stake period",
+        event: forged("adjudicator", "policy", "network", {
+          $case: "stakePeriodRetargeted",
+          value: StakePeriodRetargeted.fromPartial({
+            policyVersion: policy.version,
+            interval: 1_000_000n,
+            oldStakePeriodMs: policy.admission?.stakePeriodMs ?? 0n,
+            newStakePeriodMs: 1n,
+          }),
+        }),
+        consumers: [{ stream: "adjudicator", durable: "matchmaker_react_adjudicator", service: "matchmaker" }],
+        unchanged: async () => undefined,
+      },
+    ]);
   });
 
   test("the server reported every refused publish (its log names the user and the subject)", () => {

@@ -1,4 +1,5 @@
-import { AdmissionKind, type Envelope } from "@pot/contracts";
+import { AdmissionKind, Outcome, type Envelope } from "@pot/contracts";
+import { admissionForgery, openingEvidenceForgery, resolutionEvidence } from "@pot/wire";
 import type { VerifyMismatch } from "./types.js";
 
 type Body = NonNullable<Envelope["event"]>;
@@ -27,6 +28,14 @@ interface Located<T> {
  */
 export class CrossCheck {
   readonly mismatches: VerifyMismatch[] = [];
+
+  /**
+   * With a network id, every event that makes another service act is also re-verified as that
+   * service's reaction re-checks it (docs/events.md, "Signatures carried by events"): a GameOpened's
+   * opening signatures, a GameResolved's opening and signed moves, a MemberAdmitted's evidence.
+   */
+  constructor(private readonly networkId?: string) {}
+
   private readonly members = new Set<string>();
   private readonly opened = new Map<string, Located<Of<"gameOpened">>>();
   private readonly started = new Map<string, Located<Of<"gameStarted">>>();
@@ -34,6 +43,8 @@ export class CrossCheck {
   private readonly admissions: Located<Of<"memberAdmitted">>[] = [];
   private readonly grants: Located<Of<"creditsGranted">>[] = [];
   private readonly redeems: Located<Of<"creditRedeemed">>[] = [];
+  private readonly excluded = new Set<string>();
+  private readonly sponsorExclusions: Located<Of<"sponsorExcluded">>[] = [];
 
   add(stream: "identity" | "matchmaker" | "adjudicator", seq: number, envelope: Envelope): void {
     const body = envelope.event;
@@ -42,10 +53,27 @@ export class CrossCheck {
       case "networkBootstrapped":
         // Genesis members are admitted by MemberAdmitted (kind genesis) events of their own too.
         return;
-      case "memberAdmitted":
+      case "memberAdmitted": {
         if (stream !== "identity") return this.misplaced(stream, seq, envelope);
+        const forgery = this.networkId === undefined ? undefined : admissionForgery(this.networkId, body.value);
+        if (forgery)
+          this.report(
+            "identity",
+            seq,
+            body.value.gameId,
+            `unjustified MemberAdmitted of ${body.value.memberId}: ${forgery}`,
+          );
         this.members.add(body.value.memberId);
         this.admissions.push({ seq, value: body.value });
+        return;
+      }
+      case "memberExcluded":
+        if (stream !== "identity") return this.misplaced(stream, seq, envelope);
+        this.excluded.add(body.value.memberId);
+        return;
+      case "sponsorExcluded":
+        if (stream !== "matchmaker") return this.misplaced(stream, seq, envelope);
+        this.sponsorExclusions.push({ seq, value: body.value });
         return;
       case "creditsGranted":
         if (stream !== "identity") return this.misplaced(stream, seq, envelope);
@@ -57,6 +85,10 @@ export class CrossCheck {
         return;
       case "gameOpened":
         if (stream !== "matchmaker") return this.misplaced(stream, seq, envelope);
+        if (this.networkId !== undefined) {
+          const forgery = openingEvidenceForgery(this.networkId, body.value);
+          if (forgery) this.report("matchmaker", seq, body.value.gameId, `unsigned GameOpened: ${forgery}`);
+        }
         this.opened.set(body.value.gameId, { seq, value: body.value });
         return;
       case "gameStarted":
@@ -65,6 +97,10 @@ export class CrossCheck {
         return;
       case "gameResolved":
         if (stream !== "adjudicator") return this.misplaced(stream, seq, envelope);
+        if (this.networkId !== undefined) {
+          const { forgery } = resolutionEvidence(this.networkId, body.value);
+          if (forgery) this.report("adjudicator", seq, body.value.gameId, `unjustified GameResolved: ${forgery}`);
+        }
         this.resolved.set(body.value.gameId, { seq, value: body.value });
         return;
       default:
@@ -105,6 +141,32 @@ export class CrossCheck {
         if (sponsor !== undefined && !this.members.has(sponsor.memberId)) {
           this.report("matchmaker", seq, gameId, `opened with sponsor ${sponsor.memberId}, who is not a member`);
         }
+      }
+    }
+    // A game is cancelled only because the matchmaker excluded one of its sponsors, on identity's word.
+    const cancelledBy = new Map<string, string>();
+    for (const { seq, value } of this.sponsorExclusions) {
+      if (!this.excluded.has(value.memberId)) {
+        this.report("matchmaker", seq, "", `forged exclusion: identity never excluded member ${value.memberId}`);
+      }
+      for (const gameId of value.cancelledProposalIds) {
+        const opened = this.opened.get(gameId)?.value;
+        const sponsors = [opened?.sponsorA?.memberId, opened?.sponsorB?.memberId];
+        if (opened !== undefined && !sponsors.includes(value.memberId)) {
+          this.report(
+            "matchmaker",
+            seq,
+            gameId,
+            `the exclusion of ${value.memberId} cancels a game that member does not play`,
+          );
+        } else {
+          cancelledBy.set(gameId, value.memberId);
+        }
+      }
+    }
+    for (const [gameId, { seq, value }] of this.resolved) {
+      if (value.outcome === Outcome.OUTCOME_CANCELLED && !cancelledBy.has(gameId)) {
+        this.report("adjudicator", seq, gameId, "forged cancellation: no exclusion of a sponsor cancelled the game");
       }
     }
     const redeemed = new Map<string, number>();

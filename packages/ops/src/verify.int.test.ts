@@ -25,6 +25,7 @@ import {
   type KeyPair,
   type MoveName,
   type Policy,
+  NO_OPENING,
 } from "@pot/mechanism";
 import { verify } from "./verify.js";
 
@@ -107,6 +108,7 @@ describe("verify", () => {
           policy,
           openedAt: t,
           stakePeriodMs: policy.admission.stakePeriodMs,
+          opening: NO_OPENING,
         },
         this.state,
       );

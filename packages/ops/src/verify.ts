@@ -63,7 +63,7 @@ export async function verify(options: {
     const names = streamNames(options.namespace, "adjudicator");
     const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
     const audit = new Audit(options.networkId);
-    const cross = new CrossCheck();
+    const cross = new CrossCheck(options.networkId);
     reader = await StreamReader.open(jetstream(nc), names.stream);
     let events = 0;
     let reported = 0;
@@ -96,9 +96,16 @@ export async function verify(options: {
       ),
     );
     if (lasts.includes(undefined)) {
-      return { events, games: audit.games, retargets: audit.retargets, mismatches: audit.mismatches };
+      return {
+        events,
+        games: audit.games,
+        retargets: audit.retargets,
+        skipped: audit.skipped,
+        mismatches: audit.mismatches,
+      };
     }
     let crossChecked = 0;
+    let skipped = audit.skipped;
     for (const [index, service] of (["identity", "matchmaker"] as const).entries()) {
       const stream = streamNames(options.namespace, service).stream;
       const until = lasts[index] ?? 0;
@@ -113,11 +120,12 @@ export async function verify(options: {
           try {
             cross.add(service, message.seq, decodeEnvelope(message.data));
           } catch (error) {
+            skipped++;
             audit.mismatches.push({
               stream: service,
               seq: message.seq,
               gameId: aggregateIdOf(message.subject),
-              problem: `undecodable message: ${(error as Error).message}`,
+              problem: `skipped: cannot decode or cross-check it: ${(error as Error).message}`,
             });
           }
         }
@@ -131,6 +139,7 @@ export async function verify(options: {
       crossChecked,
       games: audit.games,
       retargets: audit.retargets,
+      skipped,
       mismatches: [...audit.mismatches, ...cross.finish()],
     };
   } finally {
@@ -143,6 +152,8 @@ export async function verify(options: {
 class Audit {
   position = 0;
   games = 0;
+  /** Messages that could not be decoded or checked at all. */
+  skipped = 0;
   readonly mismatches: VerifyMismatch[] = [];
   private readonly policies: Policy[] = [];
   /** The policy aggregate replayed, to re-derive every retarget of the stake period. */
@@ -156,17 +167,28 @@ class Audit {
 
   constructor(private readonly networkId: string) {}
 
-  /** Checks one message; returns its envelope when it could be decoded. */
+  /**
+   * Checks one message; returns its envelope when it could be decoded and checked (a message it
+   * skips is not cross-checked either: what it claims, an outcome or credits, proves nothing).
+   */
   check(seq: number, subject: string, data: Uint8Array): Envelope | undefined {
     this.position = seq;
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(data);
     } catch (error) {
-      this.report(seq, aggregateIdOf(subject), `undecodable message: ${(error as Error).message}`);
+      this.skipped++;
+      this.report(seq, aggregateIdOf(subject), `skipped: undecodable message: ${(error as Error).message}`);
       return undefined;
     }
-    this.checkEnvelope(seq, subject, envelope);
+    try {
+      this.checkEnvelope(seq, subject, envelope);
+    } catch (error) {
+      // A check that throws (an event the codecs or deciders refuse outright) is reported, not fatal.
+      this.skipped++;
+      this.report(seq, envelope.aggregateId, `skipped: cannot check ${envelope.type}: ${(error as Error).message}`);
+      return undefined;
+    }
     return envelope;
   }
 
@@ -182,7 +204,8 @@ class Audit {
     try {
       event = gameEventFromWire(envelope);
     } catch (error) {
-      return this.report(seq, aggregateIdOf(subject), `malformed ${envelope.type}: ${(error as Error).message}`);
+      // Skipped (see check): e.g. a GameResolved without its sponsors.
+      throw new Error(`malformed ${envelope.type}: ${(error as Error).message}`, { cause: error });
     }
     if (!event)
       return this.report(seq, aggregateIdOf(subject), `${envelope.type} does not belong on the adjudicator's stream`);
@@ -291,6 +314,7 @@ class Audit {
               policy,
               openedAt: event.openedAt,
               stakePeriodMs: event.stakePeriodMs,
+              opening: event.opening,
             },
             state,
           );

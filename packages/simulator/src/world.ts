@@ -409,6 +409,7 @@ export class World {
             policy,
             openedAt: event.openedAt,
             stakePeriodMs: event.stakeLockedUntil - event.openedAt,
+            opening: event.opening,
           },
           event.openedAt,
         );
@@ -448,6 +449,7 @@ export class World {
     this.ledgerDo({
       type: "SettleGame",
       gameId: event.gameId,
+      sponsorIds: [event.sponsorA.memberId, event.sponsorB.memberId],
       suspensions: event.suspensions,
       released: event.outcome === "cancelled",
     });

@@ -187,6 +187,14 @@ export const METRICS = {
       "Messages an aggregate's catch-up skipped because they could not be decoded or applied, by aggregate and reason kind.",
     attributes: [ATTR.stream, ATTR.aggregate, ATTR.reasonKind],
   },
+  eventsRefused: {
+    name: "pot.events.refused",
+    type: "counter",
+    unit: "{event}",
+    description:
+      "Events of another service's stream a reaction refused as forged (the signatures they carry do not justify them), by consumer and event type. Any is an incident: someone appended with a service's credentials.",
+    attributes: [ATTR.consumer, ATTR.eventType],
+  },
   projectionBatchSize: {
     name: "pot.projection.batch.size",
     type: "histogram",

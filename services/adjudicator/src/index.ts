@@ -9,7 +9,7 @@ import {
   streamNames,
 } from "@pot/event-store";
 import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
-import { createGrpcServer, grpcServerOptions, type Logger } from "@pot/service-kit";
+import { createGrpcServer, grpcServerOptions, type Logger, refusingForgedEvents } from "@pot/service-kit";
 import { Adjudicator } from "./application/adjudicator.js";
 import { startDeadlineScheduler } from "./application/deadlines.js";
 import { AdjudicatorServiceService, adjudicatorHandlers } from "./adapters/grpc/handlers.js";
@@ -97,7 +97,14 @@ export async function startAdjudicator(
         deadLetterAfter: config.deadLetterAfter,
         sourceStream: matchmaker.stream,
         durable: durableName(ns, "adjudicator", "react", "matchmaker"),
-        handle: consistency.track("matchmaker", (event) => adjudicator.onMatchmakerEvent(event)),
+        handle: consistency.track(
+          "matchmaker",
+          refusingForgedEvents(
+            durableName(ns, "adjudicator", "react", "matchmaker"),
+            (event) => adjudicator.onMatchmakerEvent(event),
+            logger,
+          ),
+        ),
         logger,
       }),
     { logger },

@@ -9,7 +9,7 @@ import {
   streamNames,
 } from "@pot/event-store";
 import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
-import { createGrpcServer, grpcServerOptions, type Logger } from "@pot/service-kit";
+import { createGrpcServer, grpcServerOptions, type Logger, refusingForgedEvents } from "@pot/service-kit";
 import { MatchmakerServiceService, matchmakerHandlers } from "./adapters/grpc/handlers.js";
 import { ledgerAggregate } from "./adapters/nats/codec.js";
 import { Matchmaker } from "./application/matchmaker.js";
@@ -94,7 +94,14 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
           deadLetterAfter: config.deadLetterAfter,
           sourceStream: identity.stream,
           durable: durableName(ns, "matchmaker", "react", "identity"),
-          handle: consistency.track("identity", (event) => matchmaker.onIdentityEvent(event)),
+          handle: consistency.track(
+            "identity",
+            refusingForgedEvents(
+              durableName(ns, "matchmaker", "react", "identity"),
+              (event) => matchmaker.onIdentityEvent(event),
+              logger,
+            ),
+          ),
           logger,
         }),
       { logger },
@@ -108,7 +115,14 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
           deadLetterAfter: config.deadLetterAfter,
           sourceStream: adjudicator.stream,
           durable: durableName(ns, "matchmaker", "react", "adjudicator"),
-          handle: consistency.track("adjudicator", (event) => matchmaker.onAdjudicatorEvent(event)),
+          handle: consistency.track(
+            "adjudicator",
+            refusingForgedEvents(
+              durableName(ns, "matchmaker", "react", "adjudicator"),
+              (event) => matchmaker.onAdjudicatorEvent(event),
+              logger,
+            ),
+          ),
           logger,
         }),
       { logger },

@@ -33,6 +33,7 @@ import {
   type KeyPair,
   type MoveName,
   type Policy,
+  NO_OPENING,
 } from "@pot/mechanism";
 
 /**
@@ -173,6 +174,7 @@ export class GrowthWorld {
       policy: this.ledger.policy!,
       openedAt: now + 1,
       stakePeriodMs: this.ledger.slots.get(proposerId)!.lockedUntil - (now + 1),
+      opening: NO_OPENING,
     });
     const sides = [
       { id: proposerId, keys: proposer, move: moves.proposer, nonce: new Uint8Array(32).fill(1) },
@@ -210,6 +212,7 @@ export class GrowthWorld {
     this.ledger = this.applyLedger({
       type: "SettleGame",
       gameId: opened.gameId,
+      sponsorIds: opened.sponsorIds,
       suspensions: resolution.suspensions,
       released: false,
     });

@@ -1,6 +1,13 @@
-import { DEFAULT_POLICY, IllegalStateError, NotFoundError, type Policy } from "@pot/mechanism";
+import {
+  DEFAULT_POLICY,
+  ForgedEventError,
+  IllegalStateError,
+  NotFoundError,
+  openingForgery,
+  type Policy,
+} from "@pot/mechanism";
 import { requestDigest, type AggregateRepository, type Logger, type StoredEvent } from "@pot/event-store";
-import { actionFromWire, policyFromWire, sponsorFromWire, toNumber } from "@pot/wire";
+import { actionFromWire, openingFromWire, policyFromWire, sponsorFromWire, toNumber } from "@pot/wire";
 import {
   currentPolicy,
   decideGame,
@@ -227,14 +234,29 @@ export class Adjudicator {
     return result.state;
   }
 
-  /** Reaction to the matchmaker's stream. Idempotent: a redelivered opening starts nothing new. */
+  /**
+   * Reaction to the matchmaker's stream. Idempotent: a redelivered opening starts nothing new. A game
+   * starts only from an opening both sponsors signed (openingForgery); an exclusion cancels only games
+   * the excluded member plays. Anything else is refused with a ForgedEventError before it acts.
+   */
   async onMatchmakerEvent(stored: StoredEvent): Promise<void> {
     const event = stored.envelope.event;
     if (event?.$case === "sponsorExcluded") {
-      // The excluded sponsor's open games are cancelled; that releases the other sponsor's stake.
+      const excluded = event.value.memberId;
+      const games = [];
       for (const gameId of event.value.cancelledProposalIds) {
         const { state } = await this.deps.games.load(gameId);
         if (state.phase === "none" || state.phase === "resolved") continue;
+        if (state.sponsorA.memberId !== excluded && state.sponsorB.memberId !== excluded) {
+          throw new ForgedEventError(
+            "SponsorExcluded",
+            `SponsorExcluded of member ${excluded} cancels game ${gameId}, which that member does not play`,
+          );
+        }
+        games.push(gameId);
+      }
+      // The excluded sponsor's open games are cancelled; that releases the other sponsor's stake.
+      for (const gameId of games) {
         await this.deps.games.execute(
           gameId,
           {
@@ -253,6 +275,15 @@ export class Adjudicator {
     }
     if (event?.$case !== "gameOpened") return;
     const opened = event.value;
+    const claim = {
+      gameId: opened.gameId,
+      sponsorA: sponsorFromWire(opened.sponsorA),
+      sponsorB: sponsorFromWire(opened.sponsorB),
+      action: actionFromWire(opened.action),
+    };
+    const opening = openingFromWire(opened.opening);
+    const forgery = openingForgery(this.deps.networkId, claim, opening);
+    if (forgery) throw new ForgedEventError("GameOpened", `GameOpened of game ${opened.gameId}: ${forgery}`);
     // A published policy version never changes: the one this process knows serves until a game names a newer one.
     const known = this.deps.policies.known(POLICY_ID);
     const policy =
@@ -271,14 +302,12 @@ export class Adjudicator {
         decideGame(
           {
             type: "StartGame",
-            gameId: opened.gameId,
-            sponsorA: sponsorFromWire(opened.sponsorA),
-            sponsorB: sponsorFromWire(opened.sponsorB),
-            action: actionFromWire(opened.action),
+            ...claim,
             policy,
             openedAt: toNumber(opened.openedAtMs),
             // What the matchmaker locked: the retargeted stake period in force when it opened the game.
             stakePeriodMs: stakePeriodOf(opened),
+            opening,
           },
           state,
         ),

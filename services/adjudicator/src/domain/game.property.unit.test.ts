@@ -11,6 +11,7 @@ import {
   sign,
   type MoveName,
   type Policy,
+  NO_OPENING,
 } from "@pot/mechanism";
 import { decideGame, evolveGame, initialGameState, type GameCommand, type GameEvent, type GameState } from "./game.js";
 
@@ -76,6 +77,7 @@ function start(policy: Policy): GameState {
       policy,
       openedAt: OPENED,
       stakePeriodMs: policy.admission.stakePeriodMs,
+      opening: NO_OPENING,
     },
     initialGameState(GAME),
   );

@@ -9,7 +9,9 @@ import {
   ValidationError,
   verify,
   type GameRules,
+  type OpeningSignatures,
   type Policy,
+  type SignedMove,
   sameBytes,
 } from "@pot/mechanism";
 import { actionKindOf, type ActionSpec, type Move, type Outcome, type Side, type Sponsor } from "./types.js";
@@ -66,6 +68,8 @@ export type GameState =
       readonly policy: Policy;
       readonly openedAt: number;
       readonly commitDeadline: number;
+      /** The sponsors' signatures that opened the game, carried on to its resolution. */
+      readonly opening: OpeningSignatures;
       /** Set when both commitments are in. */
       readonly revealDeadline: number | undefined;
       readonly commitments: Readonly<Partial<Record<Side, Commitment>>>;
@@ -90,6 +94,7 @@ export type GameEvent =
        * admission under a rate target); absent from events written before it was recorded.
        */
       readonly stakePeriodMs?: number;
+      readonly opening: OpeningSignatures;
     }
   | {
       readonly type: "MoveCommitted";
@@ -116,6 +121,13 @@ export type GameEvent =
       readonly sponsorB: Sponsor;
       readonly action: ActionSpec;
       readonly policyVersion: number;
+      /**
+       * What justifies the resolution, for the services that act on it: the sponsors' signatures
+       * that opened the game and their signed moves (docs/events.md, "Signatures carried by events").
+       */
+      readonly opening?: OpeningSignatures;
+      readonly signedMoveA?: SignedMove;
+      readonly signedMoveB?: SignedMove;
     } & Resolution);
 
 export type GameCommand =
@@ -133,6 +145,8 @@ export type GameCommand =
        * in GameStarted; undefined when the opening does not say (an event from before it did).
        */
       readonly stakePeriodMs: number | undefined;
+      /** The signatures that opened it, re-checked by the caller (openingForgery). */
+      readonly opening: OpeningSignatures;
     }
   | {
       readonly type: "CommitMove";
@@ -186,6 +200,7 @@ export function decideGame(command: GameCommand, state: GameState): GameEvent[] 
         openedAt: command.openedAt,
         commitDeadline: command.openedAt + rules.commitWindowMs,
         ...(command.stakePeriodMs !== undefined ? { stakePeriodMs: command.stakePeriodMs } : {}),
+        opening: command.opening,
       },
     ];
   }
@@ -421,7 +436,29 @@ function resolved(game: StartedGame, resolution: Resolution): GameEvent {
     sponsorB: game.sponsorB,
     action: game.action,
     policyVersion: game.policy.version,
+    opening: game.opening,
+    ...signedMoves(game),
     ...resolution,
+  };
+}
+
+function signedMoves(game: StartedGame): { signedMoveA?: SignedMove; signedMoveB?: SignedMove } {
+  const a = signedMove(game, "a");
+  const b = signedMove(game, "b");
+  return { ...(a ? { signedMoveA: a } : {}), ...(b ? { signedMoveB: b } : {}) };
+}
+
+/** A sponsor's commitment and reveal as recorded, with their signatures; undefined if it never committed. */
+function signedMove(game: StartedGame, side: Side): SignedMove | undefined {
+  const commitment = game.commitments[side];
+  if (!commitment) return undefined;
+  const reveal = game.reveals[side];
+  return {
+    commitment: commitment.commitment,
+    commitSignature: commitment.signature,
+    move: reveal?.move,
+    nonce: reveal?.nonce ?? new Uint8Array(),
+    revealSignature: reveal?.signature ?? new Uint8Array(),
   };
 }
 
@@ -437,6 +474,7 @@ export function evolveGame(state: GameState, event: GameEvent): GameState {
         policy: event.policy,
         openedAt: event.openedAt,
         commitDeadline: event.commitDeadline,
+        opening: event.opening,
         revealDeadline: undefined,
         commitments: {},
         reveals: {},
@@ -477,6 +515,9 @@ export function evolveGame(state: GameState, event: GameEvent): GameState {
         sponsorB: _b,
         action: _action,
         policyVersion: _v,
+        opening: _opening,
+        signedMoveA: _signedA,
+        signedMoveB: _signedB,
         ...resolution
       } = event;
       return { ...state, phase: "resolved", resolution };

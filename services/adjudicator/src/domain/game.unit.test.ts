@@ -13,6 +13,7 @@ import {
   ValidationError,
   type KeyPair,
   type MoveName,
+  NO_OPENING,
 } from "@pot/mechanism";
 import { decideGame, evolveGame, initialGameState, type GameCommand, type GameEvent, type GameState } from "./game.js";
 
@@ -61,6 +62,7 @@ function started(a: Player, b: Player): GameState {
     policy: DEFAULT_POLICY,
     openedAt: OPENED,
     stakePeriodMs: DEFAULT_POLICY.admission.stakePeriodMs,
+    opening: NO_OPENING,
   }).state;
 }
 
@@ -270,6 +272,7 @@ describe("game decider: deadlines and no-shows", () => {
           policy: DEFAULT_POLICY,
           openedAt: OPENED,
           stakePeriodMs: undefined,
+          opening: NO_OPENING,
         },
         state,
       ),
@@ -295,6 +298,7 @@ test("GameStarted records the stake period the opening locked (a retargeted one)
         },
         openedAt: OPENED,
         stakePeriodMs,
+        opening: NO_OPENING,
       },
       initialGameState(GAME),
     );

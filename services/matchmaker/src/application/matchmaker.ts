@@ -1,7 +1,7 @@
 import { requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
 import { Outcome } from "@pot/contracts";
-import { IllegalStateError, NotFoundError, type ActionSpec } from "@pot/mechanism";
-import { policyFromWire, toNumber } from "@pot/wire";
+import { ForgedEventError, IllegalStateError, NotFoundError, type ActionSpec } from "@pot/mechanism";
+import { admissionForgery, policyFromWire, resolutionEvidence, toNumber } from "@pot/wire";
 import {
   decideLedger,
   LEDGER_ID,
@@ -91,6 +91,11 @@ export class Matchmaker {
         return;
       }
       case "memberAdmitted": {
+        // A member is registered only on the signatures that admitted it (admissionForgery).
+        const forgery = admissionForgery(this.networkId, event.value);
+        if (forgery) {
+          throw new ForgedEventError("MemberAdmitted", `MemberAdmitted of member ${event.value.memberId}: ${forgery}`);
+        }
         // The lineage and admission time the growth rules need; none for an event recorded before them.
         const admission = admissionFromWire(event.value);
         await this.react(stored, {
@@ -128,14 +133,22 @@ export class Matchmaker {
           stakePeriodMs: toNumber(event.value.newStakePeriodMs),
         });
         return;
-      case "gameResolved":
+      case "gameResolved": {
+        // Stakes are settled only on the signatures that resolved the game (resolutionEvidence); the
+        // ledger then checks the game is the one it opened, and a cancellation one it caused.
+        const { forgery } = resolutionEvidence(this.networkId, event.value);
+        if (forgery) {
+          throw new ForgedEventError("GameResolved", `GameResolved of game ${event.value.gameId}: ${forgery}`);
+        }
         await this.react(stored, {
           type: "SettleGame",
           gameId: event.value.gameId,
+          sponsorIds: [event.value.sponsorA?.memberId ?? "", event.value.sponsorB?.memberId ?? ""],
           suspensions: event.value.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) })),
           released: event.value.outcome === Outcome.OUTCOME_CANCELLED,
         });
         return;
+      }
       default:
         return;
     }

@@ -6,8 +6,12 @@ import {
   actionToWire,
   moveFromWire,
   moveToWire,
+  openingFromWire,
+  openingToWire,
   policyFromWire,
   policyToWire,
+  signedMoveFromWire,
+  signedMoveToWire,
   sponsorFromWire,
   toBig,
   toNumber,
@@ -128,6 +132,7 @@ export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
         openedAt: toNumber(v.openedAtMs),
         commitDeadline: toNumber(v.commitDeadlineMs),
         ...(v.stakePeriodMs ? { stakePeriodMs: toNumber(v.stakePeriodMs) } : {}),
+        opening: openingFromWire(v.opening),
       };
     }
     case "moveCommitted": {
@@ -176,6 +181,9 @@ export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
         })),
         suspensions: v.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) })),
         noShowIds: v.noShowIds,
+        ...(v.opening ? { opening: openingFromWire(v.opening) } : {}),
+        ...(v.signedMoveA ? { signedMoveA: signedMoveFromWire(v.signedMoveA)! } : {}),
+        ...(v.signedMoveB ? { signedMoveB: signedMoveFromWire(v.signedMoveB)! } : {}),
       };
     }
     default:
@@ -201,6 +209,7 @@ export function gameEventToWire(event: GameEvent): EventBody {
           openedAtMs: toBig(event.openedAt),
           commitDeadlineMs: toBig(event.commitDeadline),
           stakePeriodMs: toBig(event.stakePeriodMs ?? 0),
+          opening: openingToWire(event.opening),
         },
       };
     case "MoveCommitted":
@@ -250,6 +259,9 @@ export function gameEventToWire(event: GameEvent): EventBody {
           })),
           suspensions: event.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toBig(s.untilMs) })),
           noShowIds: [...event.noShowIds],
+          opening: event.opening ? openingToWire(event.opening) : undefined,
+          signedMoveA: signedMoveToWire(event.signedMoveA),
+          signedMoveB: signedMoveToWire(event.signedMoveB),
         },
       };
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DEFAULT_POLICY } from "@pot/mechanism";
+import { DEFAULT_POLICY, NO_OPENING } from "@pot/mechanism";
 import { stakePeriodOf } from "../../application/adjudicator.js";
 import type { GameEvent } from "../../domain/index.js";
 import { gameEventFromWire, gameEventToWire } from "./codec.js";
@@ -16,6 +16,7 @@ const started: Extract<GameEvent, { type: "GameStarted" }> = {
   openedAt: 1_000,
   commitDeadline: 1_000 + DAY,
   stakePeriodMs: 10.5 * DAY,
+  opening: NO_OPENING,
 };
 
 function roundTrip(event: GameEvent): GameEvent | undefined {

@@ -1,11 +1,17 @@
-import { AdmissionKind as PbAdmissionKind, type Consent as PbConsent, type Envelope } from "@pot/contracts";
+import {
+  AdmissionKind as PbAdmissionKind,
+  type Consent as PbConsent,
+  type Envelope,
+  type MemberAdmitted as PbMemberAdmitted,
+} from "@pot/contracts";
 import type { AggregateType, EventBody } from "@pot/event-store";
-import { toBig, toNumber } from "@pot/wire";
+import { openingFromWire, openingToWire, signedMoveFromWire, signedMoveToWire, toBig, toNumber } from "@pot/wire";
 import {
   evolveMember,
   evolveNetwork,
   initialMemberState,
   initialNetworkState,
+  type AdmissionEvidence,
   type AdmissionKind,
   type Consent,
   type MemberEvent,
@@ -100,6 +106,53 @@ export function consentToWire(consent: Consent): PbConsent {
   };
 }
 
+type EvidenceFields = Pick<
+  PbMemberAdmitted,
+  "opening" | "signedMoveA" | "signedMoveB" | "redeemSignature" | "redeemRequestId"
+>;
+
+/** The evidence a MemberAdmitted carries: the game's signatures, the redemption's, or none. */
+export function evidenceFromWire(value: EvidenceFields): { evidence?: AdmissionEvidence } {
+  if (value.opening) {
+    return {
+      evidence: {
+        type: "game",
+        signatures: {
+          opening: openingFromWire(value.opening),
+          moveA: signedMoveFromWire(value.signedMoveA),
+          moveB: signedMoveFromWire(value.signedMoveB),
+        },
+      },
+    };
+  }
+  if (value.redeemSignature.length > 0) {
+    return { evidence: { type: "redeem", signature: value.redeemSignature, requestId: value.redeemRequestId } };
+  }
+  return {};
+}
+
+function evidenceToWire(evidence: AdmissionEvidence | undefined): EvidenceFields {
+  const none = { opening: undefined, signedMoveA: undefined, signedMoveB: undefined };
+  switch (evidence?.type) {
+    case undefined:
+      return { ...none, redeemSignature: new Uint8Array(), redeemRequestId: "" };
+    case "game":
+      return {
+        opening: openingToWire(evidence.signatures.opening),
+        signedMoveA: signedMoveToWire(evidence.signatures.moveA),
+        signedMoveB: signedMoveToWire(evidence.signatures.moveB),
+        redeemSignature: new Uint8Array(),
+        redeemRequestId: "",
+      };
+    case "redeem":
+      return { ...none, redeemSignature: evidence.signature, redeemRequestId: evidence.requestId };
+    default: {
+      const unreachable: never = evidence;
+      return unreachable;
+    }
+  }
+}
+
 export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined {
   const event = envelope.event;
   switch (event?.$case) {
@@ -117,6 +170,7 @@ export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined
         displayName: v.displayName,
         admittedAt: toNumber(v.admittedAtMs),
         ...(v.tainted ? { tainted: true } : {}),
+        ...evidenceFromWire(v),
       };
     }
     case "creditsGranted":
@@ -138,6 +192,9 @@ export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined
         admittedMemberId: event.value.admittedMemberId,
         consent,
         redeemedAt: toNumber(event.value.redeemedAtMs),
+        ...(event.value.signature.length > 0
+          ? { signature: event.value.signature, requestId: event.value.requestId }
+          : {}),
       };
     }
     case "memberExcluded":
@@ -169,6 +226,7 @@ export function memberEventToWire(event: MemberEvent): EventBody {
           displayName: event.displayName,
           admittedAtMs: toBig(event.admittedAt),
           tainted: event.tainted ?? false,
+          ...evidenceToWire(event.evidence),
         },
       };
     case "CreditsGranted":
@@ -191,6 +249,8 @@ export function memberEventToWire(event: MemberEvent): EventBody {
           admittedMemberId: event.admittedMemberId,
           consent: consentToWire(event.consent),
           redeemedAtMs: toBig(event.redeemedAt),
+          signature: event.signature ?? new Uint8Array(),
+          requestId: event.requestId ?? "",
         },
       };
     case "MemberExcluded":

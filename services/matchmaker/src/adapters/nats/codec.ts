@@ -3,6 +3,8 @@ import type { AggregateType, EventBody } from "@pot/event-store";
 import {
   actionFromWire,
   actionToWire,
+  openingFromWire,
+  openingToWire,
   policyFromWire,
   policyToWire,
   sponsorFromWire,
@@ -153,6 +155,7 @@ export function ledgerEventFromWire(envelope: Envelope): LedgerEvent | undefined
         openedAt: toNumber(v.openedAtMs),
         stakeLockedUntil: toNumber(v.stakeLockedUntilMs),
         pairCooldownUntil: toNumber(v.pairCooldownUntilMs),
+        opening: openingFromWire(v.opening),
       };
     }
     case "stakesSettled":
@@ -226,6 +229,7 @@ export function ledgerEventToWire(event: LedgerEvent): EventBody {
           openedAtMs: toBig(event.openedAt),
           stakeLockedUntilMs: toBig(event.stakeLockedUntil),
           pairCooldownUntilMs: toBig(event.pairCooldownUntil),
+          opening: openingToWire(event.opening),
         },
       };
     case "StakesSettled":
