@@ -44,7 +44,7 @@ describe("the pot CLI end to end", () => {
     });
   const ok = async (args: string[], extra?: NodeJS.ProcessEnv): Promise<Run> => {
     const run = await pot(args, extra);
-    assert.equal(run.code, 0, `pot ${args.join(" ")} exited ${run.code}: ${run.stderr}`);
+    assert.equal(run.code, 0, `pot ${args.join(" ")} exited ${run.code}: ${run.stderr}\n${run.stdout.slice(-4_000)}`);
     return run;
   };
   const json = async <T = Record<string, unknown>>(args: string[]): Promise<T> =>
