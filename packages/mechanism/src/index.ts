@@ -4,3 +4,4 @@ export * from "./payloads.js";
 export * from "./policy.js";
 export * from "./ids.js";
 export * from "./echo.js";
+export * from "./operators.js";

@@ -60,5 +60,7 @@ export interface VerifyResult {
   games: number;
   /** Stake-period retargets re-derived (rate targeting). */
   retargets: number;
+  /** Operator acts whose signatures were re-checked (genesis, bootstraps, agreements, exclusions, rotations, policies). */
+  operatorActs?: number;
   mismatches: VerifyMismatch[];
 }

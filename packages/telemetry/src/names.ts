@@ -117,6 +117,15 @@ export const METRICS = {
     description: "Moves revealed, by move; the cooperation rate is cooperate / all.",
     attributes: [ATTR.move],
   },
+  // Forgeries refused where they are consumed (a reacting service re-checks the operator act an event records).
+  eventsRefused: {
+    name: "pot.events.refused",
+    type: "counter",
+    unit: "{event}",
+    description:
+      "Events of another service's stream refused on consumption because the operator act they record does not check out (forged); never acted on.",
+    attributes: [ATTR.eventType],
+  },
   // The machinery.
   rpcDuration: {
     name: "pot.rpc.server.duration",

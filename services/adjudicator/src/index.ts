@@ -14,7 +14,7 @@ import { startDeadlineScheduler } from "./application/deadlines.js";
 import { AdjudicatorServiceService, adjudicatorHandlers } from "./adapters/grpc/handlers.js";
 import { gameAggregate, policyAggregate } from "./adapters/nats/codec.js";
 import type { AdjudicatorConfig } from "./config.js";
-import { adjudicatorMetrics } from "./metrics.js";
+import { adjudicatorMetrics, refusedEventsCounter } from "./metrics.js";
 import { countAdmissions } from "./read-models/games/games.queries.js";
 import { adjudicatorViews, readModels, type AdjudicatorDatabase } from "./read-models/index.js";
 
@@ -26,6 +26,8 @@ export interface RunningService {
 /** How long after an interval ends it is retargeted: resolutions decided inside it are on the stream by then. */
 export const RETARGET_GRACE_MS = 5_000;
 const RETARGET_COUNT_WAIT_MS = 10_000;
+/** How long PublishPolicy waits for the operator keys identity recorded before it to be adopted. */
+const OPERATOR_KEYS_WAIT_MS = 5_000;
 
 export interface StartOptions {
   /** The clock every decision reads; tests inject a controllable one. */
@@ -64,6 +66,7 @@ export async function startAdjudicator(
     policies: new AggregateRepository(store, policyAggregate, { logger }),
     now,
     logger,
+    onRefusedEvent: refusedEventsCounter(),
   });
   await adjudicator.ensureDefaultPolicy();
 
@@ -74,7 +77,10 @@ export async function startAdjudicator(
     namespace: ns,
     service: "adjudicator",
     projections: views.runners,
-    reactions: [{ source: "matchmaker", durable: durableName(ns, "adjudicator", "react", "matchmaker") }],
+    reactions: [
+      { source: "matchmaker", durable: durableName(ns, "adjudicator", "react", "matchmaker") },
+      { source: "identity", durable: durableName(ns, "adjudicator", "react", "identity") },
+    ],
   });
   const matchmaker = streamNames(ns, "matchmaker");
   const reactions = startWhenAvailable(
@@ -89,6 +95,29 @@ export async function startAdjudicator(
       }),
     { logger },
   );
+  // The operator keys: only identity's network subject (genesis, rotations) matters here.
+  const identity = streamNames(ns, "identity");
+  const operatorReactions = startWhenAvailable(
+    `reactions to ${identity.stream}`,
+    () =>
+      startReactor({
+        store,
+        sourceStream: identity.stream,
+        durable: durableName(ns, "adjudicator", "react", "identity"),
+        filterSubject: `${identity.prefix}.network.network`,
+        handle: consistency.track("identity", (event) => adjudicator.onIdentityEvent(event)),
+        logger,
+      }),
+    { logger },
+  );
+  const operatorKeysCaughtUp = async () => {
+    try {
+      const last = (await store.jsm.streams.info(identity.stream)).state.last_seq;
+      await consistency.waitFor({ stream: "identity", seq: last }, OPERATOR_KEYS_WAIT_MS);
+    } catch (error) {
+      logger.warn({ err: error }, "could not wait for identity's operator keys; checking against those adopted");
+    }
+  };
   // Counted once the games projection has applied every event appended so far (then the count covers
   // every resolution of the ended interval, which the grace period put on the stream).
   const admissionsBetween = async (startMs: number, endMs: number) => {
@@ -116,7 +145,14 @@ export async function startAdjudicator(
       {
         name: "pot.v1.AdjudicatorService",
         definition: AdjudicatorServiceService,
-        implementation: adjudicatorHandlers({ adjudicator, db: database.queryDb, consistency, now, logger }),
+        implementation: adjudicatorHandlers({
+          adjudicator,
+          db: database.queryDb,
+          consistency,
+          now,
+          logger,
+          operatorKeysCaughtUp,
+        }),
       },
     ],
   });
@@ -131,6 +167,7 @@ export async function startAdjudicator(
       await grpc.shutdown(config.shutdownGraceMs);
       await scheduler.stop();
       await reactions.stop();
+      await operatorReactions.stop();
       await views.stop();
       await clock.close();
       await nc.drain();

@@ -13,7 +13,7 @@ import { MatchmakerServiceService, matchmakerHandlers } from "./adapters/grpc/ha
 import { ledgerAggregate } from "./adapters/nats/codec.js";
 import { Matchmaker } from "./application/matchmaker.js";
 import type { MatchmakerConfig } from "./config.js";
-import { matchmakerMetrics } from "./metrics.js";
+import { matchmakerMetrics, refusedEventsCounter } from "./metrics.js";
 import { readModels, type MatchmakerDatabase } from "./read-models/index.js";
 
 export interface StartOptions {
@@ -29,6 +29,8 @@ const LEDGER_PIPELINE = 128;
  * refused or a no-op as the ledger's rules say, with the ledger's current sequence.
  */
 const LEDGER_CAUSATIONS = 20_000;
+/** How long a reaction waits for identity's events before deciding that an operator key set was never named. */
+const OPERATOR_KEYS_WAIT_MS = 5_000;
 
 export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, options: StartOptions = {}) {
   const ns = config.namespace;
@@ -58,7 +60,21 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     pipeline: LEDGER_PIPELINE,
     maxCausations: LEDGER_CAUSATIONS,
   });
-  const matchmaker = new Matchmaker(ledger, now, config.networkId);
+  const refused = refusedEventsCounter();
+  let identityCaughtUp = async (): Promise<void> => undefined;
+  const matchmaker = new Matchmaker(
+    ledger,
+    now,
+    config.networkId,
+    (stored, reason) => {
+      logger.error(
+        { seq: stored.seq, eventId: stored.envelope.eventId, type: stored.envelope.type, reason },
+        "refused a forged operator act: not acted on",
+      );
+      refused(stored.envelope.type);
+    },
+    () => identityCaughtUp(),
+  );
   const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,
@@ -73,6 +89,10 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
   });
   const identity = streamNames(ns, "identity");
   const adjudicator = streamNames(ns, "adjudicator");
+  identityCaughtUp = async () => {
+    const last = (await store.jsm.streams.info(identity.stream)).state.last_seq;
+    await consistency.waitFor({ stream: "identity", seq: last }, OPERATOR_KEYS_WAIT_MS);
+  };
   const reactions = [
     startWhenAvailable(
       `reactions to ${identity.stream}`,

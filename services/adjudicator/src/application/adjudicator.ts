@@ -1,6 +1,20 @@
-import { DEFAULT_POLICY, IllegalStateError, NotFoundError, type Policy } from "@pot/mechanism";
+import {
+  DEFAULT_POLICY,
+  IllegalStateError,
+  isPotError,
+  NotFoundError,
+  type OperatorSignature,
+  type Policy,
+} from "@pot/mechanism";
 import { requestDigest, type AggregateRepository, type Logger, type StoredEvent } from "@pot/event-store";
-import { actionFromWire, policyFromWire, sponsorFromWire, toNumber } from "@pot/wire";
+import {
+  actionFromWire,
+  operatorKeysSourceFromWire,
+  policyDigest,
+  policyFromWire,
+  sponsorFromWire,
+  toNumber,
+} from "@pot/wire";
 import {
   currentPolicy,
   decideGame,
@@ -28,6 +42,8 @@ export interface AdjudicatorDeps {
   readonly policies: AggregateRepository<PolicyState, PolicyEvent>;
   readonly now: () => number;
   readonly logger: Logger;
+  /** Counts an event of another service refused on consumption (a forgery), by type. */
+  readonly onRefusedEvent?: (type: string) => void;
 }
 
 export interface Traced {
@@ -48,8 +64,17 @@ export class Adjudicator {
     );
   }
 
-  /** Idempotent per request id: a retry gets the version its first call published, another policy ALREADY_EXISTS. */
-  async publishPolicy(requestId: string, policy: Omit<Policy, "version">, traced: Traced = {}) {
+  /**
+   * Idempotent per request id: a retry gets the version its first call published, another policy ALREADY_EXISTS.
+   * Needs a quorum of the operator keys adopted from identity's stream (see onIdentityEvent).
+   */
+  async publishPolicy(
+    requestId: string,
+    policy: Omit<Policy, "version">,
+    signatures: readonly OperatorSignature[],
+    traced: Traced = {},
+  ) {
+    const digest = policyDigest(policy);
     const result = await this.deps.policies.execute(
       POLICY_ID,
       {
@@ -58,7 +83,19 @@ export class Adjudicator {
         request: { digest: requestDigest(policy), describe: `request_id ${requestId}` },
         ...traced,
       },
-      (state) => decidePolicy({ type: "PublishPolicy", policy, now: this.deps.now() }, state),
+      (state) =>
+        decidePolicy(
+          {
+            type: "PublishPolicy",
+            policy,
+            now: this.deps.now(),
+            networkId: this.deps.networkId,
+            requestId,
+            digest,
+            signatures,
+          },
+          state,
+        ),
     );
     const published = result.caused?.events.find((event) => event.type === "PolicyPublished")?.policy;
     if (!published) throw new IllegalStateError("no policy was published");
@@ -216,6 +253,39 @@ export class Adjudicator {
     const now = this.deps.now();
     const result = await this.run(gameId, `tick:${gameId}:${now}`, now, {}, { type: "Tick", now });
     return result.state;
+  }
+
+  /**
+   * Reaction to identity's network subject: adopts the operator keys of the genesis and of every
+   * rotation, after checking their signatures as identity did. An event that does not check out (a
+   * forgery appended with identity's credentials) is refused: logged, counted, never adopted.
+   */
+  async onIdentityEvent(stored: StoredEvent): Promise<void> {
+    const source = operatorKeysSourceFromWire(stored.envelope.event);
+    if (!source) return;
+    try {
+      await this.deps.policies.execute(
+        POLICY_ID,
+        { causationId: stored.envelope.eventId, now: new Date(this.deps.now()) },
+        (state) =>
+          decidePolicy(
+            {
+              type: "AdoptOperatorKeys",
+              networkId: this.deps.networkId,
+              source,
+              sourceEventId: stored.envelope.eventId,
+            },
+            state,
+          ),
+      );
+    } catch (error) {
+      if (!isPotError(error) || error.code !== "permission") throw error;
+      this.deps.logger.error(
+        { seq: stored.seq, eventId: stored.envelope.eventId, type: stored.envelope.type, reason: error.message },
+        "refused a forged operator act on identity's stream",
+      );
+      this.deps.onRefusedEvent?.(stored.envelope.type);
+    }
   }
 
   /** Reaction to the matchmaker's stream. Idempotent: a redelivered opening starts nothing new. */

@@ -3,6 +3,8 @@ import type { AggregateType, EventBody } from "@pot/event-store";
 import {
   actionFromWire,
   actionToWire,
+  operatorKeysFromWire,
+  operatorKeysToWire,
   policyFromWire,
   policyToWire,
   sponsorFromWire,
@@ -110,6 +112,11 @@ export function ledgerEventFromWire(envelope: Envelope): LedgerEvent | undefined
         interval: toNumber(event.value.interval),
         stakePeriodMs: toNumber(event.value.stakePeriodMs),
       };
+    case "operatorKeysRecorded": {
+      const operators = operatorKeysFromWire(event.value.operators);
+      if (!operators) throw new Error(`OperatorKeysRecorded ${envelope.eventId} names no keys`);
+      return { type: "OperatorKeysRecorded", operators, sourceEventId: event.value.sourceEventId };
+    }
     case "agreementAdopted":
       return {
         type: "AgreementAdopted",
@@ -194,6 +201,11 @@ export function ledgerEventToWire(event: LedgerEvent): EventBody {
       };
     case "AgreementAdopted":
       return { $case: "agreementAdopted", value: { agreement: { ...event.agreement } } };
+    case "OperatorKeysRecorded":
+      return {
+        $case: "operatorKeysRecorded",
+        value: { operators: operatorKeysToWire(event.operators), sourceEventId: event.sourceEventId },
+      };
     case "ProposalMade":
       return {
         $case: "proposalMade",
