@@ -260,8 +260,45 @@ export function eventsDoc({ root, rootNs, closure, renderType, comment, problems
     "  commitments exist (or the commit deadline has passed), so anyone replaying a stream can re-verify every outcome.",
   );
   out();
+  for (const line of DEAD_LETTERS) out(line);
+  out();
   return lines.join("\n");
 }
+
+// The dead-letter streams and their headers (packages/event-store/src/dead-letters.ts,
+// DEAD_LETTER_HEADERS; its unit test checks this section names every one).
+const DEAD_LETTERS = [
+  "## Dead letters",
+  "",
+  "A message a service's consumer cannot use never stalls it: the consumer puts it in the service's dead-letter",
+  "stream, acknowledges the original and moves on. Messages that cannot be decoded, or whose event is invalid or",
+  "refused (forged), go there at once; an event whose reaction or projection keeps failing after `DEAD_LETTER_AFTER`",
+  "attempts (default 5). The original stays on its stream: dead-lettering records what a consumer skipped.",
+  "",
+  "| stream | subjects | written by |",
+  "| --- | --- | --- |",
+  "| `<NS>_DEAD_IDENTITY`, `<NS>_DEAD_MATCHMAKER`, `<NS>_DEAD_ADJUDICATOR` | `<ns>.dead.<service>.letter.<consumer>` (a dead letter), `<ns>.dead.<service>.retried.<seq>` (its retry record) | the service whose consumer gave up; the operator's `pot dead-letters retry` |",
+  "",
+  "A dead letter's payload is the original message's bytes, unchanged; it keeps the original's headers",
+  "(`Pot-Event-Type`, `traceparent`, ... but not its `Nats-*` headers) and adds:",
+  "",
+  "| header | value |",
+  "| --- | --- |",
+  "| `Pot-Dead-Reason` | why, one line, at most 500 characters |",
+  "| `Pot-Dead-Reason-Kind` | `undecodable` (not an envelope), `invalid` (its codec refuses the event), `failed` (its reaction or projection threw on every attempt), `forged` (its signatures do not justify it) |",
+  "| `Pot-Dead-Stream` | the stream the original is on, e.g. `POT_ADJUDICATOR` |",
+  "| `Pot-Dead-Seq` | its sequence there |",
+  "| `Pot-Dead-Subject` | its subject |",
+  "| `Pot-Dead-Consumer` | the durable consumer that gave up on it, e.g. `pot_identity_react_adjudicator` |",
+  "| `Pot-Dead-Service` | the service whose dead-letter stream holds it |",
+  "| `Pot-Dead-Attempts` | deliveries or attempts made |",
+  "| `Pot-Dead-Time` | when it was dead-lettered (ISO 8601, UTC) |",
+  "| `Nats-Msg-Id` | `dead:<stream>:<seq>:<consumer>`: a consumer that dead-letters the same message again stores it once |",
+  "",
+  "A retry record (`<ns>.dead.<service>.retried.<seq>`, at most one per dead letter) has an empty payload and the",
+  "headers `Pot-Dead-Letter-Retry` (`<dead-letter stream>:<seq>`) and `Pot-Dead-Time`; the message re-published on",
+  "the original subject carries `Pot-Dead-Letter-Retry` too. See `docs/operations.md`, Dead letters.",
+];
 
 function anchor(heading) {
   return heading

@@ -1,15 +1,20 @@
-// Usage: node scripts/run-tests.mjs <unit|int|e2e>...
+// Usage: node scripts/run-tests.mjs <unit|int|e2e|faults>... [--large]
 // Runs the compiled test files `**/dist/**/*.<kind>.test.js` of proto/, packages/*, services/* and test/
-// with `node --test`: all unit files in one run, then all int files, then each e2e file on its own.
-// int and e2e runs get NATS_URL and DATABASE_URL from devenv's ensureServers (servers it starts are
-// stopped at the end). Prints `N passed, M failed` last; exits non-zero when anything failed or a
-// requested kind has no test files.
+// with `node --test`: all unit files in one run, then all int files, then each e2e and faults file on
+// its own. int and e2e runs get NATS_URL and DATABASE_URL from devenv's ensureServers (servers it
+// starts are stopped at the end); the fault suite starts its own nats-server and PostgreSQL (it kills
+// them), so it needs neither. --large runs the larger fault suite (POT_FAULTS_LARGE=1). Prints
+// `N passed, M failed` last; exits non-zero when anything failed or a requested kind has no test files.
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
-const KINDS = ["unit", "int", "e2e"];
+const KINDS = ["unit", "int", "e2e", "faults"];
+/** Kinds whose files run one per `node --test` process. */
+const ONE_BY_ONE = new Set(["e2e", "faults"]);
+/** Kinds that start the servers they need themselves. */
+const OWN_SERVERS = new Set(["unit", "faults"]);
 // Per-test timeout (node --test-timeout), so a hung test fails instead of hanging CI.
 const TEST_TIMEOUT_MS = Number(process.env.POT_TEST_TIMEOUT_MS || 600_000);
 // A test file that leaves a handle open (a pool, a socket) must not hang the run once its tests are
@@ -17,11 +22,13 @@ const TEST_TIMEOUT_MS = Number(process.env.POT_TEST_TIMEOUT_MS || 600_000);
 const [major, minor] = process.versions.node.split(".").map(Number);
 const FORCE_EXIT = major > 20 || (major === 20 && minor >= 14) ? ["--test-force-exit"] : [];
 
-const requested = process.argv.slice(2);
+const args = process.argv.slice(2);
+const large = args.includes("--large");
+const requested = args.filter((arg) => arg !== "--large");
 const unknown = requested.filter((kind) => !KINDS.includes(kind));
 if (requested.length === 0 || unknown.length > 0) {
   console.error(
-    `usage: node scripts/run-tests.mjs <${KINDS.join("|")}>...${unknown.length ? ` (unknown: ${unknown.join(", ")})` : ""}`,
+    `usage: node scripts/run-tests.mjs <${KINDS.join("|")}>... [--large]${unknown.length ? ` (unknown: ${unknown.join(", ")})` : ""}`,
   );
   process.exit(2);
 }
@@ -50,8 +57,8 @@ try {
       totals.failed += 1;
       continue;
     }
-    const env = { ...process.env };
-    if (kind !== "unit") {
+    const env = { ...process.env, ...(large ? { POT_FAULTS_LARGE: "1" } : {}) };
+    if (!OWN_SERVERS.has(kind)) {
       servers ??= await startServers();
       if (servers === undefined) {
         totals.failed += 1;
@@ -60,7 +67,7 @@ try {
       env.NATS_URL = servers.natsUrl;
       env.DATABASE_URL = servers.databaseUrl;
     }
-    const batches = kind === "e2e" ? files.map((file) => [file]) : [files];
+    const batches = ONE_BY_ONE.has(kind) ? files.map((file) => [file]) : [files];
     for (const batch of batches) {
       if (interrupted) break;
       console.log(`\n=== ${kind}: ${batch.length === 1 ? relative(root, batch[0]) : `${batch.length} files`}`);

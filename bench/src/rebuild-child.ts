@@ -1,7 +1,7 @@
 // A service's read models rebuilt from zero in a process of their own, so that the peak RSS is
 // theirs. Usage: node rebuild-child.js '<RebuildJob as JSON>'; prints one line of JSON (RebuildOutcome).
 import { connect } from "@nats-io/transport-node";
-import { EventStore, streamNames } from "@pot/event-store";
+import { DeadLetters, EventStore, streamNames } from "@pot/event-store";
 import { openDatabase, projectionSource, startReadModels, type ReadModels } from "@pot/projections";
 import { adjudicatorReadModels, identityReadModels, matchmakerReadModels } from "./service-modules.js";
 import type { SynthService } from "./synth.js";
@@ -65,7 +65,8 @@ async function rebuild(job: RebuildJob): Promise<RebuildOutcome> {
       position(),
       Math.round(process.memoryUsage.rss() / 2 ** 20),
     ]);
-  const running = await startReadModels({ models, db: database.db, store, namespace: job.namespace });
+  const deadLetters = await DeadLetters.open(nc, job.namespace, job.service);
+  const running = await startReadModels({ models, db: database.db, store, namespace: job.namespace, deadLetters });
   const position = () => Math.min(...running.runners.map(({ runner }) => runner.position()));
   const timer = setInterval(sample, 1_000);
   const reached = await Promise.all(running.runners.map(({ runner }) => runner.waitFor(job.targetSeq, job.timeoutMs)));

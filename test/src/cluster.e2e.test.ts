@@ -116,16 +116,23 @@ describe("the services on a 3-node NATS cluster, streams at 3 replicas", () => {
         : undefined,
     );
 
+    // A raft group reports all its peers as replicas until it has elected a leader: wait for one.
     for (const service of SERVICES) {
-      const info = await jsm.streams.info(streamNames(namespace, service).stream);
+      const info = await eventually(`${service}'s stream has a leader`, async () => {
+        const found = await jsm.streams.info(streamNames(namespace, service).stream);
+        return found.cluster?.leader ? found : undefined;
+      });
       assert.equal(info.config.num_replicas, 3, `${service}'s stream at 3 replicas`);
       assert.equal(info.cluster?.replicas?.length, 2, `${service}'s stream has a leader and two followers`);
     }
     // A durable consumer follows its stream's replication (num_replicas 0 = the stream's).
-    const reaction = await jsm.consumers.info(
-      streamNames(namespace, "adjudicator").stream,
-      durableName(namespace, "identity", "react", "adjudicator"),
-    );
+    const reaction = await eventually("the identity's reaction consumer has a leader and two followers", async () => {
+      const found = await jsm.consumers.info(
+        streamNames(namespace, "adjudicator").stream,
+        durableName(namespace, "identity", "react", "adjudicator"),
+      );
+      return found.cluster?.leader && found.cluster.replicas?.length === 2 ? found : undefined;
+    });
     assert.equal(reaction.cluster?.replicas?.length, 2, "the consumer is replicated like its stream");
 
     const first = newMember();

@@ -22,6 +22,13 @@ export {
 export { startSecureNats, type SecureNats } from "./secure-nats.js";
 export type { NatsUser } from "./local-servers.js";
 export {
+  startLocalNats,
+  startPostgresProcess,
+  type LocalNatsOptions,
+  type PostgresProcess,
+  type ServerHandle,
+} from "./local-servers.js";
+export {
   CLIENT_ROLES,
   createPki,
   defaultPkiDir,

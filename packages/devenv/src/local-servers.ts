@@ -33,6 +33,8 @@ export interface ServerHandle {
   readonly natsUsers?: Readonly<Record<NatsRole, NatsUser>>;
   /** Set when we started it, e.g. "nats-server (local)"; undefined when it was already there. */
   readonly started?: string;
+  /** The server's process id, when we started it. */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -51,6 +53,8 @@ export interface LocalNatsOptions {
    * in `<dataDir>/nats`. Without it the server has no authorization (data in `<dataDir>/nats-open`).
    */
   readonly authNamespace?: string;
+  /** Listen on this port (a free one when omitted): a server restarted on its store keeps its URL. */
+  readonly port?: number;
 }
 
 /**
@@ -76,7 +80,7 @@ export async function startLocalNats(
     log(`using the nats-server already running on ${storeDir} at ${leftOver} (left running)`);
     return { url: leftOver, ...(natsUsers ? { natsUsers } : {}), stop: async () => undefined };
   }
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const logFile = join(dataDir, `${name}-server.log`);
   const configFile = join(dataDir, `${name}-server.conf`);
   writeFileSync(
@@ -130,6 +134,7 @@ export async function startLocalNats(
   return {
     url,
     started: "nats-server (local)",
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
     ...(natsUsers ? { natsUsers } : {}),
     stop: () =>
       (stopping ??= (async () => {
@@ -266,6 +271,101 @@ export async function startLocalPostgres(dataDir: string, log: (line: string) =>
         removeHook();
         const stop = await run(pgCtl, ["stop", "-D", pgDir, "-m", "fast", "-w", "-t", "30"]);
         if (stop.code !== 0) throw new Error(`pg_ctl stop failed (exit ${stop.code}):\n${stop.output}`);
+      })()),
+  };
+}
+
+/** A PostgreSQL server run as our child process (startPostgresProcess). */
+export interface PostgresProcess {
+  readonly url: string;
+  /** The postmaster's process id. */
+  readonly pid: number;
+  /** Resolves with the postmaster's exit code (null when a signal ended it). */
+  readonly exited: Promise<number | null>;
+  /** The end of the server's log. */
+  log(): string;
+  /** A fast shutdown (SIGINT), SIGKILL after 30 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `postgres` itself (not pg_ctl) from PATH or Debian's /usr/lib/postgresql/<version>/bin, as our
+ * child on 127.0.0.1:`port`, its cluster in `<dataDir>/pg` (initdb'd on first use, trust auth for
+ * `postgres`). For fault tests: its pid is the postmaster's, so it can be killed and started again
+ * on the same data and port, which then recovers from its WAL. As root it runs as the `postgres`
+ * system user (or `nobody`), as startLocalPostgres does.
+ */
+export async function startPostgresProcess(
+  dataDir: string,
+  log: (line: string) => void,
+  options: { readonly port: number },
+): Promise<PostgresProcess> {
+  const binDirs = postgresBinDirs();
+  const initdb = findExecutable("initdb", binDirs);
+  const postgres = findExecutable("postgres", binDirs);
+  if (initdb === undefined || postgres === undefined) throw new Unavailable("initdb/postgres are not on PATH");
+  const runAs = postgresUser();
+  const pgDir = join(dataDir, "pg");
+  const socketDir = join(dataDir, "pg-run");
+  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(pgDir, { recursive: true, mode: 0o700 });
+  mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+  if (runAs !== undefined) handOver(runAs, dataDir, [pgDir, socketDir]);
+  if (!existsSync(join(pgDir, "PG_VERSION"))) {
+    const init = await runTool(
+      initdb,
+      ["-D", pgDir, "-U", "postgres", "--auth=trust", "--no-locale", "-E", "UTF8", "-N"],
+      runAs,
+      pgDir,
+    );
+    if (init.code !== 0) throw new Error(`initdb failed (exit ${init.code}):\n${init.output}`);
+    log(`initialised a PostgreSQL cluster in ${pgDir}`);
+  }
+  const sockets = join(socketDir, `.s.PGSQL.${options.port}`).length < 100 ? socketDir : "";
+  const output = new Tail(16 * 1024);
+  const child = spawn(
+    postgres,
+    ["-D", pgDir, "-p", String(options.port), "-k", sockets, "-c", "listen_addresses=127.0.0.1"],
+    { ...toolOptions(runAs, pgDir), stdio: ["ignore", "pipe", "pipe"], detached: true },
+  );
+  child.stdout?.on("data", (chunk: Buffer) => output.push(chunk));
+  child.stderr?.on("data", (chunk: Buffer) => output.push(chunk));
+  const done = exited(child);
+  const removeHook = onProcessExit(() => child.kill("SIGINT"));
+  void done.then(removeHook);
+  const url = `postgres://postgres@127.0.0.1:${options.port}/postgres`;
+  try {
+    await Promise.race([
+      (async () => {
+        const deadline = Date.now() + START_TIMEOUT_MS;
+        for (;;) {
+          try {
+            return await probePostgres(url, 2_000);
+          } catch (error) {
+            if (Date.now() > deadline) throw error;
+            await sleep(100);
+          }
+        }
+      })(),
+      new Promise<never>((_, reject) => child.once("error", reject)),
+      done.then((code) => {
+        throw new Error(`postgres exited with code ${code} while starting:\n${output}`);
+      }),
+    ]);
+  } catch (error) {
+    await terminate(child, "SIGKILL", 1_000);
+    throw error;
+  }
+  log(`started ${postgres} at ${url} (data in ${pgDir}, pid ${child.pid})`);
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    pid: child.pid ?? 0,
+    exited: done,
+    log: () => output.toString(),
+    stop: () =>
+      (stopping ??= (async () => {
+        await terminate(child, "SIGINT", 30_000);
       })()),
   };
 }

@@ -8,7 +8,10 @@ import type { ServiceName } from "./service-process.js";
  * The permissions are the minimal set the services use, found by running every suite against a
  * server with them (test/src/security.e2e.test.ts): a service publishes only on its own stream's
  * subjects and on the JetStream API subjects of its own stream and of the durable consumers it
- * owns; it can neither purge, nor delete messages, nor delete or update a stream. Stream updates
+ * owns, and on its own dead-letter stream (`<ns>.dead.<service>.>`, `<NS>_DEAD_<SERVICE>`, which it
+ * creates and appends to); it can neither purge, nor delete messages, nor delete or update a
+ * stream. The reader reads the dead-letter streams too; re-driving a dead letter (publishing it on
+ * a service's stream again) is the admin's (`pot dead-letters retry`). Stream updates
  * (e.g. turning on deny_purge on an existing stream) are the admin's (`sealNetworkStreams`, or a service run once as the admin).
  */
 
@@ -16,6 +19,11 @@ import type { ServiceName } from "./service-process.js";
 // depend on this package; packages/event-store/src/nats-names.unit.test.ts keeps the two in step.
 function streamNames(namespace: string, service: ServiceName): { stream: string; prefix: string } {
   return { stream: `${namespace.toUpperCase()}_${service.toUpperCase()}`, prefix: `${namespace}.${service}` };
+}
+
+/** The dead-letter stream of `service` (@pot/event-store's deadLetterNames). */
+function deadLetterNames(namespace: string, service: ServiceName): { stream: string; prefix: string } {
+  return { stream: `${namespace.toUpperCase()}_DEAD_${service.toUpperCase()}`, prefix: `${namespace}.dead.${service}` };
 }
 
 function durableName(namespace: string, reader: ServiceName, role: string, source: ServiceName): string {
@@ -115,6 +123,16 @@ export function natsPermissions(namespace: string, role: Exclude<NatsRole, "admi
     // create over, or delete a service's durable consumer.
     const allow = ["$JS.API.INFO"];
     const deny: string[] = [];
+    // The dead-letter streams: read (pot dead-letters list|show), never written.
+    for (const service of NATS_SERVICES) {
+      const dead = deadLetterNames(namespace, service).stream;
+      allow.push(
+        `$JS.API.STREAM.INFO.${dead}`,
+        `$JS.API.STREAM.MSG.GET.${dead}`,
+        ...consumerManage(dead, "*"),
+        ...consumerUse(dead, "*"),
+      );
+    }
     for (const stream of streams) {
       allow.push(
         `$JS.API.STREAM.INFO.${stream}`,
@@ -132,8 +150,13 @@ export function natsPermissions(namespace: string, role: Exclude<NatsRole, "admi
     };
   }
   const own = streamNames(namespace, role);
+  const dead = deadLetterNames(namespace, role);
   const allow = [
     `${own.prefix}.>`,
+    // Its dead letters (written by its consumers; re-driven by the admin, `pot dead-letters retry`).
+    `${dead.prefix}.>`,
+    `$JS.API.STREAM.INFO.${dead.stream}`,
+    `$JS.API.STREAM.CREATE.${dead.stream}`,
     "$JS.API.INFO",
     `$JS.API.STREAM.INFO.${own.stream}`,
     `$JS.API.STREAM.CREATE.${own.stream}`,

@@ -13,11 +13,13 @@ test("infra/nats/auth.conf is the rendering of namespace 'pot' (node scripts/nat
   );
 });
 
-test("a service's user publishes only on its own stream's subjects; no purge, message delete, stream update or delete", () => {
+test("a service's user publishes only on its own stream's and dead letters' subjects; no purge, message delete, stream update or delete", () => {
   for (const service of NATS_SERVICES) {
     const { publish, subscribe } = natsPermissions("pot", service);
     const events = publish.allow.filter((subject) => !subject.startsWith("$JS."));
-    assert.deepEqual(events, [`pot.${service}.>`]);
+    assert.deepEqual(events, [`pot.${service}.>`, `pot.dead.${service}.>`]);
+    assert.ok(publish.allow.includes(`$JS.API.STREAM.CREATE.POT_DEAD_${service.toUpperCase()}`));
+    assert.ok(publish.allow.every((subject) => !/DEAD/.test(subject) || subject.includes(service.toUpperCase())));
     for (const subject of publish.allow) {
       assert.doesNotMatch(subject, /\.(PURGE|MSG\.DELETE|STREAM\.DELETE|STREAM\.UPDATE)\b/, `${service}: ${subject}`);
       // Stream-level API subjects name exactly one stream, never a wildcard.
@@ -25,7 +27,9 @@ test("a service's user publishes only on its own stream's subjects; no purge, me
     }
     // Consumers on other services' streams: only its own durables, by exact name.
     for (const subject of publish.allow.filter((s) => s.startsWith("$JS.API.CONSUMER") || s.startsWith("$JS.ACK"))) {
-      if (subject.includes(`POT_${service.toUpperCase()}`)) continue;
+      if (subject.includes(`POT_${service.toUpperCase()}`) || subject.includes(`POT_DEAD_${service.toUpperCase()}`)) {
+        continue;
+      }
       assert.match(subject, new RegExp(`\\.pot_${service}_react_[a-z]+(\\.>)?$`), `${service}: ${subject}`);
       assert.doesNotMatch(subject, /DELETE/);
     }
@@ -52,4 +56,9 @@ test("the reader may not publish events, nor touch the services' durable consume
     );
   }
   assert.deepEqual(subscribe.allow, ["_INBOX_pot_reader.>"]);
+  for (const service of NATS_SERVICES) {
+    // Reads every dead-letter stream (pot dead-letters list|show); retry is the admin's.
+    assert.ok(publish.allow.includes(`$JS.API.STREAM.MSG.GET.POT_DEAD_${service.toUpperCase()}`), service);
+    assert.ok(publish.allow.includes(`$JS.API.CONSUMER.CREATE.POT_DEAD_${service.toUpperCase()}.*`), service);
+  }
 });

@@ -99,8 +99,13 @@ export async function sealNetworkStreams(
   try {
     const jsm = await jetstreamManager(nc);
     const sealed: string[] = [];
-    for (const service of ["identity", "matchmaker", "adjudicator"]) {
-      const name = `${namespace.toUpperCase()}_${service.toUpperCase()}`;
+    const services = ["identity", "matchmaker", "adjudicator"];
+    // The event streams and the dead-letter streams (<NS>_DEAD_<SERVICE>).
+    const names = services.flatMap((service) => [
+      `${namespace.toUpperCase()}_${service.toUpperCase()}`,
+      `${namespace.toUpperCase()}_DEAD_${service.toUpperCase()}`,
+    ]);
+    for (const name of names) {
       const info = await jsm.streams.info(name).catch(() => undefined);
       if (info === undefined || (info.config.deny_purge && info.config.deny_delete)) continue;
       await jsm.streams.update(name, { ...info.config, deny_purge: true, deny_delete: true });

@@ -4,6 +4,7 @@ import type { Envelope } from "@pot/contracts";
 import { ATTR } from "@pot/telemetry";
 import type { EventBody } from "./codec.js";
 import { envelopeOf, type AppendOptions, type EventStore, type StoredEvent } from "./event-store.js";
+import { immediateKindOf, reasonOf } from "./dead-letters.js";
 import { BATCH_HEADER, REQUEST_DIGEST_HEADER } from "./request-digest.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { eventStoreInstruments } from "./telemetry.js";
@@ -80,8 +81,8 @@ interface Entry<S, E> {
   /**
    * Not read from the log: a cache miss is assumed to be a new aggregate, which saves a read
    * for every aggregate's first command. An append is conditional on the subject being empty, so
-   * the assumption is checked by the broker; a refusal or a no-op decided on it is not trusted,
-   * and the aggregate is read before deciding again.
+   * the assumption is checked by the broker; a refusal or a no-op decided on it is not trusted
+   * (nor on any cached state), and the aggregate is read before deciding again.
    */
   assumed: boolean;
 }
@@ -130,6 +131,14 @@ export interface RepositoryOptions {
  * load -> decide -> append, with the aggregate's state cached in memory. Commands on one aggregate
  * are serialised in this process; between processes, the expected subject sequence catches a stale
  * cache, which is then caught up and the command decided again, a bounded number of times.
+ *
+ * Replicas: the broker checks only what a command appends, so a decision that appends nothing is
+ * never trusted to a cache. A refusal or a no-op decided on cached state is decided once more on
+ * the state caught up with the log (one request when the cache is current) before it is answered.
+ * Otherwise a replica that missed another's append would take a reaction for done: the matchmaker
+ * whose cache lacks a GameOpened would settle its GameResolved as "no such game" and acknowledge it,
+ * and the game's sponsors would stay locked for good. Whatever caused the command was caused by
+ * events already on the log, so the caught-up state has them.
  */
 export class AggregateRepository<S, E> {
   private readonly cache = new Map<string, Entry<S, E>>();
@@ -209,7 +218,8 @@ export class AggregateRepository<S, E> {
           fresh = true;
           continue;
         }
-        if (events.length === 0 && entry.assumed) {
+        if (events.length === 0 && !fresh) {
+          // A no-op is accepted only on the state caught up with the log (see the class: replicas).
           entry = await this.catchUp(id);
           fresh = true;
           continue;
@@ -365,7 +375,8 @@ export class AggregateRepository<S, E> {
         continue;
       }
       if (events.length === 0) {
-        if (entry.assumed) {
+        // A no-op is accepted only on the state caught up with the log (see the class: replicas).
+        if (!fresh) {
           entry = await this.catchUp(id);
           fresh = true;
           continue;
@@ -568,14 +579,47 @@ export class AggregateRepository<S, E> {
   }
 
   /** Reads what the log has beyond the cached entry (everything on a miss) and folds it in. */
+  /**
+   * Reads what the log has beyond the cached entry (everything on a miss) and folds it in. A message
+   * that cannot be decoded, or whose event the aggregate's codec or evolve refuses, is refused alone:
+   * logged with its sequence, counted (pot.eventstore.catchup.refused) and left out of the state,
+   * while the sequence moves past it (appends must expect it). One poison message never fails every
+   * command on the aggregate; the consumers of the stream dead-letter it.
+   */
   private async catchUp(id: string): Promise<Entry<S, E>> {
     const entry = this.cache.get(id) ?? this.emptyEntry(id, false);
-    for (const stored of await this.store.read(this.subject(id), entry.seq + 1)) {
-      const event = this.type.fromWire(stored.envelope);
-      if (event !== undefined) entry.state = this.type.evolve(entry.state, event);
+    const subject = this.subject(id);
+    const log = await this.store.readLog(subject, entry.seq + 1);
+    for (const refused of log.refused) {
+      this.logger.error(
+        { aggregate: this.type.name, id, subject, seq: refused.seq, reason: refused.reason },
+        "catch-up refused an undecodable message; the aggregate is read without it",
+      );
+    }
+    for (const stored of log.events) {
+      let event: E | undefined;
+      try {
+        event = this.type.fromWire(stored.envelope);
+        if (event !== undefined) entry.state = this.type.evolve(entry.state, event);
+      } catch (error) {
+        this.store.countRefused(this.type.name, immediateKindOf(error) ?? "invalid");
+        this.logger.error(
+          {
+            aggregate: this.type.name,
+            id,
+            subject,
+            seq: stored.seq,
+            type: stored.envelope.type,
+            reason: reasonOf(error),
+          },
+          "catch-up refused an event it cannot apply; the aggregate is read without it",
+        );
+        event = undefined;
+      }
       entry.seq = stored.seq;
       this.rememberStored(entry, stored, event);
     }
+    entry.seq = Math.max(entry.seq, log.through);
     entry.assumed = false;
     this.cached(id, entry);
     return entry;

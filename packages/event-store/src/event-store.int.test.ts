@@ -110,6 +110,50 @@ describe("EventStore on JetStream", () => {
     assert.deepEqual([...state].sort(), Array.from({ length: 10 }, (_, i) => `n${i}`).sort());
   });
 
+  test("catch-up refuses one garbage message and one it cannot apply, never the whole aggregate", async () => {
+    const writer = new AggregateRepository(store, names);
+    await writer.execute("poisoned", { causationId: "p1", now: new Date(0) }, () => ["before"]);
+    const subject = `${store.names.prefix}.names.poisoned`;
+    // Garbage bytes on the aggregate's subject (someone with publish rights, a bug, a bit flip).
+    const garbage = await store.js.publish(subject, new Uint8Array([0xff, 0x00, 0xfe]), {
+      expect: { lastSubjectSequence: await store.lastSequence(subject) },
+    });
+    // A valid envelope whose event the aggregate's codec refuses.
+    const refusing: AggregateType<string[], string> = {
+      ...names,
+      fromWire: (envelope) => {
+        const name = names.fromWire(envelope);
+        if (name === "invalid") throw Object.assign(new Error("member id is malformed"), { name: "ValidationError" });
+        return name;
+      },
+    };
+    await writer.execute("poisoned", { causationId: "p2", now: new Date(0) }, () => ["invalid"]);
+    const logged: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn() {},
+      error: (fields: object, message: string) => logged.push(`${message} ${JSON.stringify(fields)}`),
+    };
+    const fresh = new AggregateRepository(store, refusing, { logger });
+    const result = await fresh.execute("poisoned", { causationId: "p3", now: new Date(0) }, (state) => {
+      assert.deepEqual(state, ["before"], "decided on the state without the refused messages");
+      return ["after"];
+    });
+    assert.equal(result.replayed, false);
+    assert.ok(result.seq > garbage.seq, "the append expected the last sequence, refused messages included");
+    assert.deepEqual((await fresh.load("poisoned")).state, ["before", "after"]);
+    assert.equal(logged.length, 2, logged.join("\n"));
+    assert.match(logged[0]!, new RegExp(`undecodable message.*"seq":${garbage.seq}`));
+    assert.match(logged[1]!, /cannot apply.*ValidationError: member id is malformed/);
+    const log = await store.readLog(subject);
+    assert.deepEqual(
+      log.refused.map((refused) => refused.seq),
+      [garbage.seq],
+    );
+    assert.equal(log.through, result.seq);
+  });
+
   test("a retried command (same causation id) appends nothing twice", async () => {
     const repo = new AggregateRepository(store, names);
     const first = await repo.execute("retry", { causationId: "req-1", now: new Date(0) }, () => ["x"]);
@@ -274,6 +318,28 @@ describe("a pipelined repository (appends chained with Nats-Expected-Last-Msg-Id
     assert.equal(state.filter((e) => e.startsWith("once@")).length, 1);
     assert.equal(state.filter((e) => e.startsWith("never@")).length, 0);
   });
+});
+
+describe("replicas: a decision that appends nothing is made on the log's state, not a cache", () => {
+  for (const pipeline of [1, 8]) {
+    test(`a no-op a stale cache would decide is decided again on the caught-up state (pipeline ${pipeline})`, async () => {
+      const id = `stale-noop-${pipeline}`;
+      // Two replicas of one aggregate, each with its own cache; `settler` read the aggregate first.
+      const opener = new AggregateRepository(store, names, { pipeline });
+      const settler = new AggregateRepository(store, names, { pipeline });
+      await settler.execute(id, { causationId: "start", now: new Date(0) }, () => ["started"]);
+      await opener.execute(id, { causationId: "open", now: new Date(0) }, () => ["opened"]);
+      // Settling is a no-op when the cache has no "opened": the settler's cache does not.
+      const settle = (state: string[]) => (state.includes("opened") && !state.includes("settled") ? ["settled"] : []);
+      const settled = await settler.execute(id, { causationId: "resolved", now: new Date(0) }, settle);
+      assert.deepEqual(settled.events, ["settled"]);
+      assert.deepEqual((await opener.load(id)).state, ["started", "opened", "settled"]);
+      // A no-op on the caught-up state is still a no-op, and appends nothing.
+      const again = await opener.execute(id, { causationId: "resolved-again", now: new Date(0) }, settle);
+      assert.deepEqual(again.events, []);
+      assert.equal((await store.read(store.subject("names", id))).length, 3);
+    });
+  }
 });
 
 describe("exact idempotency: a repeated request gets its first answer, from the log", () => {

@@ -6,21 +6,27 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, type Counter } from "@opentelemetry/api";
 import { ConcurrencyError } from "@pot/mechanism";
 import { Envelope } from "@pot/contracts";
-import { ATTR, injectContext, linksFrom, secondsSince } from "@pot/telemetry";
+import { ATTR, createCounter, injectContext, linksFrom, meter, METRICS, secondsSince } from "@pot/telemetry";
 import { decodeEnvelope, encodeEnvelope, envelopeHeaders, eventTypeName, type EventBody } from "./codec.js";
 import { isWrongLastSequence } from "./errors.js";
 import { aggregateIdOf, type StreamNames } from "./naming.js";
 import { ensureEventStream, type EventStreamOptions } from "./streams.js";
-import { eventStoreInstruments, natsAttributes, tracer } from "./telemetry.js";
+import { reasonOf, type DeadLetterReasonKind } from "./dead-letters.js";
+import { eventStoreInstruments, natsAttributes, tracer, TRACER_NAME } from "./telemetry.js";
 
 export interface StoredEvent {
   readonly seq: number;
   readonly subject: string;
   readonly envelope: Envelope;
   readonly headers: MsgHdrs | undefined;
+  /**
+   * Set by a durable consumer's delivery (a reactor): its delivery sequence on the consumer, which
+   * counts every delivery to every process sharing the consumer, redeliveries included.
+   */
+  readonly deliverySeq?: number;
 }
 
 /**
@@ -183,21 +189,36 @@ export class EventStore {
 
   /**
    * Every event on the subject with a sequence of at least `fromSeq`, in order. A replay: its span
-   * links to the spans that published the events instead of joining their traces.
+   * links to the spans that published the events instead of joining their traces. A message that
+   * cannot be decoded is left out (see readLog).
    */
   async read(subject: string, fromSeq = 1): Promise<StoredEvent[]> {
+    return (await this.readLog(subject, fromSeq)).events;
+  }
+
+  /**
+   * read(), telling also what was left out: the messages that cannot be decoded (each refused with
+   * its error, counted in pot.eventstore.catchup.refused) and the sequence of the last message read,
+   * decodable or not (`through`: what an append to the subject must expect).
+   */
+  async readLog(subject: string, fromSeq = 1): Promise<SubjectLog> {
+    const aggregate = this.aggregateTypeOf(subject);
     const attributes = natsAttributes("receive", {
       [ATTR.messagingDestination]: this.names.stream,
-      [ATTR.aggregate]: this.aggregateTypeOf(subject),
+      [ATTR.aggregate]: aggregate,
       [ATTR.subject]: subject,
       [ATTR.replay]: true,
     });
-    return tracer().startActiveSpan(`replay ${this.aggregateTypeOf(subject)}`, { attributes }, async (span) => {
+    return tracer().startActiveSpan(`replay ${aggregate}`, { attributes }, async (span) => {
       try {
-        const events = await this.readEvents(subject, fromSeq);
-        span.setAttribute(ATTR.messagingBatchCount, events.length);
-        span.addLinks(linksFrom(events));
-        return events;
+        const log = await this.readEvents(subject, fromSeq);
+        span.setAttribute(ATTR.messagingBatchCount, log.events.length);
+        span.addLinks(linksFrom(log.events));
+        for (const refused of log.refused) {
+          this.countRefused(aggregate, "undecodable");
+          span.addEvent("refused", { [ATTR.sequence]: refused.seq, "exception.message": refused.reason });
+        }
+        return log;
       } catch (error) {
         span.recordException(error as Error);
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
@@ -208,29 +229,64 @@ export class EventStore {
     });
   }
 
-  private async readEvents(subject: string, fromSeq: number): Promise<StoredEvent[]> {
+  /** Counts a message an aggregate's catch-up refused (pot.eventstore.catchup.refused). */
+  countRefused(aggregate: string, kind: DeadLetterReasonKind): void {
+    catchUpRefused().add(1, { [ATTR.stream]: this.names.stream, [ATTR.aggregate]: aggregate, [ATTR.reasonKind]: kind });
+  }
+
+  private async readEvents(subject: string, fromSeq: number): Promise<SubjectLog> {
     const last = await this.lastSequence(subject);
-    if (last < fromSeq) return [];
+    if (last < fromSeq) return { events: [], refused: [], through: 0 };
     const consumer = await this.js.consumers.get(this.names.stream, {
       filter_subjects: subject,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: fromSeq,
     });
-    const out: StoredEvent[] = [];
+    const events: StoredEvent[] = [];
+    const refused: RefusedMessage[] = [];
+    let through = 0;
     const messages = await consumer.consume({ max_messages: 512 });
     try {
       for await (const message of messages) {
-        out.push({
-          seq: message.seq,
-          subject: message.subject,
-          envelope: decodeEnvelope(message.data),
-          headers: message.headers,
-        });
+        through = message.seq;
+        try {
+          events.push({
+            seq: message.seq,
+            subject: message.subject,
+            envelope: decodeEnvelope(message.data),
+            headers: message.headers,
+          });
+        } catch (error) {
+          refused.push({ seq: message.seq, subject: message.subject, reason: reasonOf(error) });
+        }
         if (message.seq >= last) break;
       }
     } finally {
       await messages.close();
     }
-    return out;
+    return { events, refused, through };
   }
+}
+
+/** A message of a subject's log that could not be read as an event. */
+export interface RefusedMessage {
+  readonly seq: number;
+  readonly subject: string;
+  readonly reason: string;
+}
+
+export interface SubjectLog {
+  /** The events, in order. */
+  readonly events: StoredEvent[];
+  /** The messages left out: not decodable. */
+  readonly refused: RefusedMessage[];
+  /** Sequence of the last message read (an event or refused); 0 when none. */
+  readonly through: number;
+}
+
+let refusedCounter: Counter | undefined;
+
+function catchUpRefused(): Counter {
+  refusedCounter ??= createCounter(meter(TRACER_NAME), METRICS.catchUpRefused);
+  return refusedCounter;
 }

@@ -6,6 +6,7 @@ export * from "./streams.js";
 export * from "./event-store.js";
 export * from "./aggregate-repository.js";
 export * from "./reactor.js";
+export * from "./dead-letters.js";
 export * from "./deferred.js";
 export * from "./clock.js";
 export { observeConsumer, type ConsumerTelemetry } from "./telemetry.js";

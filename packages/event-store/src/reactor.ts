@@ -2,6 +2,14 @@ import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { ATTR, extractContext, secondsSince } from "@pot/telemetry";
 import { decodeEnvelope, EVENT_TYPE_HEADER } from "./codec.js";
+import {
+  DEFAULT_DEAD_LETTER_AFTER,
+  immediateKindOf,
+  poisonOf,
+  reasonOf,
+  type DeadLetterReasonKind,
+  type DeadLetters,
+} from "./dead-letters.js";
 import type { EventStore, StoredEvent } from "./event-store.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { ensureDurableConsumer } from "./streams.js";
@@ -13,8 +21,16 @@ export interface ReactorOptions {
   readonly sourceStream: string;
   readonly durable: string;
   readonly filterSubject?: string;
-  /** Reacts to one event; must be idempotent (a redelivered event may arrive again). */
+  /**
+   * Reacts to one event; must be idempotent (a redelivered event may arrive again). Throwing a
+   * DeadLetterError (or a ValidationError) dead-letters the event at once; any other error is
+   * retried, up to `deadLetterAfter` deliveries.
+   */
   handle(event: StoredEvent): Promise<void>;
+  /** Where events given up on go (the consuming service's dead-letter stream). */
+  readonly deadLetters: DeadLetters;
+  /** Deliveries an event whose reaction fails gets before it is dead-lettered (DEAD_LETTER_AFTER, default 5). */
+  readonly deadLetterAfter?: number;
   readonly logger?: Logger;
   /** Messages pulled per request. */
   readonly batch?: number;
@@ -28,6 +44,11 @@ export interface Reactor {
 }
 
 const REDELIVERY_DELAYS_MS = [100, 500, 2_000, 10_000, 30_000];
+
+/** The pause before delivery `attempt + 1`. */
+function retryDelay(attempt: number): number {
+  return REDELIVERY_DELAYS_MS[Math.min(attempt, REDELIVERY_DELAYS_MS.length) - 1] ?? 30_000;
+}
 export const PULL_EXPIRES_MS = 5_000;
 /** Longest an acknowledgement waits for others to share its socket write. */
 const ACK_DELAY_MS = 10;
@@ -36,8 +57,14 @@ const ACK_BATCH = 128;
 /**
  * A process manager's loop: a durable pull consumer on another service's stream; each event is
  * handled and then acknowledged, so a crash between the two redelivers it and the idempotent
- * handler produces nothing new. A failed event is redelivered with a growing delay; an event that
- * cannot be decoded is terminated with a log line (it can never succeed).
+ * handler produces nothing new. A failed event is redelivered with a growing delay, up to
+ * `deadLetterAfter` deliveries; then it is dead-lettered and acknowledged, so one poison event never
+ * stalls the consumer. An event that cannot be decoded, or that the handler refuses outright
+ * (DeadLetterError, ValidationError), is dead-lettered at once: it can never succeed. A dead letter
+ * that cannot be written (NATS trouble) leaves the event unacknowledged, to be redelivered.
+ *
+ * The consumer's max_deliver stays unlimited: the bound is counted here, so the server never drops
+ * an event that was not dead-lettered.
  *
  * Each event is handled in a CONSUMER span whose parent is the trace context the event carries, so
  * the reaction (and what it publishes) continues the trace of whatever published the event.
@@ -58,6 +85,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     expires: PULL_EXPIRES_MS,
   });
   const concurrency = options.concurrency ?? 32;
+  const deadLetterAfter = Math.max(1, options.deadLetterAfter ?? DEFAULT_DEAD_LETTER_AFTER);
   const inFlight = new Set<Promise<void>>();
 
   // Acknowledgements are sent together, up to ACK_DELAY_MS after their events were handled: the
@@ -102,6 +130,25 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         const started = performance.now();
         let result = "ok";
         try {
+          const giveUp = async (kind: DeadLetterReasonKind, error: unknown): Promise<void> => {
+            result = "dead_lettered";
+            span.recordException(error as Error);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: `dead-lettered (${kind})` });
+            try {
+              await options.deadLetters.deadLetter(
+                poisonOf(message),
+                { kind, reason: reasonOf(error) },
+                options.durable,
+              );
+              ack(message);
+            } catch (failure) {
+              logger.error(
+                { err: failure, durable: options.durable, seq: message.seq },
+                "cannot write the dead letter; the event will be redelivered",
+              );
+              message.nak(retryDelay(message.info.deliveryCount));
+            }
+          };
           let stored: StoredEvent;
           try {
             stored = {
@@ -109,13 +156,10 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
               subject: message.subject,
               envelope: decodeEnvelope(message.data),
               headers: message.headers,
+              deliverySeq: message.info.deliverySequence,
             };
           } catch (error) {
-            result = "terminated";
-            span.recordException(error as Error);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: "undecodable event terminated" });
-            logger.error({ err: error, durable: options.durable, seq: message.seq }, "undecodable event terminated");
-            message.term(); // nats-server 2.9 ignores a +TERM reason, and leaves the message pending if given one
+            await giveUp("undecodable", error);
             return;
           }
           span.setAttribute(ATTR.messagingMessageId, stored.envelope.eventId);
@@ -123,11 +167,15 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
             await options.handle(stored);
             ack(message);
           } catch (error) {
+            const immediate = immediateKindOf(error);
+            if (immediate !== undefined || message.info.deliveryCount >= deadLetterAfter) {
+              await giveUp(immediate ?? "failed", error);
+              return;
+            }
             result = "error";
             span.recordException(error as Error);
             span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-            const delay =
-              REDELIVERY_DELAYS_MS[Math.min(message.info.deliveryCount, REDELIVERY_DELAYS_MS.length) - 1] ?? 30_000;
+            const delay = retryDelay(message.info.deliveryCount);
             logger.warn(
               {
                 err: error,
@@ -135,6 +183,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
                 seq: message.seq,
                 type: stored.envelope.type,
                 attempt: message.info.deliveryCount,
+                deadLetterAfter,
               },
               "reaction failed; will be redelivered",
             );

@@ -10,7 +10,7 @@ import {
   type Servers,
   type TestDatabase,
 } from "@pot/devenv";
-import { EventStore, durableName, envelopeOf, streamNames, type Logger } from "@pot/event-store";
+import { DeadLetters, EventStore, durableName, envelopeOf, streamNames, type Logger } from "@pot/event-store";
 import { memberEventToWire, readModels } from "@pot/identity";
 import { memberIdOf } from "@pot/mechanism";
 import {
@@ -130,6 +130,7 @@ describe("replay under a live projection runner", () => {
       sourceStream: store.names.stream,
       durable: durableName(namespace, "identity", projection.name, "identity"),
       projection,
+      deadLetters: await DeadLetters.open(nc, namespace, "identity", { storage: "memory" }),
       logger,
       leaderLock: false,
     });

@@ -80,7 +80,10 @@ export class SharedFetch<T> {
  * Steps 1 and 3 wait on the runners. For step 2 each reaction's handler is wrapped (`track`), so
  * the gate knows which deliveries are done; JetStream's view of the durable consumer (its ack floor,
  * or nothing pending at all) settles what this process has not seen: events handled before it
- * started, or a sequence the reaction's subject filter leaves out.
+ * started, a sequence the reaction's subject filter leaves out, or events delivered to another
+ * replica sharing the consumer. This process's own deliveries answer alone only as far as they are
+ * every delivery the consumer made (their delivery sequences have no gap): past a gap, another
+ * replica may still be handling an earlier event, and only the ack floor can tell.
  */
 export class ConsistencyGate {
   private readonly own: readonly RunningProjection[];
@@ -155,6 +158,17 @@ class ReactionProgress {
   private readonly failed = new Set<number>();
   private highest = 0;
   private first = 0;
+  /**
+   * The consumer's deliveries up to this delivery sequence were all made to this process or are
+   * acknowledged (JetStream's ack floor); undefined until the first delivery that carries one.
+   */
+  private deliveredThrough: number | undefined;
+  /** Stream sequence up to which this process's deliveries tell the whole story (see watermark). */
+  private coveredThrough = 0;
+  /** Deliveries past deliveredThrough (a gap before them): delivery sequence -> stream sequence. */
+  private readonly ahead = new Map<number, number>();
+  /** False while a delivery without a delivery sequence was seen (an event fed by hand): no gap check. */
+  private sequenced = true;
   /** True once JetStream showed nothing older than this process's first delivery outstanding. */
   private trusted = false;
   private readonly listeners = new Set<() => void>();
@@ -175,6 +189,7 @@ class ReactionProgress {
     const { seq } = event;
     if (this.first === 0) this.first = seq;
     this.highest = Math.max(this.highest, seq);
+    this.delivered(event.deliverySeq, seq);
     this.inFlight.set(seq, (this.inFlight.get(seq) ?? 0) + 1);
     let ok = false;
     try {
@@ -191,12 +206,43 @@ class ReactionProgress {
     }
   }
 
-  /** Everything this process was handed up to it is handled. */
+  /** Notes a delivery: the deliveries without a gap before them extend what this process can vouch for. */
+  private delivered(deliverySeq: number | undefined, seq: number): void {
+    if (deliverySeq === undefined) {
+      this.sequenced = false;
+      return;
+    }
+    this.deliveredThrough ??= deliverySeq - 1;
+    if (deliverySeq <= this.deliveredThrough) return;
+    this.ahead.set(deliverySeq, seq);
+    this.advance();
+  }
+
+  private advance(): void {
+    if (this.deliveredThrough === undefined) return;
+    for (const [delivery, seq] of this.ahead) {
+      if (delivery > this.deliveredThrough) continue;
+      this.coveredThrough = Math.max(this.coveredThrough, seq);
+      this.ahead.delete(delivery);
+    }
+    for (let next = this.ahead.get(this.deliveredThrough + 1); next !== undefined;) {
+      this.deliveredThrough++;
+      this.coveredThrough = Math.max(this.coveredThrough, next);
+      this.ahead.delete(this.deliveredThrough);
+      next = this.ahead.get(this.deliveredThrough + 1);
+    }
+  }
+
+  /**
+   * Everything up to it is handled, as far as this process knows alone: what it was handed is done,
+   * and no other process was handed anything it has not seen acknowledged (see coveredThrough).
+   */
   private watermark(): number {
     let lowest = Infinity;
     for (const seq of this.inFlight.keys()) lowest = Math.min(lowest, seq);
     for (const seq of this.failed) lowest = Math.min(lowest, seq);
-    return lowest === Infinity ? this.highest : lowest - 1;
+    const own = lowest === Infinity ? this.highest : lowest - 1;
+    return this.sequenced ? Math.min(own, this.coveredThrough) : own;
   }
 
   /** True once every event of the stream up to `seq` that the reaction follows is handled. */
@@ -235,6 +281,12 @@ class ReactionProgress {
   private confirmedBy(view: ConsumerView | undefined, seq: number): boolean {
     if (view === undefined) return false;
     if (!this.trusted && this.first > 0 && view.ackFloor >= this.first - 1) this.trusted = true;
+    // Acknowledged deliveries close the gaps other replicas left before them.
+    if (this.deliveredThrough !== undefined && view.ackFloorDelivery > this.deliveredThrough) {
+      this.deliveredThrough = view.ackFloorDelivery;
+      this.coveredThrough = Math.max(this.coveredThrough, view.ackFloor);
+      this.advance();
+    }
     if (view.ackFloor >= seq) return true;
     if (!view.idle) return false;
     // Nothing left to handle, as far as the stream goes: does it go as far as `seq`?
@@ -247,6 +299,7 @@ class ReactionProgress {
       const idle = info.num_ack_pending === 0 && info.num_pending === 0;
       return {
         ackFloor: info.ack_floor.stream_seq,
+        ackFloorDelivery: info.ack_floor.consumer_seq,
         idle,
         streamLastSeq: idle ? (await this.options.jsm.streams.info(this.stream)).state.last_seq : 0,
       };
@@ -260,6 +313,8 @@ class ReactionProgress {
 
 interface ConsumerView {
   readonly ackFloor: number;
+  /** The delivery sequence of the ack floor: every delivery up to it is acknowledged. */
+  readonly ackFloorDelivery: number;
   /** Nothing pending or unacknowledged. */
   readonly idle: boolean;
   /** The source stream's last sequence, when idle. */

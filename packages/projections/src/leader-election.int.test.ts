@@ -50,6 +50,7 @@ function scenario() {
     startProjection({
       db: pot.db,
       store: stream.store,
+      deadLetters: stream.deadLetters,
       sourceStream: stream.store.names.stream,
       durable: `d_${type}`,
       filterSubject: `${stream.store.names.prefix}.${type}.*`,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Envelope } from "@pot/contracts";
+import { Envelope, MemberExcluded } from "@pot/contracts";
+import { envelopeOf, readDeadLetters } from "@pot/event-store";
 import { applyBatch, type Projection } from "./apply-batch.js";
 import { readCheckpoint } from "./checkpoint.table.js";
 import { openDatabase, type Database } from "./database.js";
@@ -55,6 +56,7 @@ function scenario() {
     startProjection({
       db: pot.db,
       store: stream.store,
+      deadLetters: stream.deadLetters,
       sourceStream: stream.store.names.stream,
       durable: `d_${type}`,
       filterSubject: `${stream.store.names.prefix}.${type}.*`,
@@ -189,7 +191,7 @@ test("waitFor resolves once the position reaches a sequence and false on timeout
   assert.equal(await never, false, "stop settles pending waits");
 });
 
-test("an undecodable message is terminated and the checkpoint still moves past it", { skip }, async () => {
+test("an undecodable message is dead-lettered and the checkpoint still moves past it", { skip }, async () => {
   const s = scenario();
   const [good] = await publish(stream.store, s.type, [`${s.type}x`]);
   const garbage = await stream.store.js.publish(
@@ -220,6 +222,121 @@ test("an undecodable message is terminated and the checkpoint still moves past i
     assert.equal(info.num_ack_pending, 0);
     assert.equal(info.num_redelivered, 0);
   });
+  const letters = await lettersOf(`d_${s.type}`);
+  assert.deepEqual(
+    letters.map((letter) => [letter.originalSeq, letter.kind, letter.stream, letter.originalSubject]),
+    [
+      [garbage.seq, "undecodable", stream.store.names.stream, stream.store.subject(s.type, "junk")],
+      [noBody.seq, "undecodable", stream.store.names.stream, stream.store.subject(s.type, "empty")],
+    ],
+  );
+  assert.deepEqual([...letters[0]!.data], [0xff, 0xff, 0xff], "the original bytes are kept");
+  assert.match(letters[1]!.reason, /carries no event body/);
+  assert.equal(letters[0]!.attempts, 1);
+  assert.equal(letters[0]!.service, "identity");
+  assert.ok(!Number.isNaN(Date.parse(letters[0]!.time)));
+});
+
+/** The dead letters that durable `consumer` wrote in the test stream's dead-letter stream. */
+async function lettersOf(consumer: string) {
+  return (await readDeadLetters(stream.nc, stream.deadLetters.names)).filter((letter) => letter.consumer === consumer);
+}
+
+test("an event its prepare refuses is dead-lettered at once; the rest of the batch is applied", { skip }, async () => {
+  const s = scenario();
+  const counter = counterProjection(s.name);
+  const refusing: Projection<CounterDB> = {
+    ...counter,
+    prepare(events) {
+      for (const event of events) {
+        if (event.envelope.aggregateId.endsWith("bad")) {
+          throw Object.assign(new Error(`member ${event.envelope.aggregateId} is malformed`), {
+            name: "ValidationError",
+          });
+        }
+      }
+      return events.length;
+    },
+  };
+  const published = await publish(stream.store, s.type, [`${s.type}a`, `${s.type}bad`, `${s.type}a`]);
+  const runner = await s.start(refusing);
+  assert.equal(await runner.waitFor(published.at(-1)!.seq, 10_000), true);
+  assert.deepEqual(await counts(pot.db, s.name), { [`${s.type}a`]: 2 });
+  const letters = await lettersOf(`d_${s.type}`);
+  assert.deepEqual(
+    letters.map((letter) => [letter.originalSeq, letter.kind]),
+    [[published[1]!.seq, "invalid"]],
+  );
+  assert.match(letters[0]!.reason, /ValidationError: member .*bad is malformed/);
+});
+
+test(
+  "an event whose apply keeps throwing is retried up to the bound, then dead-lettered and skipped",
+  { skip },
+  async () => {
+    const s = scenario();
+    const counter = counterProjection(s.name);
+    let attempts = 0;
+    const throwing: Projection<CounterDB> = {
+      ...counter,
+      async apply(trx, events, prepared) {
+        if (events.some((event) => event.envelope.aggregateId.endsWith("boom"))) {
+          attempts++;
+          throw new Error("the projection cannot apply boom");
+        }
+        await counter.apply(trx, events, prepared);
+      },
+    };
+    const published = await publish(stream.store, s.type, [`${s.type}a`, `${s.type}boom`, `${s.type}a`]);
+    const runner = await s.start(throwing, { deadLetterAfter: 3 });
+    assert.equal(await runner.waitFor(published.at(-1)!.seq, 15_000), true);
+    assert.deepEqual(await counts(pot.db, s.name), { [`${s.type}a`]: 2 }, "the events around the poison are applied");
+    assert.equal(attempts, 1 + 3, "once in the batch, then three times alone");
+    const letters = await lettersOf(`d_${s.type}`);
+    assert.deepEqual(
+      letters.map((letter) => [letter.originalSeq, letter.kind, letter.attempts]),
+      [[published[1]!.seq, "failed", 3]],
+    );
+    assert.match(letters[0]!.reason, /cannot apply boom/);
+
+    // The runner goes on: later events are applied.
+    const [later] = await publish(stream.store, s.type, [`${s.type}c`]);
+    assert.equal(await runner.waitFor(later!.seq, 10_000), true);
+    assert.equal((await counts(pot.db, s.name))[`${s.type}c`], 1);
+  },
+);
+
+test("an event Postgres refuses (a NUL in text) is dead-lettered; the projection continues", { skip }, async () => {
+  const s = scenario();
+  const subject = stream.store.subject(s.type, "nul");
+  const poisoned = envelopeOf({
+    event: {
+      $case: "memberExcluded",
+      value: MemberExcluded.fromPartial({ memberId: "nul", reason: "x", excludedAtMs: 0n }),
+    },
+    subject,
+    eventId: `nul-${s.type}`,
+    causationId: "c",
+    correlationId: "c",
+    occurredAt: new Date(0),
+  });
+  const [before] = await publish(stream.store, s.type, [`${s.type}a`]);
+  const nul = await stream.store.append(
+    subject,
+    { ...poisoned, aggregateId: `${s.type}\u0000nul` },
+    { expectedLastSubjectSequence: 0, msgId: poisoned.eventId },
+  );
+  const [afterwards] = await publish(stream.store, s.type, [`${s.type}a`]);
+  assert.ok(before!.seq < nul.seq && nul.seq < afterwards!.seq);
+  const runner = await s.start(counterProjection(s.name), { deadLetterAfter: 2 });
+  assert.equal(await runner.waitFor(afterwards!.seq, 15_000), true);
+  assert.deepEqual(await counts(pot.db, s.name), { [`${s.type}a`]: 2 });
+  const letters = await lettersOf(`d_${s.type}`);
+  assert.deepEqual(
+    letters.map((letter) => [letter.originalSeq, letter.kind, letter.attempts]),
+    [[nul.seq, "failed", 2]],
+  );
+  assert.match(letters[0]!.reason, /0x00|null/i);
 });
 
 test("a projection dropped for a rebuild is replayed by the same durable to the same state", { skip }, async () => {

@@ -1,9 +1,15 @@
 import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import { AckPolicy, DeliverPolicy, type ConsumerInfo, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import {
   decodeEnvelope,
+  DEFAULT_DEAD_LETTER_AFTER,
+  immediateKindOf,
+  poisonOf,
+  reasonOf,
+  type DeadLetterReasonKind,
+  type DeadLetters,
   ensureDurableConsumer,
   observeConsumer,
   PULL_EXPIRES_MS,
@@ -16,6 +22,7 @@ import {
 import { ATTR, extractContext, linksFrom } from "@pot/telemetry";
 import { applyThrough, type Projection } from "./apply-batch.js";
 import { readCheckpoint } from "./checkpoint.table.js";
+import { StaleCheckpointError } from "./errors.js";
 import { Inbox } from "./inbox.js";
 import { LeaderLock } from "./leader-lock.js";
 import { projectionInstruments, tracer } from "./telemetry.js";
@@ -51,6 +58,13 @@ export interface StartProjectionOptions<DB> {
   readonly durable: string;
   readonly filterSubject?: string;
   readonly projection: Projection<DB>;
+  /** Where events the projection gives up on go (the service's dead-letter stream). */
+  readonly deadLetters: DeadLetters;
+  /**
+   * Attempts an event whose apply fails (for a reason of its own, not the database's) gets before it
+   * is dead-lettered and skipped (DEAD_LETTER_AFTER, default 5).
+   */
+  readonly deadLetterAfter?: number;
   readonly logger?: Logger;
   /** Most messages applied in one transaction (default 500). */
   readonly batch?: number;
@@ -93,7 +107,7 @@ class MessageEvent implements StoredEvent {
   readonly seq: number;
 
   constructor(
-    private readonly message: JsMsg,
+    readonly message: JsMsg,
     readonly envelope: StoredEvent["envelope"],
   ) {
     this.seq = message.seq;
@@ -109,6 +123,12 @@ class MessageEvent implements StoredEvent {
 }
 
 const RETRY_DELAYS_MS = [100, 500, 2_000, 5_000, 10_000];
+
+/** Why a message of a batch is dead-lettered instead of applied. */
+interface Rejection {
+  readonly kind: DeadLetterReasonKind;
+  readonly error: unknown;
+}
 /** Messages decoded between two turns of the event loop while a batch is prepared. */
 const DECODE_SLICE = 50;
 
@@ -128,6 +148,14 @@ const DECODE_SLICE = 50;
  * So runners elect a leader with a Postgres advisory lock (see LeaderLock); a standby only follows
  * the checkpoint, so that read-your-writes (waitFor) works on every replica.
  *
+ * Poison events are skipped and recorded, never allowed to stop the projection: a message that
+ * cannot be decoded, or that the projection's prepare refuses, is dead-lettered at once; when a
+ * batch's transaction fails for a reason that is not the database's (a data error such as a NUL in
+ * a text column, or an exception of the projection's own), the batch is applied again one event per
+ * transaction, and the event that still fails is retried in place up to `deadLetterAfter` times,
+ * then dead-lettered and the checkpoint moved past it. Database outages are never blamed on an
+ * event: they end the session and are retried for as long as they last.
+ *
  * Each batch is applied in a CONSUMER span whose parent is the trace context of its first event
  * (the Postgres writes are its children) and which links to the others; a replay after a restart
  * from the checkpoint links to every event instead, starting a trace of its own.
@@ -136,6 +164,7 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
   const { db, store, sourceStream: stream, durable, projection } = options;
   const logger = options.logger ?? silentLogger;
   const batch = options.batch ?? 500;
+  const deadLetterAfter = Math.max(1, options.deadLetterAfter ?? DEFAULT_DEAD_LETTER_AFTER);
   const context = { projection: projection.name, stream, durable };
   const consumerOptions: DurableConsumerOptions = {
     stream,
@@ -278,7 +307,8 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
     /** The messages past everything scheduled before, in stream order. */
     readonly fresh: readonly JsMsg[];
     readonly events: readonly StoredEvent[];
-    readonly undecodable: ReadonlySet<JsMsg>;
+    /** Messages dead-lettered rather than applied (undecodable, or refused by prepare), with why. */
+    readonly rejected: ReadonlyMap<JsMsg, Rejection>;
     /** The checkpoint after the batch: its last fresh message, decodable or not. */
     readonly through: number;
     /** The projection's prepare(events), when it has one. */
@@ -303,27 +333,118 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
       fresh.push(message);
     }
     session.scheduled = through;
-    const events: StoredEvent[] = [];
-    const undecodable = new Set<JsMsg>();
+    let events: StoredEvent[] = [];
+    const rejected = new Map<JsMsg, Rejection>();
     for (const [index, message] of fresh.entries()) {
       if (index > 0 && index % DECODE_SLICE === 0) await setImmediate();
       try {
         events.push(new MessageEvent(message, decodeEnvelope(message.data)));
       } catch (error) {
-        logger.error(
-          { ...context, err: error, seq: message.seq, subject: message.subject },
-          "undecodable event terminated; the checkpoint moves past it",
-        );
-        undecodable.add(message);
+        rejected.set(message, { kind: "undecodable", error });
       }
     }
-    const prepared = events.length > 0 && projection.prepare ? projection.prepare(events) : undefined;
-    return { started, messages, fresh, events, undecodable, through, prepared };
+    let prepared: unknown;
+    if (events.length > 0 && projection.prepare) {
+      try {
+        prepared = projection.prepare(events);
+      } catch {
+        // prepare refused the batch: the events it refuses on their own are dead-lettered, the
+        // others prepared again without them.
+        const accepted: StoredEvent[] = [];
+        for (const event of events) {
+          try {
+            projection.prepare([event]);
+            accepted.push(event);
+          } catch (error) {
+            rejected.set((event as MessageEvent).message, { kind: immediateKindOf(error) ?? "invalid", error });
+          }
+        }
+        events = accepted;
+        try {
+          prepared = events.length > 0 ? projection.prepare(events) : undefined;
+        } catch {
+          prepared = undefined;
+        }
+      }
+    }
+    return { started, messages, fresh, events, rejected, through, prepared };
+  }
+
+  /** Dead-letters the batch's rejected messages (before the checkpoint moves past them). */
+  async function deadLetterRejected(batch: Prepared): Promise<void> {
+    for (const [message, { kind, error }] of batch.rejected) {
+      if (message.seq <= position) continue;
+      await options.deadLetters.deadLetter(poisonOf(message), { kind, reason: reasonOf(error) }, durable);
+    }
+  }
+
+  /**
+   * Whether a failed transaction may be the fault of an event in it, rather than of the database:
+   * a data or constraint error (SQLSTATE classes 22, 23), or an error of the projection's own (no
+   * error code) while the database still answers. Connection losses, shutdowns, serialization
+   * failures, a stale checkpoint: the database's, retried without blaming any event.
+   */
+  async function eventMayBeAtFault(error: unknown): Promise<boolean> {
+    if (immediateKindOf(error) !== undefined) return true;
+    if (error instanceof StaleCheckpointError) return false;
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && /^2[23]/.test(code)) return true;
+    if (code !== undefined) return false;
+    try {
+      await sql`select 1`.execute(db);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Applies a batch whose transaction failed one event per transaction, in stream order, retrying a
+   * failing event in place and dead-lettering it after `deadLetterAfter` attempts (at once when it
+   * is refused outright). Throws when the database, not an event, is at fault.
+   */
+  async function applyOneByOne(batch: Prepared): Promise<void> {
+    const bySeq = new Map(batch.events.map((event) => [event.seq, event]));
+    for (const message of batch.fresh) {
+      if (message.seq <= position) continue;
+      const event = bySeq.get(message.seq);
+      if (event === undefined) {
+        // Rejected and dead-lettered already: the checkpoint moves past it.
+        moveTo(await applyThrough(db, projection, [], message.seq, position));
+        continue;
+      }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          moveTo(await applyThrough(db, projection, [event], message.seq, position));
+          break;
+        } catch (error) {
+          if (!(await eventMayBeAtFault(error))) throw error;
+          const immediate = immediateKindOf(error);
+          if (immediate === undefined && attempt < deadLetterAfter) {
+            const retryInMs = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length) - 1] ?? 10_000;
+            logger.warn(
+              { ...context, err: error, seq: message.seq, attempt, deadLetterAfter, retryInMs },
+              "event failed to apply; retrying it alone",
+            );
+            await sleep(retryInMs, undefined, { signal: stopping.signal });
+            continue;
+          }
+          await options.deadLetters.deadLetter(
+            poisonOf(message, attempt),
+            { kind: immediate ?? "failed", reason: reasonOf(error) },
+            durable,
+          );
+          moveTo(await applyThrough(db, projection, [], message.seq, position));
+          break;
+        }
+      }
+    }
+    if (batch.through > position) moveTo(await applyThrough(db, projection, [], batch.through, position));
   }
 
   /** Applies a prepared batch and its checkpoint in one transaction, then acknowledges its messages. */
   async function commit(batch: Prepared, session: Session): Promise<void> {
-    const { messages, fresh, events, undecodable, through } = batch;
+    const { messages, fresh, events, through } = batch;
     const [first, ...rest] = fresh;
     const replay = first !== undefined && first.seq <= session.replayThrough;
     const parent = replay || first === undefined ? ROOT_CONTEXT : extractContext(first.headers);
@@ -343,16 +464,23 @@ export async function startProjection<DB>(options: StartProjectionOptions<DB>): 
     let lagSeconds: number | undefined;
     await tracer().startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes, links }, parent, async (span) => {
       try {
+        await deadLetterRejected(batch);
         if (through > position) {
-          moveTo(await applyThrough(db, projection, events, through, position, batch.prepared));
+          try {
+            moveTo(await applyThrough(db, projection, events, through, position, batch.prepared));
+          } catch (error) {
+            if (!(await eventMayBeAtFault(error))) throw error;
+            logger.warn(
+              { ...context, err: error, from: fresh[0]?.seq, through },
+              "batch failed to apply; applying its events one by one to find the poison",
+            );
+            await applyOneByOne(batch);
+          }
         }
         const occurredAt = events.at(-1)?.envelope.occurredAt;
         if (occurredAt) lagSeconds = Math.max(0, (Date.now() - occurredAt.getTime()) / 1_000);
-        for (const message of messages) {
-          // No reason given: nats-server 2.9 does not recognise "+TERM <reason>" and leaves the message pending.
-          if (undecodable.has(message)) message.term();
-          else message.ack();
-        }
+        // Dead-lettered messages too: they are recorded, and the checkpoint is past them.
+        for (const message of messages) message.ack();
       } catch (error) {
         span.recordException(error as Error);
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });

@@ -8,7 +8,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { ColumnType, Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
 import pg from "pg";
-import { EventStore, envelopeOf, streamNames, type StoredEvent } from "@pot/event-store";
+import { DeadLetters, EventStore, envelopeOf, streamNames, type StoredEvent } from "@pot/event-store";
 import { MemberExcluded } from "@pot/contracts";
 import type { Projection } from "./apply-batch.js";
 import { messageOf } from "./errors.js";
@@ -84,21 +84,26 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export interface TestStream {
   readonly nc: NatsConnection;
   readonly store: EventStore;
+  /** The identity service's dead-letter stream in the namespace, in memory. */
+  readonly deadLetters: DeadLetters;
   readonly namespace: string;
   drop(): Promise<void>;
 }
 
-/** A new identity stream in a random namespace, in memory. */
+/** A new identity stream and its dead-letter stream in a random namespace, in memory. */
 export async function createTestStream(): Promise<TestStream> {
   const namespace = `t${randomHex(6)}`;
   const nc = await connect({ servers: NATS_URL });
   const store = await EventStore.open(nc, streamNames(namespace, "identity"), { storage: "memory" });
+  const deadLetters = await DeadLetters.open(nc, namespace, "identity", { storage: "memory" });
   return {
     nc,
     store,
+    deadLetters,
     namespace,
     async drop() {
       await store.jsm.streams.delete(store.names.stream).catch(() => undefined);
+      await store.jsm.streams.delete(deadLetters.names.stream).catch(() => undefined);
       await nc.close();
     },
   };

@@ -21,11 +21,26 @@ export function unnestRows<R extends object>(
 }
 
 const NEEDS_ESCAPE = /["\\]/;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_TEXT = /[\u0000\uD800-\uDFFF]/;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARS = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text Postgres accepts: NUL (which a text column refuses) and unpaired surrogates (what invalid
+ * UTF-8 in an event decodes to) become U+FFFD. Events are checked at the edge, but the log may hold
+ * anything (an old event, a bug, a forged message): a projection stores the safe form, so replaying
+ * it never fails on the same text again.
+ */
+export function safeText(text: string): string {
+  return UNSAFE_TEXT.test(text) ? text.replace(UNSAFE_CHARS, "\uFFFD") : text;
+}
 
 /**
  * One column of the rows as a Postgres array literal, built here rather than by node-postgres (which
  * runs every element through a regular expression): numbers and booleans as they are, bytes as
- * `"\\x<hex>"`, text in double quotes with `"` and `\` escaped, null and undefined as NULL.
+ * `"\\x<hex>"`, text in double quotes with `"` and `\` escaped (in its safeText form), null and
+ * undefined as NULL.
  */
 export function arrayLiteral(rows: readonly object[], column: string): string {
   const parts = new Array<string>(rows.length);
@@ -37,7 +52,7 @@ export function arrayLiteral(rows: readonly object[], column: string): string {
     else if (value instanceof Uint8Array) {
       parts[i] = `"\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}"`;
     } else {
-      const text = String(value);
+      const text = safeText(String(value));
       parts[i] = NEEDS_ESCAPE.test(text) ? `"${text.replace(/["\\]/g, "\\$&")}"` : `"${text}"`;
     }
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { arrayLiteral, utcDay } from "./unnest.js";
+import { arrayLiteral, safeText, utcDay } from "./unnest.js";
 
 describe("unnest helpers", () => {
   it("write a column as a Postgres array literal: quoted text, hex bytes, NULLs", () => {
@@ -14,6 +14,14 @@ describe("unnest helpers", () => {
     assert.equal(arrayLiteral(rows, "flag"), "{t,f,NULL}");
     assert.equal(arrayLiteral(rows, "bytes"), '{"\\\\x00ff","\\\\xab",NULL}');
     assert.equal(arrayLiteral([], "text"), "{}");
+  });
+
+  it("store a safe form of text Postgres refuses: NUL and unpaired surrogates become U+FFFD", () => {
+    assert.equal(safeText("plain ünïcode 😀"), "plain ünïcode 😀");
+    assert.equal(safeText("a\u0000b\u0000"), "a\uFFFDb\uFFFD");
+    assert.equal(safeText("x\uD800y\uDC00z"), "x\uFFFDy\uFFFDz");
+    assert.equal(safeText("\uD83D\uDE00\uD83D"), "😀\uFFFD");
+    assert.equal(arrayLiteral([{ text: "bad\u0000name" }], "text"), '{"bad\uFFFDname"}');
   });
 
   it("name the UTC day of an instant", () => {

@@ -62,6 +62,12 @@ export interface ServiceConfig {
   consistencyWaitMaxMs: number;
   /** GRPC_*: the gRPC server's limits (see grpc-limits.ts). */
   grpc: GrpcLimits;
+  /**
+   * DEAD_LETTER_AFTER: attempts a reaction or a read-model projection gets at an event that fails
+   * before the event goes to the service's dead-letter stream and the consumer moves on (1-100,
+   * default 5). Events that cannot be decoded or are invalid are dead-lettered at once.
+   */
+  deadLetterAfter: number;
 }
 
 /** What one client connection may use of the gRPC server. */
@@ -100,6 +106,7 @@ export const SERVICE_CONFIG_DEFAULTS = {
   shutdownGraceMs: 10_000,
   streamReplicas: 1,
   consistencyWaitMaxMs: 5_000,
+  deadLetterAfter: 5,
 } as const;
 
 /** Reads the configuration every service shares. Throws ConfigError on the first invalid variable. */
@@ -143,6 +150,10 @@ export function readServiceConfig(env: Env, options: { defaultGrpcAddress: strin
     consistencyWaitMaxMs: readInteger(env, "CONSISTENCY_WAIT_MAX_MS", SERVICE_CONFIG_DEFAULTS.consistencyWaitMaxMs, {
       min: 0,
       max: 60_000,
+    }),
+    deadLetterAfter: readInteger(env, "DEAD_LETTER_AFTER", SERVICE_CONFIG_DEFAULTS.deadLetterAfter, {
+      min: 1,
+      max: 100,
     }),
     grpc: readGrpcLimits(env),
     grpcTransport: readGrpcTransport(env),

@@ -31,6 +31,7 @@ describe("readServiceConfig", () => {
       consistencyWaitMaxMs: 5_000,
       grpc: GRPC_LIMIT_DEFAULTS,
       grpcTransport: { mode: "insecure" },
+      deadLetterAfter: 5,
     });
   });
 
@@ -74,6 +75,7 @@ describe("readServiceConfig", () => {
         GRPC_MAX_CONNECTION_AGE_MS: "600000",
         GRPC_MAX_CONNECTION_AGE_GRACE_MS: "1000",
         GRPC_INSECURE: "true",
+        DEAD_LETTER_AFTER: "3",
       },
       defaults,
     );
@@ -100,6 +102,7 @@ describe("readServiceConfig", () => {
         maxConnectionAgeGraceMs: 1_000,
       },
       grpcTransport: { mode: "insecure" },
+      deadLetterAfter: 3,
     });
   });
 
@@ -136,6 +139,7 @@ describe("readServiceConfig", () => {
     [{ SHUTDOWN_GRACE_MS: "soon" }, 'SHUTDOWN_GRACE_MS "soon" is not a whole number between 0 and 600000'],
     [{ SHUTDOWN_GRACE_MS: "-1" }, 'SHUTDOWN_GRACE_MS "-1" is not a whole number between 0 and 600000'],
     [{ SHUTDOWN_GRACE_MS: "1.5" }, 'SHUTDOWN_GRACE_MS "1.5" is not a whole number between 0 and 600000'],
+    [{ DEAD_LETTER_AFTER: "0" }, 'DEAD_LETTER_AFTER "0" is not a whole number between 1 and 100'],
     [
       { CONSISTENCY_WAIT_MAX_MS: "600000" },
       'CONSISTENCY_WAIT_MAX_MS "600000" is not a whole number between 0 and 60000',

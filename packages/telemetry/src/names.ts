@@ -30,6 +30,10 @@ export const ATTR = {
   admissionKind: "pot.admission.kind",
   move: "pot.move",
   suspensionReason: "pot.suspension.reason",
+  /** The service whose consumer gave up on a message (its dead-letter stream). */
+  service: "pot.service",
+  /** Why a message was dead-lettered or refused: undecodable, invalid, failed, forged. */
+  reasonKind: "pot.reason.kind",
   // Proof-of-Trust, high cardinality (spans only)
   subject: "pot.subject",
   sequence: "pot.stream.sequence",
@@ -173,8 +177,24 @@ export const METRICS = {
     name: "pot.consumer.process.duration",
     type: "histogram",
     unit: "s",
-    description: "Reactions to one event, by consumer and result (ok, error, terminated).",
+    description: "Reactions to one event, by consumer and result (ok, error, dead_lettered).",
     attributes: [ATTR.consumer, ATTR.result],
+  },
+  deadLetters: {
+    name: "pot.dead_letters",
+    type: "counter",
+    unit: "{message}",
+    description:
+      "Messages a consumer gave up on and put in its service's dead-letter stream, by service, source stream and reason kind.",
+    attributes: [ATTR.service, ATTR.stream, ATTR.reasonKind],
+  },
+  catchUpRefused: {
+    name: "pot.eventstore.catchup.refused",
+    type: "counter",
+    unit: "{message}",
+    description:
+      "Messages an aggregate's catch-up skipped because they could not be decoded or applied, by aggregate and reason kind.",
+    attributes: [ATTR.stream, ATTR.aggregate, ATTR.reasonKind],
   },
   projectionBatchSize: {
     name: "pot.projection.batch.size",

@@ -1,6 +1,7 @@
 import {
   AggregateRepository,
   connectService,
+  DeadLetters,
   durableName,
   EventStore,
   startReactor,
@@ -53,6 +54,8 @@ export async function startAdjudicator(
     replicas: config.streamReplicas,
     onAppended: adjudicatorMetrics(),
   });
+  // Where this service's consumers put the events they give up on (docs/operations.md, dead letters).
+  const deadLetters = await DeadLetters.open(nc, ns, "adjudicator", { replicas: config.streamReplicas, logger });
   const database = await openDatabase<AdjudicatorDatabase>({
     url: config.databaseUrl,
     ...(config.databaseQueryUrl !== undefined ? { queryUrl: config.databaseQueryUrl } : {}),
@@ -70,7 +73,15 @@ export async function startAdjudicator(
   });
   await adjudicator.ensureDefaultPolicy();
 
-  const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
+  const views = await startReadModels({
+    models: readModels,
+    db: database.db,
+    store,
+    namespace: ns,
+    logger,
+    deadLetters,
+    deadLetterAfter: config.deadLetterAfter,
+  });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,
     maxWaitMs: config.consistencyWaitMaxMs,
@@ -88,6 +99,8 @@ export async function startAdjudicator(
     () =>
       startReactor({
         store,
+        deadLetters,
+        deadLetterAfter: config.deadLetterAfter,
         sourceStream: matchmaker.stream,
         durable: durableName(ns, "adjudicator", "react", "matchmaker"),
         handle: consistency.track("matchmaker", (event) => adjudicator.onMatchmakerEvent(event)),
@@ -102,6 +115,8 @@ export async function startAdjudicator(
     () =>
       startReactor({
         store,
+        deadLetters,
+        deadLetterAfter: config.deadLetterAfter,
         sourceStream: identity.stream,
         durable: durableName(ns, "adjudicator", "react", "identity"),
         filterSubject: `${identity.prefix}.network.network`,

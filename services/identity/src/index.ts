@@ -1,6 +1,7 @@
 import {
   AggregateRepository,
   connectService,
+  DeadLetters,
   durableName,
   EventStore,
   startReactor,
@@ -35,6 +36,8 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
     replicas: config.streamReplicas,
     onAppended: identityMetrics(),
   });
+  // Where this service's consumers put the events they give up on (docs/operations.md, dead letters).
+  const deadLetters = await DeadLetters.open(nc, ns, "identity", { replicas: config.streamReplicas, logger });
   const database = await openDatabase<IdentityDatabase>({
     url: config.databaseUrl,
     ...(config.databaseQueryUrl !== undefined ? { queryUrl: config.databaseQueryUrl } : {}),
@@ -48,7 +51,15 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
     members: new AggregateRepository(store, memberAggregate, { logger }),
     now,
   });
-  const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
+  const views = await startReadModels({
+    models: readModels,
+    db: database.db,
+    store,
+    namespace: ns,
+    logger,
+    deadLetters,
+    deadLetterAfter: config.deadLetterAfter,
+  });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,
     maxWaitMs: config.consistencyWaitMaxMs,
@@ -62,6 +73,8 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
   });
   const genesis = await startReactor({
     store,
+    deadLetters,
+    deadLetterAfter: config.deadLetterAfter,
     sourceStream: store.names.stream,
     durable: durableName(ns, "identity", "react", "identity"),
     handle: consistency.track("identity", (event) => identity.onOwnEvent(event)),
@@ -73,6 +86,8 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
     () =>
       startReactor({
         store,
+        deadLetters,
+        deadLetterAfter: config.deadLetterAfter,
         sourceStream: adjudicator.stream,
         durable: durableName(ns, "identity", "react", "adjudicator"),
         filterSubject: `${adjudicator.prefix}.game.>`,

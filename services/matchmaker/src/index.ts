@@ -1,6 +1,7 @@
 import {
   AggregateRepository,
   connectService,
+  DeadLetters,
   durableName,
   EventStore,
   startReactor,
@@ -47,6 +48,8 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     replicas: config.streamReplicas,
     onAppended: matchmakerMetrics(),
   });
+  // Where this service's consumers put the events they give up on (docs/operations.md, dead letters).
+  const deadLetters = await DeadLetters.open(nc, ns, "matchmaker", { replicas: config.streamReplicas, logger });
   const database = await openDatabase<MatchmakerDatabase>({
     url: config.databaseUrl,
     ...(config.databaseQueryUrl !== undefined ? { queryUrl: config.databaseQueryUrl } : {}),
@@ -75,7 +78,15 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     },
     () => identityCaughtUp(),
   );
-  const views = await startReadModels({ models: readModels, db: database.db, store, namespace: ns, logger });
+  const views = await startReadModels({
+    models: readModels,
+    db: database.db,
+    store,
+    namespace: ns,
+    logger,
+    deadLetters,
+    deadLetterAfter: config.deadLetterAfter,
+  });
   const consistency = new ConsistencyGate({
     jsm: store.jsm,
     maxWaitMs: config.consistencyWaitMaxMs,
@@ -99,6 +110,8 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
       () =>
         startReactor({
           store,
+          deadLetters,
+          deadLetterAfter: config.deadLetterAfter,
           sourceStream: identity.stream,
           durable: durableName(ns, "matchmaker", "react", "identity"),
           handle: consistency.track("identity", (event) => matchmaker.onIdentityEvent(event)),
@@ -111,6 +124,8 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
       () =>
         startReactor({
           store,
+          deadLetters,
+          deadLetterAfter: config.deadLetterAfter,
           sourceStream: adjudicator.stream,
           durable: durableName(ns, "matchmaker", "react", "adjudicator"),
           handle: consistency.track("adjudicator", (event) => matchmaker.onAdjudicatorEvent(event)),
@@ -150,5 +165,7 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
 
 export { readModels, type MatchmakerDatabase } from "./read-models/index.js";
 // The event codec, for tools that write or read the matchmaker stream (tests, benchmarks).
-export { ledgerEventFromWire, ledgerEventToWire } from "./adapters/nats/codec.js";
+export { ledgerAggregate, ledgerEventFromWire, ledgerEventToWire } from "./adapters/nats/codec.js";
 export type { LedgerEvent } from "./domain/index.js";
+// The use cases over a repository the caller builds: replica tests run two of them on one stream.
+export { Matchmaker } from "./application/matchmaker.js";

@@ -6,7 +6,13 @@ import {
   type OperatorSignature,
   type Policy,
 } from "@pot/mechanism";
-import { requestDigest, type AggregateRepository, type Logger, type StoredEvent } from "@pot/event-store";
+import {
+  DeadLetterError,
+  requestDigest,
+  type AggregateRepository,
+  type Logger,
+  type StoredEvent,
+} from "@pot/event-store";
 import {
   actionFromWire,
   operatorKeysSourceFromWire,
@@ -258,7 +264,8 @@ export class Adjudicator {
   /**
    * Reaction to identity's network subject: adopts the operator keys of the genesis and of every
    * rotation, after checking their signatures as identity did. An event that does not check out (a
-   * forgery appended with identity's credentials) is refused: logged, counted, never adopted.
+   * forgery appended with identity's credentials) is refused: logged, counted, never adopted, and
+   * dead-lettered (kind "forged").
    */
   async onIdentityEvent(stored: StoredEvent): Promise<void> {
     const source = operatorKeysSourceFromWire(stored.envelope.event);
@@ -285,6 +292,9 @@ export class Adjudicator {
         "refused a forged operator act on identity's stream",
       );
       this.deps.onRefusedEvent?.(stored.envelope.type);
+      throw new DeadLetterError("forged", `${stored.envelope.type} ${stored.envelope.eventId}: ${error.message}`, {
+        cause: error,
+      });
     }
   }
 

@@ -1,4 +1,4 @@
-import { requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
+import { DeadLetterError, requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
 import { Outcome } from "@pot/contracts";
 import {
   DEFAULT_POLICY,
@@ -336,10 +336,16 @@ export class Matchmaker {
     );
   }
 
-  /** A forged operator act is refused (logged, counted, never acted on); anything else is retried. */
+  /**
+   * A forged operator act is refused: logged and counted (onRefused), never acted on, and dead-lettered
+   * by the reactor (kind "forged"); anything else is retried.
+   */
   private async refusedOrThrow(stored: StoredEvent, error: unknown): Promise<void> {
     if (!isPotError(error) || error.code !== "permission") throw error;
     await this.onRefused(stored, error.message);
+    throw new DeadLetterError("forged", `${stored.envelope.type} ${stored.envelope.eventId}: ${error.message}`, {
+      cause: error,
+    });
   }
 
   private run(
