@@ -24,6 +24,7 @@ import {
 } from "@pot/wire";
 import {
   decideLedger,
+  evolveLedger,
   LEDGER_ID,
   proposalEndSentence,
   type Answer,
@@ -148,12 +149,13 @@ export class Matchmaker {
       }
       case "networkBootstrapped":
       case "agreementPublished": {
+        const commands: LedgerCommand[] = [];
         if (event.$case === "networkBootstrapped") {
           // The genesis names the operator keys (re-checked: signed by them). A forced re-bootstrap's own
           // signatures are re-checked by `pot verify`; here it can only bring a newer agreement version.
           const source = operatorKeysSourceFromWire(event);
           if (source) {
-            await this.react(stored, {
+            commands.push({
               type: "AdoptOperatorKeys",
               networkId: this.networkId,
               source,
@@ -162,27 +164,30 @@ export class Matchmaker {
           }
         }
         const agreement = event.value.agreement;
-        if (agreement)
-          await this.react(
-            stored,
-            {
-              type: "AdoptAgreement",
-              agreement: { version: agreement.version, hash: agreement.hash, uri: agreement.uri },
-            },
-            event.$case === "agreementPublished"
-              ? {
-                  name: "agreement",
-                  act: recordedAct(event.value),
-                  payload: operatorAgreementPayload(
-                    this.networkId,
-                    event.value.requestId,
-                    agreement.version,
-                    agreement.hash,
-                    agreement.uri,
-                  ),
-                }
-              : undefined,
-          );
+        if (agreement) {
+          commands.push({
+            type: "AdoptAgreement",
+            agreement: { version: agreement.version, hash: agreement.hash, uri: agreement.uri },
+          });
+        }
+        // One decision for the event (its id is the causation: a second append under it would be a repeat).
+        await this.react(
+          stored,
+          commands,
+          event.$case === "agreementPublished" && agreement
+            ? {
+                name: "agreement",
+                act: recordedAct(event.value),
+                payload: operatorAgreementPayload(
+                  this.networkId,
+                  event.value.requestId,
+                  agreement.version,
+                  agreement.hash,
+                  agreement.uri,
+                ),
+              }
+            : undefined,
+        );
         return;
       }
       case "memberAdmitted": {
@@ -305,7 +310,7 @@ export class Matchmaker {
    */
   private react(
     stored: StoredEvent,
-    command: LedgerCommand,
+    commands: LedgerCommand | readonly LedgerCommand[],
     check?: {
       name: OperatorAct;
       act: RecordedOperatorAct;
@@ -331,7 +336,15 @@ export class Matchmaker {
           }
           if (problem !== undefined) throw new PermissionError(problem);
         }
-        return decideLedger(command, state);
+        const events: LedgerEvent[] = [];
+        let current = state;
+        for (const command of Array.isArray(commands) ? commands : [commands]) {
+          for (const event of decideLedger(command, current)) {
+            current = evolveLedger(current, event);
+            events.push(event);
+          }
+        }
+        return events;
       },
     );
   }
