@@ -221,6 +221,65 @@ export function eventsDoc({ root, rootNs, closure, renderType, comment, problems
   out("```");
   out();
 
+  out("## Signatures carried by events");
+  out();
+  out("An event that makes another service act carries the member signatures that justify it, and the reacting");
+  out("service re-checks them before it acts, with the pure functions of `packages/mechanism/src/evidence.ts` (on the");
+  out(
+    "wire form: `packages/wire/src/evidence.ts`). Every signer's key is its member id (the id is the hex of the key), so",
+  );
+  out(
+    'the checks need nothing but the network id; the payloads are those of docs/api.md, "Signatures", byte for byte.',
+  );
+  out(
+    "A forged event (a signature that does not verify, an outcome the signed moves do not give, an effect the outcome",
+  );
+  out(
+    "does not allow, a sponsor or controller the consumer does not know) is refused: nothing is changed, the service",
+  );
+  out("logs `forged event refused` with the stream sequence and the reason, counts it in `pot.events.refused` (by");
+  out("consumer and event type), puts it in its dead-letter stream (reason kind `forged`) and acknowledges it, so its");
+  out("consumer moves on. `pot verify` re-verifies the same signatures on all three streams (docs/security.md).");
+  out();
+  out("| event (stream) | who acts on it, and how | signatures it carries |");
+  out("| --- | --- | --- |");
+  out(
+    "| `GameOpened` (matchmaker) | adjudicator: starts the game | `opening`: sponsor A's signature over the **propose** payload (game id as proposal id, A, B, the action's digest) and sponsor B's over the **accept** payload; for an admission, the candidate's **consent** (in `action`), whose proposal id must be the game id |",
+  );
+  out(
+    "| `SponsorExcluded` (matchmaker) | adjudicator: cancels games | none of its own (an operator act, see docs/security.md); a game is cancelled only if the excluded member is one of its sponsors |",
+  );
+  out(
+    "| `GameResolved` (adjudicator) | identity: admits the candidate, grants credits; matchmaker: settles stakes, applies suspensions, releases a cancelled game's stakes | `opening` as above, and `signed_move_a` / `signed_move_b`: each sponsor's **commitment** with its signature over the **commit** payload and, once revealed, move and nonce with the signature over the **reveal** payload |",
+  );
+  out(
+    "| `MemberAdmitted` (identity), sponsored | matchmaker: registers a sponsor | the game's `opening`, `signed_move_a`, `signed_move_b` (copied from the `GameResolved` that admitted it; both moves must be revealed `cooperate`), and the candidate's `consent` to game `game_id` |",
+  );
+  out(
+    "| `MemberAdmitted` (identity), controlled | matchmaker: registers a sponsor | `redeem_signature`: the controller's signature over the **redeem** payload with `redeem_request_id`, and the candidate's `consent` naming the controller |",
+  );
+  out(
+    "| `CreditRedeemed` (identity) | identity itself: admits the controlled identity | `signature` over the **redeem** payload with `request_id` (carried on into the `MemberAdmitted`) |",
+  );
+  out();
+  out(
+    "What the signatures cannot prove is policy: credit counts, suspension ends and credit caps come from the policy",
+  );
+  out(
+    "version the game was played under; the consumer checks only that each credit goes to the defector of an admission,",
+  );
+  out(
+    "each suspension to a member the outcome can penalise, and that a no-show names a sponsor without a valid reveal.",
+  );
+  out(
+    "`pot verify` recomputes the amounts. A no-show is justified by the clock, not by a signature. Genesis admissions,",
+  );
+  out("policies, agreements and exclusions are operator acts: their signatures are the operators' (docs/security.md).");
+  out(
+    "Events recorded before signatures were carried have none, and a reaction meeting one for the first time refuses it.",
+  );
+  out();
+
   out("## Ordering, delivery and idempotency");
   out();
   out(

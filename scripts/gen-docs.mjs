@@ -113,7 +113,7 @@ out();
 out("| digest | parts, in order |");
 out("| --- | --- |");
 out(
-  "| action digest, admission | `admission`, candidate public key (32 bytes), agreement version (u32), agreement hash (32 bytes), consent proposal id, consent expires at (u64), consent signature (64 bytes) |",
+  "| action digest, admission | `admission`, candidate public key (32 bytes), agreement version (u32), agreement hash (32 bytes), consent proposal id, consent controller id (empty in an admission), consent expires at (u64), consent signature (64 bytes) |",
 );
 out("| action digest, generic | `generic`, kind, payload (bytes, 0-4096) |");
 out("| commitment | `pot/v1/commitment`, game id, member id, move (`cooperate` or `defect`), nonce (32 bytes) |");

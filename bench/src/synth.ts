@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { encodeEnvelope, envelopeHeaders, envelopeOf, type EventBody, type StreamNames } from "@pot/event-store";
-import { DEFAULT_POLICY, memberIdOf, type ActionSpec } from "@pot/mechanism";
+import { DEFAULT_POLICY, memberIdOf, type ActionSpec, NO_OPENING } from "@pot/mechanism";
 import {
   gameEventToWire,
   ledgerEventToWire,
@@ -184,6 +184,7 @@ function* ledgerEvents(startAt: number): Generator<SynthEvent> {
         openedAt: at,
         stakeLockedUntil: at + DEFAULT_POLICY.admission.stakePeriodMs,
         pairCooldownUntil: at + DEFAULT_POLICY.pairCooldownMs,
+        opening: NO_OPENING,
       },
       at,
     );
@@ -211,6 +212,7 @@ function* gameEvents(startAt: number): Generator<SynthEvent> {
         policy: DEFAULT_POLICY,
         openedAt: at,
         commitDeadline: at + DEFAULT_POLICY.admission.commitWindowMs,
+        opening: NO_OPENING,
       },
       ...[a, b].map((sponsor): GameEvent => ({
         type: "MoveCommitted",

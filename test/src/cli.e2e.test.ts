@@ -273,11 +273,7 @@ describe("the pot CLI end to end", () => {
       6,
       /^pot: operator_signatures\[0\]: key [0-9a-f]{64} is not a current operator key \(version 1\) \[PERMISSION_DENIED\]$/m,
     );
-    await refused(
-      ["--operator-key", "missing.json", "exclude", ids.bo!, "--reason", "spam"],
-      2,
-      /missing\.json/,
-    );
+    await refused(["--operator-key", "missing.json", "exclude", ids.bo!, "--reason", "spam"], 2, /missing\.json/);
     const agreementStatus = await ok(["status", "agreement"]);
     assert.match(agreementStatus.stdout, /operator keys +version 1: 1 of 1 must sign/);
     // The admitted candidate may not sponsor with ada: ada sponsored it (the lineage rule; it is not mature either).

@@ -3,7 +3,16 @@ import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AdmissionKind, GameResolved, MemberAdmitted, Outcome, PolicyPublished } from "@pot/contracts";
+import {
+  AdmissionKind,
+  GameResolved,
+  MemberAdmitted,
+  MemberExcluded,
+  Move,
+  NetworkBootstrapped,
+  Outcome,
+  PolicyPublished,
+} from "@pot/contracts";
 import { deleteNamespace, ensureServers, uniqueNamespace, type Servers } from "@pot/devenv";
 import {
   AggregateRepository,
@@ -18,17 +27,29 @@ import { LEDGER_ID, unavailability } from "@pot/matchmaker/domain";
 import {
   actionDigest,
   answerPayload,
+  commitmentOf,
+  commitPayload,
   DEFAULT_POLICY,
   isPotError,
   keyPairFromSecret,
   LEGACY_GROWTH_RULES,
   memberIdOf,
+  operatorBootstrapPayload,
+  operatorExcludePayload,
+  operatorPolicyPayload,
   proposePayload,
+  revealPayload,
   sign,
   type ActionSpec,
   type Policy,
 } from "@pot/mechanism";
-import { policyToWire, toBig } from "@pot/wire";
+import { actionToWire, policyDigest, policyToWire, toBig } from "@pot/wire";
+
+/** The network's operator key (1 of 1): the genesis names it, and it signs the policy and the exclusions. */
+const OPERATOR = keyPairFromSecret(new Uint8Array(32).fill(77));
+const operatorSigned = (payload: Uint8Array) => [
+  { publicKey: OPERATOR.publicKey, signature: sign(payload, OPERATOR.secretKey) },
+];
 
 /**
  * Two matchmaker replicas (two repositories with their own caches, on their own NATS connections)
@@ -74,6 +95,21 @@ after(async () => {
   for (const namespace of namespaces) await deleteNamespace(servers.natsUrl, namespace);
   await servers?.stop();
 });
+
+type Member = (typeof members)[number];
+
+/** A sponsor's signed commitment and reveal of cooperate in a game, as the adjudicator records them. */
+function cooperated(gameId: string, member: Member) {
+  const nonce = new Uint8Array(32).fill(7);
+  const commitment = commitmentOf(gameId, member.id, "cooperate", nonce);
+  return {
+    commitment,
+    commitSignature: sign(commitPayload(NETWORK, gameId, member.id, commitment), member.keys.secretKey),
+    move: Move.MOVE_COOPERATE,
+    nonce,
+    revealSignature: sign(revealPayload(NETWORK, gameId, member.id, "cooperate", nonce), member.keys.secretKey),
+  };
+}
 
 /** An event of another service as a reactor hands it over. */
 function delivered(eventId: string, event: EventBody, occurredAt: number): StoredEvent {
@@ -140,15 +176,42 @@ async function run(steps: Op[][]): Promise<void> {
     }),
   );
   const at = (index: number) => replicas[index % replicas.length]!;
-  // The identity and adjudicator events every replica reacts to, each delivered to one of them.
-  await untilAcknowledged(() =>
-    at(0).onAdjudicatorEvent(
-      delivered(
-        "policy-1",
-        { $case: "policyPublished", value: PolicyPublished.fromPartial({ policy: policyToWire(policy) }) },
-        now,
-      ),
+  // The identity and adjudicator events every replica reacts to, each delivered to one of them: the
+  // genesis first (it names the operator key the policy and the exclusions are signed with).
+  const genesisMembers = members.map((m) => ({ publicKey: m.keys.publicKey, displayName: "" }));
+  const agreement = { hash: new Uint8Array(32).fill(3), uri: "https://example.org/a" };
+  const genesis = NetworkBootstrapped.fromPartial({
+    members: genesisMembers,
+    agreement: { version: 1, ...agreement },
+    networkId: NETWORK,
+    operators: { version: 1, keys: [OPERATOR.publicKey], threshold: 1 },
+    requestId: "genesis",
+    operatorSignatures: operatorSigned(
+      operatorBootstrapPayload(NETWORK, {
+        requestId: "genesis",
+        bootstrapsBefore: 0,
+        force: false,
+        members: genesisMembers,
+        agreement,
+        operatorKeys: [OPERATOR.publicKey],
+        operatorThreshold: 1,
+      }),
     ),
+  });
+  await untilAcknowledged(() =>
+    at(1).onIdentityEvent(delivered("genesis", { $case: "networkBootstrapped", value: genesis }, now)),
+  );
+  const { version: policyVersion, ...policyContent } = policy;
+  const published = PolicyPublished.fromPartial({
+    policy: policyToWire(policy),
+    requestId: "policy-1",
+    operatorKeysVersion: 1,
+    operatorSignatures: operatorSigned(
+      operatorPolicyPayload(NETWORK, "policy-1", policyVersion, policyDigest(policyContent)),
+    ),
+  });
+  await untilAcknowledged(() =>
+    at(0).onAdjudicatorEvent(delivered("policy-1", { $case: "policyPublished", value: published }, now)),
   );
   for (const [i, member] of members.entries()) {
     const admitted = MemberAdmitted.fromPartial({
@@ -166,11 +229,43 @@ async function run(steps: Op[][]): Promise<void> {
   const opened: string[] = [];
   const resolutions = new Map<string, StoredEvent>();
   const accepter = new Map<string, number>();
-  const resolve = (gameId: string, cancelled: boolean) => {
+  const sponsors = new Map<string, [Member, Member]>();
+  /**
+   * The adjudicator's resolution, with the signatures the matchmaker re-checks: both cooperated, or
+   * the game was cancelled, which only an exclusion of one of its sponsors causes: that exclusion is
+   * delivered first (to the same replica), as identity's MemberExcluded.
+   */
+  const resolve = async (gameId: string, cancelled: boolean, replica: number) => {
+    const [a, b] = sponsors.get(gameId)!;
+    if (cancelled) {
+      const excluded = MemberExcluded.fromPartial({
+        memberId: a.id,
+        reason: "test",
+        excludedAtMs: toBig(now),
+        requestId: `exclude-${a.id}`,
+        operatorKeysVersion: 1,
+        operatorSignatures: operatorSigned(operatorExcludePayload(NETWORK, `exclude-${a.id}`, a.id, "test")),
+      });
+      await untilAcknowledged(() =>
+        at(replica).onIdentityEvent(delivered(`excluded-${a.id}`, { $case: "memberExcluded", value: excluded }, now)),
+      );
+    }
     const value = GameResolved.fromPartial({
       gameId,
       outcome: cancelled ? Outcome.OUTCOME_CANCELLED : Outcome.OUTCOME_BOTH_COOPERATED,
+      sponsorA: { memberId: a.id, publicKey: a.keys.publicKey },
+      sponsorB: { memberId: b.id, publicKey: b.keys.publicKey },
+      moveA: cancelled ? Move.MOVE_UNSPECIFIED : Move.MOVE_COOPERATE,
+      moveB: cancelled ? Move.MOVE_UNSPECIFIED : Move.MOVE_COOPERATE,
+      action: actionToWire(action),
+      policyVersion: policy.version,
       resolvedAtMs: toBig(now),
+      granted: !cancelled,
+      opening: {
+        proposalSignature: sign(proposePayload(NETWORK, gameId, a.id, b.id, actionDigest(action)), a.keys.secretKey),
+        acceptSignature: sign(answerPayload(NETWORK, "accept", gameId, b.id), b.keys.secretKey),
+      },
+      ...(cancelled ? {} : { signedMoveA: cooperated(gameId, a), signedMoveB: cooperated(gameId, b) }),
     });
     const event = delivered(`resolved-${gameId}`, { $case: "gameResolved", value }, now);
     resolutions.set(gameId, event);
@@ -202,6 +297,7 @@ async function run(steps: Op[][]): Promise<void> {
           });
           if (accepted.stakeLockedUntil > 0) {
             opened.push(proposalId);
+            sponsors.set(proposalId, [a, b]);
             accepter.set(proposalId, op.accepter % replicas.length);
           }
         } catch (error) {
@@ -214,7 +310,7 @@ async function run(steps: Op[][]): Promise<void> {
         const unresolved = opened.filter((id) => !resolutions.has(id));
         const gameId = unresolved[op.game % Math.max(1, unresolved.length)];
         if (gameId === undefined) return;
-        const event = resolve(gameId, op.cancelled);
+        const event = await resolve(gameId, op.cancelled, op.replica);
         if (accepter.get(gameId) !== op.replica % replicas.length) crossed++;
         await untilAcknowledged(() => at(op.replica).onAdjudicatorEvent(event));
         return;
@@ -245,7 +341,7 @@ async function run(steps: Op[][]): Promise<void> {
   let turn = 0;
   for (const gameId of opened) {
     if (resolutions.has(gameId)) continue;
-    const event = resolve(gameId, turn % 3 === 0);
+    const event = await resolve(gameId, turn % 3 === 0, turn);
     if (accepter.get(gameId) !== turn % replicas.length) crossed++;
     await untilAcknowledged(() => at(turn++).onAdjudicatorEvent(event));
   }
@@ -263,6 +359,7 @@ async function run(steps: Op[][]): Promise<void> {
   assert.deepEqual([...state.openGames.keys()], [], "games left open");
   const later = now + 2 * HOUR;
   for (const member of members) {
+    if (state.slots.get(member.id)?.excluded) continue; // the cancellations' cause
     assert.equal(unavailability(state, member.id, later), undefined, `member ${member.id} is still locked`);
   }
   await check.store.jsm.streams.delete(check.store.names.stream);

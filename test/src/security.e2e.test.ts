@@ -7,12 +7,22 @@ import { after, before, describe, test } from "node:test";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { randomUUID } from "node:crypto";
-import { AdmissionKind, GameOpened, GameResolved, MemberAdmitted, Outcome, PolicyPublished } from "@pot/contracts";
 import {
+  AdmissionKind,
+  GameOpened,
+  GameResolved,
+  MemberAdmitted,
+  Move,
+  Outcome,
+  PolicyPublished,
+} from "@pot/contracts";
+import {
+  deadLetterNames,
   encodeEnvelope,
   envelopeHeaders,
   envelopeOf,
   natsInboxPrefix,
+  readDeadLetters,
   streamNames,
   type EventBody,
 } from "@pot/event-store";
@@ -392,33 +402,173 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     assert.equal((await system.clients.adjudicator.getPolicy({ version: 0 })).policy?.version, policy.version);
   });
 
-  test("with the stream owner's own (stolen) credential a forged GameResolved is stored; pot verify reports it", async () => {
-    const [a, b] = genesis as [Member, Member];
+  /** Waits until `durable` on `service`'s stream has acknowledged everything up to `seq`. */
+  async function consumed(service: ServiceName, durable: string, seq: number): Promise<void> {
+    const jsm = await jetstreamManager(system.nc);
+    const stream = streamNames(system.namespace, service).stream;
+    await eventually(`${durable} past seq ${seq}`, async () =>
+      (await jsm.consumers.info(stream, `${system.namespace}_${durable}`)).ack_floor.stream_seq >= seq
+        ? true
+        : undefined,
+    );
+  }
+
+  test("with the stream owner's own (stolen) credential forged events are stored, and every consumer refuses them: nothing changed, reported", async () => {
+    const [a, b, c] = genesis as [Member, Member, Member];
+    const candidate = newMember();
     const gameId = randomUUID();
     const policy = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
-    const creditsBefore =
+    const sponsor = (m: Member) => ({ memberId: m.id, publicKey: m.keys.publicKey });
+    const credits = async () =>
       (await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })).member
         ?.credits ?? 0;
-    const event = forged("adjudicator", "game", gameId, {
-      $case: "gameResolved",
-      value: GameResolved.fromPartial({
-        gameId,
-        outcome: Outcome.OUTCOME_A_DEFECTED,
-        sponsorA: { memberId: a.id, publicKey: a.keys.publicKey },
-        sponsorB: { memberId: b.id, publicKey: b.keys.publicKey },
-        policyVersion: policy.version,
-        resolvedAtMs: BigInt(Date.now()),
-        credits: [{ memberId: a.id, count: 100, expiresAtMs: BigInt(Date.now() + 365 * 86_400_000) }],
-        action: { action: { $case: "generic", value: { kind: "post.create", payload: new Uint8Array([1]) } } },
-      }),
-    });
-    const nc = await as("adjudicator");
-    const ack = await jetstream(nc).publish(event.subject, event.data, { headers: event.headers, timeout: 3_000 });
-    // What identity did with it (its reactions do not re-check signatures yet: docs/security.md).
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const creditsAfter =
-      (await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })).member
-        ?.credits ?? 0;
+    const stake = (m: Member) =>
+      system.clients.matchmaker.getStake({ memberId: m.id, minSequence: 0n, consistencyToken: "" });
+    const creditsBefore = await credits();
+    const stakeBefore = await stake(c);
+    const admission = {
+      action: {
+        $case: "admission" as const,
+        value: {
+          consent: {
+            candidatePublicKey: candidate.keys.publicKey,
+            agreementVersion: 1,
+            agreementHash: new Uint8Array(32),
+            signature: new Uint8Array(64).fill(1),
+            proposalId: gameId,
+            controllerId: "",
+            expiresAtMs: BigInt(Date.now() + 86_400_000),
+          },
+        },
+      },
+    };
+    // Each forgery: the owner's credential, the consumers that must refuse it, and what must not change.
+    const forgeries: {
+      owner: ServiceName;
+      kind: string;
+      event: ReturnType<typeof forged>;
+      consumers: { stream: ServiceName; durable: string; service: ServiceName }[];
+      /** Asserts that the consumers changed nothing. */
+      unchanged: () => Promise<void>;
+    }[] = [
+      {
+        owner: "adjudicator",
+        kind: "forged GameResolved minting credits",
+        event: forged("adjudicator", "game", gameId, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId,
+            outcome: Outcome.OUTCOME_A_DEFECTED,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            moveA: Move.MOVE_DEFECT,
+            moveB: Move.MOVE_COOPERATE,
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(Date.now()),
+            credits: [{ memberId: a.id, count: 100, expiresAtMs: BigInt(Date.now() + 365 * 86_400_000) }],
+            suspensions: [{ memberId: c.id, untilMs: BigInt(Date.now() + 365 * 86_400_000) }],
+            action: admission,
+          }),
+        }),
+        consumers: [
+          { stream: "adjudicator", durable: "identity_react_adjudicator", service: "identity" },
+          { stream: "adjudicator", durable: "matchmaker_react_adjudicator", service: "matchmaker" },
+        ],
+        unchanged: async () => {
+          assert.equal(await credits(), creditsBefore, "identity granted no credits");
+          await assert.rejects(
+            system.clients.identity.getMember({ memberId: candidate.id, minSequence: 0n, consistencyToken: "" }),
+            "identity admitted no one",
+          );
+          assert.deepEqual(await stake(c), stakeBefore, "the matchmaker suspended no one");
+        },
+      },
+      {
+        owner: "adjudicator",
+        kind: "fully forged game admitting a candidate",
+        event: forged("adjudicator", "game", gameId, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId,
+            outcome: Outcome.OUTCOME_BOTH_COOPERATED,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            moveA: Move.MOVE_COOPERATE,
+            moveB: Move.MOVE_COOPERATE,
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(Date.now()),
+            admitted: true,
+            action: admission,
+            opening: { proposalSignature: new Uint8Array(64).fill(2), acceptSignature: new Uint8Array(64).fill(3) },
+          }),
+        }),
+        consumers: [
+          { stream: "adjudicator", durable: "identity_react_adjudicator", service: "identity" },
+          { stream: "adjudicator", durable: "matchmaker_react_adjudicator", service: "matchmaker" },
+        ],
+        unchanged: async () => {
+          assert.equal(await credits(), creditsBefore, "identity granted no credits");
+          await assert.rejects(
+            system.clients.identity.getMember({ memberId: candidate.id, minSequence: 0n, consistencyToken: "" }),
+            "identity admitted no one",
+          );
+          assert.deepEqual(await stake(c), stakeBefore, "the matchmaker suspended no one");
+        },
+      },
+      {
+        owner: "matchmaker",
+        kind: "forged GameOpened starting a game",
+        event: forged("matchmaker", "ledger", "ledger", {
+          $case: "gameOpened",
+          value: GameOpened.fromPartial({
+            gameId,
+            sponsorA: sponsor(a),
+            sponsorB: sponsor(b),
+            action: admission,
+            policyVersion: policy.version,
+            openedAtMs: BigInt(Date.now()),
+          }),
+        }),
+        consumers: [{ stream: "matchmaker", durable: "adjudicator_react_matchmaker", service: "adjudicator" }],
+        unchanged: async () => {
+          await assert.rejects(
+            system.clients.adjudicator.getGame({ gameId, minSequence: 0n, consistencyToken: "" }),
+            "the adjudicator started no game",
+          );
+        },
+      },
+      {
+        owner: "identity",
+        kind: "forged sponsored admission",
+        event: forged("identity", "member", candidate.id, {
+          $case: "memberAdmitted",
+          value: MemberAdmitted.fromPartial({
+            memberId: candidate.id,
+            publicKey: candidate.keys.publicKey,
+            kind: AdmissionKind.ADMISSION_KIND_SPONSORED,
+            sponsorIds: [a.id, b.id],
+            gameId,
+            consent: admission.action.value.consent,
+            admittedAtMs: BigInt(Date.now()),
+            opening: { proposalSignature: new Uint8Array(64), acceptSignature: new Uint8Array(64) },
+          }),
+        }),
+        consumers: [{ stream: "identity", durable: "matchmaker_react_identity", service: "matchmaker" }],
+        // Identity's own read model shows the member (a service trusts its own stream); the matchmaker does not.
+        unchanged: async () => {
+          await assert.rejects(stake(candidate), "the matchmaker registered no one");
+        },
+      },
+    ];
+    const stored = new Map<string, number>();
+    for (const { owner, kind, event, consumers, unchanged } of forgeries) {
+      const nc = await as(owner);
+      const ack = await jetstream(nc).publish(event.subject, event.data, { headers: event.headers, timeout: 3_000 });
+      stored.set(kind, ack.seq);
+      for (const consumer of consumers) await consumed(consumer.stream, consumer.durable, ack.seq);
+      // Nothing was acted on: no credits, no member, no game, no suspension of a bystander.
+      await unchanged();
+    }
     const reader = system.natsUsers!.reader;
     const audit = await verify({
       natsUrl: system.natsUrl,
@@ -426,18 +576,40 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
       namespace: system.namespace,
       networkId: TEST_NETWORK,
     });
-    const found = audit.mismatches.filter((m) => m.gameId === gameId);
-    rows.push({
-      who: "adjudicator",
-      attempt: "forged GameResolved minting credits, with its own credential (trusted)",
-      expected: "allowed",
-      verdict: "allowed",
-      how:
-        `stored at seq ${ack.seq}; identity credits ${creditsBefore} -> ${creditsAfter}; ` +
-        `pot verify: ${found.length} finding(s): ${oneLine(found[0]?.problem ?? "none")}`,
-    });
-    assert.ok(found.length > 0, "pot verify reports the forged resolution");
-    assert.equal(found[0]?.seq, ack.seq);
+    const letters = new Map<ServiceName, Awaited<ReturnType<typeof readDeadLetters>>>();
+    for (const service of SERVICES) {
+      letters.set(service, await readDeadLetters(system.nc, deadLetterNames(system.namespace, service)));
+    }
+    for (const { owner, kind, consumers } of forgeries) {
+      const seq = stored.get(kind)!;
+      // Each consumer logged it and dead-lettered it as forged.
+      const refusals = consumers.map(({ service }) => {
+        const lines = system.services.get(service)!.logs().split("\n");
+        const logged = lines.some((line) => line.includes("forged event refused") && line.includes(`"seq":${seq},`));
+        const dead = letters
+          .get(service)!
+          .some(
+            (letter) =>
+              letter.kind === "forged" &&
+              letter.originalSeq === seq &&
+              letter.stream === streamNames(system.namespace, owner).stream,
+          );
+        return logged && dead ? service : undefined;
+      });
+      const found = audit.mismatches.filter((m) => m.stream === owner && m.seq === seq);
+      const row = {
+        who: owner,
+        attempt: `${kind}, with its own credential`,
+        expected: "refused" as const,
+        verdict:
+          refusals.every((r) => r !== undefined) && found.length > 0 ? ("refused" as const) : ("allowed" as const),
+        how:
+          `stored at seq ${seq}; refused and dead-lettered by ${refusals.filter(Boolean).join(", ") || "none"}; ` +
+          `pot verify: ${oneLine(found[0]?.problem ?? "no finding")}`,
+      };
+      rows.push(row);
+      assert.equal(row.verdict, "refused", `${kind}: ${row.how}`);
+    }
   });
 
   test("the server reported every refused publish (its log names the user and the subject)", () => {

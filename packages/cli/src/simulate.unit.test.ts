@@ -33,6 +33,7 @@ test("pot simulate runs the deciders, prints the table and writes its CSV and SV
     assert.match(stdout, /attacker strategy\s+groups/);
     assert.match(stdout, /self-play-farm/);
     assert.match(stdout, /within 2 TTLs/);
+    assert.match(stdout, /[\d.]+ s wall time, [\d.]+ s CPU time/);
     assert.match(stderr, /wrote 5 files to/);
     const files = (await readdir(out)).sort();
     assert.deepEqual(files, [

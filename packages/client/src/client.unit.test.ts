@@ -287,6 +287,9 @@ describe("events as JSON", () => {
           credits: [{ memberId: member.id, count: 2, expiresAtMs: 99n, cap: 0, capWindowMs: 0n }],
           suspensions: [],
           noShowIds: [],
+          opening: undefined,
+          signedMoveA: undefined,
+          signedMoveB: undefined,
         },
       },
     };

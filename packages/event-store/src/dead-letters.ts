@@ -255,6 +255,8 @@ function deadLetterCounter(): ReturnType<typeof createCounter> {
 export function immediateKindOf(error: unknown): DeadLetterReasonKind | undefined {
   if (error instanceof DeadLetterError) return error.kind;
   if (error instanceof Error && error.name === "ValidationError") return "invalid";
+  // A reaction's refusal of an event whose carried signatures do not justify it (@pot/mechanism).
+  if (error instanceof Error && error.name === "ForgedEventError") return "forged";
   return undefined;
 }
 

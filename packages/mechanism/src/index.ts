@@ -5,3 +5,4 @@ export * from "./policy.js";
 export * from "./ids.js";
 export * from "./echo.js";
 export * from "./operators.js";
+export * from "./evidence.js";

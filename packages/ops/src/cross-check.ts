@@ -1,4 +1,5 @@
 import { AdmissionKind, type Envelope } from "@pot/contracts";
+import { admissionForgery, openingEvidenceForgery, resolutionEvidence } from "@pot/wire";
 import type { VerifyMismatch } from "./types.js";
 
 type Body = NonNullable<Envelope["event"]>;
@@ -27,6 +28,14 @@ interface Located<T> {
  */
 export class CrossCheck {
   readonly mismatches: VerifyMismatch[] = [];
+
+  /**
+   * With a network id, every event that makes another service act is also re-verified as that
+   * service's reaction re-checks it (docs/events.md, "Signatures carried by events"): a GameOpened's
+   * opening signatures, a GameResolved's opening and signed moves, a MemberAdmitted's evidence.
+   */
+  constructor(private readonly networkId?: string) {}
+
   private readonly members = new Set<string>();
   private readonly opened = new Map<string, Located<Of<"gameOpened">>>();
   private readonly started = new Map<string, Located<Of<"gameStarted">>>();
@@ -42,11 +51,20 @@ export class CrossCheck {
       case "networkBootstrapped":
         // Genesis members are admitted by MemberAdmitted (kind genesis) events of their own too.
         return;
-      case "memberAdmitted":
+      case "memberAdmitted": {
         if (stream !== "identity") return this.misplaced(stream, seq, envelope);
+        const forgery = this.networkId === undefined ? undefined : admissionForgery(this.networkId, body.value);
+        if (forgery)
+          this.report(
+            "identity",
+            seq,
+            body.value.gameId,
+            `unjustified MemberAdmitted of ${body.value.memberId}: ${forgery}`,
+          );
         this.members.add(body.value.memberId);
         this.admissions.push({ seq, value: body.value });
         return;
+      }
       case "creditsGranted":
         if (stream !== "identity") return this.misplaced(stream, seq, envelope);
         this.grants.push({ seq, value: body.value });
@@ -57,6 +75,10 @@ export class CrossCheck {
         return;
       case "gameOpened":
         if (stream !== "matchmaker") return this.misplaced(stream, seq, envelope);
+        if (this.networkId !== undefined) {
+          const forgery = openingEvidenceForgery(this.networkId, body.value);
+          if (forgery) this.report("matchmaker", seq, body.value.gameId, `unsigned GameOpened: ${forgery}`);
+        }
         this.opened.set(body.value.gameId, { seq, value: body.value });
         return;
       case "gameStarted":
@@ -65,6 +87,10 @@ export class CrossCheck {
         return;
       case "gameResolved":
         if (stream !== "adjudicator") return this.misplaced(stream, seq, envelope);
+        if (this.networkId !== undefined) {
+          const { forgery } = resolutionEvidence(this.networkId, body.value);
+          if (forgery) this.report("adjudicator", seq, body.value.gameId, `unjustified GameResolved: ${forgery}`);
+        }
         this.resolved.set(body.value.gameId, { seq, value: body.value });
         return;
       default:

@@ -20,7 +20,7 @@ import {
 import { encodeEnvelope, envelopeHeaders, envelopeOf, streamNames, EventStore, type EventBody } from "@pot/event-store";
 import { memberEventToWire } from "@pot/identity";
 import { ledgerEventToWire } from "@pot/matchmaker";
-import { DEFAULT_POLICY, memberIdOf, type ActionSpec } from "@pot/mechanism";
+import { DEFAULT_POLICY, memberIdOf, type ActionSpec, NO_OPENING } from "@pot/mechanism";
 import pg from "pg";
 import { replay } from "./replay.js";
 import type { ServiceName } from "./types.js";
@@ -133,6 +133,7 @@ function* matchmaker(at: number): Generator<Synthetic> {
         openedAt: t,
         stakeLockedUntil: t + DEFAULT_POLICY.admission.stakePeriodMs,
         pairCooldownUntil: t + DEFAULT_POLICY.pairCooldownMs,
+        opening: NO_OPENING,
       }),
     );
     yield ledger(ledgerEventToWire({ type: "StakesSettled", gameId, suspensions: [], released: false }));
@@ -170,6 +171,7 @@ function* adjudicator(at: number): Generator<Synthetic> {
       policy: DEFAULT_POLICY,
       openedAt: t,
       commitDeadline: t + DEFAULT_POLICY.admission.commitWindowMs,
+      opening: NO_OPENING,
     });
     for (const sponsor of [a, b]) {
       yield body({

@@ -5,7 +5,7 @@ import { createTestDatabase, ensureServers, type Servers, type TestDatabase } fr
 import { envelopeOf, type EventBody, type StoredEvent } from "@pot/event-store";
 import { memberEventToWire, type MemberEvent } from "@pot/identity";
 import { ledgerEventToWire, type LedgerEvent } from "@pot/matchmaker";
-import { DEFAULT_POLICY, type ActionSpec } from "@pot/mechanism";
+import { DEFAULT_POLICY, type ActionSpec, NO_OPENING } from "@pot/mechanism";
 import { applyBatch, openDatabase, type Database } from "@pot/projections";
 import { sql } from "kysely";
 import { digestWith } from "./digest.js";
@@ -195,6 +195,7 @@ function matchmakerStream(rng: () => number): StoredEvent[] {
         openedAt: t,
         stakeLockedUntil: t + 7 * 24 * HOUR,
         pairCooldownUntil: t + 180 * 24 * HOUR,
+        opening: NO_OPENING,
       });
       open.push(p);
     } else if (roll < 0.95 && open.length > 0) {
@@ -263,6 +264,7 @@ function adjudicatorStream(rng: () => number): StoredEvent[] {
           policy: DEFAULT_POLICY,
           openedAt: t,
           commitDeadline: t + 24 * HOUR,
+          opening: NO_OPENING,
         },
       ];
       if (outcome !== "cancelled") {

@@ -25,6 +25,7 @@ import {
   type KeyPair,
   type MoveName,
   type Policy,
+  NO_OPENING,
 } from "@pot/mechanism";
 import { verify } from "./verify.js";
 
@@ -106,6 +107,7 @@ describe("verify", () => {
           action: this.action,
           policy,
           openedAt: t,
+          opening: NO_OPENING,
         },
         this.state,
       );

@@ -68,7 +68,7 @@ export async function verify(options: {
     const names = streamNames(options.namespace, "adjudicator");
     const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
     const audit = new Audit(options.networkId);
-    const cross = new CrossCheck();
+    const cross = new CrossCheck(options.networkId);
     const operators = new OperatorAudit(options.networkId);
     reader = await StreamReader.open(jetstream(nc), names.stream);
     let events = 0;
@@ -308,6 +308,7 @@ class Audit {
               action: event.action,
               policy,
               openedAt: event.openedAt,
+              opening: event.opening,
             },
             state,
           );

@@ -79,3 +79,4 @@ export {
   MAX_PAGE_TOKEN_LENGTH,
   type CursorPart,
 } from "./queries.js";
+export { refusingForgedEvents, type RefusableEvent } from "./forged-events.js";

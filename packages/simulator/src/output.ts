@@ -84,7 +84,13 @@ export function honestTable(result: SimulationResult, markdown = false): string 
 }
 
 /** What `pot simulate` prints. */
-export function summary(result: SimulationResult, elapsedMs?: number): string {
+/** How long a run took: wall-clock time, and the CPU time the process spent (user + system). */
+export interface RunTiming {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+}
+
+export function summary(result: SimulationResult, timing?: RunTiming): string {
   const c = result.config;
   const lines: string[] = [];
   lines.push(
@@ -110,7 +116,9 @@ export function summary(result: SimulationResult, elapsedMs?: number): string {
   lines.push(`refused by the deciders: ${refusals || "none"}`);
   lines.push(
     `events decided ${formatNumber(result.events)}` +
-      (elapsedMs !== undefined ? `; ${(elapsedMs / 1000).toFixed(1)} s wall time` : ""),
+      (timing !== undefined
+        ? `; ${(timing.wallMs / 1000).toFixed(1)} s wall time, ${(timing.cpuMs / 1000).toFixed(1)} s CPU time`
+        : ""),
   );
   return lines.join("\n") + "\n";
 }

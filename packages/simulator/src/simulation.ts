@@ -1,5 +1,5 @@
 import type { MoveName, Policy } from "@pot/mechanism";
-import { pairKey, unavailability } from "@pot/matchmaker/domain";
+import { growthRefusal, lineageRefusal, pairKey, pendingProposalRefusal, unavailability } from "@pot/matchmaker/domain";
 import { availableCredits } from "@pot/identity/domain";
 import { keyFromSeed, type SimKey } from "./keys.js";
 import { Random } from "./random.js";
@@ -100,6 +100,8 @@ interface Agent {
   retired: boolean;
   /** May hold credits to redeem (set when credits are granted). */
   credits: boolean;
+  /** The public trust state no longer calls it clean; it never will again (TrustBoard.clean is monotone). */
+  shunned: boolean;
 }
 
 interface Candidate {
@@ -193,6 +195,8 @@ export interface SimulationResult {
   readonly gamesOpened: number;
   readonly outcomes: Readonly<Record<string, number>>;
   readonly refusals: Readonly<Record<string, number>>;
+  /** Proposals and acceptances the deciders refused, by the strategy of the agent that made them. */
+  readonly refusedActs: Readonly<Partial<Record<Strategy, number>>>;
   readonly events: number;
   readonly members: number;
 }
@@ -229,6 +233,8 @@ export class Simulation {
   private readonly pendingControlled = new Map<string, Group>();
   private readonly proposals = new Map<string, ProposalRecord>();
   private readonly refusals = new Map<string, number>();
+  /** Proposals and acceptances the deciders refused, by the strategy of the agent that made them. */
+  private readonly refusedActs = new Map<Strategy, number>();
   private readonly outcomes = new Map<string, number>();
   private readonly waits: number[] = [];
   private readonly kinds = { genesis: 0, sponsored: 0, tainted: 0, controlled: 0, excluded: 0 };
@@ -244,9 +250,20 @@ export class Simulation {
   private deniersSuspendedMs = 0;
   private honestSuspendedMs = 0;
   private readonly deniersList: Agent[] = [];
+  /** Honest members and deniers, in admission order (the ones who know genuine candidates). */
+  private readonly honestAgents: Agent[] = [];
   /** Every genuine candidate that ever arrived, in arrival order. */
   private readonly genuineLog: Candidate[] = [];
   private reserved = new Set<Agent>();
+  /**
+   * Today's growthRefusal verdicts, by agent. Within the proposal round only the agents that propose
+   * or open a game change what the rules say of them, and those are reserved for the day.
+   */
+  private growthVerdicts = new Map<Agent, boolean>();
+  /** lineageRefusal verdicts under policy `lineageVersion`, by pair (the agent with the lower id first). */
+  private lineageVerdicts = new Map<Agent, Map<Agent, boolean>>();
+  private lineageVersion = 0;
+  private readonly pairables = new Map<Group, { size: number; version: number; members: readonly Agent[] }>();
 
   constructor(readonly config: SimulationConfig) {
     this.rng = new Random(config.seed);
@@ -320,13 +337,23 @@ export class Simulation {
   }
 
   private addAgent(key: SimKey, strategy: Strategy, group: Group | undefined): Agent {
-    const agent: Agent = { key, strategy, group, active: true, idleUntil: 0, retired: false, credits: false };
+    const agent: Agent = {
+      key,
+      strategy,
+      group,
+      active: true,
+      idleUntil: 0,
+      retired: false,
+      credits: false,
+      shunned: false,
+    };
     this.agents.set(key.id, agent);
     this.everyone.push(agent);
     group?.members.push(agent);
     if (strategy === "honest") this.honestCount++;
     if (group) this.attackerTotal++;
     if (strategy === "denier") this.deniersList.push(agent);
+    if (strategy === "honest" || strategy === "denier") this.honestAgents.push(agent);
     return agent;
   }
 
@@ -411,6 +438,7 @@ export class Simulation {
   step(): void {
     const t0 = this.now;
     this.reserved = new Set();
+    this.growthVerdicts = new Map();
     for (const gameId of [...this.world.openGames.keys()]) this.world.tick(gameId, t0);
     this.redeemCredits(t0);
     this.arrivals(t0);
@@ -437,6 +465,93 @@ export class Simulation {
     return (this.world.ledger.pairCooldowns.get(pairKey(a.key.id, b.key.id)) ?? 0) > now;
   }
 
+  /**
+   * The group's members that lineage lets sponsor with at least one other member of the group (the
+   * only ones a farm or ring can pair); recomputed when the group grows or the policy changes.
+   */
+  private pairable(group: Group): readonly Agent[] {
+    const version = this.world.ledger.policy?.version ?? 0;
+    const cached = this.pairables.get(group);
+    if (cached && cached.size === group.members.length && cached.version === version) return cached.members;
+    const members = group.members.filter((a) => group.members.some((b) => b !== a && this.lineageAllows(a, b)));
+    this.pairables.set(group, { size: group.members.length, version, members });
+    return members;
+  }
+
+  /** TrustBoard.clean, remembered once false (misbehaviour, taint and exclusion are never undone). */
+  private clean(agent: Agent): boolean {
+    if (agent.shunned) return false;
+    if (this.board.clean(agent.key.id)) return true;
+    agent.shunned = true;
+    return false;
+  }
+
+  /**
+   * Whether the agent may stake now under the growth rules, by the matchmaker's own pure checks
+   * (`growthRefusal`: a controlled identity, maturity, the sponsor quota) on the public ledger: agents
+   * know the rules and do not ask for what the deciders refuse. A refusal that never lifts retires it.
+   */
+  private mayStake(agent: Agent, now: number, cached = true): boolean {
+    if (!this.free(agent, now)) return false;
+    const verdict = cached ? this.growthVerdicts.get(agent) : undefined;
+    if (verdict !== undefined) return verdict;
+    const policy = this.world.ledger.policy;
+    if (!policy) return false;
+    const refusal = growthRefusal(this.world.ledger, policy, agent.key.id, now);
+    if (refusal?.code === "permission") agent.retired = true;
+    this.growthVerdicts.set(agent, refusal === undefined);
+    return refusal === undefined;
+  }
+
+  /** mayStake, and room for one more proposal waiting for an answer (the pending-proposal cap). */
+  private mayPropose(agent: Agent, now: number, cached = true): boolean {
+    const policy = this.world.ledger.policy;
+    return (
+      this.mayStake(agent, now, cached) &&
+      policy !== undefined &&
+      pendingProposalRefusal(this.world.ledger, policy, agent.key.id, now) === undefined
+    );
+  }
+
+  /** Whether the two may sponsor one game together: no pair cool-down, not related within the lineage distance. */
+  private mayPair(a: Agent, b: Agent, now: number): boolean {
+    return this.lineageAllows(a, b) && !this.cooling(a, b, now);
+  }
+
+  /** lineageRefusal's verdict on the pair; lineage is fixed at admission, so one verdict per pair and policy version. */
+  private lineageAllows(a: Agent, b: Agent): boolean {
+    const policy = this.world.ledger.policy;
+    if (policy === undefined) return false;
+    if (this.lineageVersion !== policy.version) {
+      this.lineageVerdicts = new Map();
+      this.lineageVersion = policy.version;
+    }
+    const [x, y] = a.key.id < b.key.id ? [a, b] : [b, a];
+    let row = this.lineageVerdicts.get(x);
+    if (!row) this.lineageVerdicts.set(x, (row = new Map()));
+    let allowed = row.get(y);
+    if (allowed === undefined) {
+      allowed = lineageRefusal(this.world.ledger, policy, x.key.id, y.key.id) === undefined;
+      row.set(y, allowed);
+    }
+    return allowed;
+  }
+
+  /**
+   * Whether the deciders would take the proposal now and its acceptance an hour later, as far as the
+   * agents can tell from the public state: the checks the agents make before they propose. Exposed for tests.
+   */
+  wouldOpen(proposerId: string, partnerId: string, now: number): boolean {
+    const proposer = this.agents.get(proposerId);
+    const partner = this.agents.get(partnerId);
+    if (!proposer || !partner || proposer === partner) return false;
+    return (
+      this.mayPropose(proposer, now, false) &&
+      this.mayStake(partner, now, false) &&
+      this.mayPair(proposer, partner, now)
+    );
+  }
+
   private redeemCredits(now: number): void {
     for (const group of this.groups) {
       if (halted(group)) continue;
@@ -461,14 +576,14 @@ export class Simulation {
   private arrivals(now: number): void {
     const rate = (this.config.honestGrowthPerYear * this.honestCount) / 365;
     const count = this.rng.poisson(rate);
-    const honest = this.everyone.filter((a) => a.active && (a.strategy === "honest" || a.strategy === "denier"));
+    const honest = this.honestAgents;
     if (honest.length === 0) return;
     for (let i = 0; i < count; i++) {
       const key = this.newKey();
       const acquaintances: Agent[] = [];
       for (let j = 0; j < this.config.acquaintances * 3 && acquaintances.length < this.config.acquaintances; j++) {
         const pick = this.rng.pick(honest);
-        if (!acquaintances.includes(pick)) acquaintances.push(pick);
+        if (pick.active && !acquaintances.includes(pick)) acquaintances.push(pick);
       }
       const candidate: Candidate = {
         key,
@@ -491,16 +606,25 @@ export class Simulation {
     proposer: Agent,
     now: number,
     accept: (agent: Agent) => boolean,
-    preferred: readonly Agent[] = [],
+    preferred: Iterable<Agent> = [],
   ): Agent | undefined {
     const ok = (agent: Agent) =>
-      agent !== proposer && this.free(agent, now) && accept(agent) && !this.cooling(proposer, agent, now);
+      agent !== proposer && accept(agent) && this.mayStake(agent, now) && this.mayPair(proposer, agent, now);
     for (const agent of preferred) if (ok(agent)) return agent;
     for (let tries = 0; tries < 24; tries++) {
       const agent = this.everyone[this.rng.int(this.everyone.length)]!;
       if (ok(agent)) return agent;
     }
     return undefined;
+  }
+
+  /** The candidate's other acquaintances, then the members the proposer cooperated with before (its trust edges). */
+  private *acquaintancesThenFriends(candidate: Candidate, proposer: Agent): Generator<Agent> {
+    yield* candidate.acquaintances;
+    for (const id of this.board.friends(proposer.key.id)) {
+      const friend = this.agents.get(id);
+      if (friend) yield friend;
+    }
   }
 
   private fakeCandidate(group: Group, now: number): Candidate {
@@ -523,6 +647,7 @@ export class Simulation {
     const refusal = this.world.propose(proposer.key, partner.key.id, id, candidate.key, now);
     this.reserved.add(proposer);
     if (refusal) {
+      this.refusedActs.set(proposer.strategy, (this.refusedActs.get(proposer.strategy) ?? 0) + 1);
       // A permission refusal never lifts (a controlled identity may not stake): whoever it names stops.
       if (refusal.code === "permission") {
         if (refusal.message.includes(`member ${partner.key.id} `)) partner.retired = true;
@@ -552,16 +677,20 @@ export class Simulation {
     for (const candidate of this.waiting) {
       tasks.push(() => {
         if (candidate.busy || candidate.admittedAt !== undefined) return undefined;
-        const proposer = candidate.acquaintances.find((a) => this.free(a, now));
-        if (!proposer) return undefined;
-        const partner = this.choosePartner(
-          proposer,
-          now,
-          (agent) => this.board.clean(agent.key.id),
-          candidate.acquaintances,
-        );
-        if (!partner) return undefined;
-        return this.propose(proposer, partner, candidate, now);
+        // Any acquaintance the rules let propose now does; its partner is one the public trust state
+        // vouches for: another acquaintance, else a member it cooperated with before, else anyone clean.
+        for (const proposer of candidate.acquaintances) {
+          if (!this.mayPropose(proposer, now)) continue;
+          const partner = this.choosePartner(
+            proposer,
+            now,
+            (agent) =>
+              this.board.trusts(proposer.key.id, agent.key.id) && this.board.trusts(agent.key.id, proposer.key.id),
+            this.acquaintancesThenFriends(candidate, proposer),
+          );
+          if (partner) return this.propose(proposer, partner, candidate, now);
+        }
+        return undefined;
       });
     }
     for (const group of this.groups) {
@@ -571,13 +700,19 @@ export class Simulation {
         case "tit-for-tat":
         case "invite-seller":
           for (const agent of group.members) {
+            if (agent.retired || agent.shunned) continue;
             tasks.push(() => {
-              if (halted(group) || !this.free(agent, now)) return undefined;
+              // Nobody's public trust rule takes a proposer that is not clean itself: it does not try.
+              if (halted(group) || agent.retired || !this.clean(agent) || !this.mayPropose(agent, now))
+                return undefined;
               const partner = this.choosePartner(
                 agent,
                 now,
+                // A clean-looking member whose public trust rule would take this proposer (attackers can
+                // read the trust state as well as anyone; they do not know who belongs to other groups).
                 (other) =>
-                  this.board.clean(other.key.id) && (group.strategy === "tit-for-tat" || other.group !== group),
+                  this.board.trusts(other.key.id, agent.key.id) &&
+                  (group.strategy === "tit-for-tat" || other.group !== group),
               );
               if (!partner) return undefined;
               return this.propose(agent, partner, this.fakeCandidate(group, now), now);
@@ -588,16 +723,16 @@ export class Simulation {
         case "cooperating-ring":
           tasks.push(() => {
             const made: ProposalRecord[] = [];
-            const free = group.members.filter((agent) => this.free(agent, now));
+            const stakers = this.pairable(group).filter((agent) => this.mayStake(agent, now));
             const paired = new Set<Agent>();
-            for (const proposer of free) {
-              if (halted(group) || paired.has(proposer) || !this.free(proposer, now)) continue;
-              const partner = free.find(
+            for (const proposer of stakers) {
+              if (halted(group) || paired.has(proposer) || !this.mayPropose(proposer, now)) continue;
+              const partner = stakers.find(
                 (other) =>
                   other !== proposer &&
                   !paired.has(other) &&
                   this.free(other, now) &&
-                  !this.cooling(proposer, other, now),
+                  this.mayPair(proposer, other, now),
               );
               if (!partner) continue;
               paired.add(proposer);
@@ -635,7 +770,7 @@ export class Simulation {
     switch (partner.strategy) {
       case "honest":
       case "denier":
-        return this.board.clean(proposer.key.id);
+        return this.board.trusts(partner.key.id, proposer.key.id);
       case "always-defect":
       case "tit-for-tat":
       case "invite-seller":
@@ -654,10 +789,15 @@ export class Simulation {
   private answerAll(today: readonly ProposalRecord[], now: number): ProposalRecord[] {
     const games: ProposalRecord[] = [];
     for (const record of today) {
-      if (this.accepts(record) && !this.world.answer("accept", record.partner.key, record.id, now)) {
-        this.gamesOpened++;
-        games.push(record);
-        continue;
+      if (this.accepts(record)) {
+        const refusal = this.world.answer("accept", record.partner.key, record.id, now);
+        if (!refusal) {
+          this.gamesOpened++;
+          games.push(record);
+          continue;
+        }
+        const strategy = record.partner.strategy;
+        this.refusedActs.set(strategy, (this.refusedActs.get(strategy) ?? 0) + 1);
       }
       this.world.answer("decline", record.partner.key, record.id, now);
       this.proposals.delete(record.id);
@@ -813,6 +953,7 @@ export class Simulation {
       gamesOpened: this.gamesOpened,
       outcomes: Object.fromEntries([...this.outcomes].sort()),
       refusals: Object.fromEntries([...this.refusals].sort()),
+      refusedActs: Object.fromEntries([...this.refusedActs].sort()),
       events: [...this.world.eventCounts.values()].reduce((a, b) => a + b, 0),
       members: this.world.members.size,
     };

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   ATTACKER_STRATEGIES,
+  DAY,
   DEFAULT_SIMULATION,
+  HOUR,
+  keyFromSeed,
   POLICIES,
   samplesCsv,
   Simulation,
@@ -119,5 +122,54 @@ describe("simulation", () => {
     for (const name of ["default-attackers.svg", "default-honest.svg", "default-identities.svg"]) {
       assertWellFormedSvg(files[name]!);
     }
+  });
+
+  test("agents check the growth rules first: the deciders refuse none of their proposals or acceptances", () => {
+    for (const policy of ["default", "legacy"]) {
+      const result = new Simulation(config({ seed: 11, days: 120, honestGrowthPerYear: 3 }, policy)).run();
+      assert.ok(result.gamesOpened > 50, `${policy}: ${result.gamesOpened} games`);
+      assert.deepEqual(result.refusals, {}, `${policy}: refused ${JSON.stringify(result.refusals)}`);
+      assert.deepEqual(result.refusedActs, {});
+    }
+  });
+
+  test("what the agents' pre-check allows, the matchmaker's deciders open; the rules do rule some pairs out", () => {
+    const sim = new Simulation(config({ seed: 5, days: 200, honestGrowthPerYear: 3 }));
+    while (sim.day < 60) sim.step();
+    const now = sim.now + HOUR;
+    const active = sim.everyone.filter((a) => a.active);
+    let opened = 0;
+    let ruledOut = 0;
+    for (let i = 0; i < 400; i++) {
+      const proposer = active[sim.rng.int(active.length)]!;
+      const partner = active[sim.rng.int(active.length)]!;
+      if (!sim.wouldOpen(proposer.key.id, partner.key.id, now)) {
+        ruledOut++;
+        continue;
+      }
+      const candidate = keyFromSeed(sim.rng.bytes(32));
+      const proposalId = `00000000-0000-4000-8000-${(900_000 + i).toString(16).padStart(12, "0")}`;
+      assert.equal(sim.world.propose(proposer.key, partner.key.id, proposalId, candidate, now), undefined);
+      assert.equal(sim.world.answer("accept", partner.key, proposalId, now + HOUR), undefined);
+      opened++;
+      // The game holds both sponsors' stakes: the pre-check now says no for either of them.
+      assert.equal(sim.wouldOpen(proposer.key.id, partner.key.id, now + DAY), false);
+    }
+    assert.ok(opened > 0, "some pairs could open a game");
+    assert.ok(ruledOut > 0, "some pairs were ruled out");
+  });
+
+  test("honest members are 70 % of the network: at least 90 % of their candidates are admitted within two TTLs", () => {
+    const result = new Simulation(
+      config({
+        seed: 2027,
+        honest: 140,
+        groups: Object.fromEntries(ATTACKER_STRATEGIES.map((s) => [s, 5])) as Record<AttackerStrategy, number>,
+        days: 182,
+        maxGroupIdentities: 50,
+      }),
+    ).run();
+    assert.ok(result.honest.eligible >= 20, `${result.honest.eligible} candidates`);
+    assert.ok(result.honest.shareWithinTwoTtls >= 0.9, `${result.honest.shareWithinTwoTtls}`);
   });
 });

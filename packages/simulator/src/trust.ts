@@ -21,6 +21,19 @@ export interface PublicRecord {
 }
 
 /**
+ * One member's record of the resolved games with one partner, from the member's side: the adjudicator's
+ * trust edge (GetTrustEdges), reduced to what partner choice reads.
+ */
+export interface TrustEdge {
+  games: number;
+  mutualCooperations: number;
+  /** Games in which the partner defected. */
+  partnerDefections: number;
+  /** Games the partner failed to show up for. */
+  partnerNoShows: number;
+}
+
+/**
  * The public trust state the honest members read before they stake with someone: a projection of the
  * events every downstream system sees (MemberAdmitted, GameResolved, MemberExcluded). Its verdict,
  * `clean`, is the honest members' partner rule (docs/mechanism.md, "Agents"):
@@ -31,9 +44,15 @@ export interface PublicRecord {
  *   rarely twice), nor after two of its own candidates were denied;
  * - lineage: never a member one of whose parents (sponsors or controller) is excluded or failed those
  *   behaviour rules.
+ *
+ * It also keeps the trust edges (each member's record with each partner it played): a member never
+ * stakes again with a partner who defected on it or failed to show up, and prefers partners it has
+ * cooperated with (`friends`).
  */
 export class TrustBoard {
   readonly records = new Map<string, PublicRecord>();
+  /** memberId -> partnerId -> the edge, from memberId's side. */
+  readonly edges = new Map<string, Map<string, TrustEdge>>();
 
   admitted(event: MemberAdmitted & { readonly tainted?: boolean }): void {
     const parents = event.kind === "controlled" ? [event.controllerId] : [...event.sponsorIds];
@@ -70,6 +89,22 @@ export class TrustBoard {
       if (record) record.noShows++;
     }
     const { moveA, moveB } = event;
+    const idA = event.sponsorA.memberId;
+    const idB = event.sponsorB.memberId;
+    if (event.outcome !== "cancelled") {
+      const fromA = this.edge(idA, idB);
+      const fromB = this.edge(idB, idA);
+      fromA.games++;
+      fromB.games++;
+      if (event.noShowIds.includes(idB)) fromA.partnerNoShows++;
+      if (event.noShowIds.includes(idA)) fromB.partnerNoShows++;
+      if (moveA === "cooperate" && moveB === "cooperate" && event.outcome === "both-cooperated") {
+        fromA.mutualCooperations++;
+        fromB.mutualCooperations++;
+      }
+      if (moveB === "defect") fromA.partnerDefections++;
+      if (moveA === "defect") fromB.partnerDefections++;
+    }
     if (event.outcome === "no-show" || event.outcome === "cancelled" || !moveA || !moveB) return;
     a.lastMove = moveA;
     b.lastMove = moveB;
@@ -95,6 +130,36 @@ export class TrustBoard {
       if (parentRecord && this.misbehaved(parentRecord)) return false;
     }
     return true;
+  }
+
+  private edge(memberId: string, partnerId: string): TrustEdge {
+    let edges = this.edges.get(memberId);
+    if (!edges) this.edges.set(memberId, (edges = new Map()));
+    let edge = edges.get(partnerId);
+    if (!edge)
+      edges.set(partnerId, (edge = { games: 0, mutualCooperations: 0, partnerDefections: 0, partnerNoShows: 0 }));
+    return edge;
+  }
+
+  /** The member's edge with the partner, if they ever played. */
+  edgeOf(memberId: string, partnerId: string): TrustEdge | undefined {
+    return this.edges.get(memberId)?.get(partnerId);
+  }
+
+  /** Whether the member would stake with the partner: clean, and it never defected on or failed the member. */
+  trusts(memberId: string, partnerId: string): boolean {
+    if (!this.clean(partnerId)) return false;
+    const edge = this.edgeOf(memberId, partnerId);
+    return edge === undefined || (edge.partnerDefections === 0 && edge.partnerNoShows === 0);
+  }
+
+  /** The partners the member cooperated with in a game both cooperated in, in the order they first played. */
+  friends(memberId: string): string[] {
+    const edges = this.edges.get(memberId);
+    if (!edges) return [];
+    const out: string[] = [];
+    for (const [partnerId, edge] of edges) if (edge.mutualCooperations > 0) out.push(partnerId);
+    return out;
   }
 
   lastMove(memberId: string): MoveName | undefined {

@@ -68,3 +68,20 @@ test("one denial of another member's candidate is tolerated (a recognised fake),
   board.resolved(resolved("c", "b", ["cooperate", "defect"]));
   assert.equal(board.clean("b"), false);
 });
+
+test("trust edges: a member never trusts a partner that defected on it or failed to show up, and counts its friends", () => {
+  const board = new TrustBoard();
+  for (const id of ["a", "b", "c", "d"]) board.admitted(admitted(id, "genesis"));
+  board.resolved(resolved("a", "b", ["cooperate", "cooperate"]));
+  assert.deepEqual(board.friends("a"), ["b"]);
+  assert.deepEqual(board.friends("b"), ["a"]);
+  assert.equal(board.edgeOf("a", "b")?.games, 1);
+  board.resolved(resolved("c", "a", ["cooperate", "defect"]));
+  assert.equal(board.trusts("c", "a"), false, "a denied c's candidate");
+  assert.equal(board.trusts("b", "a"), true, "one denial: a is still clean to others");
+  assert.equal(board.trusts("a", "c"), true);
+  assert.deepEqual(board.friends("c"), []);
+  board.resolved(resolved("d", "b", "no-show", ["d"]));
+  assert.equal(board.trusts("b", "d"), false);
+  assert.equal(board.edgeOf("b", "d")?.partnerNoShows, 1);
+});

@@ -444,6 +444,7 @@ export class World {
             action: event.action,
             policy,
             openedAt: event.openedAt,
+            opening: event.opening,
           },
           event.openedAt,
         );
@@ -479,6 +480,7 @@ export class World {
     this.ledgerDo({
       type: "SettleGame",
       gameId: event.gameId,
+      sponsorIds: [event.sponsorA.memberId, event.sponsorB.memberId],
       suspensions: event.suspensions,
       released: event.outcome === "cancelled",
     });

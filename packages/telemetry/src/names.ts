@@ -121,15 +121,6 @@ export const METRICS = {
     description: "Moves revealed, by move; the cooperation rate is cooperate / all.",
     attributes: [ATTR.move],
   },
-  // Forgeries refused where they are consumed (a reacting service re-checks the operator act an event records).
-  eventsRefused: {
-    name: "pot.events.refused",
-    type: "counter",
-    unit: "{event}",
-    description:
-      "Events of another service's stream refused on consumption because the operator act they record does not check out (forged); never acted on.",
-    attributes: [ATTR.eventType],
-  },
   // The machinery.
   rpcDuration: {
     name: "pot.rpc.server.duration",
@@ -195,6 +186,14 @@ export const METRICS = {
     description:
       "Messages an aggregate's catch-up skipped because they could not be decoded or applied, by aggregate and reason kind.",
     attributes: [ATTR.stream, ATTR.aggregate, ATTR.reasonKind],
+  },
+  eventsRefused: {
+    name: "pot.events.refused",
+    type: "counter",
+    unit: "{event}",
+    description:
+      "Events of another service's stream a reaction refused as forged (the signatures they carry do not justify them), by consumer and event type. Any is an incident: someone appended with a service's credentials.",
+    attributes: [ATTR.consumer, ATTR.eventType],
   },
   projectionBatchSize: {
     name: "pot.projection.batch.size",

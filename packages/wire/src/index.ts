@@ -13,7 +13,10 @@ import {
   type GameRules,
   type GrowthRules,
   type MoveName,
+  NO_OPENING,
+  type OpeningSignatures,
   type Policy,
+  type SignedMove,
   type RateTarget,
   sha256,
   type OperatorKeys,
@@ -352,3 +355,37 @@ export function operatorKeysSourceFromWire(event: pb.Envelope["event"]): Operato
     },
   };
 }
+/** The opening signatures an event carries; empty ones (an event recorded before they were carried) when absent. */
+export function openingFromWire(opening: pb.OpeningSignatures | undefined): OpeningSignatures {
+  return opening
+    ? { proposalSignature: opening.proposalSignature, acceptSignature: opening.acceptSignature }
+    : NO_OPENING;
+}
+
+export function openingToWire(opening: OpeningSignatures): pb.OpeningSignatures {
+  return { proposalSignature: opening.proposalSignature, acceptSignature: opening.acceptSignature };
+}
+
+/** A signed move as carried; undefined when the event carries none (the sponsor never committed). */
+export function signedMoveFromWire(signed: pb.SignedMove | undefined): SignedMove | undefined {
+  if (!signed) return undefined;
+  return {
+    commitment: signed.commitment,
+    commitSignature: signed.commitSignature,
+    move: signed.move === pb.Move.MOVE_UNSPECIFIED ? undefined : moveFromWire(signed.move, "signed_move.move"),
+    nonce: signed.nonce,
+    revealSignature: signed.revealSignature,
+  };
+}
+
+export function signedMoveToWire(signed: SignedMove | undefined): pb.SignedMove | undefined {
+  if (!signed) return undefined;
+  return {
+    commitment: signed.commitment,
+    commitSignature: signed.commitSignature,
+    move: moveToWire(signed.move),
+    nonce: signed.nonce,
+    revealSignature: signed.revealSignature,
+  };
+}
+export * from "./evidence.js";

@@ -9,13 +9,13 @@ import {
   streamNames,
 } from "@pot/event-store";
 import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
-import { createGrpcServer, grpcServerOptions, type Logger } from "@pot/service-kit";
+import { createGrpcServer, grpcServerOptions, type Logger, refusingForgedEvents } from "@pot/service-kit";
 import { Adjudicator } from "./application/adjudicator.js";
 import { startDeadlineScheduler } from "./application/deadlines.js";
 import { AdjudicatorServiceService, adjudicatorHandlers } from "./adapters/grpc/handlers.js";
 import { gameAggregate, policyAggregate } from "./adapters/nats/codec.js";
 import type { AdjudicatorConfig } from "./config.js";
-import { adjudicatorMetrics, refusedEventsCounter } from "./metrics.js";
+import { adjudicatorMetrics } from "./metrics.js";
 import { countAdmissions } from "./read-models/games/games.queries.js";
 import { adjudicatorViews, readModels, type AdjudicatorDatabase } from "./read-models/index.js";
 
@@ -69,7 +69,6 @@ export async function startAdjudicator(
     policies: new AggregateRepository(store, policyAggregate, { logger }),
     now,
     logger,
-    onRefusedEvent: refusedEventsCounter(),
   });
   await adjudicator.ensureDefaultPolicy();
 
@@ -103,7 +102,14 @@ export async function startAdjudicator(
         deadLetterAfter: config.deadLetterAfter,
         sourceStream: matchmaker.stream,
         durable: durableName(ns, "adjudicator", "react", "matchmaker"),
-        handle: consistency.track("matchmaker", (event) => adjudicator.onMatchmakerEvent(event)),
+        handle: consistency.track(
+          "matchmaker",
+          refusingForgedEvents(
+            durableName(ns, "adjudicator", "react", "matchmaker"),
+            (event) => adjudicator.onMatchmakerEvent(event),
+            logger,
+          ),
+        ),
         logger,
       }),
     { logger },
@@ -120,7 +126,14 @@ export async function startAdjudicator(
         sourceStream: identity.stream,
         durable: durableName(ns, "adjudicator", "react", "identity"),
         filterSubject: `${identity.prefix}.network.network`,
-        handle: consistency.track("identity", (event) => adjudicator.onIdentityEvent(event)),
+        handle: consistency.track(
+          "identity",
+          refusingForgedEvents(
+            durableName(ns, "adjudicator", "react", "identity"),
+            (event) => adjudicator.onIdentityEvent(event),
+            logger,
+          ),
+        ),
         logger,
       }),
     { logger },

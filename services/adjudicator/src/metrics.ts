@@ -48,13 +48,3 @@ export function adjudicatorMetrics(): (envelope: Envelope) => void {
     }
   };
 }
-
-/** The event types of other services whose operator acts adjudicator re-checks before acting on them. */
-const CHECKED_TYPES = ["pot.v1.NetworkBootstrapped", "pot.v1.OperatorKeysRotated"];
-
-/** Counts an event of another service refused on consumption (a forged operator act), by type. */
-export function refusedEventsCounter(): (type: string) => void {
-  const refused = createCounter(metrics.getMeter("@pot/adjudicator"), METRICS.eventsRefused);
-  for (const type of CHECKED_TYPES) refused.add(0, { [ATTR.eventType]: type });
-  return (type) => refused.add(1, { [ATTR.eventType]: type });
-}

@@ -9,7 +9,7 @@ import {
   streamNames,
 } from "@pot/event-store";
 import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
-import { createGrpcServer, grpcServerOptions, type Logger } from "@pot/service-kit";
+import { createGrpcServer, grpcServerOptions, type Logger, refusingForgedEvents } from "@pot/service-kit";
 import { IdentityServiceService, identityHandlers } from "./adapters/grpc/handlers.js";
 import { memberAggregate, networkAggregate } from "./adapters/nats/codec.js";
 import { Identity } from "./application/identity.js";
@@ -91,7 +91,14 @@ export async function startIdentity(config: IdentityConfig, logger: Logger, opti
         sourceStream: adjudicator.stream,
         durable: durableName(ns, "identity", "react", "adjudicator"),
         filterSubject: `${adjudicator.prefix}.game.>`,
-        handle: consistency.track("adjudicator", (event) => identity.onAdjudicatorEvent(event)),
+        handle: consistency.track(
+          "adjudicator",
+          refusingForgedEvents(
+            durableName(ns, "identity", "react", "adjudicator"),
+            (event) => identity.onAdjudicatorEvent(event),
+            logger,
+          ),
+        ),
         logger,
       }),
     { logger },

@@ -9,12 +9,12 @@ import {
   streamNames,
 } from "@pot/event-store";
 import { ConsistencyGate, openDatabase, readModelSchema, startReadModels } from "@pot/projections";
-import { createGrpcServer, grpcServerOptions, type Logger } from "@pot/service-kit";
+import { createGrpcServer, grpcServerOptions, type Logger, refusingForgedEvents } from "@pot/service-kit";
 import { MatchmakerServiceService, matchmakerHandlers } from "./adapters/grpc/handlers.js";
 import { ledgerAggregate } from "./adapters/nats/codec.js";
 import { Matchmaker } from "./application/matchmaker.js";
 import type { MatchmakerConfig } from "./config.js";
-import { matchmakerMetrics, refusedEventsCounter } from "./metrics.js";
+import { matchmakerMetrics } from "./metrics.js";
 import { readModels, type MatchmakerDatabase } from "./read-models/index.js";
 
 export interface StartOptions {
@@ -63,21 +63,8 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     pipeline: LEDGER_PIPELINE,
     maxCausations: LEDGER_CAUSATIONS,
   });
-  const refused = refusedEventsCounter();
   let identityCaughtUp = async (): Promise<void> => undefined;
-  const matchmaker = new Matchmaker(
-    ledger,
-    now,
-    config.networkId,
-    (stored, reason) => {
-      logger.error(
-        { seq: stored.seq, eventId: stored.envelope.eventId, type: stored.envelope.type, reason },
-        "refused a forged operator act: not acted on",
-      );
-      refused(stored.envelope.type);
-    },
-    () => identityCaughtUp(),
-  );
+  const matchmaker = new Matchmaker(ledger, now, config.networkId, () => identityCaughtUp());
   const views = await startReadModels({
     models: readModels,
     db: database.db,
@@ -114,7 +101,14 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
           deadLetterAfter: config.deadLetterAfter,
           sourceStream: identity.stream,
           durable: durableName(ns, "matchmaker", "react", "identity"),
-          handle: consistency.track("identity", (event) => matchmaker.onIdentityEvent(event)),
+          handle: consistency.track(
+            "identity",
+            refusingForgedEvents(
+              durableName(ns, "matchmaker", "react", "identity"),
+              (event) => matchmaker.onIdentityEvent(event),
+              logger,
+            ),
+          ),
           logger,
         }),
       { logger },
@@ -128,7 +122,14 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
           deadLetterAfter: config.deadLetterAfter,
           sourceStream: adjudicator.stream,
           durable: durableName(ns, "matchmaker", "react", "adjudicator"),
-          handle: consistency.track("adjudicator", (event) => matchmaker.onAdjudicatorEvent(event)),
+          handle: consistency.track(
+            "adjudicator",
+            refusingForgedEvents(
+              durableName(ns, "matchmaker", "react", "adjudicator"),
+              (event) => matchmaker.onAdjudicatorEvent(event),
+              logger,
+            ),
+          ),
           logger,
         }),
       { logger },

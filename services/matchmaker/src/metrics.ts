@@ -33,19 +33,3 @@ export function matchmakerMetrics(): (envelope: Envelope) => void {
     }
   };
 }
-
-/** The event types of other services whose operator acts matchmaker re-checks before acting on them. */
-const CHECKED_TYPES = [
-  "pot.v1.NetworkBootstrapped",
-  "pot.v1.OperatorKeysRotated",
-  "pot.v1.AgreementPublished",
-  "pot.v1.MemberExcluded",
-  "pot.v1.PolicyPublished",
-];
-
-/** Counts an event of another service refused on consumption (a forged operator act), by type. */
-export function refusedEventsCounter(): (type: string) => void {
-  const refused = createCounter(metrics.getMeter("@pot/matchmaker"), METRICS.eventsRefused);
-  for (const type of CHECKED_TYPES) refused.add(0, { [ATTR.eventType]: type });
-  return (type) => refused.add(1, { [ATTR.eventType]: type });
-}

@@ -33,6 +33,7 @@ import {
   type KeyPair,
   type MoveName,
   type Policy,
+  NO_OPENING,
 } from "@pot/mechanism";
 
 /**
@@ -172,6 +173,7 @@ export class GrowthWorld {
       action,
       policy: this.ledger.policy!,
       openedAt: now + 1,
+      opening: NO_OPENING,
     });
     const sides = [
       { id: proposerId, keys: proposer, move: moves.proposer, nonce: new Uint8Array(32).fill(1) },
@@ -209,6 +211,7 @@ export class GrowthWorld {
     this.ledger = this.applyLedger({
       type: "SettleGame",
       gameId: opened.gameId,
+      sponsorIds: opened.sponsorIds,
       suspensions: resolution.suspensions,
       released: false,
     });

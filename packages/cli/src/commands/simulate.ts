@@ -117,18 +117,21 @@ export function registerSimulate(program: Command, wrap: Wrap): void {
           maxGroupIdentities: options.maxGroup as number,
         };
         const started = performance.now();
+        const cpuStarted = process.cpuUsage();
         const result = new simulator.Simulation(config).run();
-        const elapsed = performance.now() - started;
+        const cpu = process.cpuUsage(cpuStarted);
+        const timing = { wallMs: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000 };
         const dir = resolve(String(options.out));
         mkdirSync(dir, { recursive: true });
         const files = simulator.outputFiles(result);
         for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
         const { samples: _samples, config: _config, ...rest } = result;
-        ctx.out.result(simulator.summary(result, elapsed), {
+        ctx.out.result(simulator.summary(result, timing), {
           ...rest,
           policy: named.name,
           seed: config.seed,
-          elapsedMs: Math.round(elapsed),
+          elapsedMs: Math.round(timing.wallMs),
+          cpuMs: Math.round(timing.cpuMs),
           files: Object.keys(files).map((name) => join(dir, name)),
         });
         ctx.out.hint(`wrote ${Object.keys(files).length} files to ${dir}: ${Object.keys(files).join(", ")}`);

@@ -1,20 +1,17 @@
 import {
   DEFAULT_POLICY,
+  ForgedEventError,
   IllegalStateError,
   isPotError,
   NotFoundError,
+  openingForgery,
   type OperatorSignature,
   type Policy,
 } from "@pot/mechanism";
-import {
-  DeadLetterError,
-  requestDigest,
-  type AggregateRepository,
-  type Logger,
-  type StoredEvent,
-} from "@pot/event-store";
+import { requestDigest, type AggregateRepository, type Logger, type StoredEvent } from "@pot/event-store";
 import {
   actionFromWire,
+  openingFromWire,
   operatorKeysSourceFromWire,
   policyDigest,
   policyFromWire,
@@ -48,8 +45,6 @@ export interface AdjudicatorDeps {
   readonly policies: AggregateRepository<PolicyState, PolicyEvent>;
   readonly now: () => number;
   readonly logger: Logger;
-  /** Counts an event of another service refused on consumption (a forgery), by type. */
-  readonly onRefusedEvent?: (type: string) => void;
 }
 
 export interface Traced {
@@ -264,8 +259,8 @@ export class Adjudicator {
   /**
    * Reaction to identity's network subject: adopts the operator keys of the genesis and of every
    * rotation, after checking their signatures as identity did. An event that does not check out (a
-   * forgery appended with identity's credentials) is refused: logged, counted, never adopted, and
-   * dead-lettered (kind "forged").
+   * forgery appended with identity's credentials) is refused with a ForgedEventError: never adopted,
+   * and reported (logged, counted, dead-lettered as forged).
    */
   async onIdentityEvent(stored: StoredEvent): Promise<void> {
     const source = operatorKeysSourceFromWire(stored.envelope.event);
@@ -286,26 +281,35 @@ export class Adjudicator {
           ),
       );
     } catch (error) {
+      // Reported (logged, counted, dead-lettered as forged) by refusingForgedEvents and the reactor.
       if (!isPotError(error) || error.code !== "permission") throw error;
-      this.deps.logger.error(
-        { seq: stored.seq, eventId: stored.envelope.eventId, type: stored.envelope.type, reason: error.message },
-        "refused a forged operator act on identity's stream",
-      );
-      this.deps.onRefusedEvent?.(stored.envelope.type);
-      throw new DeadLetterError("forged", `${stored.envelope.type} ${stored.envelope.eventId}: ${error.message}`, {
-        cause: error,
-      });
+      throw new ForgedEventError(stored.envelope.type.replace("pot.v1.", ""), error.message);
     }
   }
 
-  /** Reaction to the matchmaker's stream. Idempotent: a redelivered opening starts nothing new. */
+  /**
+   * Reaction to the matchmaker's stream. Idempotent: a redelivered opening starts nothing new. A game
+   * starts only from an opening both sponsors signed (openingForgery); an exclusion cancels only games
+   * the excluded member plays. Anything else is refused with a ForgedEventError before it acts.
+   */
   async onMatchmakerEvent(stored: StoredEvent): Promise<void> {
     const event = stored.envelope.event;
     if (event?.$case === "sponsorExcluded") {
-      // The excluded sponsor's open games are cancelled; that releases the other sponsor's stake.
+      const excluded = event.value.memberId;
+      const games = [];
       for (const gameId of event.value.cancelledProposalIds) {
         const { state } = await this.deps.games.load(gameId);
         if (state.phase === "none" || state.phase === "resolved") continue;
+        if (state.sponsorA.memberId !== excluded && state.sponsorB.memberId !== excluded) {
+          throw new ForgedEventError(
+            "SponsorExcluded",
+            `SponsorExcluded of member ${excluded} cancels game ${gameId}, which that member does not play`,
+          );
+        }
+        games.push(gameId);
+      }
+      // The excluded sponsor's open games are cancelled; that releases the other sponsor's stake.
+      for (const gameId of games) {
         await this.deps.games.execute(
           gameId,
           {
@@ -324,6 +328,15 @@ export class Adjudicator {
     }
     if (event?.$case !== "gameOpened") return;
     const opened = event.value;
+    const claim = {
+      gameId: opened.gameId,
+      sponsorA: sponsorFromWire(opened.sponsorA),
+      sponsorB: sponsorFromWire(opened.sponsorB),
+      action: actionFromWire(opened.action),
+    };
+    const opening = openingFromWire(opened.opening);
+    const forgery = openingForgery(this.deps.networkId, claim, opening);
+    if (forgery) throw new ForgedEventError("GameOpened", `GameOpened of game ${opened.gameId}: ${forgery}`);
     // A published policy version never changes: the one this process knows serves until a game names a newer one.
     const known = this.deps.policies.known(POLICY_ID);
     const policy =
@@ -342,12 +355,10 @@ export class Adjudicator {
         decideGame(
           {
             type: "StartGame",
-            gameId: opened.gameId,
-            sponsorA: sponsorFromWire(opened.sponsorA),
-            sponsorB: sponsorFromWire(opened.sponsorB),
-            action: actionFromWire(opened.action),
+            ...claim,
             policy,
             openedAt: toNumber(opened.openedAtMs),
+            opening,
           },
           state,
         ),

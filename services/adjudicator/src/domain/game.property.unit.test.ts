@@ -11,6 +11,7 @@ import {
   sign,
   type MoveName,
   type Policy,
+  NO_OPENING,
 } from "@pot/mechanism";
 import { decideGame, evolveGame, initialGameState, type GameCommand, type GameEvent, type GameState } from "./game.js";
 
@@ -75,6 +76,7 @@ function start(policy: Policy): GameState {
       },
       policy,
       openedAt: OPENED,
+      opening: NO_OPENING,
     },
     initialGameState(GAME),
   );

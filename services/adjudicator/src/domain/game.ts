@@ -9,7 +9,9 @@ import {
   ValidationError,
   verify,
   type GameRules,
+  type OpeningSignatures,
   type Policy,
+  type SignedMove,
   sameBytes,
 } from "@pot/mechanism";
 import { actionKindOf, type ActionSpec, type Move, type Outcome, type Side, type Sponsor } from "./types.js";
@@ -66,6 +68,8 @@ export type GameState =
       readonly policy: Policy;
       readonly openedAt: number;
       readonly commitDeadline: number;
+      /** The sponsors' signatures that opened the game, carried on to its resolution. */
+      readonly opening: OpeningSignatures;
       /** Set when both commitments are in. */
       readonly revealDeadline: number | undefined;
       readonly commitments: Readonly<Partial<Record<Side, Commitment>>>;
@@ -85,6 +89,7 @@ export type GameEvent =
       readonly policy: Policy;
       readonly openedAt: number;
       readonly commitDeadline: number;
+      readonly opening: OpeningSignatures;
     }
   | {
       readonly type: "MoveCommitted";
@@ -111,6 +116,13 @@ export type GameEvent =
       readonly sponsorB: Sponsor;
       readonly action: ActionSpec;
       readonly policyVersion: number;
+      /**
+       * What justifies the resolution, for the services that act on it: the sponsors' signatures
+       * that opened the game and their signed moves (docs/events.md, "Signatures carried by events").
+       */
+      readonly opening?: OpeningSignatures;
+      readonly signedMoveA?: SignedMove;
+      readonly signedMoveB?: SignedMove;
     } & Resolution);
 
 export type GameCommand =
@@ -123,6 +135,8 @@ export type GameCommand =
       /** The policy version the game opened with, looked up by the caller. */
       readonly policy: Policy;
       readonly openedAt: number;
+      /** The signatures that opened it, re-checked by the caller (openingForgery). */
+      readonly opening: OpeningSignatures;
     }
   | {
       readonly type: "CommitMove";
@@ -175,6 +189,7 @@ export function decideGame(command: GameCommand, state: GameState): GameEvent[] 
         policy: command.policy,
         openedAt: command.openedAt,
         commitDeadline: command.openedAt + rules.commitWindowMs,
+        opening: command.opening,
       },
     ];
   }
@@ -410,7 +425,29 @@ function resolved(game: StartedGame, resolution: Resolution): GameEvent {
     sponsorB: game.sponsorB,
     action: game.action,
     policyVersion: game.policy.version,
+    opening: game.opening,
+    ...signedMoves(game),
     ...resolution,
+  };
+}
+
+function signedMoves(game: StartedGame): { signedMoveA?: SignedMove; signedMoveB?: SignedMove } {
+  const a = signedMove(game, "a");
+  const b = signedMove(game, "b");
+  return { ...(a ? { signedMoveA: a } : {}), ...(b ? { signedMoveB: b } : {}) };
+}
+
+/** A sponsor's commitment and reveal as recorded, with their signatures; undefined if it never committed. */
+function signedMove(game: StartedGame, side: Side): SignedMove | undefined {
+  const commitment = game.commitments[side];
+  if (!commitment) return undefined;
+  const reveal = game.reveals[side];
+  return {
+    commitment: commitment.commitment,
+    commitSignature: commitment.signature,
+    move: reveal?.move,
+    nonce: reveal?.nonce ?? new Uint8Array(),
+    revealSignature: reveal?.signature ?? new Uint8Array(),
   };
 }
 
@@ -426,6 +463,7 @@ export function evolveGame(state: GameState, event: GameEvent): GameState {
         policy: event.policy,
         openedAt: event.openedAt,
         commitDeadline: event.commitDeadline,
+        opening: event.opening,
         revealDeadline: undefined,
         commitments: {},
         reveals: {},
@@ -466,6 +504,9 @@ export function evolveGame(state: GameState, event: GameEvent): GameState {
         sponsorB: _b,
         action: _action,
         policyVersion: _v,
+        opening: _opening,
+        signedMoveA: _signedA,
+        signedMoveB: _signedB,
         ...resolution
       } = event;
       return { ...state, phase: "resolved", resolution };

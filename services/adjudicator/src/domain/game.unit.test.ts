@@ -13,6 +13,7 @@ import {
   ValidationError,
   type KeyPair,
   type MoveName,
+  NO_OPENING,
 } from "@pot/mechanism";
 import { decideGame, evolveGame, initialGameState, type GameCommand, type GameEvent, type GameState } from "./game.js";
 
@@ -60,6 +61,7 @@ function started(a: Player, b: Player): GameState {
     },
     policy: DEFAULT_POLICY,
     openedAt: OPENED,
+    opening: NO_OPENING,
   }).state;
 }
 
@@ -268,6 +270,7 @@ describe("game decider: deadlines and no-shows", () => {
           action: { type: "generic", kind: "x", payload: new Uint8Array() },
           policy: DEFAULT_POLICY,
           openedAt: OPENED,
+          opening: NO_OPENING,
         },
         state,
       ),

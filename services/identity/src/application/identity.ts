@@ -1,12 +1,13 @@
 import { requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
 import {
+  ForgedEventError,
   IllegalStateError,
   memberIdOf,
   NotFoundError,
   type OperatorKeys,
   type OperatorSignature,
 } from "@pot/mechanism";
-import { toNumber } from "@pot/wire";
+import { resolutionEvidence, toNumber } from "@pot/wire";
 import { consentFromWire, exclusionActFromWire } from "../adapters/nats/codec.js";
 import {
   controlledLineageExclusions,
@@ -227,6 +228,7 @@ export class Identity {
     const admitted = await this.admitControlled(
       input.memberId,
       input.consent,
+      { signature: input.signature, requestId: input.requestId },
       now,
       `redeem:${input.requestId}`,
       traced.headers,
@@ -284,6 +286,7 @@ export class Identity {
       await this.admitControlled(
         event.value.memberId,
         consent,
+        { signature: event.value.signature, requestId: event.value.requestId },
         toNumber(event.value.redeemedAtMs),
         stored.envelope.causationId,
       );
@@ -321,11 +324,27 @@ export class Identity {
     }
   }
 
-  /** Reaction to the adjudicator: admit the candidate of a won game, grant a defector's credits. */
+  /**
+   * Reaction to the adjudicator: admit the candidate of a won game, grant a defector's credits. Only
+   * after re-checking what the resolution carries (resolutionEvidence): a resolution its
+   * signatures do not justify, or between sponsors identity never admitted, is refused with a
+   * ForgedEventError and changes nothing.
+   */
   async onAdjudicatorEvent(stored: StoredEvent): Promise<void> {
     const event = stored.envelope.event;
     if (event?.$case !== "gameResolved") return;
     const resolved = event.value;
+    const { signatures, forgery } = resolutionEvidence(this.deps.networkId, resolved);
+    if (forgery) throw new ForgedEventError("GameResolved", `GameResolved of game ${resolved.gameId}: ${forgery}`);
+    for (const sponsor of [resolved.sponsorA?.memberId ?? "", resolved.sponsorB?.memberId ?? ""]) {
+      const { state } = await this.deps.members.load(sponsor);
+      if (state.status === "none") {
+        throw new ForgedEventError(
+          "GameResolved",
+          `GameResolved of game ${resolved.gameId}: sponsor ${sponsor} is not a member`,
+        );
+      }
+    }
     const consent = consentFromWire(
       resolved.action?.action?.$case === "admission" ? resolved.action.action.value.consent : undefined,
     );
@@ -347,6 +366,7 @@ export class Identity {
         displayName: "",
         admittedAt: toNumber(resolved.resolvedAtMs),
         ...(taintedBy(sponsors.map((sponsor) => sponsor.state)) ? { tainted: true } : {}),
+        evidence: { type: "game", signatures },
       });
     }
     for (const award of resolved.credits) {
@@ -364,6 +384,7 @@ export class Identity {
   private admitControlled(
     controllerId: string,
     consent: Consent,
+    redemption: { readonly signature: Uint8Array; readonly requestId: string },
     admittedAt: number,
     causationId: string,
     headers?: Record<string, string>,
@@ -385,6 +406,7 @@ export class Identity {
             consent,
             displayName: "",
             admittedAt,
+            ...(redemption.signature.length > 0 ? { evidence: { type: "redeem" as const, ...redemption } } : {}),
           },
           state,
         ),

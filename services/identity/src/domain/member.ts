@@ -16,6 +16,7 @@ import {
   ValidationError,
   verify,
   sameBytes,
+  type GameSignatures,
 } from "@pot/mechanism";
 
 import type { OperatorActRecord } from "./network.js";
@@ -85,6 +86,16 @@ export type MemberState =
       readonly controlledIds?: readonly string[];
     };
 
+/**
+ * What justifies an admission, carried in MemberAdmitted for the matchmaker to re-check before it
+ * registers the member: the signatures of the game that admitted a sponsored member, or the
+ * controller's signed redemption of a controlled one (with the consent, which the admission carries).
+ * Absent for a genesis member (the operator's bootstrap admits it) and in events recorded before.
+ */
+export type AdmissionEvidence =
+  | { readonly type: "game"; readonly signatures: GameSignatures }
+  | { readonly type: "redeem"; readonly signature: Uint8Array; readonly requestId: string };
+
 export interface Admission {
   readonly memberId: string;
   readonly publicKey: Uint8Array;
@@ -100,6 +111,8 @@ export interface Admission {
    * as plainly sponsored. Absent (false) otherwise, and in events recorded before it existed.
    */
   readonly tainted?: boolean;
+  /** Carried by the event, never kept in the state. */
+  readonly evidence?: AdmissionEvidence;
 }
 
 export type MemberEvent =
@@ -122,6 +135,9 @@ export type MemberEvent =
       readonly admittedMemberId: string;
       readonly consent: Consent;
       readonly redeemedAt: number;
+      /** The member's signature over the redeem payload, and the request id it signed (absent in older events). */
+      readonly signature?: Uint8Array;
+      readonly requestId?: string;
     }
   | {
       readonly type: "MemberExcluded";
@@ -361,6 +377,8 @@ function decideRedeem(command: Extract<MemberCommand, { type: "RedeemCredit" }>,
       admittedMemberId,
       consent: command.consent,
       redeemedAt: command.now,
+      signature: command.signature,
+      requestId: command.requestId,
     },
   ];
 }
@@ -368,7 +386,7 @@ function decideRedeem(command: Extract<MemberCommand, { type: "RedeemCredit" }>,
 export function evolveMember(state: MemberState, event: MemberEvent): MemberState {
   switch (event.type) {
     case "MemberAdmitted": {
-      const { type: _type, ...admission } = event;
+      const { type: _type, evidence: _evidence, ...admission } = event;
       return { ...admission, status: "active", grants: [], redeemed: 0, controlledIds: [] };
     }
     case "CreditsGranted":

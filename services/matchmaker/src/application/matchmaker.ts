@@ -1,7 +1,8 @@
-import { DeadLetterError, requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
+import { requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
 import { Outcome } from "@pot/contracts";
 import {
   DEFAULT_POLICY,
+  ForgedEventError,
   IllegalStateError,
   isPotError,
   NotFoundError,
@@ -16,10 +17,12 @@ import {
   type RecordedOperatorAct,
 } from "@pot/mechanism";
 import {
+  admissionForgery,
   operatorKeysSourceFromWire,
   operatorSignaturesFromWire,
   policyDigest,
   policyFromWire,
+  resolutionEvidence,
   toNumber,
 } from "@pot/wire";
 import {
@@ -43,9 +46,6 @@ export class OperatorKeysNotYetKnown extends Error {
   override readonly name = "OperatorKeysNotYetKnown";
 }
 
-/** What the matchmaker does with an event of another service it refused: log it, count it (and dead-letter it). */
-export type RefusedEvent = (stored: StoredEvent, reason: string) => void | Promise<void>;
-
 const { version: _defaultVersion, ...BUILT_IN_POLICY } = DEFAULT_POLICY;
 const BUILT_IN_POLICY_DIGEST = policyDigest(BUILT_IN_POLICY);
 /** How far up the controller links a lineage exclusion may be from the exclusion it repeats. */
@@ -65,8 +65,6 @@ export class Matchmaker {
     private readonly now: () => number,
     /** This deployment's network id (POT_NETWORK_ID): every signature is checked against it. */
     private readonly networkId: string,
-    /** Called for an operator event of another stream that does not check out (never acted on). */
-    private readonly onRefused: RefusedEvent = () => undefined,
     /**
      * Waits (boundedly) until the reaction to identity has handled every identity event that exists now:
      * then a key set an adjudicator event names and the matchmaker does not know was never named.
@@ -191,6 +189,11 @@ export class Matchmaker {
         return;
       }
       case "memberAdmitted": {
+        // A member is registered only on the signatures that admitted it (admissionForgery).
+        const forgery = admissionForgery(this.networkId, event.value);
+        if (forgery) {
+          throw new ForgedEventError("MemberAdmitted", `MemberAdmitted of member ${event.value.memberId}: ${forgery}`);
+        }
         // The lineage and admission time the growth rules need; none for an event recorded before them.
         const admission = admissionFromWire(event.value);
         await this.react(stored, {
@@ -290,14 +293,22 @@ export class Matchmaker {
           stakePeriodMs: toNumber(event.value.newStakePeriodMs),
         });
         return;
-      case "gameResolved":
+      case "gameResolved": {
+        // Stakes are settled only on the signatures that resolved the game (resolutionEvidence); the
+        // ledger then checks the game is the one it opened, and a cancellation one it caused.
+        const { forgery } = resolutionEvidence(this.networkId, event.value);
+        if (forgery) {
+          throw new ForgedEventError("GameResolved", `GameResolved of game ${event.value.gameId}: ${forgery}`);
+        }
         await this.react(stored, {
           type: "SettleGame",
           gameId: event.value.gameId,
+          sponsorIds: [event.value.sponsorA?.memberId ?? "", event.value.sponsorB?.memberId ?? ""],
           suspensions: event.value.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) })),
           released: event.value.outcome === Outcome.OUTCOME_CANCELLED,
         });
         return;
+      }
       default:
         return;
     }
@@ -350,15 +361,12 @@ export class Matchmaker {
   }
 
   /**
-   * A forged operator act is refused: logged and counted (onRefused), never acted on, and dead-lettered
-   * by the reactor (kind "forged"); anything else is retried.
+   * A forged operator act is refused with a ForgedEventError, never acted on: refusingForgedEvents and
+   * the reactor log it, count it and dead-letter it (kind forged). Anything else is retried.
    */
   private async refusedOrThrow(stored: StoredEvent, error: unknown): Promise<void> {
     if (!isPotError(error) || error.code !== "permission") throw error;
-    await this.onRefused(stored, error.message);
-    throw new DeadLetterError("forged", `${stored.envelope.type} ${stored.envelope.eventId}: ${error.message}`, {
-      cause: error,
-    });
+    throw new ForgedEventError(stored.envelope.type.replace("pot.v1.", ""), error.message);
   }
 
   private run(

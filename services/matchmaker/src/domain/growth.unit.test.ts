@@ -211,7 +211,13 @@ describe("sponsor quota", () => {
     const net = new Network();
     const [a, b, c, d] = [net.genesis(), net.genesis(), net.genesis(), net.genesis()];
     const gameId = net.open(a, b, T0);
-    net.state = run(net.state, { type: "SettleGame", gameId, suspensions: [], released: false });
+    net.state = run(net.state, {
+      type: "SettleGame",
+      gameId,
+      sponsorIds: [a.id, b.id],
+      suspensions: [],
+      released: false,
+    });
     const later = T0 + STAKE + DAY; // a's stake is free again
     const from = new Date(T0 + 1 + 30 * DAY).toISOString();
     net.refuses(

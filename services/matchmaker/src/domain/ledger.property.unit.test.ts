@@ -195,7 +195,14 @@ test("no member is ever in two open games; a stake is never released before its 
           const open = [...state.openGames.keys()];
           const g = open[op.g % Math.max(1, open.length)];
           if (g) {
-            run({ type: "SettleGame", gameId: g, suspensions: [], released: op.released });
+            const sponsorIds = state.openGames.get(g)!.sponsorIds;
+            // A cancellation (stakes released) follows an exclusion; the ledger refuses one that does
+            // not, so the released settlement is folded as the event it would be.
+            if (op.released) {
+              const settled: LedgerEvent = { type: "StakesSettled", gameId: g, suspensions: [], released: true };
+              log.push(settled);
+              state = evolveLedger(state, settled);
+            } else run({ type: "SettleGame", gameId: g, sponsorIds, suspensions: [], released: false });
             if (op.released) for (const [m, l] of locks) if (l.game === g) locks.delete(m);
           }
         }
@@ -311,7 +318,8 @@ test("the ledger's memory follows the rate of proposals, not the length of its h
         // Games resolve within two days (the adjudicator's deadlines), then the matchmaker settles them.
         for (const [gameId, at] of openedAt) {
           if (now - at < 2 * DAY && random(4) !== 0) continue;
-          apply({ type: "SettleGame", gameId, suspensions: [], released: false });
+          const sponsorIds = state.openGames.get(gameId)?.sponsorIds ?? [];
+          apply({ type: "SettleGame", gameId, sponsorIds, suspensions: [], released: false });
           openedAt.delete(gameId);
         }
         const held = [...state.proposals.keys(), ...state.retiredProposals.keys()];

@@ -4,6 +4,7 @@ import {
   AlreadyExistsError,
   answerPayload,
   consentPayload,
+  ForgedEventError,
   IllegalStateError,
   isValidPublicKey,
   memberIdOf,
@@ -18,6 +19,7 @@ import {
   type GameRules,
   type OperatorKeys,
   type OperatorKeysSource,
+  type OpeningSignatures,
   type Policy,
   sameBytes,
 } from "@pot/mechanism";
@@ -205,6 +207,8 @@ export type LedgerEvent =
       readonly openedAt: number;
       readonly stakeLockedUntil: number;
       readonly pairCooldownUntil: number;
+      /** The proposer's and the partner's signatures that opened it, for the adjudicator to re-check. */
+      readonly opening: OpeningSignatures;
     }
   | {
       readonly type: "StakesSettled";
@@ -257,6 +261,8 @@ export type LedgerCommand =
   | {
       readonly type: "SettleGame";
       readonly gameId: string;
+      /** The resolution's sponsors (A, B): they must be the ones the game was opened with. */
+      readonly sponsorIds: readonly string[];
       readonly suspensions: readonly Suspension[];
       readonly released: boolean;
     }
@@ -352,8 +358,11 @@ export function unavailability(state: LedgerState, memberId: string, now: number
 
 export function decideLedger(command: LedgerCommand, state: LedgerState): LedgerEvent[] {
   switch (command.type) {
-    case "RegisterSponsor":
+    case "RegisterSponsor": {
       if (state.slots.has(command.memberId)) return [];
+      const refusal = registrationForgery(command.admission, state);
+      if (refusal)
+        throw new ForgedEventError("MemberAdmitted", `MemberAdmitted of member ${command.memberId}: ${refusal}`);
       return [
         {
           type: "SponsorRegistered",
@@ -362,6 +371,7 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
           ...(command.admission ? { admission: command.admission } : {}),
         },
       ];
+    }
     case "AdoptPolicy":
       if (state.policy && state.policy.version >= command.policy.version) return [];
       return [{ type: "PolicyAdopted", policy: command.policy }];
@@ -394,11 +404,15 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
     case "Decline":
     case "Cancel":
       return decideWithdrawal(command, state);
-    case "SettleGame":
-      if (!state.openGames.has(command.gameId)) return [];
+    case "SettleGame": {
+      const game = state.openGames.get(command.gameId);
+      if (!game) return [];
+      const refusal = settlementForgery(command, game, state);
+      if (refusal) throw new ForgedEventError("GameResolved", `GameResolved of game ${command.gameId}: ${refusal}`);
       return [
         { type: "StakesSettled", gameId: command.gameId, suspensions: command.suspensions, released: command.released },
       ];
+    }
     case "ExcludeSponsor":
       return decideExclusion(command, state);
     default: {
@@ -406,6 +420,37 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
       throw new IllegalStateError(`unknown command ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+/**
+ * Why a resolution may not settle this open game, or undefined: it names the sponsors the game was
+ * opened with, and a cancellation (stakes released at once) is of a game one of whose sponsors the
+ * ledger excluded (the only cause of one).
+ */
+function settlementForgery(
+  command: Extract<LedgerCommand, { type: "SettleGame" }>,
+  game: OpenGame,
+  state: LedgerState,
+): string | undefined {
+  if (command.sponsorIds[0] !== game.sponsorIds[0] || command.sponsorIds[1] !== game.sponsorIds[1]) {
+    return `it names sponsors ${command.sponsorIds.join(", ")}, but the game was opened with ${game.sponsorIds.join(", ")}`;
+  }
+  if (command.released && !game.sponsorIds.some((id) => state.slots.get(id)?.excluded === true)) {
+    return "it cancels a game neither of whose sponsors was excluded";
+  }
+  return undefined;
+}
+
+/**
+ * Why a member may not be registered on this admission, or undefined: its parents in the lineage (the
+ * sponsors of a sponsored member, the controller of a controlled one) are members the ledger knows.
+ */
+function registrationForgery(admission: SponsorAdmission | undefined, state: LedgerState): string | undefined {
+  if (!admission) return undefined;
+  const parents = admission.kind === "controlled" ? [admission.controllerId] : admission.sponsorIds;
+  const unknown = parents.find((id) => !state.slots.has(id));
+  if (unknown === undefined) return undefined;
+  return `its ${admission.kind === "controlled" ? "controller" : "sponsor"} ${unknown} is not a member`;
 }
 
 function decidePropose(command: Extract<LedgerCommand, { type: "Propose" }>, state: LedgerState): LedgerEvent[] {
@@ -601,6 +646,7 @@ function decideAccept(command: Answer, state: LedgerState): LedgerEvent[] {
       openedAt: command.now,
       stakeLockedUntil: command.now + stakePeriodFor(state, policy, proposal.action, rules),
       pairCooldownUntil: command.now + policy.pairCooldownMs,
+      opening: { proposalSignature: proposal.signature, acceptSignature: command.signature },
     },
   ];
 }

@@ -174,7 +174,13 @@ describe("ledger decider", () => {
     const b = member();
     const p = propose(a, b) as { proposalId: string } & LedgerCommand;
     let state = run(run(network(a, b), p), accept(b, p.proposalId));
-    state = run(state, { type: "SettleGame", gameId: p.proposalId, suspensions: [], released: false });
+    state = run(state, {
+      type: "SettleGame",
+      gameId: p.proposalId,
+      sponsorIds: [a.id, b.id],
+      suspensions: [],
+      released: false,
+    });
     const until = NOW + 1 + DEFAULT_POLICY.admission.stakePeriodMs;
     assert.match(unavailability(state, a.id, until - 1) ?? "", /staked/);
     assert.equal(unavailability(state, a.id, until), undefined);
@@ -196,7 +202,13 @@ describe("ledger decider", () => {
     const b = member();
     const p1 = propose(a, b) as { proposalId: string } & LedgerCommand;
     let state = run(run(network(a, b), p1), accept(b, p1.proposalId));
-    state = run(state, { type: "SettleGame", gameId: p1.proposalId, suspensions: [], released: false });
+    state = run(state, {
+      type: "SettleGame",
+      gameId: p1.proposalId,
+      sponsorIds: [a.id, b.id],
+      suspensions: [],
+      released: false,
+    });
     const later = NOW + DEFAULT_POLICY.admission.stakePeriodMs + 10;
     assert.throws(() => decideLedger(propose(a, b, uuid(), later), state), /recently/);
   });
@@ -319,6 +331,7 @@ describe("ledger decider", () => {
     const settle: LedgerCommand = {
       type: "SettleGame",
       gameId: p.proposalId,
+      sponsorIds: [a.id, b.id],
       suspensions: [{ memberId: a.id, untilMs: NOW + 99 }],
       released: false,
     };
@@ -382,7 +395,13 @@ describe("ledger pruning", () => {
     state = later(state, c, d, NOW + TTL + 10);
     assert.equal(state.proposals.get(p.proposalId)?.status, "accepted");
     assert.deepEqual(decideLedger(accept(b, p.proposalId, NOW + TTL + 11), state), [], "a redelivered accept");
-    state = run(state, { type: "SettleGame", gameId: p.proposalId, suspensions: [], released: false });
+    state = run(state, {
+      type: "SettleGame",
+      gameId: p.proposalId,
+      sponsorIds: [a.id, b.id],
+      suspensions: [],
+      released: false,
+    });
     assert.equal(state.proposals.has(p.proposalId), false);
     assert.equal(state.retiredProposals.get(p.proposalId), "played");
     assert.throws(() => decideLedger(propose(a, b, p.proposalId, NOW + TTL + 12), state), AlreadyExistsError);
@@ -396,7 +415,14 @@ describe("ledger pruning", () => {
     const [a, b, c, d] = [member(), member(), member(), member()];
     const p = propose(a, b) as { proposalId: string } & LedgerCommand;
     let state = run(run(network(a, b, c, d), p), accept(b, p.proposalId));
-    state = run(state, { type: "SettleGame", gameId: p.proposalId, suspensions: [], released: true });
+    state = run(state, { type: "ExcludeSponsor", memberId: a.id, accountableSponsorIds: [], now: NOW + 2 });
+    state = run(state, {
+      type: "SettleGame",
+      gameId: p.proposalId,
+      sponsorIds: [a.id, b.id],
+      suspensions: [],
+      released: true,
+    });
     assert.equal(state.proposals.get(p.proposalId)?.status, "accepted");
     state = later(state, c, d, NOW + TTL);
     assert.equal(state.retiredProposals.get(p.proposalId), "played");
@@ -407,7 +433,13 @@ describe("ledger pruning", () => {
     const [a, b, c, d] = [member(), member(), member(), member()];
     const p = propose(a, b) as { proposalId: string } & LedgerCommand;
     let state = run(run(network(a, b, c, d), p), accept(b, p.proposalId));
-    state = run(state, { type: "SettleGame", gameId: p.proposalId, suspensions: [], released: false });
+    state = run(state, {
+      type: "SettleGame",
+      gameId: p.proposalId,
+      sponsorIds: [a.id, b.id],
+      suspensions: [],
+      released: false,
+    });
     const until = NOW + 1 + DEFAULT_POLICY.pairCooldownMs;
     state = later(state, c, d, until - 1);
     assert.equal(state.pairCooldowns.size, 1);
@@ -434,7 +466,13 @@ describe("ledger pruning", () => {
     const p = propose(a, b) as { proposalId: string } & LedgerCommand;
     let state = run(run(network(a, b, c), p), accept(b, p.proposalId));
     assert.equal(unavailability(state, b.id, NOW + 2), `member ${b.id} is playing game ${p.proposalId}`);
-    state = run(state, { type: "SettleGame", gameId: p.proposalId, suspensions: [], released: false });
+    state = run(state, {
+      type: "SettleGame",
+      gameId: p.proposalId,
+      sponsorIds: [a.id, b.id],
+      suspensions: [],
+      released: false,
+    });
     assert.match(unavailability(state, b.id, NOW + 2) ?? "", /has staked in game/);
     const events = decideLedger(
       { type: "ExcludeSponsor", memberId: b.id, accountableSponsorIds: [], now: NOW + 3 },

@@ -162,6 +162,22 @@ export interface MemberAdmitted {
    * an identity a single member controls, so never shown as plainly sponsored.
    */
   tainted: boolean;
+  /**
+   * What justifies a sponsored admission, copied from the GameResolved that admitted it: both sponsors'
+   * signatures opening the game (sponsor_ids[0] proposed, sponsor_ids[1] accepted) and their signed
+   * moves, both cooperate. The matchmaker re-checks them before it registers the member.
+   */
+  opening: OpeningSignatures | undefined;
+  signedMoveA: SignedMove | undefined;
+  signedMoveB:
+    | SignedMove
+    | undefined;
+  /**
+   * What justifies a controlled admission: the controller's signature over the redeem payload, and the
+   * request id it signed (docs/api.md, "Signatures"); the candidate's consent is `consent`.
+   */
+  redeemSignature: Uint8Array;
+  redeemRequestId: string;
 }
 
 export interface CreditsGranted {
@@ -186,6 +202,12 @@ export interface CreditRedeemed {
   /** The controlled identity's consent; identity admits it from this event. */
   consent: Consent | undefined;
   redeemedAtMs: bigint;
+  /**
+   * The member's signature over the redeem payload (network id, member id, candidate key, request id),
+   * and the request id it signed: identity re-checks both before it admits the controlled identity.
+   */
+  signature: Uint8Array;
+  requestId: string;
 }
 
 export interface MemberExcluded {
@@ -289,6 +311,30 @@ export interface Sponsor {
   publicKey: Uint8Array;
 }
 
+/**
+ * What the two sponsors signed to open a game (docs/api.md, "Signatures"): sponsor A's signature over
+ * the propose payload (network id, game id as the proposal id, A, B, the action's digest) and sponsor
+ * B's over the accept payload. Carried by the events a game's opening causes so that the service
+ * reacting to them can re-check it with the sponsors' keys (a member id is its key).
+ */
+export interface OpeningSignatures {
+  proposalSignature: Uint8Array;
+  acceptSignature: Uint8Array;
+}
+
+/**
+ * One sponsor's signed move in a game: its commitment with the signature over the commit payload, and,
+ * once revealed, the move and nonce with the signature over the reveal payload. A sponsor who committed
+ * and never revealed has only the first two; one who never committed has none.
+ */
+export interface SignedMove {
+  commitment: Uint8Array;
+  commitSignature: Uint8Array;
+  move: Move;
+  nonce: Uint8Array;
+  revealSignature: Uint8Array;
+}
+
 /** Both stakes are locked and the game begins. game_id equals the proposal id. */
 export interface GameOpened {
   gameId: string;
@@ -300,6 +346,11 @@ export interface GameOpened {
   openedAtMs: bigint;
   stakeLockedUntilMs: bigint;
   pairCooldownUntilMs: bigint;
+  /**
+   * The proposer's and the partner's signatures that opened the game: the adjudicator re-checks them
+   * before it starts the game.
+   */
+  opening: OpeningSignatures | undefined;
 }
 
 /** A resolved or cancelled game's consequences on staking slots. */
@@ -355,6 +406,8 @@ export interface GameStarted {
   policy: Policy | undefined;
   openedAtMs: bigint;
   commitDeadlineMs: bigint;
+  /** Copied from GameOpened, so the game's resolution can carry it. */
+  opening: OpeningSignatures | undefined;
 }
 
 export interface MoveCommitted {
@@ -393,6 +446,14 @@ export interface GameResolved {
   suspensions: Suspension[];
   /** Sponsors who failed to commit or reveal in time. */
   noShowIds: string[];
+  /**
+   * What justifies the outcome and its effects: the sponsors' signatures opening the game and their
+   * signed moves. Identity and the matchmaker re-check them (and recompute the outcome from the moves)
+   * before they admit, grant or settle anything.
+   */
+  opening: OpeningSignatures | undefined;
+  signedMoveA: SignedMove | undefined;
+  signedMoveB: SignedMove | undefined;
 }
 
 export interface CreditAward {
@@ -1937,6 +1998,11 @@ function createBaseMemberAdmitted(): MemberAdmitted {
     displayName: "",
     admittedAtMs: 0n,
     tainted: false,
+    opening: undefined,
+    signedMoveA: undefined,
+    signedMoveB: undefined,
+    redeemSignature: new Uint8Array(0),
+    redeemRequestId: "",
   };
 }
 
@@ -1974,6 +2040,21 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
     }
     if (message.tainted !== false) {
       writer.uint32(80).bool(message.tainted);
+    }
+    if (message.opening !== undefined) {
+      OpeningSignatures.encode(message.opening, writer.uint32(482).fork()).join();
+    }
+    if (message.signedMoveA !== undefined) {
+      SignedMove.encode(message.signedMoveA, writer.uint32(490).fork()).join();
+    }
+    if (message.signedMoveB !== undefined) {
+      SignedMove.encode(message.signedMoveB, writer.uint32(498).fork()).join();
+    }
+    if (message.redeemSignature.length !== 0) {
+      writer.uint32(506).bytes(message.redeemSignature);
+    }
+    if (message.redeemRequestId !== "") {
+      writer.uint32(514).string(message.redeemRequestId);
     }
     return writer;
   },
@@ -2071,6 +2152,46 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
             message.tainted = reader.bool();
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.opening = OpeningSignatures.decode(reader, reader.uint32());
+            continue;
+          }
+          case 61: {
+            if (tag !== 490) {
+              break;
+            }
+
+            message.signedMoveA = SignedMove.decode(reader, reader.uint32());
+            continue;
+          }
+          case 62: {
+            if (tag !== 498) {
+              break;
+            }
+
+            message.signedMoveB = SignedMove.decode(reader, reader.uint32());
+            continue;
+          }
+          case 63: {
+            if (tag !== 506) {
+              break;
+            }
+
+            message.redeemSignature = reader.bytes();
+            continue;
+          }
+          case 64: {
+            if (tag !== 514) {
+              break;
+            }
+
+            message.redeemRequestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2123,6 +2244,27 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
         ? BigInt(object.admitted_at_ms)
         : 0n,
       tainted: isSet(object.tainted) ? globalThis.Boolean(object.tainted) : false,
+      opening: isSet(object.opening) ? OpeningSignatures.fromJSON(object.opening) : undefined,
+      signedMoveA: isSet(object.signedMoveA)
+        ? SignedMove.fromJSON(object.signedMoveA)
+        : isSet(object.signed_move_a)
+        ? SignedMove.fromJSON(object.signed_move_a)
+        : undefined,
+      signedMoveB: isSet(object.signedMoveB)
+        ? SignedMove.fromJSON(object.signedMoveB)
+        : isSet(object.signed_move_b)
+        ? SignedMove.fromJSON(object.signed_move_b)
+        : undefined,
+      redeemSignature: isSet(object.redeemSignature)
+        ? bytesFromBase64(object.redeemSignature)
+        : isSet(object.redeem_signature)
+        ? bytesFromBase64(object.redeem_signature)
+        : new Uint8Array(0),
+      redeemRequestId: isSet(object.redeemRequestId)
+        ? globalThis.String(object.redeemRequestId)
+        : isSet(object.redeem_request_id)
+        ? globalThis.String(object.redeem_request_id)
+        : "",
     };
   },
 
@@ -2158,6 +2300,21 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
     if (message.tainted !== false) {
       obj.tainted = message.tainted;
     }
+    if (message.opening !== undefined) {
+      obj.opening = OpeningSignatures.toJSON(message.opening);
+    }
+    if (message.signedMoveA !== undefined) {
+      obj.signedMoveA = SignedMove.toJSON(message.signedMoveA);
+    }
+    if (message.signedMoveB !== undefined) {
+      obj.signedMoveB = SignedMove.toJSON(message.signedMoveB);
+    }
+    if (message.redeemSignature.length !== 0) {
+      obj.redeemSignature = base64FromBytes(message.redeemSignature);
+    }
+    if (message.redeemRequestId !== "") {
+      obj.redeemRequestId = message.redeemRequestId;
+    }
     return obj;
   },
 
@@ -2180,6 +2337,17 @@ export const MemberAdmitted: MessageFns<MemberAdmitted> = {
       ? BigInt(object.admittedAtMs)
       : 0n;
     message.tainted = object.tainted ?? false;
+    message.opening = (object.opening !== undefined && object.opening !== null)
+      ? OpeningSignatures.fromPartial(object.opening)
+      : undefined;
+    message.signedMoveA = (object.signedMoveA !== undefined && object.signedMoveA !== null)
+      ? SignedMove.fromPartial(object.signedMoveA)
+      : undefined;
+    message.signedMoveB = (object.signedMoveB !== undefined && object.signedMoveB !== null)
+      ? SignedMove.fromPartial(object.signedMoveB)
+      : undefined;
+    message.redeemSignature = object.redeemSignature ?? new Uint8Array(0);
+    message.redeemRequestId = object.redeemRequestId ?? "";
     return message;
   },
 };
@@ -2360,7 +2528,14 @@ export const CreditsGranted: MessageFns<CreditsGranted> = {
 };
 
 function createBaseCreditRedeemed(): CreditRedeemed {
-  return { memberId: "", admittedMemberId: "", consent: undefined, redeemedAtMs: 0n };
+  return {
+    memberId: "",
+    admittedMemberId: "",
+    consent: undefined,
+    redeemedAtMs: 0n,
+    signature: new Uint8Array(0),
+    requestId: "",
+  };
 }
 
 export const CreditRedeemed: MessageFns<CreditRedeemed> = {
@@ -2379,6 +2554,12 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
         throw new globalThis.Error("value provided for field message.redeemedAtMs of type uint64 too large");
       }
       writer.uint32(32).uint64(message.redeemedAtMs);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(482).bytes(message.signature);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(490).string(message.requestId);
     }
     return writer;
   },
@@ -2428,6 +2609,22 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
             message.redeemedAtMs = reader.uint64() as bigint;
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+          case 61: {
+            if (tag !== 490) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2458,6 +2655,12 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
         : isSet(object.redeemed_at_ms)
         ? BigInt(object.redeemed_at_ms)
         : 0n,
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -2475,6 +2678,12 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
     if (message.redeemedAtMs !== 0n) {
       obj.redeemedAtMs = message.redeemedAtMs.toString();
     }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
     return obj;
   },
 
@@ -2491,6 +2700,8 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
     message.redeemedAtMs = (object.redeemedAtMs !== undefined && object.redeemedAtMs !== null)
       ? BigInt(object.redeemedAtMs)
       : 0n;
+    message.signature = object.signature ?? new Uint8Array(0);
+    message.requestId = object.requestId ?? "";
     return message;
   },
 };
@@ -3888,6 +4099,246 @@ export const Sponsor: MessageFns<Sponsor> = {
   },
 };
 
+function createBaseOpeningSignatures(): OpeningSignatures {
+  return { proposalSignature: new Uint8Array(0), acceptSignature: new Uint8Array(0) };
+}
+
+export const OpeningSignatures: MessageFns<OpeningSignatures> = {
+  encode(message: OpeningSignatures, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.proposalSignature.length !== 0) {
+      writer.uint32(10).bytes(message.proposalSignature);
+    }
+    if (message.acceptSignature.length !== 0) {
+      writer.uint32(18).bytes(message.acceptSignature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpeningSignatures {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpeningSignatures();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.proposalSignature = reader.bytes();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.acceptSignature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpeningSignatures {
+    return {
+      proposalSignature: isSet(object.proposalSignature)
+        ? bytesFromBase64(object.proposalSignature)
+        : isSet(object.proposal_signature)
+        ? bytesFromBase64(object.proposal_signature)
+        : new Uint8Array(0),
+      acceptSignature: isSet(object.acceptSignature)
+        ? bytesFromBase64(object.acceptSignature)
+        : isSet(object.accept_signature)
+        ? bytesFromBase64(object.accept_signature)
+        : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: OpeningSignatures): unknown {
+    const obj: any = {};
+    if (message.proposalSignature.length !== 0) {
+      obj.proposalSignature = base64FromBytes(message.proposalSignature);
+    }
+    if (message.acceptSignature.length !== 0) {
+      obj.acceptSignature = base64FromBytes(message.acceptSignature);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OpeningSignatures>): OpeningSignatures {
+    return OpeningSignatures.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OpeningSignatures>): OpeningSignatures {
+    const message = createBaseOpeningSignatures();
+    message.proposalSignature = object.proposalSignature ?? new Uint8Array(0);
+    message.acceptSignature = object.acceptSignature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseSignedMove(): SignedMove {
+  return {
+    commitment: new Uint8Array(0),
+    commitSignature: new Uint8Array(0),
+    move: 0,
+    nonce: new Uint8Array(0),
+    revealSignature: new Uint8Array(0),
+  };
+}
+
+export const SignedMove: MessageFns<SignedMove> = {
+  encode(message: SignedMove, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.commitment.length !== 0) {
+      writer.uint32(10).bytes(message.commitment);
+    }
+    if (message.commitSignature.length !== 0) {
+      writer.uint32(18).bytes(message.commitSignature);
+    }
+    if (message.move !== 0) {
+      writer.uint32(24).int32(message.move);
+    }
+    if (message.nonce.length !== 0) {
+      writer.uint32(34).bytes(message.nonce);
+    }
+    if (message.revealSignature.length !== 0) {
+      writer.uint32(42).bytes(message.revealSignature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignedMove {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignedMove();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commitment = reader.bytes();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commitSignature = reader.bytes();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.move = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nonce = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.revealSignature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignedMove {
+    return {
+      commitment: isSet(object.commitment) ? bytesFromBase64(object.commitment) : new Uint8Array(0),
+      commitSignature: isSet(object.commitSignature)
+        ? bytesFromBase64(object.commitSignature)
+        : isSet(object.commit_signature)
+        ? bytesFromBase64(object.commit_signature)
+        : new Uint8Array(0),
+      move: isSet(object.move) ? moveFromJSON(object.move) : 0,
+      nonce: isSet(object.nonce) ? bytesFromBase64(object.nonce) : new Uint8Array(0),
+      revealSignature: isSet(object.revealSignature)
+        ? bytesFromBase64(object.revealSignature)
+        : isSet(object.reveal_signature)
+        ? bytesFromBase64(object.reveal_signature)
+        : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: SignedMove): unknown {
+    const obj: any = {};
+    if (message.commitment.length !== 0) {
+      obj.commitment = base64FromBytes(message.commitment);
+    }
+    if (message.commitSignature.length !== 0) {
+      obj.commitSignature = base64FromBytes(message.commitSignature);
+    }
+    if (message.move !== 0) {
+      obj.move = moveToJSON(message.move);
+    }
+    if (message.nonce.length !== 0) {
+      obj.nonce = base64FromBytes(message.nonce);
+    }
+    if (message.revealSignature.length !== 0) {
+      obj.revealSignature = base64FromBytes(message.revealSignature);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SignedMove>): SignedMove {
+    return SignedMove.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SignedMove>): SignedMove {
+    const message = createBaseSignedMove();
+    message.commitment = object.commitment ?? new Uint8Array(0);
+    message.commitSignature = object.commitSignature ?? new Uint8Array(0);
+    message.move = object.move ?? 0;
+    message.nonce = object.nonce ?? new Uint8Array(0);
+    message.revealSignature = object.revealSignature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
 function createBaseGameOpened(): GameOpened {
   return {
     gameId: "",
@@ -3898,6 +4349,7 @@ function createBaseGameOpened(): GameOpened {
     openedAtMs: 0n,
     stakeLockedUntilMs: 0n,
     pairCooldownUntilMs: 0n,
+    opening: undefined,
   };
 }
 
@@ -3935,6 +4387,9 @@ export const GameOpened: MessageFns<GameOpened> = {
         throw new globalThis.Error("value provided for field message.pairCooldownUntilMs of type uint64 too large");
       }
       writer.uint32(64).uint64(message.pairCooldownUntilMs);
+    }
+    if (message.opening !== undefined) {
+      OpeningSignatures.encode(message.opening, writer.uint32(482).fork()).join();
     }
     return writer;
   },
@@ -4016,6 +4471,14 @@ export const GameOpened: MessageFns<GameOpened> = {
             message.pairCooldownUntilMs = reader.uint64() as bigint;
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.opening = OpeningSignatures.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4066,6 +4529,7 @@ export const GameOpened: MessageFns<GameOpened> = {
         : isSet(object.pair_cooldown_until_ms)
         ? BigInt(object.pair_cooldown_until_ms)
         : 0n,
+      opening: isSet(object.opening) ? OpeningSignatures.fromJSON(object.opening) : undefined,
     };
   },
 
@@ -4095,6 +4559,9 @@ export const GameOpened: MessageFns<GameOpened> = {
     if (message.pairCooldownUntilMs !== 0n) {
       obj.pairCooldownUntilMs = message.pairCooldownUntilMs.toString();
     }
+    if (message.opening !== undefined) {
+      obj.opening = OpeningSignatures.toJSON(message.opening);
+    }
     return obj;
   },
 
@@ -4123,6 +4590,9 @@ export const GameOpened: MessageFns<GameOpened> = {
     message.pairCooldownUntilMs = (object.pairCooldownUntilMs !== undefined && object.pairCooldownUntilMs !== null)
       ? BigInt(object.pairCooldownUntilMs)
       : 0n;
+    message.opening = (object.opening !== undefined && object.opening !== null)
+      ? OpeningSignatures.fromPartial(object.opening)
+      : undefined;
     return message;
   },
 };
@@ -4662,6 +5132,7 @@ function createBaseGameStarted(): GameStarted {
     policy: undefined,
     openedAtMs: 0n,
     commitDeadlineMs: 0n,
+    opening: undefined,
   };
 }
 
@@ -4693,6 +5164,9 @@ export const GameStarted: MessageFns<GameStarted> = {
         throw new globalThis.Error("value provided for field message.commitDeadlineMs of type uint64 too large");
       }
       writer.uint32(56).uint64(message.commitDeadlineMs);
+    }
+    if (message.opening !== undefined) {
+      OpeningSignatures.encode(message.opening, writer.uint32(482).fork()).join();
     }
     return writer;
   },
@@ -4766,6 +5240,14 @@ export const GameStarted: MessageFns<GameStarted> = {
             message.commitDeadlineMs = reader.uint64() as bigint;
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.opening = OpeningSignatures.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4807,6 +5289,7 @@ export const GameStarted: MessageFns<GameStarted> = {
         : isSet(object.commit_deadline_ms)
         ? BigInt(object.commit_deadline_ms)
         : 0n,
+      opening: isSet(object.opening) ? OpeningSignatures.fromJSON(object.opening) : undefined,
     };
   },
 
@@ -4832,6 +5315,9 @@ export const GameStarted: MessageFns<GameStarted> = {
     }
     if (message.commitDeadlineMs !== 0n) {
       obj.commitDeadlineMs = message.commitDeadlineMs.toString();
+    }
+    if (message.opening !== undefined) {
+      obj.opening = OpeningSignatures.toJSON(message.opening);
     }
     return obj;
   },
@@ -4860,6 +5346,9 @@ export const GameStarted: MessageFns<GameStarted> = {
     message.commitDeadlineMs = (object.commitDeadlineMs !== undefined && object.commitDeadlineMs !== null)
       ? BigInt(object.commitDeadlineMs)
       : 0n;
+    message.opening = (object.opening !== undefined && object.opening !== null)
+      ? OpeningSignatures.fromPartial(object.opening)
+      : undefined;
     return message;
   },
 };
@@ -5203,6 +5692,9 @@ function createBaseGameResolved(): GameResolved {
     credits: [],
     suspensions: [],
     noShowIds: [],
+    opening: undefined,
+    signedMoveA: undefined,
+    signedMoveB: undefined,
   };
 }
 
@@ -5252,6 +5744,15 @@ export const GameResolved: MessageFns<GameResolved> = {
     }
     for (const v of message.noShowIds) {
       writer.uint32(114).string(v!);
+    }
+    if (message.opening !== undefined) {
+      OpeningSignatures.encode(message.opening, writer.uint32(482).fork()).join();
+    }
+    if (message.signedMoveA !== undefined) {
+      SignedMove.encode(message.signedMoveA, writer.uint32(490).fork()).join();
+    }
+    if (message.signedMoveB !== undefined) {
+      SignedMove.encode(message.signedMoveB, writer.uint32(498).fork()).join();
     }
     return writer;
   },
@@ -5381,6 +5882,30 @@ export const GameResolved: MessageFns<GameResolved> = {
             message.noShowIds.push(reader.string());
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.opening = OpeningSignatures.decode(reader, reader.uint32());
+            continue;
+          }
+          case 61: {
+            if (tag !== 490) {
+              break;
+            }
+
+            message.signedMoveA = SignedMove.decode(reader, reader.uint32());
+            continue;
+          }
+          case 62: {
+            if (tag !== 498) {
+              break;
+            }
+
+            message.signedMoveB = SignedMove.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5437,6 +5962,17 @@ export const GameResolved: MessageFns<GameResolved> = {
         : globalThis.Array.isArray(object?.no_show_ids)
         ? object.no_show_ids.map((e: any) => globalThis.String(e))
         : [],
+      opening: isSet(object.opening) ? OpeningSignatures.fromJSON(object.opening) : undefined,
+      signedMoveA: isSet(object.signedMoveA)
+        ? SignedMove.fromJSON(object.signedMoveA)
+        : isSet(object.signed_move_a)
+        ? SignedMove.fromJSON(object.signed_move_a)
+        : undefined,
+      signedMoveB: isSet(object.signedMoveB)
+        ? SignedMove.fromJSON(object.signedMoveB)
+        : isSet(object.signed_move_b)
+        ? SignedMove.fromJSON(object.signed_move_b)
+        : undefined,
     };
   },
 
@@ -5484,6 +6020,15 @@ export const GameResolved: MessageFns<GameResolved> = {
     if (message.noShowIds?.length) {
       obj.noShowIds = message.noShowIds;
     }
+    if (message.opening !== undefined) {
+      obj.opening = OpeningSignatures.toJSON(message.opening);
+    }
+    if (message.signedMoveA !== undefined) {
+      obj.signedMoveA = SignedMove.toJSON(message.signedMoveA);
+    }
+    if (message.signedMoveB !== undefined) {
+      obj.signedMoveB = SignedMove.toJSON(message.signedMoveB);
+    }
     return obj;
   },
 
@@ -5514,6 +6059,15 @@ export const GameResolved: MessageFns<GameResolved> = {
     message.credits = object.credits?.map((e) => CreditAward.fromPartial(e)) || [];
     message.suspensions = object.suspensions?.map((e) => Suspension.fromPartial(e)) || [];
     message.noShowIds = object.noShowIds?.map((e) => e) || [];
+    message.opening = (object.opening !== undefined && object.opening !== null)
+      ? OpeningSignatures.fromPartial(object.opening)
+      : undefined;
+    message.signedMoveA = (object.signedMoveA !== undefined && object.signedMoveA !== null)
+      ? SignedMove.fromPartial(object.signedMoveA)
+      : undefined;
+    message.signedMoveB = (object.signedMoveB !== undefined && object.signedMoveB !== null)
+      ? SignedMove.fromPartial(object.signedMoveB)
+      : undefined;
     return message;
   },
 };

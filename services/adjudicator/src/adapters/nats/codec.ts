@@ -10,8 +10,12 @@ import {
   operatorKeysToWire,
   operatorSignaturesFromWire,
   operatorSignaturesToWire,
+  openingFromWire,
+  openingToWire,
   policyFromWire,
   policyToWire,
+  signedMoveFromWire,
+  signedMoveToWire,
   sponsorFromWire,
   toBig,
   toNumber,
@@ -156,6 +160,7 @@ export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
         policy: policyFromWire(v.policy),
         openedAt: toNumber(v.openedAtMs),
         commitDeadline: toNumber(v.commitDeadlineMs),
+        opening: openingFromWire(v.opening),
       };
     }
     case "moveCommitted": {
@@ -204,6 +209,9 @@ export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
         })),
         suspensions: v.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) })),
         noShowIds: v.noShowIds,
+        ...(v.opening ? { opening: openingFromWire(v.opening) } : {}),
+        ...(v.signedMoveA ? { signedMoveA: signedMoveFromWire(v.signedMoveA)! } : {}),
+        ...(v.signedMoveB ? { signedMoveB: signedMoveFromWire(v.signedMoveB)! } : {}),
       };
     }
     default:
@@ -228,6 +236,7 @@ export function gameEventToWire(event: GameEvent): EventBody {
           policy: policyToWire(event.policy),
           openedAtMs: toBig(event.openedAt),
           commitDeadlineMs: toBig(event.commitDeadline),
+          opening: openingToWire(event.opening),
         },
       };
     case "MoveCommitted":
@@ -277,6 +286,9 @@ export function gameEventToWire(event: GameEvent): EventBody {
           })),
           suspensions: event.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toBig(s.untilMs) })),
           noShowIds: [...event.noShowIds],
+          opening: event.opening ? openingToWire(event.opening) : undefined,
+          signedMoveA: signedMoveToWire(event.signedMoveA),
+          signedMoveB: signedMoveToWire(event.signedMoveB),
         },
       };
     }

@@ -1,10 +1,19 @@
-import { AdmissionKind as PbAdmissionKind, type Consent as PbConsent, type Envelope } from "@pot/contracts";
+import {
+  AdmissionKind as PbAdmissionKind,
+  type Consent as PbConsent,
+  type Envelope,
+  type MemberAdmitted as PbMemberAdmitted,
+} from "@pot/contracts";
 import type { AggregateType, EventBody } from "@pot/event-store";
 import {
+  openingFromWire,
+  openingToWire,
   operatorKeysFromWire,
   operatorKeysToWire,
   operatorSignaturesFromWire,
   operatorSignaturesToWire,
+  signedMoveFromWire,
+  signedMoveToWire,
   toBig,
   toNumber,
 } from "@pot/wire";
@@ -13,6 +22,7 @@ import {
   evolveNetwork,
   initialMemberState,
   initialNetworkState,
+  type AdmissionEvidence,
   type AdmissionKind,
   type Consent,
   type MemberEvent,
@@ -171,6 +181,53 @@ export function exclusionActFromWire(v: {
   return act ? { ...act, rootMemberId: v.rootMemberId, rootReason: v.rootReason } : undefined;
 }
 
+type EvidenceFields = Pick<
+  PbMemberAdmitted,
+  "opening" | "signedMoveA" | "signedMoveB" | "redeemSignature" | "redeemRequestId"
+>;
+
+/** The evidence a MemberAdmitted carries: the game's signatures, the redemption's, or none. */
+export function evidenceFromWire(value: EvidenceFields): { evidence?: AdmissionEvidence } {
+  if (value.opening) {
+    return {
+      evidence: {
+        type: "game",
+        signatures: {
+          opening: openingFromWire(value.opening),
+          moveA: signedMoveFromWire(value.signedMoveA),
+          moveB: signedMoveFromWire(value.signedMoveB),
+        },
+      },
+    };
+  }
+  if (value.redeemSignature.length > 0) {
+    return { evidence: { type: "redeem", signature: value.redeemSignature, requestId: value.redeemRequestId } };
+  }
+  return {};
+}
+
+function evidenceToWire(evidence: AdmissionEvidence | undefined): EvidenceFields {
+  const none = { opening: undefined, signedMoveA: undefined, signedMoveB: undefined };
+  switch (evidence?.type) {
+    case undefined:
+      return { ...none, redeemSignature: new Uint8Array(), redeemRequestId: "" };
+    case "game":
+      return {
+        opening: openingToWire(evidence.signatures.opening),
+        signedMoveA: signedMoveToWire(evidence.signatures.moveA),
+        signedMoveB: signedMoveToWire(evidence.signatures.moveB),
+        redeemSignature: new Uint8Array(),
+        redeemRequestId: "",
+      };
+    case "redeem":
+      return { ...none, redeemSignature: evidence.signature, redeemRequestId: evidence.requestId };
+    default: {
+      const unreachable: never = evidence;
+      return unreachable;
+    }
+  }
+}
+
 export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined {
   const event = envelope.event;
   switch (event?.$case) {
@@ -188,6 +245,7 @@ export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined
         displayName: v.displayName,
         admittedAt: toNumber(v.admittedAtMs),
         ...(v.tainted ? { tainted: true } : {}),
+        ...evidenceFromWire(v),
       };
     }
     case "creditsGranted":
@@ -209,6 +267,9 @@ export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined
         admittedMemberId: event.value.admittedMemberId,
         consent,
         redeemedAt: toNumber(event.value.redeemedAtMs),
+        ...(event.value.signature.length > 0
+          ? { signature: event.value.signature, requestId: event.value.requestId }
+          : {}),
       };
     }
     case "memberExcluded": {
@@ -243,6 +304,7 @@ export function memberEventToWire(event: MemberEvent): EventBody {
           displayName: event.displayName,
           admittedAtMs: toBig(event.admittedAt),
           tainted: event.tainted ?? false,
+          ...evidenceToWire(event.evidence),
         },
       };
     case "CreditsGranted":
@@ -265,6 +327,8 @@ export function memberEventToWire(event: MemberEvent): EventBody {
           admittedMemberId: event.admittedMemberId,
           consent: consentToWire(event.consent),
           redeemedAtMs: toBig(event.redeemedAt),
+          signature: event.signature ?? new Uint8Array(),
+          requestId: event.requestId ?? "",
         },
       };
     case "MemberExcluded":

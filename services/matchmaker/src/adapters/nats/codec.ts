@@ -5,6 +5,8 @@ import {
   actionToWire,
   operatorKeysFromWire,
   operatorKeysToWire,
+  openingFromWire,
+  openingToWire,
   policyFromWire,
   policyToWire,
   sponsorFromWire,
@@ -160,6 +162,7 @@ export function ledgerEventFromWire(envelope: Envelope): LedgerEvent | undefined
         openedAt: toNumber(v.openedAtMs),
         stakeLockedUntil: toNumber(v.stakeLockedUntilMs),
         pairCooldownUntil: toNumber(v.pairCooldownUntilMs),
+        opening: openingFromWire(v.opening),
       };
     }
     case "stakesSettled":
@@ -238,6 +241,7 @@ export function ledgerEventToWire(event: LedgerEvent): EventBody {
           openedAtMs: toBig(event.openedAt),
           stakeLockedUntilMs: toBig(event.stakeLockedUntil),
           pairCooldownUntilMs: toBig(event.pairCooldownUntil),
+          opening: openingToWire(event.opening),
         },
       };
     case "StakesSettled":
