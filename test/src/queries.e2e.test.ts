@@ -219,10 +219,11 @@ describe("trust state queries", () => {
       status.INVALID_ARGUMENT,
       /consistency_token/,
     );
+    // Identity reacts to the adjudicator only (the adjudicator follows all three streams: identity's for the operator keys).
     await refused(
-      clients.adjudicator.getGame({ gameId: gameXY, minSequence: 0n, consistencyToken: "identity:1" }),
+      clients.identity.getMember({ memberId: genesis[0]!.id, minSequence: 0n, consistencyToken: "matchmaker:1" }),
       status.INVALID_ARGUMENT,
-      /does not follow the identity stream/,
+      /does not follow the matchmaker stream/,
     );
     await refused(
       clients.identity.getMember(
