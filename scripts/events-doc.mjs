@@ -355,7 +355,8 @@ const DEAD_LETTERS = [
   "| `Nats-Msg-Id` | `dead:<stream>:<seq>:<consumer>`: a consumer that dead-letters the same message again stores it once |",
   "",
   "A retry record (`<ns>.dead.<service>.retried.<seq>`, at most one per dead letter) has an empty payload and the",
-  "headers `Pot-Dead-Letter-Retry` (`<dead-letter stream>:<seq>`) and `Pot-Dead-Time`; the message re-published on",
+  "headers `Pot-Dead-Letter-Retry` (`<dead-letter stream>:<seq>`), `Pot-Dead-Retried-Seq` (the re-published message's",
+  "sequence on the original stream) and `Pot-Dead-Time`; the message re-published on",
   "the original subject carries `Pot-Dead-Letter-Retry` too. See `docs/operations.md`, Dead letters.",
 ];
 

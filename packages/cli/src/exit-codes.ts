@@ -24,7 +24,7 @@ export const EXIT = {
   aborted: 8,
   /** A service, NATS or Postgres did not answer in time (UNAVAILABLE, DEADLINE_EXCEEDED): retry later. */
   unavailable: 9,
-  /** `pot verify` found mismatches in the log. */
+  /** `pot verify` found mismatches in the log; `pot replay` skipped messages it could not apply. */
   mismatches: 10,
 } as const;
 

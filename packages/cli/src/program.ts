@@ -4,6 +4,7 @@ import { Context, DEFAULTS, settingsFrom } from "./context.js";
 import { describeError, EXIT } from "./exit-codes.js";
 import { Output, processIo, type Io } from "./output.js";
 import { collect, networkId, positiveInteger } from "./parsers.js";
+import { registerDeadLetters } from "./commands/dead-letters.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerEvents } from "./commands/events.js";
 import { registerKeys } from "./commands/keys.js";
@@ -29,7 +30,7 @@ Exit codes:
   1  unexpected failure           7  already exists
   2  usage, or a local file       8  aborted by a concurrent change: retry
   3  invalid argument (server)    9  a service, NATS or Postgres unavailable or too slow
-  4  not found                    10 pot verify found mismatches
+  4  not found                    10 pot verify found mismatches; pot replay skipped messages
   5  failed precondition (the state does not allow it now; the message says why)`;
 
 export function buildProgram(io: Io, signal: AbortSignal): Command {
@@ -155,6 +156,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
   registerStatus(program, wrap);
   registerEvents(program, wrap);
   registerOps(program, wrap, io);
+  registerDeadLetters(program, wrap);
   registerDemo(program, wrap);
   registerSimulate(program, wrap);
   return program;

@@ -8,9 +8,11 @@ import { ValidationError } from "@pot/mechanism";
 import {
   DEAD_LETTER_HEADERS,
   DeadLetterError,
+  DeadLetterRetryError,
   DeadLetters,
   readDeadLetter,
   readDeadLetters,
+  retryDeadLetter,
   type DeadLetter,
 } from "./dead-letters.js";
 import { envelopeOf, EventStore, type StoredEvent } from "./event-store.js";
@@ -196,5 +198,41 @@ describe("dead letters of a reaction (a durable consumer on another service's st
     const cut = await readDeadLetter(nc, deadLetters.names, long);
     assert.equal([...cut!.reason].length, 500);
     assert.ok(cut!.reason.endsWith("…"));
+  });
+
+  test("a retry re-publishes on the original subject of this network only, and once", async () => {
+    const subject = store.subject("redrive", "r-1");
+    const data = encodeEnvelope(registration(subject, "r-1"));
+    const letterSeq = await deadLetters.deadLetter(
+      { stream: store.names.stream, seq: 424_242, subject, data, attempts: 5 },
+      { kind: "failed", reason: "the reaction failed" },
+      "redrive_consumer",
+    );
+    const eventStreams = [store.names];
+    const retried = await retryDeadLetter(nc, deadLetters.names, letterSeq, { eventStreams });
+    const message = await store.jsm.streams.getMessage(store.names.stream, { seq: retried.seq });
+    assert.equal(message?.subject, subject);
+    assert.deepEqual([...message!.data], [...data]);
+    assert.equal(message?.header?.get("Pot-Dead-Letter-Retry"), `${deadLetters.names.stream}:${letterSeq}`);
+    assert.equal(message?.header?.get(DEAD_LETTER_HEADERS.reason), "", "no dead-letter header travels back");
+    const again = retryDeadLetter(nc, deadLetters.names, letterSeq, { eventStreams });
+    await assert.rejects(again, (error: unknown) => {
+      assert.ok(error instanceof DeadLetterRetryError);
+      assert.equal(error.reason, "already-retried");
+      return true;
+    });
+    assert.equal((await readDeadLetter(nc, deadLetters.names, letterSeq))?.retried?.as, retried.seq);
+
+    // A dead letter naming a subject outside the network's streams is never re-driven there.
+    const elsewhere = await deadLetters.deadLetter(
+      { stream: "SOMEONE_ELSES", seq: 1, subject: "billing.charge.all", data, attempts: 1 },
+      { kind: "failed", reason: "x" },
+      "redrive_consumer",
+    );
+    await assert.rejects(retryDeadLetter(nc, deadLetters.names, elsewhere, { eventStreams }), /not re-driven/);
+    await assert.rejects(
+      retryDeadLetter(nc, deadLetters.names, 987_654, { eventStreams }),
+      /no dead letter at sequence/,
+    );
   });
 });

@@ -8,7 +8,7 @@ import {
 } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { ATTR, createCounter, meter, METRICS } from "@pot/telemetry";
-import { isJetStreamNotFound } from "./errors.js";
+import { isJetStreamNotFound, isWrongLastSequence } from "./errors.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { assertNamespace, type ServiceName, type StreamNames } from "./naming.js";
 import { ensureEventStream } from "./streams.js";
@@ -292,8 +292,11 @@ export interface DeadLetter {
   /** The original bytes. */
   readonly data: Uint8Array;
   readonly headers: MsgHdrs | undefined;
-  /** Set once `pot dead-letters retry` re-drove it: the retry record's sequence and time. */
-  readonly retried?: { readonly seq: number; readonly time: string };
+  /**
+   * Set once `pot dead-letters retry` re-drove it: the retry record's sequence and time, and the
+   * re-published message's sequence on the original stream.
+   */
+  readonly retried?: { readonly seq: number; readonly time: string; readonly as: number };
 }
 
 /** The retry record of dead letter `seq`: its subject in the dead-letter stream. */
@@ -321,13 +324,13 @@ export async function readDeadLetters(
     opt_start_seq: fromSeq,
   });
   const letters: DeadLetter[] = [];
-  const retried = new Map<number, { seq: number; time: string }>();
+  const retried = new Map<number, { seq: number; time: string; as: number }>();
   const messages = await consumer.consume({ max_messages: 512 });
   try {
     for await (const message of messages) {
       if (message.subject.startsWith(`${names.retried}.`)) {
         const of = Number(message.subject.slice(names.retried.length + 1));
-        retried.set(of, { seq: message.seq, time: message.headers?.get(DEAD_LETTER_HEADERS.time) ?? "" });
+        retried.set(of, retryRecordOf(message.seq, message.headers));
       } else {
         letters.push(deadLetterOf(message.seq, message.subject, message.data, message.headers));
       }
@@ -362,9 +365,15 @@ export async function readDeadLetter(
       if (isJetStreamNotFound(error)) return null;
       throw error;
     });
-  return retry
-    ? { ...letter, retried: { seq: retry.seq, time: retry.header?.get(DEAD_LETTER_HEADERS.time) ?? "" } }
-    : letter;
+  return retry ? { ...letter, retried: retryRecordOf(retry.seq, retry.header) } : letter;
+}
+
+function retryRecordOf(seq: number, h: MsgHdrs | undefined): { seq: number; time: string; as: number } {
+  return {
+    seq,
+    time: h?.get(DEAD_LETTER_HEADERS.time) ?? "",
+    as: Number(h?.get(DEAD_LETTER_RETRIED_SEQ_HEADER)) || 0,
+  };
 }
 
 function deadLetterOf(seq: number, subject: string, data: Uint8Array, h: MsgHdrs | undefined): DeadLetter {
@@ -384,4 +393,104 @@ function deadLetterOf(seq: number, subject: string, data: Uint8Array, h: MsgHdrs
     data,
     headers: h,
   };
+}
+
+/** Set on a retry record: the sequence of the message re-published on the original stream. */
+export const DEAD_LETTER_RETRIED_SEQ_HEADER = "Pot-Dead-Retried-Seq";
+
+/** Why a dead letter cannot be re-driven; `reason` tells the CLI which exit code fits. */
+export class DeadLetterRetryError extends Error {
+  override readonly name = "DeadLetterRetryError";
+  constructor(
+    readonly reason: "not-found" | "already-retried" | "not-redrivable",
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export interface RetryResult {
+  readonly letter: DeadLetter;
+  /** Where the original bytes went again. */
+  readonly stream: string;
+  readonly subject: string;
+  /** The re-published message's sequence on that stream. */
+  readonly seq: number;
+  /** The retry record's sequence in the dead-letter stream. */
+  readonly recordSeq: number;
+}
+
+/**
+ * Re-drives dead letter `seq` of `names`: re-publishes its original bytes and headers (without the
+ * dead-letter ones) on its original subject, which must belong to one of `eventStreams` (the
+ * network's streams; the publish also expects that stream, so it can never land elsewhere), with
+ * `Pot-Dead-Letter-Retry: <dead-letter stream>:<seq>`; then writes the retry record
+ * `<prefix>.retried.<seq>`, which may exist once (Nats-Expected-Last-Subject-Sequence 0): a dead
+ * letter is re-driven once. The re-publish carries a Nats-Msg-Id of its own, so two retries racing
+ * within the duplicate window store it once.
+ *
+ * Needs publish rights on the original subject (the NATS admin: a service's user may not publish on
+ * another service's stream, and the reader publishes nothing).
+ */
+export async function retryDeadLetter(
+  connection: NatsConnection,
+  names: DeadLetterNames,
+  seq: number,
+  options: { readonly eventStreams: readonly StreamNames[]; readonly now?: () => number },
+): Promise<RetryResult> {
+  const letter = await readDeadLetter(connection, names, seq);
+  if (letter === undefined) {
+    throw new DeadLetterRetryError("not-found", `${names.stream} has no dead letter at sequence ${seq}`);
+  }
+  if (letter.retried) {
+    throw new DeadLetterRetryError(
+      "already-retried",
+      `dead letter ${seq} of ${names.stream} was retried already (record ${letter.retried.seq}, ${letter.retried.time})`,
+    );
+  }
+  const target = options.eventStreams.find(
+    (stream) => stream.stream === letter.stream && letter.originalSubject.startsWith(`${stream.prefix}.`),
+  );
+  if (target === undefined) {
+    throw new DeadLetterRetryError(
+      "not-redrivable",
+      `dead letter ${seq} of ${names.stream} names ${JSON.stringify(letter.stream)} and subject ${JSON.stringify(letter.originalSubject)}, not a subject of one of this network's streams: it is not re-driven`,
+    );
+  }
+  const js = jetstream(connection);
+  const h = natsHeaders();
+  const dead = new Set(Object.values(DEAD_LETTER_HEADERS).map((name) => name.toLowerCase()));
+  for (const [key, values] of letter.headers ?? []) {
+    const lower = key.toLowerCase();
+    if (lower.startsWith("nats-") || dead.has(lower) || lower === DEAD_LETTER_RETRY_HEADER.toLowerCase()) continue;
+    for (const value of values) h.append(key, value);
+  }
+  const mark = `${names.stream}:${seq}`;
+  h.set(DEAD_LETTER_RETRY_HEADER, mark);
+  const ack = await js.publish(letter.originalSubject, letter.data, {
+    headers: h,
+    msgID: `retry:${mark}`,
+    expect: { streamName: target.stream },
+  });
+  const record = natsHeaders();
+  record.set(DEAD_LETTER_RETRY_HEADER, mark);
+  record.set(DEAD_LETTER_RETRIED_SEQ_HEADER, String(ack.seq));
+  record.set(DEAD_LETTER_HEADERS.time, new Date((options.now ?? Date.now)()).toISOString());
+  try {
+    const recorded = await js.publish(retrySubject(names, seq), new Uint8Array(0), {
+      headers: record,
+      expect: { lastSubjectSequence: 0 },
+    });
+    return { letter, stream: target.stream, subject: letter.originalSubject, seq: ack.seq, recordSeq: recorded.seq };
+  } catch (error) {
+    if (isWrongLastSequence(error)) {
+      throw new DeadLetterRetryError(
+        "already-retried",
+        `dead letter ${seq} of ${names.stream} was retried by someone else at the same time`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
 }

@@ -7,6 +7,7 @@ import { ValidationError } from "@pot/mechanism";
 import {
   DEAD_LETTER_HEADERS,
   DEAD_LETTER_REASON_KINDS,
+  DEAD_LETTER_RETRIED_SEQ_HEADER,
   DEAD_LETTER_RETRY_HEADER,
   DeadLetterError,
   deadLetterNames,
@@ -60,7 +61,11 @@ describe("dead-letter names and reasons", () => {
     const doc = readFileSync(join(repoRoot(), "docs", "events.md"), "utf8");
     const section = doc.slice(doc.indexOf("## Dead letters"));
     assert.ok(section.length > 100, "docs/events.md has a Dead letters section");
-    for (const header of [...Object.values(DEAD_LETTER_HEADERS), DEAD_LETTER_RETRY_HEADER]) {
+    for (const header of [
+      ...Object.values(DEAD_LETTER_HEADERS),
+      DEAD_LETTER_RETRY_HEADER,
+      DEAD_LETTER_RETRIED_SEQ_HEADER,
+    ]) {
       assert.ok(section.includes(`\`${header}\``), `${header} is documented`);
     }
     for (const kind of DEAD_LETTER_REASON_KINDS) assert.ok(section.includes(`\`${kind}\``), `${kind} is documented`);

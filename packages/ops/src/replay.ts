@@ -3,7 +3,14 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { sql, type Kysely } from "kysely";
 import pg from "pg";
-import { natsConnectOptions, natsInboxPrefix, silentLogger, type Logger } from "@pot/event-store";
+import {
+  natsConnectOptions,
+  natsInboxPrefix,
+  reasonOf,
+  silentLogger,
+  type Logger,
+  type StoredEvent,
+} from "@pot/event-store";
 import {
   openDatabase,
   projectionSource,
@@ -15,10 +22,10 @@ import {
 import { digestWith } from "./digest.js";
 import { READ_MODELS } from "./read-models.js";
 import { StreamReader } from "./stream-reader.js";
-import type { ReplayOptions, ReplayProgress, ReplayResult, TableDigest } from "./types.js";
+import type { ReplayOptions, ReplayProgress, ReplayResult, SkippedMessage, TableDigest } from "./types.js";
 
 /** Events applied per transaction. */
-const BATCH = 8_000;
+const BATCH = 5_000;
 /** How long an idle reader waits for more before it counts as caught up. */
 const IDLE_MS = 100;
 /** How long the swap waits for the live projections' batch in hand. */
@@ -88,14 +95,17 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     for (const entry of models.projections) {
       const source = projectionSource(options.namespace, models, entry);
       const reader = await StreamReader.open(js, source.stream, {
+        compact: true,
         ...(source.filterSubject ? { filterSubject: source.filterSubject } : {}),
       });
-      builds.push(new Build(entry.projection, reader, database.db, progress));
+      builds.push(new Build(entry.projection, reader, database.db, progress, logger));
     }
     logger.info({ ...context, fresh, projections: builds.map((b) => b.name) }, "replay started");
 
+    // The rate counts from here: reading and applying, not creating the schema and the consumers.
+    const reading = performance.now();
     await Promise.all(builds.map((build) => build.run()));
-    const replayMs = performance.now() - started;
+    const replayMs = performance.now() - reading;
     await rebuildIndexes(admin, indexes);
     for (const table of models.tables) await admin.query(`analyze ${quote(fresh)}.${quote(table)}`);
     // Whatever arrived while the indexes were built.
@@ -109,6 +119,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     const result: ReplayResult = {
       service: options.service,
       events,
+      skipped: builds.flatMap((build) => build.skipped),
       seconds,
       eventsPerSecond: replayMs > 0 ? Math.round((events / replayMs) * 1_000) : 0,
       tables,
@@ -131,6 +142,8 @@ class Build {
   position = 0;
   /** Events applied so far. */
   applied = 0;
+  /** Messages skipped so far: undecodable, or that the projection cannot apply. */
+  readonly skipped: SkippedMessage[] = [];
   /** Sequence of the last event handed to a transaction (ahead of position while one is in flight). */
   private scheduled = 0;
 
@@ -139,6 +152,7 @@ class Build {
     readonly reader: StreamReader,
     private readonly db: Kysely<unknown>,
     private readonly onApplied: () => void,
+    private readonly logger: Logger,
   ) {}
 
   get name(): string {
@@ -155,11 +169,17 @@ class Build {
     try {
       for (;;) {
         if (throughSeq !== undefined && this.scheduled >= throughSeq) break;
-        const { events, lastSeq, caughtUp } = await this.reader.take(BATCH, IDLE_MS);
-        if (events.length > 0) {
+        const { events, undecodable, lastSeq, caughtUp } = await this.reader.take(BATCH, IDLE_MS);
+        this.skip(undecodable);
+        if (lastSeq > 0) {
+          // The projection's database-free work (decoding payloads, building rows) overlaps the
+          // transaction in flight, as in the live runner.
+          const prepared = this.prepare(events);
           await inFlight;
           this.scheduled = lastSeq;
-          inFlight = this.apply(events, lastSeq);
+          inFlight = this.apply(events, lastSeq, prepared);
+          // Awaited before the next batch or below; until then a failure must not go unhandled.
+          inFlight.catch(() => undefined);
         }
         if (throughSeq === undefined && caughtUp) break;
       }
@@ -168,18 +188,90 @@ class Build {
     }
   }
 
-  private async apply(events: Parameters<Projection<unknown>["apply"]>[1], through: number): Promise<void> {
+  /**
+   * The projection's prepare(events), or undefined when it has none or it throws: a batch holding an
+   * event it cannot make sense of is then applied without it, and fails there, where such an event
+   * is found and skipped (see apply).
+   */
+  private prepare(events: readonly StoredEvent[]): unknown {
+    if (events.length === 0 || !this.projection.prepare) return undefined;
+    try {
+      return this.projection.prepare(events);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Applies a batch and moves the checkpoint to `through` (past undecodable messages too). A batch
+   * the projection cannot apply is applied again one event per transaction, and an event that
+   * fails alone is skipped and reported, as the live runner dead-letters it. `prepared` is the
+   * projection's prepare(events), used for the whole batch only.
+   */
+  private async apply(events: readonly StoredEvent[], through: number, prepared: unknown): Promise<void> {
+    try {
+      await this.transaction(events, through, prepared);
+      this.applied += events.length;
+    } catch (error) {
+      if (events.length === 0 || !(await poisonable(error, this.db))) throw error;
+      for (const [index, event] of events.entries()) {
+        const upTo = index === events.length - 1 ? through : event.seq;
+        try {
+          await this.transaction([event], upTo, undefined);
+          this.applied++;
+        } catch (alone) {
+          if (!(await poisonable(alone, this.db))) throw alone;
+          this.skip([{ stream: this.reader.stream, seq: event.seq, subject: event.subject, reason: reasonOf(alone) }]);
+          await this.transaction([], upTo, undefined);
+        }
+      }
+    }
+    this.position = through;
+    this.onApplied();
+  }
+
+  private async transaction(events: readonly StoredEvent[], through: number, prepared: unknown): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await sql`set local synchronous_commit = off`.execute(trx);
-      await this.projection.apply(trx, events);
+      if (events.length > 0) await this.projection.apply(trx, events, prepared);
       await sql`
         insert into projection_checkpoints (name, seq) values (${this.projection.name}, ${through})
         on conflict (name) do update set seq = excluded.seq
       `.execute(trx);
     });
-    this.position = through;
-    this.applied += events.length;
-    this.onApplied();
+  }
+
+  private skip(messages: readonly SkippedMessage[]): void {
+    for (const message of messages) {
+      this.skipped.push(message);
+      this.logger.error(
+        {
+          projection: this.name,
+          stream: message.stream,
+          seq: message.seq,
+          subject: message.subject,
+          reason: message.reason,
+        },
+        "replay skipped a message it cannot apply",
+      );
+    }
+  }
+}
+
+/**
+ * Whether a failed transaction may be an event's fault rather than the database's (the live
+ * runner's rule): a data or constraint error (SQLSTATE 22, 23), or an error of the projection's own
+ * while the database answers.
+ */
+async function poisonable(error: unknown, db: Kysely<unknown>): Promise<boolean> {
+  if (error instanceof Error && (error.name === "ValidationError" || error.name === "DeadLetterError")) return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") return /^2[23][0-9A-Z]{3}$/.test(code);
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -18,10 +18,24 @@ export interface TableDigest {
   digest: string;
 }
 
+/** A message of a stream that a replay or an audit could not use, and went past. */
+export interface SkippedMessage {
+  stream: string;
+  seq: number;
+  subject: string;
+  /** Why: undecodable, or the projection could not apply it (its error). */
+  reason: string;
+}
+
 export interface ReplayResult {
   service: ServiceName;
   /** Events applied to the fresh tables, up to the moment they were swapped in. */
   events: number;
+  /**
+   * Messages skipped: undecodable, or that the projection could not apply on their own (as the live
+   * runner would have dead-lettered them). The rebuilt tables are as if they were not on the stream.
+   */
+  skipped: SkippedMessage[];
   /** From the start of the rebuild to the swap. */
   seconds: number;
   /** events / seconds, over the replay itself (reading and applying, not the swap). */
@@ -62,5 +76,7 @@ export interface VerifyResult {
   retargets: number;
   /** Operator acts whose signatures were re-checked (genesis, bootstraps, agreements, exclusions, rotations, policies). */
   operatorActs?: number;
+  /** Messages that could not be decoded or checked at all (each also reported among the mismatches). */
+  skipped: number;
   mismatches: VerifyMismatch[];
 }

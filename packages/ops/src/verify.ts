@@ -106,9 +106,17 @@ export async function verify(options: {
     );
     if (lasts.includes(undefined)) {
       // Operator acts are checked against the keys on identity's stream: without it, only the games are.
-      return { events, games: audit.games, retargets: audit.retargets, mismatches: audit.mismatches, operatorActs: 0 };
+      return {
+        events,
+        games: audit.games,
+        retargets: audit.retargets,
+        skipped: audit.skipped,
+        mismatches: audit.mismatches,
+        operatorActs: 0,
+      };
     }
     let crossChecked = 0;
+    let skipped = audit.skipped;
     for (const [index, service] of (["identity", "matchmaker"] as const).entries()) {
       const stream = streamNames(options.namespace, service).stream;
       const until = lasts[index] ?? 0;
@@ -125,11 +133,12 @@ export async function verify(options: {
             cross.add(service, message.seq, envelope);
             if (service === "identity") operators.addIdentity(message.seq, envelope);
           } catch (error) {
+            skipped++;
             audit.mismatches.push({
               stream: service,
               seq: message.seq,
               gameId: aggregateIdOf(message.subject),
-              problem: `undecodable message: ${(error as Error).message}`,
+              problem: `skipped: cannot decode or cross-check it: ${(error as Error).message}`,
             });
           }
         }
@@ -143,6 +152,7 @@ export async function verify(options: {
       crossChecked,
       games: audit.games,
       retargets: audit.retargets,
+      skipped,
       mismatches: [...audit.mismatches, ...operators.finish(), ...cross.finish()],
       operatorActs: operators.checked,
     };
@@ -156,6 +166,8 @@ export async function verify(options: {
 class Audit {
   position = 0;
   games = 0;
+  /** Messages that could not be decoded or checked at all. */
+  skipped = 0;
   readonly mismatches: VerifyMismatch[] = [];
   private readonly policies: Policy[] = [];
   /** The policy aggregate replayed, to re-derive every retarget of the stake period. */
@@ -176,10 +188,17 @@ class Audit {
     try {
       envelope = decodeEnvelope(data);
     } catch (error) {
-      this.report(seq, aggregateIdOf(subject), `undecodable message: ${(error as Error).message}`);
+      this.skipped++;
+      this.report(seq, aggregateIdOf(subject), `skipped: undecodable message: ${(error as Error).message}`);
       return undefined;
     }
-    this.checkEnvelope(seq, subject, envelope);
+    try {
+      this.checkEnvelope(seq, subject, envelope);
+    } catch (error) {
+      // A check that throws (an event the codecs or deciders refuse outright) is reported, not fatal.
+      this.skipped++;
+      this.report(seq, envelope.aggregateId, `skipped: cannot check ${envelope.type}: ${(error as Error).message}`);
+    }
     return envelope;
   }
 

@@ -41,7 +41,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
   program
     .command("replay")
     .description(
-      "drop a service's projections and rebuild them from its stream start (into fresh tables, then swapped in while the service keeps answering)",
+      "drop a service's projections and rebuild them from its stream start (into fresh tables, then swapped in while the service keeps answering); messages that cannot be applied are skipped and listed (exit 10)",
     )
     .addArgument(new Argument("<service>", "which service's projections").choices([...SERVICE_NAMES, "all"]))
     .action(
@@ -69,8 +69,13 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
           results.push(result);
           if (!ctx.settings.json) {
             ctx.out.io.stdout(
-              `${service}: ${count(result.events)} events replayed in ${result.seconds.toFixed(1)} s (${count(Math.round(result.eventsPerSecond))} events/s)\n`,
+              `${service}: ${count(result.events)} events replayed in ${result.seconds.toFixed(1)} s (${count(Math.round(result.eventsPerSecond))} events/s)${result.skipped.length > 0 ? `, ${count(result.skipped.length)} message(s) skipped` : ""}\n`,
             );
+            for (const skipped of result.skipped) {
+              ctx.out.io.stdout(
+                `  skipped ${skipped.stream} seq ${skipped.seq} ${skipped.subject}: ${skipped.reason}\n`,
+              );
+            }
             for (const table of result.tables) {
               ctx.out.io.stdout(
                 `  ${table.table.padEnd(28)} ${count(table.rows).padStart(10)} rows  digest ${table.digest}\n`,
@@ -79,6 +84,13 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
           }
         }
         if (ctx.settings.json) ctx.out.jsonLine(which === "all" ? results : results[0]);
+        const skipped = results.reduce((sum, result) => sum + result.skipped.length, 0);
+        if (skipped > 0) {
+          throw new CliError(
+            EXIT.mismatches,
+            `the read models were rebuilt and swapped in, but ${skipped} message(s) of the log could not be applied and were skipped: see above`,
+          );
+        }
       }),
     );
 
@@ -104,7 +116,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
         }).finally(() => bar?.stop());
         ctx.out.result(
           [
-            `verified ${count(result.events)} events of ${count(result.games)} games${result.retargets > 0 ? ` and ${count(result.retargets)} stake-period retargets` : ""}, ${count(result.operatorActs ?? 0)} operator act signatures: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}`,
+            `verified ${count(result.events)} events of ${count(result.games)} games${result.retargets > 0 ? ` and ${count(result.retargets)} stake-period retargets` : ""}, ${count(result.operatorActs ?? 0)} operator act signatures: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}${result.skipped > 0 ? `, ${count(result.skipped)} message(s) skipped (undecodable or uncheckable)` : ""}`,
             ...result.mismatches.map(
               (m) => `  ${m.stream ?? "adjudicator"} seq ${m.seq}${m.gameId ? ` game ${m.gameId}` : ""}: ${m.problem}`,
             ),
