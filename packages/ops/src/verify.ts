@@ -181,7 +181,10 @@ class Audit {
 
   constructor(private readonly networkId: string) {}
 
-  /** Checks one message; returns its envelope when it could be decoded. */
+  /**
+   * Checks one message; returns its envelope when it could be decoded and checked (a message it
+   * skips is not cross-checked either: what it claims, an outcome or credits, proves nothing).
+   */
   check(seq: number, subject: string, data: Uint8Array): Envelope | undefined {
     this.position = seq;
     let envelope: Envelope;
@@ -198,6 +201,7 @@ class Audit {
       // A check that throws (an event the codecs or deciders refuse outright) is reported, not fatal.
       this.skipped++;
       this.report(seq, envelope.aggregateId, `skipped: cannot check ${envelope.type}: ${(error as Error).message}`);
+      return undefined;
     }
     return envelope;
   }
@@ -218,7 +222,8 @@ class Audit {
     try {
       event = gameEventFromWire(envelope);
     } catch (error) {
-      return this.report(seq, aggregateIdOf(subject), `malformed ${envelope.type}: ${(error as Error).message}`);
+      // Skipped (see check): e.g. a GameResolved without its sponsors.
+      throw new Error(`malformed ${envelope.type}: ${(error as Error).message}`, { cause: error });
     }
     if (!event)
       return this.report(seq, aggregateIdOf(subject), `${envelope.type} does not belong on the adjudicator's stream`);

@@ -16,6 +16,7 @@ const RECHECKED = [
   "GameResolved",
   "MemberAdmitted",
   "SponsorExcluded",
+  "StakePeriodRetargeted",
   // Operator acts (docs/security.md, "Operator acts are signed").
   "NetworkBootstrapped",
   "OperatorKeysRotated",

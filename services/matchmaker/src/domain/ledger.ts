@@ -379,6 +379,13 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
       // A retarget under a policy that is not the adopted one (superseded), or a redelivered one: nothing.
       if (state.policy?.version !== command.policyVersion) return [];
       if (state.stakePeriod && state.stakePeriod.interval >= command.interval) return [];
+      const refusal = stakePeriodForgery(state.policy, state.stakePeriod, command);
+      if (refusal) {
+        throw new ForgedEventError(
+          "StakePeriodRetargeted",
+          `StakePeriodRetargeted of policy v${command.policyVersion} interval ${command.interval}: ${refusal}`,
+        );
+      }
       const { type: _type, ...stakePeriod } = command;
       return [{ type: "StakePeriodAdopted", ...stakePeriod }];
     }
@@ -437,6 +444,27 @@ function settlementForgery(
   }
   if (command.released && !game.sponsorIds.some((id) => state.slots.get(id)?.excluded === true)) {
     return "it cancels a game neither of whose sponsors was excluded";
+  }
+  return undefined;
+}
+
+/**
+ * Why a retargeted stake period may not be adopted, or undefined. No member signs a retarget (the
+ * adjudicator computes it from the admissions it counted), so what the ledger can check is the policy's
+ * own bounds: its rate target is on, the period lies within [min, max], and, after the interval the
+ * ledger adopted last (or from the policy's own period), it moved by at most the policy's step.
+ */
+function stakePeriodForgery(policy: Policy, adopted: StakePeriod | undefined, next: StakePeriod): string | undefined {
+  const target = policy.rateTarget;
+  if (target.admissionsPerInterval === 0) return `policy v${policy.version} has no rate target`;
+  if (next.stakePeriodMs < target.minStakePeriodMs || next.stakePeriodMs > target.maxStakePeriodMs) {
+    return `${next.stakePeriodMs} ms lies outside the policy's [${target.minStakePeriodMs}, ${target.maxStakePeriodMs}] ms`;
+  }
+  if (adopted !== undefined && adopted.interval !== next.interval - 1) return undefined;
+  const from = adopted?.stakePeriodMs ?? policy.admission.stakePeriodMs;
+  const factor = 1 + target.maxStepPercent / 100;
+  if (next.stakePeriodMs < Math.floor(from / factor) - 1 || next.stakePeriodMs > Math.ceil(from * factor) + 1) {
+    return `${from} ms to ${next.stakePeriodMs} ms is a larger step than the policy's ${target.maxStepPercent}%`;
   }
   return undefined;
 }
