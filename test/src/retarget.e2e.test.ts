@@ -129,6 +129,17 @@ describe("rate targeting: the stake period retargeted from the log", () => {
     await matchmaker.propose(proposal);
     const accepted = await matchmaker.accept(answerRequest("accept", g[5]!, proposal.proposalId));
     assert.equal(accepted.stakeLockedUntilMs, BigInt(now + 10.5 * DAY));
+    // The adjudicator's GameStarted records the retargeted period the stakes were locked for.
+    const gameStarted = await eventually(
+      "the game to start",
+      async () =>
+        (await readStream(system.nc, streamNames(system.namespace, "adjudicator").stream)).flatMap((stored) =>
+          stored.envelope.event?.$case === "gameStarted" && stored.envelope.event.value.gameId === proposal.proposalId
+            ? [stored.envelope.event.value]
+            : [],
+        )[0],
+    );
+    assert.equal(gameStarted.stakePeriodMs, BigInt(10.5 * DAY));
 
     // pot verify recounts the interval's admissions from the log and recomputes the period: no mismatch.
     const audit = await verify({ natsUrl: system.natsUrl, namespace: system.namespace, networkId: TEST_NETWORK });

@@ -332,6 +332,7 @@ class Audit {
               action: event.action,
               policy,
               openedAt: event.openedAt,
+              stakePeriodMs: event.stakePeriodMs,
               opening: event.opening,
             },
             state,

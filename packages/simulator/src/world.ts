@@ -31,16 +31,20 @@ import {
 import {
   decideGame,
   decidePolicy,
+  dueInterval,
   evolveGame,
   evolvePolicy,
   initialGameState,
   initialPolicyState,
+  intervalEnd,
+  intervalStart,
   policyVersion,
   type GameCommand,
   type GameEvent,
   type GameState,
   type PolicyEvent,
   type PolicyState,
+  type Retarget,
 } from "@pot/adjudicator/domain";
 import {
   controlledLineageExclusions,
@@ -108,6 +112,15 @@ export class World {
   readonly openGames = new Map<string, GameState>();
   /** Events decided, by type (all three services). */
   readonly eventCounts = new Map<string, number>();
+  /** Every StakePeriodRetargeted, oldest first. */
+  readonly retargets: Retarget[] = [];
+  /**
+   * Resolution times of the sponsored admissions not yet counted by a retarget (admission games both
+   * sponsors cooperated in: what the adjudicator's games read model counts), in time order.
+   */
+  private admissionTimes: number[] = [];
+  /** Events on the adjudicator's stream so far: the "sequence" a retarget's count reflects. */
+  private adjudicatorSeq = 0;
 
   constructor(
     private readonly observer: WorldObserver = {},
@@ -190,6 +203,37 @@ export class World {
       policy: { ...policy, version: this.policies.versions.length + 1 },
       publishedAt: 0,
     });
+  }
+
+  /**
+   * The adjudicator's retarget after its deadline sweep: under a policy with a rate target, one
+   * RetargetStakePeriod for every interval that has ended by `now`, oldest first, from the sponsored
+   * admissions resolved within it; the matchmaker adopts each new period.
+   */
+  retargetDue(now: number): void {
+    for (;;) {
+      const due = dueInterval(this.policies);
+      if (!due) return;
+      const target = due.policy.rateTarget;
+      if (now < intervalEnd(target, due.interval)) return;
+      const start = intervalStart(target, due.interval);
+      const end = intervalEnd(target, due.interval);
+      this.admissionTimes = this.admissionTimes.filter((at) => at >= start);
+      const admissions = this.admissionTimes.filter((at) => at < end).length;
+      const events = decidePolicy(
+        {
+          type: "RetargetStakePeriod",
+          policyVersion: due.policy.version,
+          interval: due.interval,
+          admissions,
+          throughSeq: this.adjudicatorSeq,
+          now,
+        },
+        this.policies,
+      );
+      if (events.length === 0) return;
+      for (const event of events) this.applyPolicy(event);
+    }
   }
 
   exclude(memberId: string, reason: string, now: number): Refusal | undefined {
@@ -352,8 +396,19 @@ export class World {
   private applyPolicy(event: PolicyEvent): void {
     this.policies = evolvePolicy(this.policies, event);
     this.count(event.type);
+    this.adjudicatorSeq++;
     // Reaction (matchmaker): adopt the policy in force (a retarget is adopted as its stake period).
     if (event.type === "PolicyPublished") this.ledgerDo({ type: "AdoptPolicy", policy: event.policy });
+    if (event.type === "StakePeriodRetargeted") {
+      const { type: _type, ...retarget } = event;
+      this.retargets.push(retarget);
+      this.ledgerDo({
+        type: "AdoptStakePeriod",
+        policyVersion: event.policyVersion,
+        interval: event.interval,
+        stakePeriodMs: event.newStakePeriodMs,
+      });
+    }
   }
 
   private networkDo(command: NetworkCommand, now: number): void {
@@ -444,6 +499,7 @@ export class World {
             action: event.action,
             policy,
             openedAt: event.openedAt,
+            stakePeriodMs: event.stakeLockedUntil - event.openedAt,
             opening: event.opening,
           },
           event.openedAt,
@@ -469,6 +525,10 @@ export class World {
     for (const event of events) {
       state = evolveGame(state, event);
       this.count(event.type);
+      this.adjudicatorSeq++;
+      if (event.type === "GameResolved" && event.outcome === "both-cooperated" && event.action.type === "admission") {
+        this.admissionTimes.push(event.resolvedAt);
+      }
     }
     if (state.phase === "resolved") this.openGames.delete(gameId);
     else if (state.phase !== "none") this.openGames.set(gameId, state);

@@ -38,6 +38,15 @@ import {
 
 export const POLICY_ID = "network";
 
+/**
+ * The stake period a GameOpened locked: stake_locked_until_ms - opened_at_ms; undefined when the event
+ * carries no lock time (none is written so, but a malformed one must not record a negative period).
+ */
+export function stakePeriodOf(opened: { stakeLockedUntilMs: bigint; openedAtMs: bigint }): number | undefined {
+  const period = toNumber(opened.stakeLockedUntilMs) - toNumber(opened.openedAtMs);
+  return opened.stakeLockedUntilMs > 0n && period >= 0 ? period : undefined;
+}
+
 export interface AdjudicatorDeps {
   /** This deployment's network id (POT_NETWORK_ID): every signature is checked against it. */
   readonly networkId: string;
@@ -358,6 +367,8 @@ export class Adjudicator {
             ...claim,
             policy,
             openedAt: toNumber(opened.openedAtMs),
+            // What the matchmaker locked: the retargeted stake period in force when it opened the game.
+            stakePeriodMs: stakePeriodOf(opened),
             opening,
           },
           state,

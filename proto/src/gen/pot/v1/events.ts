@@ -407,7 +407,15 @@ export interface GameStarted {
   openedAtMs: bigint;
   commitDeadlineMs: bigint;
   /** Copied from GameOpened, so the game's resolution can carry it. */
-  opening: OpeningSignatures | undefined;
+  opening:
+    | OpeningSignatures
+    | undefined;
+  /**
+   * The stake period the matchmaker locked both stakes for when it opened the game
+   * (GameOpened.stake_locked_until_ms - opened_at_ms): for an admission game under a rate target, the
+   * retargeted period then in force, else the policy's own. 0 in events written before it was recorded.
+   */
+  stakePeriodMs: bigint;
 }
 
 export interface MoveCommitted {
@@ -5133,6 +5141,7 @@ function createBaseGameStarted(): GameStarted {
     openedAtMs: 0n,
     commitDeadlineMs: 0n,
     opening: undefined,
+    stakePeriodMs: 0n,
   };
 }
 
@@ -5167,6 +5176,12 @@ export const GameStarted: MessageFns<GameStarted> = {
     }
     if (message.opening !== undefined) {
       OpeningSignatures.encode(message.opening, writer.uint32(482).fork()).join();
+    }
+    if (message.stakePeriodMs !== 0n) {
+      if (BigInt.asUintN(64, message.stakePeriodMs) !== message.stakePeriodMs) {
+        throw new globalThis.Error("value provided for field message.stakePeriodMs of type uint64 too large");
+      }
+      writer.uint32(720).uint64(message.stakePeriodMs);
     }
     return writer;
   },
@@ -5248,6 +5263,14 @@ export const GameStarted: MessageFns<GameStarted> = {
             message.opening = OpeningSignatures.decode(reader, reader.uint32());
             continue;
           }
+          case 90: {
+            if (tag !== 720) {
+              break;
+            }
+
+            message.stakePeriodMs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5290,6 +5313,11 @@ export const GameStarted: MessageFns<GameStarted> = {
         ? BigInt(object.commit_deadline_ms)
         : 0n,
       opening: isSet(object.opening) ? OpeningSignatures.fromJSON(object.opening) : undefined,
+      stakePeriodMs: isSet(object.stakePeriodMs)
+        ? BigInt(object.stakePeriodMs)
+        : isSet(object.stake_period_ms)
+        ? BigInt(object.stake_period_ms)
+        : 0n,
     };
   },
 
@@ -5318,6 +5346,9 @@ export const GameStarted: MessageFns<GameStarted> = {
     }
     if (message.opening !== undefined) {
       obj.opening = OpeningSignatures.toJSON(message.opening);
+    }
+    if (message.stakePeriodMs !== 0n) {
+      obj.stakePeriodMs = message.stakePeriodMs.toString();
     }
     return obj;
   },
@@ -5349,6 +5380,9 @@ export const GameStarted: MessageFns<GameStarted> = {
     message.opening = (object.opening !== undefined && object.opening !== null)
       ? OpeningSignatures.fromPartial(object.opening)
       : undefined;
+    message.stakePeriodMs = (object.stakePeriodMs !== undefined && object.stakePeriodMs !== null)
+      ? BigInt(object.stakePeriodMs)
+      : 0n;
     return message;
   },
 };

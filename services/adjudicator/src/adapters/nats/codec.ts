@@ -160,6 +160,7 @@ export function gameEventFromWire(envelope: Envelope): GameEvent | undefined {
         policy: policyFromWire(v.policy),
         openedAt: toNumber(v.openedAtMs),
         commitDeadline: toNumber(v.commitDeadlineMs),
+        ...(v.stakePeriodMs ? { stakePeriodMs: toNumber(v.stakePeriodMs) } : {}),
         opening: openingFromWire(v.opening),
       };
     }
@@ -236,6 +237,7 @@ export function gameEventToWire(event: GameEvent): EventBody {
           policy: policyToWire(event.policy),
           openedAtMs: toBig(event.openedAt),
           commitDeadlineMs: toBig(event.commitDeadline),
+          stakePeriodMs: toBig(event.stakePeriodMs ?? 0),
           opening: openingToWire(event.opening),
         },
       };
