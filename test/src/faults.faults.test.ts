@@ -13,7 +13,7 @@ import { auditLogs, waitForQuiet, type Audit, type ConsumerState } from "./suppo
 import { startFaultRig, type Fault, type FaultRig, type InjectedFault } from "./support/fault-rig.js";
 import { checkDeadLetters, injectPoison, type Poison, type PoisonCheck } from "./support/fault-poison.js";
 import { playUnderFaults, type Played, type WorkloadStats } from "./support/fault-workload.js";
-import { bootstrap, newMember, TEST_NETWORK, type Member } from "./support/players.js";
+import { bootstrap, newMember, signedPolicy, TEST_NETWORK, type Member } from "./support/players.js";
 
 /**
  * The fault suite (npm run test:faults; `-- --large` or POT_FAULTS_LARGE=1 for the larger run).
@@ -127,10 +127,9 @@ describe(`fault suite (${LARGE ? "large" : "small"}: ${KILLS.length} kills, ${PO
     genesis = Array.from({ length: MEMBERS + POISON_ROUNDS }, newMember);
     const clients = rig.clients[0]!;
     await bootstrap(clients, genesis);
-    const published = await clients.adjudicator.publishPolicy({
-      requestId: randomUUID(),
-      policy: policyToWire(FAULT_POLICY),
-    });
+    const published = await clients.adjudicator.publishPolicy(
+      await signedPolicy(clients, { requestId: randomUUID(), policy: policyToWire(FAULT_POLICY) }),
+    );
     // Both matchmaker replicas read the policy from the log: the token says when it is adopted.
     for (const set of rig.clients) {
       await set.matchmaker.getStake(

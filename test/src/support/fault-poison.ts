@@ -1,6 +1,6 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { GameResolved, MemberAdmitted, type AdmissionKind, type Envelope } from "@pot/contracts";
+import { GameResolved, MemberAdmitted, MemberExcluded, type AdmissionKind, type Envelope } from "@pot/contracts";
 import {
   deadLetterNames,
   durableName,
@@ -13,7 +13,7 @@ import {
   type ServiceName,
 } from "@pot/event-store";
 import { STREAM_SERVICES } from "./fault-audit.js";
-import { newMember, type Member } from "./players.js";
+import { newMember, signedExclude, type Member } from "./players.js";
 
 /** Bytes that are no envelope: a protobuf field header promising more than there is. */
 export const GARBAGE = new Uint8Array([0x0a, 0xff, 0xff, 0x00, 0x13]);
@@ -152,16 +152,21 @@ export async function injectPoison(
     ],
     verify: "reported",
   });
-  // A NUL in free text: stored as U+FFFD by the read models, dead-lettered by none.
+  // A NUL in free text: stored as U+FFFD by the read models, dead-lettered by none. The exclusion is
+  // an operator act, signed as one (the matchmaker refuses an unsigned one as forged).
   const nulSubject = `${names.identity.prefix}.member.${targets.victim.id}`;
+  const reason = `poison\u0000${targets.round}`;
+  const signed = signedExclude({ requestId: `poison-nul-${targets.round}`, memberId: targets.victim.id, reason });
   const nul = envelope(nulSubject, `poison-nul-${targets.round}`, {
     $case: "memberExcluded",
-    value: {
+    value: MemberExcluded.fromPartial({
       memberId: targets.victim.id,
-      reason: `poison\u0000${targets.round}`,
-      sponsorIds: [],
+      reason,
       excludedAtMs: BigInt(Date.now()),
-    },
+      requestId: signed.requestId,
+      operatorKeysVersion: 1,
+      operatorSignatures: signed.operatorSignatures,
+    }),
   });
   const { seq: nulSeq } = await js.publish(nulSubject, encodeEnvelope(nul), { headers: envelopeHeaders(nul) });
   poison.push({
