@@ -363,7 +363,7 @@ describe(`fault suite (${LARGE ? "large" : "small"}: ${KILLS.length} kills, ${PO
       `dead letters: ${results.deadLetters.found} as expected for ${results.poison.length} poison messages, ` +
         `${results.deadLetters.missing.length} missing, ${results.deadLetters.unexpected.length} unexpected`,
     );
-    assert.ok(results.deadLetters.found >= 18 * POISON_ROUNDS, "every consumer's dead letters were checked");
+    assert.ok(results.deadLetters.found >= 19 * POISON_ROUNDS, "every consumer's dead letters were checked");
     assert.deepEqual(
       [...new Set(results.poison.flatMap((p) => p.deadLetteredBy.map((d) => d.kind)))].sort(),
       ["forged", "invalid", "undecodable"],

@@ -36,12 +36,23 @@ export interface Poison {
   readonly verify: "skipped" | "reported" | "accepted";
 }
 
-/** The durable consumers reading each stream, with the subjects they follow (identity's reaction to games only). */
+/**
+ * The durable consumers reading each stream that follow `subject` (identity's reaction to the
+ * adjudicator follows games only, the adjudicator's to identity the network only).
+ */
 function consumersOf(namespace: string, source: ServiceName, subject: string): string[] {
   const durable = (reader: ServiceName, role: string) => durableName(namespace, reader, role, source);
   switch (source) {
     case "identity":
-      return [durable("identity", "views"), durable("identity", "react"), durable("matchmaker", "react")];
+      return [
+        durable("identity", "views"),
+        durable("identity", "react"),
+        durable("matchmaker", "react"),
+        // The adjudicator follows only the network's subject (the operator keys).
+        ...(subject === `${streamNames(namespace, "identity").prefix}.network.network`
+          ? [durable("adjudicator", "react")]
+          : []),
+      ];
     case "matchmaker":
       return [durable("matchmaker", "views"), durable("adjudicator", "react")];
     case "adjudicator":
