@@ -125,6 +125,16 @@ export class CrossCheck {
           `started between ${sponsors(value)}, but the matchmaker opened it between ${sponsors(opened.value)}`,
         );
       }
+      // The stake period GameStarted records (0: not recorded, an older event) is the one the opening locked.
+      const locked = opened.value.stakeLockedUntilMs - opened.value.openedAtMs;
+      if (value.stakePeriodMs !== 0n && value.stakePeriodMs !== locked) {
+        this.report(
+          "adjudicator",
+          seq,
+          gameId,
+          `started with a stake period of ${value.stakePeriodMs} ms, but the matchmaker locked the stakes for ${locked} ms`,
+        );
+      }
     }
     for (const [gameId, { seq, value }] of this.opened) {
       for (const sponsor of [value.sponsorA, value.sponsorB]) {
