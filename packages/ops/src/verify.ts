@@ -48,7 +48,9 @@ const PROGRESS_EVERY = 1_000;
  *
  * Then the identity and matchmaker streams are read and the three are cross-checked (CrossCheck):
  * a game the matchmaker never opened, credits or admissions no resolution or redeemed credit
- * justifies, are reported with the stream they are on.
+ * justifies, an exclusion identity never made, a cancellation no exclusion caused, and every event
+ * whose carried member signatures do not justify it (as the reacting services re-check them), are
+ * reported with the stream they are on.
  */
 export async function verify(options: {
   natsUrl: string;

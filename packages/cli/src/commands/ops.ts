@@ -97,7 +97,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
   program
     .command("verify")
     .description(
-      "audit: replay the adjudicator's stream and re-check every commitment, signature (for the network id: --network, else asked of identity) and outcome against the policy in force, re-check every operator act's signatures (genesis, bootstraps, policies, agreements, exclusions, key rotations) against the operator keys in force, then cross-check it with the identity and matchmaker streams (forged games, credits, admissions); exit 10 on any mismatch",
+      "audit: replay the adjudicator's stream and re-check every commitment, signature (for the network id: --network, else asked of identity) and outcome against the policy in force, re-check every operator act's signatures (genesis, bootstraps, policies, agreements, exclusions, key rotations) against the operator keys in force, then cross-check it with the identity and matchmaker streams (forged games, credits, admissions, exclusions, cancellations) and re-verify the member signatures every event that makes another service act carries; exit 10 on any mismatch",
     )
     .action(
       wrap(async (ctx) => {
