@@ -1,5 +1,5 @@
 // Usage: node scripts/run-tests.mjs <unit|int|e2e|faults>... [--large]
-// Runs the compiled test files `**/dist/**/*.<kind>.test.js` of proto/, packages/*, services/* and test/
+// Runs the compiled test files `**/dist/**/*.<kind>.test.js` of proto/, packages/*, services/*, bench/ and test/
 // with `node --test`: all unit files in one run, then all int files, then each e2e and faults file on
 // its own. int and e2e runs get NATS_URL and DATABASE_URL from devenv's ensureServers (servers it
 // starts are stopped at the end); the fault suite starts its own nats-server and PostgreSQL (it kills
@@ -109,7 +109,7 @@ function findTestFiles(kind) {
       }
     }
   };
-  const tops = [join(root, "proto"), join(root, "test")];
+  const tops = [join(root, "proto"), join(root, "test"), join(root, "bench")];
   for (const group of ["packages", "services"]) {
     try {
       for (const entry of readdirSync(join(root, group), { withFileTypes: true })) {

@@ -1,10 +1,15 @@
-import type { NatsConnection } from "@nats-io/transport-node";
-import { DeliverPolicy } from "@nats-io/jetstream";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { createInbox, type NatsConnection } from "@nats-io/transport-node";
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { createPublicKey, verify as verifyNative } from "node:crypto";
 import pg from "pg";
 import { decodeEnvelope, EventStore, type StreamNames } from "@pot/event-store";
 import { generateKeyPair, sign, verify } from "@pot/mechanism";
+import { arrayLiteral } from "@pot/projections";
+import type { Pki } from "@pot/devenv";
 import { benchCredentials, benchPki, healthChecker } from "./clients.js";
+import { EntityFold, entityOf, type FoldedRow } from "./fold.js";
 import { closedLoop } from "./load.js";
 import { Latencies, ratePerSecond, type Percentiles } from "./stats.js";
 import { publishPipelined, publishUnacked, synthesize } from "./synth.js";
@@ -23,8 +28,9 @@ export async function grpcPingRate(
   target: string,
   durationMs: number,
   concurrency = 64,
+  pki?: Pki,
 ): Promise<PingResult> {
-  const health = healthChecker(address, benchCredentials(await benchPki()));
+  const health = healthChecker(address, benchCredentials(pki ?? (await benchPki())));
   try {
     const latency = new Latencies();
     await closedLoop(concurrency, 300, () => health.check());
@@ -39,6 +45,40 @@ export async function grpcPingRate(
   } finally {
     health.close();
   }
+}
+
+const PING_CHILD = fileURLToPath(new URL("./ping-child.js", import.meta.url));
+
+/**
+ * grpcPingRate from a client process of its own (node bench/dist/ping-child.js): the service's
+ * process serves and nothing else shares its client's event loop or the bench's, so the rate is
+ * what two processes on this machine reach, not what a client sharing the bench process reaches.
+ */
+export async function grpcPingRateFromChild(
+  address: string,
+  target: string,
+  durationMs: number,
+  concurrency = 64,
+): Promise<PingResult> {
+  const pki = await benchPki();
+  const child = spawn(
+    process.execPath,
+    [PING_CHILD, JSON.stringify({ address, target, durationMs, concurrency, pkiDir: pki.dir })],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", resolve);
+  });
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  if (code !== 0 || !line.startsWith("{")) throw new Error(`the gRPC ping client failed (exit ${code}):\n${stderr}`);
+  return JSON.parse(line) as PingResult;
 }
 
 export interface PublishResult {
@@ -79,6 +119,76 @@ export async function jetStreamPublishRate(
   };
   const { ms, lastSeq } = await publishPipelined(store.js, cycle, Number.MAX_SAFE_INTEGER, inFlight);
   return { rate: ratePerSecond(index, ms), count: index, inFlight, messageBytes, lastSeq };
+}
+
+/**
+ * JetStream publishes with acks, pipelined the cheapest way the protocol allows: plain NATS
+ * publishes whose reply subjects share one wildcard subscription (no promise, timer or
+ * subscription per message, as js.publish makes), `inFlight` outstanding. Every ack is parsed and
+ * checked. The best acked publish rate a client on this machine reaches: what appends compare to.
+ */
+export async function jetStreamPipelinedPublishRate(
+  nc: NatsConnection,
+  names: StreamNames,
+  durationMs: number,
+  inFlight = 1_024,
+): Promise<PublishResult> {
+  await EventStore.open(nc, names);
+  const messages = synthesize("identity", names);
+  const ready = Array.from({ length: 20_000 }, () => messages.next().value!);
+  const messageBytes = Math.round(ready.reduce((sum, m) => sum + m.data.length, 0) / ready.length);
+  const inbox = createInbox();
+  let acked = 0;
+  let lastSeq = 0;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const subscription = nc.subscribe(`${inbox}.*`, {
+    callback: (error, message) => {
+      if (error) failure ??= error;
+      else {
+        const ack = JSON.parse(new TextDecoder().decode(message.data)) as {
+          seq?: number;
+          error?: { description?: string };
+        };
+        if (ack.error || typeof ack.seq !== "number")
+          failure ??= new Error(`publish refused: ${ack.error?.description ?? "no sequence"}`);
+        else lastSeq = Math.max(lastSeq, ack.seq);
+      }
+      acked++;
+      wake?.();
+    },
+  });
+  try {
+    await nc.flush();
+    const started = performance.now();
+    const deadline = started + durationMs;
+    let sent = 0;
+    while (failure === undefined && performance.now() < deadline) {
+      // A burst, then a turn of the event loop so that the socket is written and acks are read.
+      for (let burst = 0; burst < 256 && sent - acked < inFlight; burst++, sent++) {
+        const { subject, data, headers } = ready[sent % ready.length]!;
+        nc.publish(subject, data, { headers, reply: `${inbox}.${sent}` });
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (sent - acked < inFlight) setImmediate(resolve);
+      });
+      wake = undefined;
+    }
+    const waitUntil = performance.now() + 10_000;
+    while (acked < sent && failure === undefined && performance.now() < waitUntil) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    const ms = performance.now() - started;
+    if (failure) throw failure;
+    if (acked < sent) throw new Error(`${sent - acked} of ${sent} publishes were never acknowledged`);
+    return { rate: ratePerSecond(acked, ms), count: acked, inFlight, messageBytes, lastSeq };
+  } finally {
+    subscription.unsubscribe();
+  }
 }
 
 /**
@@ -280,6 +390,126 @@ export async function readUpsertPipelineRate(
     await messages.close();
     return { rate: ratePerSecond(count, ms), count, batch };
   } finally {
+    await client.end();
+  }
+}
+
+export interface PipelineResult {
+  readonly rate: number;
+  /** Events read, decoded and folded. */
+  readonly count: number;
+  /** Events per transaction. */
+  readonly batch: number;
+  /** Rows upserted (one per entity per batch). */
+  readonly rows: number;
+  readonly transactions: number;
+}
+
+const FOLDED_COLUMNS =
+  "(id text primary key, kind text not null, first_seq bigint not null, last_seq bigint not null, at bigint not null, events integer not null, tag bytea not null)";
+
+/**
+ * The rebuild pipeline, hand-tuned: what replaying this log could reach on this machine. An
+ * ordered consumer (no acks) reads the stream from its start; every event is decoded (envelope and
+ * payload, as a projection needs) and folded into one row per entity (its game, proposal or
+ * member: what a read model keeps); every `batch` events the folded rows go to Postgres as one
+ * `insert ... select from unnest(...) on conflict do update` (array parameters built by hand, not
+ * by node-postgres) with the checkpoint moved in the same transaction. One transaction is in flight
+ * while the next batch is read, decoded and folded; commits do not wait for the WAL flush (a
+ * rebuild that crashes is thrown away, as `pot replay` does).
+ */
+export async function rebuildPipelineRate(
+  nc: NatsConnection,
+  stream: string,
+  lastSeq: number,
+  databaseUrl: string,
+  batch = 5_000,
+): Promise<PipelineResult> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const table = `pipeline_${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    await client.query(`create schema if not exists bench`);
+    await client.query(`create table bench.${table} ${FOLDED_COLUMNS}`);
+    await client.query(`create table if not exists bench.checkpoints (name text primary key, seq bigint not null)`);
+    await client.query(`insert into bench.checkpoints values ($1, 0) on conflict (name) do update set seq = 0`, [
+      table,
+    ]);
+    await client.query("set synchronous_commit = off");
+    const write = async (rows: readonly FoldedRow[], previous: number, through: number): Promise<void> => {
+      await client.query("begin");
+      try {
+        await client.query(
+          `insert into bench.${table} as t (id, kind, first_seq, last_seq, at, events, tag)
+           select * from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::integer[], $7::bytea[])
+           on conflict (id) do update set kind = excluded.kind, last_seq = excluded.last_seq, at = excluded.at,
+             events = t.events + excluded.events, tag = excluded.tag
+           where t.last_seq < excluded.last_seq`,
+          [
+            arrayLiteral(rows, "id"),
+            arrayLiteral(rows, "kind"),
+            arrayLiteral(rows, "firstSeq"),
+            arrayLiteral(rows, "lastSeq"),
+            arrayLiteral(rows, "at"),
+            arrayLiteral(rows, "events"),
+            arrayLiteral(rows, "tag"),
+          ],
+        );
+        const moved = await client.query(`update bench.checkpoints set seq = $1 where name = $2 and seq = $3`, [
+          through,
+          table,
+          previous,
+        ]);
+        if (moved.rowCount !== 1) throw new Error(`checkpoint of ${table} moved away from ${previous}`);
+        await client.query("commit");
+      } catch (error) {
+        await client.query("rollback").catch(() => undefined);
+        throw error;
+      }
+    };
+    const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+    const started = performance.now();
+    const messages = await consumer.consume({ max_messages: batch });
+    const fold = new EntityFold();
+    let inFlight: Promise<void> | undefined;
+    let checkpoint = 0;
+    let count = 0;
+    let rows = 0;
+    let transactions = 0;
+    let inBatch = 0;
+    const flush = async (through: number) => {
+      const folded = fold.take();
+      await inFlight;
+      const previous = checkpoint;
+      checkpoint = through;
+      rows += folded.length;
+      transactions++;
+      inFlight = write(folded, previous, through);
+      // Awaited before the next batch or at the end; until then a failure must not go unhandled.
+      inFlight.catch(() => undefined);
+    };
+    for await (const message of messages) {
+      const envelope = decodeEnvelope(message.data);
+      fold.add(
+        entityOf(envelope),
+        envelope.type,
+        message.seq,
+        envelope.occurredAt?.getTime() ?? 0,
+        message.data.subarray(message.data.length - 32),
+      );
+      count++;
+      if (++inBatch >= batch || message.seq >= lastSeq) {
+        inBatch = 0;
+        await flush(message.seq);
+      }
+      if (message.seq >= lastSeq) break;
+    }
+    await inFlight;
+    const ms = performance.now() - started;
+    await messages.close();
+    return { rate: ratePerSecond(count, ms), count, batch, rows, transactions };
+  } finally {
+    await client.query(`drop table if exists bench.${table}`).catch(() => undefined);
     await client.end();
   }
 }

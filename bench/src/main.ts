@@ -19,12 +19,15 @@ import { commandRates } from "./commands.js";
 import { Arena, closedStep, runFullStack, setUpArena } from "./full-stack.js";
 import {
   grpcPingRate,
+  grpcPingRateFromChild,
   jetStreamIngestRate,
+  jetStreamPipelinedPublishRate,
   jetStreamPublishRate,
   jetStreamReadRate,
   limitsStream,
   postgresUpsertRate,
   readUpsertPipelineRate,
+  rebuildPipelineRate,
   signatureVerifyRate,
 } from "./limits.js";
 import { Observer } from "./observer.js";
@@ -32,6 +35,8 @@ import { parseOptions, SECTIONS, UsageError, type BenchOptions } from "./options
 import { pidsNamed, UsageWindow, type Watched } from "./proc.js";
 import { summariseProfile, type ProfileSummary } from "./profile.js";
 import { createSyntheticStream, runRebuild } from "./rebuild.js";
+import type { RebuildPath } from "./rebuild-child.js";
+import { streamNames } from "@pot/event-store";
 import { evaluateTargets, renderMarkdown, renderTable, whatLimitsUs } from "./report.js";
 import type { BenchResults, Limits, Meta, RebuildResult } from "./results.js";
 import { round } from "./stats.js";
@@ -42,8 +47,9 @@ const root = repoRoot();
 const resultsDir = join(root, "bench", "results");
 const profiler = pathToFileURL(fileURLToPath(new URL("./cpu-profiler.js", import.meta.url))).href;
 /** The whole run (after the build) should end within this; the rebuild section gets what is left. */
-// The bench itself; with npm ci and the build a fresh clone stays under 10 minutes.
-const BUDGET_MS = { full: 530_000, quick: 100_000 };
+// The bench itself: the rebuild section replays each 1M-event log twice (the pipeline, then the rebuild), so
+// on a 2-core machine a full run needs about 14 minutes.
+const BUDGET_MS = { full: 840_000, quick: 100_000 };
 
 const log = (line: string) => console.log(line);
 
@@ -133,12 +139,20 @@ async function main(options: BenchOptions): Promise<void> {
           "adjudicator",
           options.limitMs,
         );
-        log(`  gRPC ping ${grpcPing.rate}/s`);
+        log(`  gRPC ping (client in the bench process) ${grpcPing.rate}/s`);
+        const grpcPingTwoProcess = await grpcPingRateFromChild(
+          running.services.get("adjudicator")!.grpcAddress,
+          "adjudicator",
+          options.limitMs,
+        );
+        log(`  gRPC ping (client in a process of its own) ${grpcPingTwoProcess.rate}/s`);
         const jetStreamPublish = await jetStreamPublishRate(nc, names, options.limitMs);
-        log(`  JetStream publish ${jetStreamPublish.rate}/s`);
+        log(`  JetStream publish (js.publish) ${jetStreamPublish.rate}/s`);
+        const jetStreamPipelinedPublish = await jetStreamPipelinedPublishRate(nc, names, options.limitMs);
+        log(`  JetStream publish (pipelined) ${jetStreamPipelinedPublish.rate}/s`);
         const jetStreamIngest = await jetStreamIngestRate(nc, names, options.limitMs);
         log(`  JetStream store without acks ${jetStreamIngest.rate}/s`);
-        const lastSeq = jetStreamPublish.count + jetStreamIngest.count;
+        const lastSeq = jetStreamPublish.count + jetStreamPipelinedPublish.count + jetStreamIngest.count;
         const jetStreamRead = await jetStreamReadRate(nc, names, lastSeq);
         log(`  JetStream read ${jetStreamRead.rate}/s`);
         const postgresUpsert = await postgresUpsertRate(database.url, options.limitMs);
@@ -149,7 +163,14 @@ async function main(options: BenchOptions): Promise<void> {
           Math.min(lastSeq, options.pipelineEvents),
           database.url,
         );
-        log(`  read + upsert pipeline ${readUpsertPipeline.rate}/s`);
+        log(`  read + upsert pipeline (500/txn) ${readUpsertPipeline.rate}/s`);
+        const rebuildPipeline = await rebuildPipelineRate(
+          nc,
+          names.stream,
+          Math.min(lastSeq, options.pipelineEvents),
+          database.url,
+        );
+        log(`  rebuild pipeline (fold, 5,000/txn, one in flight) ${rebuildPipeline.rate}/s`);
         const signatureVerify = signatureVerifyRate(Math.min(options.limitMs, 2_000));
         log(
           `  Ed25519 verify ${signatureVerify.mechanism}/s (mechanism), ${signatureVerify.nodeCrypto}/s (node:crypto)`,
@@ -157,11 +178,14 @@ async function main(options: BenchOptions): Promise<void> {
         return {
           signatureVerify,
           grpcPing,
+          grpcPingTwoProcess,
           jetStreamPublish,
+          jetStreamPipelinedPublish,
           jetStreamIngest,
           jetStreamRead,
           postgresUpsert,
           readUpsertPipeline,
+          rebuildPipeline,
           usage: usage.end(),
         };
       });
@@ -326,9 +350,16 @@ async function rebuildSection(
   const ratio = (rate: number, limit: number | undefined) => (limit ? round(rate / limit, 3) : 0);
   const limitsNames = limitsStream(namespace);
   const rebuildOnce = async (service: SynthService, logEvents: number, timeoutMs: number, profile: boolean) => {
-    const tag = `${service}_${logEvents}`;
-    // The yardstick again, next to the rebuild, so that both see the same machine.
-    const pipeline = limits
+    // The yardsticks next to the rebuild, so that all see the same machine: the rebuild pipeline on
+    // the same log (up to 1M events), and the old 500-row pipeline on the limits stream.
+    const pipeline = await rebuildPipelineRate(
+      nc,
+      streamNames(synthetic, service).stream,
+      Math.min(logEvents, 1_000_000),
+      database.url,
+    );
+    log(`  rebuild pipeline on the ${service} log: ${pipeline.rate}/s`);
+    const oldPipeline = limits
       ? await readUpsertPipelineRate(
           nc,
           limitsNames,
@@ -336,13 +367,27 @@ async function rebuildSection(
           database.url,
         )
       : undefined;
+    for (const [index, path] of options.rebuildPaths.entries()) {
+      await rebuildPath(service, path, logEvents, timeoutMs, profile && index === 0, pipeline.rate, oldPipeline?.rate);
+    }
+  };
+  const rebuildPath = async (
+    service: SynthService,
+    path: RebuildPath,
+    logEvents: number,
+    timeoutMs: number,
+    profile: boolean,
+    pipelineRate: number,
+    oldPipelineRate: number | undefined,
+  ) => {
     const run = await runRebuild(
       {
         service,
+        path,
         natsUrl: servers.natsUrl,
         databaseUrl: database.url,
         namespace: synthetic,
-        schema: `${synthetic}_${tag}`,
+        schema: `${synthetic}_${service}_${logEvents}`,
         targetSeq: logEvents,
         timeoutMs,
       },
@@ -356,22 +401,27 @@ async function rebuildSection(
     );
     if (profile) {
       try {
-        profiles[service] = summariseProfile(join(profileDir, `rebuild-child-${run.pid}.cpuprofile`), root);
+        profiles[`${service} (${path})`] = summariseProfile(
+          join(profileDir, `rebuild-child-${run.pid}.cpuprofile`),
+          root,
+        );
       } catch (error) {
         log(`  no profile of the ${service} rebuild: ${String(error)}`);
       }
     }
     const o = run.outcome;
     log(
-      `  ${service}/${o.projection} from ${logEvents}: ${o.events} events in ${round(o.ms / 1000, 1)} s = ${o.rate}/s, ` +
+      `  ${service}/${o.projection} (${path}) from ${logEvents}: ${o.events} events in ${round(o.ms / 1000, 1)} s = ${o.rate}/s, ` +
         `peak RSS ${o.peakRssMb} MB${o.complete ? "" : " (stopped: out of time)"}`,
     );
     runs.push({
       logEvents,
       outcome: o,
       usage: run.usage,
-      pipelineRate: pipeline?.rate ?? 0,
-      ratioToPipeline: ratio(o.rate, pipeline?.rate),
+      pipelineRate,
+      oldPipelineRate: oldPipelineRate ?? 0,
+      ratioToPipeline: ratio(o.rate, pipelineRate),
+      ratioToOldPipeline: ratio(o.rate, oldPipelineRate),
       ratioToRead: ratio(o.rate, limits?.jetStreamRead.rate),
       ratioToUpsert: ratio(o.rate, limits?.postgresUpsert.rate),
     });

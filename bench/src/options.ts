@@ -28,6 +28,8 @@ export interface BenchOptions {
   readonly pipelineEvents: number;
   /** Stream lengths the projections are rebuilt from (each in its own process). */
   readonly rebuildEvents: readonly number[];
+  /** The rebuilds measured: `pot replay`'s, and the live projection runner catching up from zero. */
+  readonly rebuildPaths: readonly ("replay" | "runner")[];
   /** The services whose read models are rebuilt. */
   readonly rebuildServices: readonly SynthServiceName[];
   /** Rebuild the longer log even when it does not fit the run's time budget. */
@@ -39,8 +41,9 @@ export interface BenchOptions {
 const USAGE = `usage: npm run bench [-- --quick] [--only <${SECTIONS.join(",")}>] [--write] [--long] [--rebuild <services>]
   --quick    smaller counts and shorter steps (under 2 minutes); writes results/quick.*
   --only     run some sections; printed, and written to results/partial.* with --write
-  --long     rebuild the 3M-event log even when it does not fit the 10-minute budget
-  --rebuild  the services whose read models are rebuilt (default ${SERVICES.join(",")})`;
+  --long     rebuild the 3M-event log even when it does not fit the 14-minute budget
+  --rebuild  the services whose read models are rebuilt (default ${SERVICES.join(",")})
+  --paths    the rebuilds measured: replay (pot replay's), runner (the live projection runner from zero); default replay`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   let quick = false;
@@ -48,6 +51,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let write: boolean | undefined;
   let long = false;
   let rebuildServices: SynthServiceName[] = [...SERVICES];
+  let rebuildPaths: ("replay" | "runner")[] = ["replay"];
   for (let index = 0; index < argv.length; index++) {
     const arg = argv[index];
     if (arg === "--quick") quick = true;
@@ -59,6 +63,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       if (list.length === 0 || unknown.length > 0)
         throw new UsageError(`--rebuild: unknown service(s) ${unknown.join(", ")}`);
       rebuildServices = list as SynthServiceName[];
+    } else if (arg === "--paths") {
+      const list = (argv[++index] ?? "").split(",").filter(Boolean);
+      const unknown = list.filter((name) => name !== "replay" && name !== "runner");
+      if (list.length === 0 || unknown.length > 0)
+        throw new UsageError(`--paths: unknown path(s) ${unknown.join(", ")}`);
+      rebuildPaths = [...new Set(list)] as ("replay" | "runner")[];
     } else if (arg === "--only") {
       const list = (argv[++index] ?? "").split(",").filter(Boolean);
       const unknown = list.filter((name) => !(SECTIONS as readonly string[]).includes(name));
@@ -69,7 +79,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     else throw new UsageError(`unknown argument ${arg}`);
   }
   const sections = new Set<Section>(only ?? SECTIONS);
-  const common = { quick, sections, write: write ?? only === undefined, long, rebuildServices };
+  const common = { quick, sections, write: write ?? only === undefined, long, rebuildServices, rebuildPaths };
   return quick
     ? {
         ...common,
@@ -97,7 +107,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         profileMs: 10_000,
         pipelineEvents: 100_000,
         rebuildEvents: [1_000_000, 3_000_000],
-        rebuildTimeoutMs: 120_000,
+        rebuildTimeoutMs: 180_000,
       };
 }
 

@@ -2,12 +2,21 @@
 // theirs. Usage: node rebuild-child.js '<RebuildJob as JSON>'; prints one line of JSON (RebuildOutcome).
 import { connect } from "@nats-io/transport-node";
 import { DeadLetters, EventStore, streamNames } from "@pot/event-store";
+import { replay } from "@pot/ops";
 import { openDatabase, projectionSource, startReadModels, type ReadModels } from "@pot/projections";
 import { adjudicatorReadModels, identityReadModels, matchmakerReadModels } from "./service-modules.js";
 import type { SynthService } from "./synth.js";
 
+/**
+ * Which rebuild: `replay`, the operator's (`pot replay`: ordered consumers into a fresh schema,
+ * swapped in, run with pot replay's heap cap), or `runner`, the live projection runner catching
+ * up from zero on its durable consumer (a service started on an empty schema).
+ */
+export type RebuildPath = "replay" | "runner";
+
 export interface RebuildJob {
   readonly service: SynthService;
+  readonly path: RebuildPath;
   readonly natsUrl: string;
   readonly databaseUrl: string;
   /** Namespace of the synthetic streams. */
@@ -21,6 +30,7 @@ export interface RebuildJob {
 
 export interface RebuildOutcome {
   readonly service: SynthService;
+  readonly path: RebuildPath;
   /** The projections rebuilt (those of the service's read models that apply its own stream). */
   readonly projection: string;
   /** Events applied by the slowest projection (the stream holds only the service's events). */
@@ -42,7 +52,50 @@ const READ_MODELS: Record<SynthService, ReadModels<unknown>> = {
   adjudicator: adjudicatorReadModels as ReadModels<unknown>,
 };
 
+/** `pot replay`'s rebuild of the service; its rate counts from the first read (not the swap). */
+async function replayRebuild(job: RebuildJob): Promise<RebuildOutcome> {
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const progress: [number, number, number][] = [];
+  let applied = 0;
+  const sample = () => {
+    const point: [number, number, number] = [
+      Math.round(performance.now() - started),
+      applied,
+      Math.round(process.memoryUsage.rss() / 2 ** 20),
+    ];
+    progress.push(point);
+    // For the parent, should it have to stop this replay for time.
+    process.stdout.write(`P ${point.join(" ")}\n`);
+  };
+  const timer = setInterval(sample, 1_000);
+  const result = await replay({
+    natsUrl: job.natsUrl,
+    databaseUrl: job.databaseUrl,
+    namespace: job.namespace,
+    service: job.service,
+    onProgress: (p) => (applied = p.applied),
+  });
+  clearInterval(timer);
+  applied = result.events;
+  sample();
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    service: job.service,
+    path: "replay",
+    projection: READ_MODELS[job.service].projections.map((entry) => entry.projection.name).join("+"),
+    events: result.events,
+    complete: result.events >= job.targetSeq,
+    ms: Math.round(result.events / (result.eventsPerSecond / 1000)),
+    rate: result.eventsPerSecond,
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    progress,
+  };
+}
+
 async function rebuild(job: RebuildJob): Promise<RebuildOutcome> {
+  if (job.path === "replay") return replayRebuild(job);
   const all = READ_MODELS[job.service];
   // Only the projections of the service's own stream: the synthetic logs are per service.
   const models: ReadModels<unknown> = {
@@ -85,6 +138,7 @@ async function rebuild(job: RebuildJob): Promise<RebuildOutcome> {
   await nc.close();
   return {
     service: job.service,
+    path: "runner",
     projection: models.projections.map((entry) => entry.projection.name).join("+"),
     events,
     complete: reached.every(Boolean),

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { EventStore, streamNames } from "@pot/event-store";
+import { REPLAY_HEAP } from "@pot/ops";
 import { UsageWindow, type UsageReport, type Watched } from "./proc.js";
 import type { RebuildJob, RebuildOutcome } from "./rebuild-child.js";
 import { ratePerSecond } from "./stats.js";
@@ -58,7 +59,12 @@ export async function runRebuild(
   watched: readonly Watched[],
   env: Record<string, string> = {},
 ): Promise<RebuildRun> {
-  const child = spawn(process.execPath, [CHILD, JSON.stringify(job)], {
+  // The replay runs as `pot replay` does: with its heap cap.
+  const flags =
+    job.path === "replay"
+      ? [`--max-old-space-size=${REPLAY_HEAP.maxOldSpaceMb}`, `--max-semi-space-size=${REPLAY_HEAP.maxSemiSpaceMb}`]
+      : [];
+  const child = spawn(process.execPath, [...flags, CHILD, JSON.stringify(job)], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...env },
   });
@@ -67,14 +73,48 @@ export async function runRebuild(
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8_000)));
+  // A replay cannot be asked to stop: past its time (and a margin for the index builds and the
+  // swap) it is killed, and reported from the progress it printed.
+  let killed = false;
+  const timer =
+    job.path === "replay"
+      ? setTimeout(() => {
+          killed = true;
+          child.kill("SIGKILL");
+        }, job.timeoutMs + 20_000)
+      : undefined;
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once("error", reject);
     child.once("close", resolve);
   });
+  clearTimeout(timer);
   const usage = window.end();
-  const line = stdout.trim().split("\n").at(-1) ?? "";
+  const lines = stdout.trim().split("\n");
+  const line = lines.at(-1) ?? "";
+  if (killed) return { pid: child.pid ?? 0, outcome: stoppedOutcome(job, lines), usage };
   if (code !== 0 || !line.startsWith("{")) {
     throw new Error(`rebuild of ${job.service} failed (exit ${code}):\n${stderr}`);
   }
   return { pid: child.pid ?? 0, outcome: JSON.parse(line) as RebuildOutcome, usage };
+}
+
+/** The outcome of a replay stopped for time, from its progress lines (`P <ms> <applied> <rss MB>`). */
+export function stoppedOutcome(job: Pick<RebuildJob, "service">, lines: readonly string[]): RebuildOutcome {
+  const progress = lines
+    .filter((line) => line.startsWith("P "))
+    .map((line) => line.slice(2).split(" ").map(Number) as [number, number, number])
+    .filter((point) => point.length === 3 && point.every(Number.isFinite));
+  const last = progress.at(-1) ?? [0, 0, 0];
+  return {
+    service: job.service,
+    path: "replay",
+    projection: "views",
+    events: last[1],
+    complete: false,
+    ms: last[0],
+    rate: last[0] > 0 ? Math.round(last[1] / (last[0] / 1000)) : 0,
+    peakRssMb: Math.max(0, ...progress.map((point) => point[2])),
+    cpuMs: 0,
+    progress,
+  };
 }

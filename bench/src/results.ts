@@ -1,6 +1,6 @@
 import type { CommandResult } from "./commands.js";
 import type { FullStackResult } from "./full-stack.js";
-import type { PingResult, PublishResult, ReadResult, UpsertResult, VerifyResult } from "./limits.js";
+import type { PingResult, PipelineResult, PublishResult, ReadResult, UpsertResult, VerifyResult } from "./limits.js";
 import type { ProfileSummary } from "./profile.js";
 import type { UsageReport } from "./proc.js";
 import type { RebuildOutcome } from "./rebuild-child.js";
@@ -25,14 +25,22 @@ export interface Meta {
 }
 
 export interface Limits {
+  /** Old denominator: the ping's client in the bench process, which also runs the load. */
   readonly grpcPing: PingResult;
+  /** New denominator: the ping's client in a process of its own (two processes). */
+  readonly grpcPingTwoProcess: PingResult;
+  /** Old denominator: js.publish, 256 in flight. */
   readonly jetStreamPublish: PublishResult;
+  /** New denominator: plain publishes with reply subjects on one wildcard subscription, pipelined. */
+  readonly jetStreamPipelinedPublish: PublishResult;
   /** Publishes without acks (the broker's own store rate; the bench uses it to write synthetic streams). */
   readonly jetStreamIngest: ReadResult;
   readonly jetStreamRead: ReadResult;
   readonly postgresUpsert: UpsertResult;
-  /** Ordered-consumer read, decode and batched upsert with the checkpoint, overlapped: an ideal projection. */
+  /** Old denominator: ordered-consumer read, decode and 500-row upserts with the checkpoint, overlapped. */
   readonly readUpsertPipeline: UpsertResult;
+  /** New denominator: the rebuild pipeline (fold per entity, 5,000 events per transaction, one in flight), same events. */
+  readonly rebuildPipeline: PipelineResult;
   /** Ed25519 verifications per second on one core (every command checks one or two signatures). */
   readonly signatureVerify: VerifyResult;
   readonly usage: UsageReport;
@@ -53,10 +61,13 @@ export interface RebuildResult {
     readonly logEvents: number;
     readonly outcome: RebuildOutcome;
     readonly usage: UsageReport;
-    /** The read + upsert pipeline, measured again just before this rebuild (events/s). */
+    /** The rebuild pipeline on the same log, measured just before this rebuild (events/s). */
     readonly pipelineRate: number;
-    /** outcome.rate over that pipeline, and over the read and upsert limits of the limits section. */
+    /** The old yardstick (500-row read + upsert pipeline on the limits stream), measured next to it. */
+    readonly oldPipelineRate: number;
+    /** outcome.rate over those pipelines, and over the read and upsert limits of the limits section. */
     readonly ratioToPipeline: number;
+    readonly ratioToOldPipeline: number;
     readonly ratioToRead: number;
     readonly ratioToUpsert: number;
   }[];

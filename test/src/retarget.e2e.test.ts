@@ -10,11 +10,12 @@ import {
   admissionOf,
   answerRequest,
   bootstrap,
+  type Member,
   newMember,
   playGame,
   proposeRequest,
+  signedPolicy,
   TEST_NETWORK,
-  type Member,
 } from "./support/players.js";
 import { readStream } from "./support/streams.js";
 import { startSystem, type System } from "./support/system.js";
@@ -71,10 +72,12 @@ describe("rate targeting: the stake period retargeted from the log", () => {
 
   test("two admissions in a day against a target of one: the period rises by the bounded step, once; new games lock it", async () => {
     const { adjudicator, matchmaker } = system.clients;
-    const published = await adjudicator.publishPolicy({
-      requestId: randomUUID(),
-      policy: policyToWire({ ...policy, version: 0 }),
-    });
+    const published = await adjudicator.publishPolicy(
+      await signedPolicy(system.clients, {
+        requestId: randomUUID(),
+        policy: policyToWire({ ...policy, version: 0 }),
+      }),
+    );
     assert.equal(published.version, 2);
     // Retargeting starts with the first whole day after the publication.
     await setClock((day0 + 1) * DAY + HOUR);
@@ -126,6 +129,17 @@ describe("rate targeting: the stake period retargeted from the log", () => {
     await matchmaker.propose(proposal);
     const accepted = await matchmaker.accept(answerRequest("accept", g[5]!, proposal.proposalId));
     assert.equal(accepted.stakeLockedUntilMs, BigInt(now + 10.5 * DAY));
+    // The adjudicator's GameStarted records the retargeted period the stakes were locked for.
+    const gameStarted = await eventually(
+      "the game to start",
+      async () =>
+        (await readStream(system.nc, streamNames(system.namespace, "adjudicator").stream)).flatMap((stored) =>
+          stored.envelope.event?.$case === "gameStarted" && stored.envelope.event.value.gameId === proposal.proposalId
+            ? [stored.envelope.event.value]
+            : [],
+        )[0],
+    );
+    assert.equal(gameStarted.stakePeriodMs, BigInt(10.5 * DAY));
 
     // pot verify recounts the interval's admissions from the log and recomputes the period: no mismatch.
     const audit = await verify({ natsUrl: system.natsUrl, namespace: system.namespace, networkId: TEST_NETWORK });

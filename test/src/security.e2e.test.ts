@@ -15,9 +15,12 @@ import {
   Move,
   Outcome,
   PolicyPublished,
+  SponsorExcluded,
+  StakePeriodRetargeted,
 } from "@pot/contracts";
 import {
   deadLetterNames,
+  decodeEnvelope,
   encodeEnvelope,
   envelopeHeaders,
   envelopeOf,
@@ -30,7 +33,17 @@ import { repoRoot, type NatsRole, type ServiceName } from "@pot/devenv";
 import { urlAsRole, verify } from "@pot/ops";
 import pg from "pg";
 import { eventually } from "./support/clients.js";
-import { bootstrap, newMember, TEST_NETWORK, type Member } from "./support/players.js";
+import {
+  admissionOf,
+  answerRequest,
+  bootstrap,
+  controlledConsent,
+  newMember,
+  playGame,
+  proposeRequest,
+  TEST_NETWORK,
+  type Member,
+} from "./support/players.js";
 import { SERVICES, startSystem, type System } from "./support/system.js";
 
 /**
@@ -97,7 +110,7 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     return out;
   }
 
-  const genesis = [newMember(), newMember(), newMember()];
+  const genesis = Array.from({ length: 7 }, () => newMember());
 
   before(async () => {
     system = await startSystem({ secureNats: true, pgRoles: true });
@@ -190,6 +203,67 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     });
     assert.equal(row.verdict, "refused");
     assert.deepEqual(await streamStates(), before, "no stream changed");
+  });
+
+  test("dead letters: each service writes only its own; nobody purges or deletes them; the reader only reads", async () => {
+    const jsm = await jetstreamManager(system.nc);
+    const states = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          SERVICES.map(async (service) => {
+            const { state } = await jsm.streams.info(deadLetterNames(system.namespace, service).stream);
+            return [service, [state.last_seq, state.messages]] as const;
+          }),
+        ),
+      );
+    const before = await states();
+    for (const service of SERVICES) {
+      const nc = await as(service);
+      const js = jetstream(nc);
+      const own = await jetstreamManager(nc);
+      for (const other of SERVICES.filter((s) => s !== service)) {
+        const row = await attempt(service, `write a dead letter into ${other}'s dead-letter stream`, () =>
+          js.publish(`${deadLetterNames(system.namespace, other).letters}.forged`, new Uint8Array([1]), {
+            timeout: 3_000,
+          }),
+        );
+        assert.equal(row.verdict, "refused", `${service} wrote ${other}'s dead letters`);
+      }
+      const stream = deadLetterNames(system.namespace, service).stream;
+      for (const [label, action] of [
+        ["purge its own dead-letter stream", () => own.streams.purge(stream)],
+        ["delete a message of its own dead-letter stream", () => own.streams.deleteMessage(stream, 1)],
+        ["delete its own dead-letter stream", () => own.streams.delete(stream)],
+      ] as const) {
+        const row = await attempt(service, label, action);
+        assert.equal(row.verdict, "refused", `${service}: ${label}`);
+      }
+    }
+    const reader = await as("reader");
+    const readerJsm = await jetstreamManager(reader);
+    for (const service of SERVICES) {
+      const names = deadLetterNames(system.namespace, service);
+      assert.equal((await readerJsm.streams.info(names.stream)).config.name, names.stream, "the reader reads it");
+      for (const [label, action] of [
+        [
+          `write a dead letter into ${service}'s dead-letter stream`,
+          () => jetstream(reader).publish(`${names.letters}.forged`, new Uint8Array([1]), { timeout: 3_000 }),
+        ],
+        [
+          `record a retry in ${service}'s dead-letter stream`,
+          () => jetstream(reader).publish(`${names.retried}.1`, new Uint8Array(0), { timeout: 3_000 }),
+        ],
+        [`purge ${service}'s dead-letter stream`, () => readerJsm.streams.purge(names.stream)],
+      ] as const) {
+        const row = await attempt("reader", label, action);
+        assert.equal(row.verdict, "refused", `reader: ${label}`);
+      }
+      const row = await attempt("admin", `purge ${service}'s dead-letter stream`, () =>
+        jsm.streams.purge(names.stream),
+      );
+      assert.equal(row.verdict, "refused", "the dead-letter streams deny purge, as the event streams do");
+    }
+    assert.deepEqual(await states(), before, "no dead-letter stream changed");
   });
 
   test("the admin: the streams themselves deny purge and message deletion; deleting a whole stream is the admin's", async () => {
@@ -413,6 +487,78 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     );
   }
 
+  /** A forged event published with its producer's own credential, and what its consumers must not have done. */
+  interface Forgery {
+    readonly owner: ServiceName;
+    readonly kind: string;
+    readonly event: ReturnType<typeof forged>;
+    /** The reaction consumers that must refuse it: the stream they read, their durable, their service. */
+    readonly consumers: readonly { stream: ServiceName; durable: string; service: ServiceName }[];
+    /** Asserts that the consumers changed nothing. */
+    readonly unchanged: () => Promise<void>;
+  }
+
+  /**
+   * Publishes each forgery with its owner's credential, waits until its consumers are past it, checks
+   * nothing changed; then that each consumer logged and dead-lettered it as forged and that pot verify
+   * reports it at its sequence. One row each.
+   */
+  async function refusedByConsumers(forgeries: readonly Forgery[]): Promise<void> {
+    const stored = new Map<string, number>();
+    for (const { owner, kind, event, consumers, unchanged } of forgeries) {
+      const nc = await as(owner);
+      const ack = await jetstream(nc).publish(event.subject, event.data, { headers: event.headers, timeout: 3_000 });
+      stored.set(kind, ack.seq);
+      for (const consumer of consumers) await consumed(consumer.stream, consumer.durable, ack.seq);
+      // Nothing was acted on: no credits, no member, no game, no suspension of a bystander.
+      await unchanged();
+    }
+    const reader = system.natsUsers!.reader;
+    const audit = await verify({
+      natsUrl: system.natsUrl,
+      natsCredentials: { user: reader.user, password: reader.password },
+      namespace: system.namespace,
+      networkId: TEST_NETWORK,
+    });
+    const letters = new Map<ServiceName, Awaited<ReturnType<typeof readDeadLetters>>>();
+    for (const service of SERVICES) {
+      letters.set(service, await readDeadLetters(system.nc, deadLetterNames(system.namespace, service)));
+    }
+    for (const { owner, kind, consumers } of forgeries) {
+      const seq = stored.get(kind)!;
+      // Each consumer logged it and dead-lettered it as forged.
+      const refusals = consumers.map(({ service }) => {
+        const lines = system.services.get(service)!.logs().split("\n");
+        const logged = lines.some((line) => line.includes("forged event refused") && line.includes(`"seq":${seq},`));
+        const dead = letters
+          .get(service)!
+          .some(
+            (letter) =>
+              letter.kind === "forged" &&
+              letter.originalSeq === seq &&
+              letter.stream === streamNames(system.namespace, owner).stream,
+          );
+        return logged && dead ? service : undefined;
+      });
+      // The cross-check's findings (the carried signatures re-verified) first, then the decider's.
+      const found = audit.mismatches
+        .filter((m) => (m.stream ?? "adjudicator") === owner && m.seq === seq)
+        .sort((x, y) => Number(y.stream !== undefined) - Number(x.stream !== undefined));
+      const row = {
+        who: owner,
+        attempt: `${kind}, with its own credential`,
+        expected: "refused" as const,
+        verdict:
+          refusals.every((r) => r !== undefined) && found.length > 0 ? ("refused" as const) : ("allowed" as const),
+        how:
+          `stored at seq ${seq}; refused and dead-lettered by ${refusals.filter(Boolean).join(", ") || "none"}; ` +
+          `pot verify: ${oneLine(found[0]?.problem ?? "no finding")}`,
+      };
+      rows.push(row);
+      assert.equal(row.verdict, "refused", `${kind}: ${row.how}`);
+    }
+  }
+
   test("with the stream owner's own (stolen) credential forged events are stored, and every consumer refuses them: nothing changed, reported", async () => {
     const [a, b, c] = genesis as [Member, Member, Member];
     const candidate = newMember();
@@ -422,8 +568,8 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     const credits = async () =>
       (await system.clients.identity.getMember({ memberId: a.id, minSequence: 0n, consistencyToken: "" })).member
         ?.credits ?? 0;
-    const stake = (m: Member) =>
-      system.clients.matchmaker.getStake({ memberId: m.id, minSequence: 0n, consistencyToken: "" });
+    const stake = async (m: Member) =>
+      (await system.clients.matchmaker.getStake({ memberId: m.id, minSequence: 0n, consistencyToken: "" })).stake;
     const creditsBefore = await credits();
     const stakeBefore = await stake(c);
     const admission = {
@@ -443,14 +589,7 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
       },
     };
     // Each forgery: the owner's credential, the consumers that must refuse it, and what must not change.
-    const forgeries: {
-      owner: ServiceName;
-      kind: string;
-      event: ReturnType<typeof forged>;
-      consumers: { stream: ServiceName; durable: string; service: ServiceName }[];
-      /** Asserts that the consumers changed nothing. */
-      unchanged: () => Promise<void>;
-    }[] = [
+    const forgeries: Forgery[] = [
       {
         owner: "adjudicator",
         kind: "forged GameResolved minting credits",
@@ -560,56 +699,138 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
         },
       },
     ];
-    const stored = new Map<string, number>();
-    for (const { owner, kind, event, consumers, unchanged } of forgeries) {
-      const nc = await as(owner);
-      const ack = await jetstream(nc).publish(event.subject, event.data, { headers: event.headers, timeout: 3_000 });
-      stored.set(kind, ack.seq);
-      for (const consumer of consumers) await consumed(consumer.stream, consumer.durable, ack.seq);
-      // Nothing was acted on: no credits, no member, no game, no suspension of a bystander.
-      await unchanged();
-    }
-    const reader = system.natsUsers!.reader;
-    const audit = await verify({
-      natsUrl: system.natsUrl,
-      natsCredentials: { user: reader.user, password: reader.password },
-      namespace: system.namespace,
-      networkId: TEST_NETWORK,
+    await refusedByConsumers(forgeries);
+  });
+
+  test("with the producer's own credential, forged events made of real signatures (replayed, or the sponsors' own) are refused by every consumer, nothing changed, reported", async () => {
+    // a and b are taken: the forged GameOpened above is on the matchmaker's own stream, which it believes.
+    const [, , c, a, b, d, e] = genesis as [Member, Member, Member, Member, Member, Member, Member];
+    const query = { minSequence: 0n, consistencyToken: "" };
+    // A real game (a and b admit a candidate, both cooperate) whose signatures a forger may copy.
+    const admitted = newMember();
+    const { gameId: played } = await playGame(system.clients, a, b, admissionOf(admitted), ["cooperate", "cooperate"]);
+    await eventually("the candidate admitted", () =>
+      system.clients.identity.getMember({ memberId: admitted.id, ...query }),
+    );
+    // A game d and e opened and are playing: its opening signatures are the sponsors' own.
+    const proposal = proposeRequest(d, e, admissionOf(newMember()));
+    await system.clients.matchmaker.propose(proposal);
+    const accept = answerRequest("accept", e, proposal.proposalId);
+    await system.clients.matchmaker.accept(accept);
+    const open = proposal.proposalId;
+    await eventually("the game started", () => system.clients.adjudicator.getGame({ gameId: open, ...query }));
+    const jsm = await jetstreamManager(system.nc);
+    const adjudicator = streamNames(system.namespace, "adjudicator");
+    const stored = await jsm.streams.getMessage(adjudicator.stream, {
+      last_by_subj: `${adjudicator.prefix}.game.${played}`,
     });
-    const letters = new Map<ServiceName, Awaited<ReturnType<typeof readDeadLetters>>>();
-    for (const service of SERVICES) {
-      letters.set(service, await readDeadLetters(system.nc, deadLetterNames(system.namespace, service)));
-    }
-    for (const { owner, kind, consumers } of forgeries) {
-      const seq = stored.get(kind)!;
-      // Each consumer logged it and dead-lettered it as forged.
-      const refusals = consumers.map(({ service }) => {
-        const lines = system.services.get(service)!.logs().split("\n");
-        const logged = lines.some((line) => line.includes("forged event refused") && line.includes(`"seq":${seq},`));
-        const dead = letters
-          .get(service)!
-          .some(
-            (letter) =>
-              letter.kind === "forged" &&
-              letter.originalSeq === seq &&
-              letter.stream === streamNames(system.namespace, owner).stream,
-          );
-        return logged && dead ? service : undefined;
-      });
-      const found = audit.mismatches.filter((m) => m.stream === owner && m.seq === seq);
-      const row = {
-        who: owner,
-        attempt: `${kind}, with its own credential`,
-        expected: "refused" as const,
-        verdict:
-          refusals.every((r) => r !== undefined) && found.length > 0 ? ("refused" as const) : ("allowed" as const),
-        how:
-          `stored at seq ${seq}; refused and dead-lettered by ${refusals.filter(Boolean).join(", ") || "none"}; ` +
-          `pot verify: ${oneLine(found[0]?.problem ?? "no finding")}`,
-      };
-      rows.push(row);
-      assert.equal(row.verdict, "refused", `${kind}: ${row.how}`);
-    }
+    assert.ok(stored, "the real game's last event");
+    const real = decodeEnvelope(stored.data);
+    assert.ok(real.event?.$case === "gameResolved" && real.event.value.admitted, "the real resolution");
+    const resolution = real.event.value;
+    const credits = async () =>
+      (await system.clients.identity.getMember({ memberId: a.id, ...query })).member?.credits ?? 0;
+    const creditsBefore = await credits();
+    const stakeOf = async (m: Member) => (await system.clients.matchmaker.getStake({ memberId: m.id, ...query })).stake;
+    const stakeBefore = await stakeOf(d);
+    const policy = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
+    const controlled = newMember();
+    const adjudicatorConsumers = [
+      { stream: "adjudicator" as const, durable: "identity_react_adjudicator", service: "identity" as const },
+      { stream: "adjudicator" as const, durable: "matchmaker_react_adjudicator", service: "matchmaker" as const },
+    ];
+    const stillOpen = async () => {
+      assert.deepEqual(await stakeOf(d), stakeBefore, "d's stake is still locked by its game");
+      const game = (await system.clients.adjudicator.getGame({ gameId: open, ...query })).game;
+      assert.equal(game?.outcome, Outcome.OUTCOME_UNSPECIFIED, "the open game is not resolved");
+    };
+    await refusedByConsumers([
+      {
+        owner: "adjudicator",
+        kind: "a real game's signatures replayed to claim credits",
+        event: forged("adjudicator", "game", played, {
+          $case: "gameResolved",
+          value: {
+            ...resolution,
+            outcome: Outcome.OUTCOME_A_DEFECTED,
+            moveA: Move.MOVE_DEFECT,
+            admitted: false,
+            credits: [
+              { memberId: a.id, count: 100, expiresAtMs: BigInt(Date.now() + 86_400_000), cap: 0, capWindowMs: 0n },
+            ],
+          },
+        }),
+        consumers: adjudicatorConsumers,
+        unchanged: async () => assert.equal(await credits(), creditsBefore, "identity granted no credits"),
+      },
+      {
+        owner: "matchmaker",
+        kind: "SponsorExcluded cancelling another pair's game",
+        event: forged("matchmaker", "ledger", "ledger", {
+          $case: "sponsorExcluded",
+          value: SponsorExcluded.fromPartial({ memberId: c.id, cancelledProposalIds: [open] }),
+        }),
+        consumers: [{ stream: "matchmaker", durable: "adjudicator_react_matchmaker", service: "adjudicator" }],
+        unchanged: stillOpen,
+      },
+      {
+        owner: "adjudicator",
+        kind: "cancellation releasing an open game's stakes (sponsors' own signatures)",
+        event: forged("adjudicator", "game", open, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId: open,
+            outcome: Outcome.OUTCOME_CANCELLED,
+            sponsorA: { memberId: d.id, publicKey: d.keys.publicKey },
+            sponsorB: { memberId: e.id, publicKey: e.keys.publicKey },
+            action: proposal.action,
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(Date.now()),
+            opening: { proposalSignature: proposal.signature, acceptSignature: accept.signature },
+          }),
+        }),
+        // Identity has nothing to do for a cancellation; the matchmaker must not release the stakes.
+        consumers: [adjudicatorConsumers[1]!],
+        // The adjudicator's own read model shows the game cancelled (it believes its own stream).
+        unchanged: async () => assert.deepEqual(await stakeOf(d), stakeBefore, "d's stake is still locked by its game"),
+      },
+      {
+        owner: "identity",
+        kind: "controlled admission without a redemption",
+        event: forged("identity", "member", controlled.id, {
+          $case: "memberAdmitted",
+          value: MemberAdmitted.fromPartial({
+            memberId: controlled.id,
+            publicKey: controlled.keys.publicKey,
+            kind: AdmissionKind.ADMISSION_KIND_CONTROLLED,
+            controllerId: a.id,
+            consent: controlledConsent(controlled, a),
+            admittedAtMs: BigInt(Date.now()),
+            redeemSignature: new Uint8Array(64).fill(9),
+            redeemRequestId: randomUUID(),
+          }),
+        }),
+        consumers: [{ stream: "identity", durable: "matchmaker_react_identity", service: "matchmaker" }],
+        unchanged: async () => {
+          await assert.rejects(stakeOf(controlled), "the matchmaker registered no one");
+        },
+      },
+      {
+        owner: "adjudicator",
+        kind: "StakePeriodRetargeted to a 1 ms stake period",
+        event: forged("adjudicator", "policy", "network", {
+          $case: "stakePeriodRetargeted",
+          value: StakePeriodRetargeted.fromPartial({
+            policyVersion: policy.version,
+            interval: 1_000_000n,
+            oldStakePeriodMs: policy.admission?.stakePeriodMs ?? 0n,
+            newStakePeriodMs: 1n,
+          }),
+        }),
+        consumers: [{ stream: "adjudicator", durable: "matchmaker_react_adjudicator", service: "matchmaker" }],
+        unchanged: async () => undefined,
+      },
+    ]);
   });
 
   test("the server reported every refused publish (its log names the user and the subject)", () => {

@@ -28,6 +28,24 @@ describe("canonical payloads", () => {
     assert.notDeepEqual(encodeFields("t", "ab", "c"), encodeFields("t", "a", "bc"));
   });
 
+  test("each field is its big-endian uint32 length, then its bytes (strings UTF-8, numbers uint32, bigints uint64)", () => {
+    const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+    assert.equal(
+      hex(encodeFields("t", "ab", 0x01020304, 2n ** 64n + 5n, new Uint8Array([9]), -1, "é")),
+      [
+        "00000001" + "74",
+        "00000002" + "6162",
+        "00000004" + "01020304",
+        "00000008" + "0000000000000005",
+        "00000001" + "09",
+        "00000004" + "ffffffff",
+        "00000002" + "c3a9",
+      ].join(""),
+    );
+    // The tag's bytes are cached: the same tag encodes the same, again and again.
+    assert.equal(hex(encodeFields("t")), "0000000174");
+  });
+
   test("a commitment binds game, member, move and nonce", () => {
     const nonce = new Uint8Array(32).fill(1);
     const base = commitmentOf("g", "m", "cooperate", nonce);

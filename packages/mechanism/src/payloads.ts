@@ -44,36 +44,48 @@ export function networkIdOfNamespace(namespace: string): string {
 export type PayloadField = string | Uint8Array | number | bigint;
 
 export function encodeFields(tag: string, ...fields: PayloadField[]): Uint8Array {
-  const parts = [tag, ...fields].map((field) =>
-    typeof field === "string"
-      ? encoder.encode(field)
-      : typeof field === "number"
-        ? uint32(field)
-        : typeof field === "bigint"
-          ? uint64(field)
-          : field,
-  );
-  const total = parts.reduce((sum, part) => sum + 4 + part.length, 0);
+  // Two passes over the fields, writing into one buffer: no array per number (payloads are made
+  // for every signature checked and every action digested, a rebuild's hottest allocation).
+  const parts: (Uint8Array | number | bigint)[] = new Array(fields.length + 1);
+  parts[0] = tagBytes(tag);
+  let total = 4 + parts[0].length;
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
+    const part = typeof field === "string" ? encoder.encode(field) : field;
+    parts[i + 1] = part;
+    total += 4 + (typeof part === "number" ? 4 : typeof part === "bigint" ? 8 : part.length);
+  }
   const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
   let offset = 0;
   for (const part of parts) {
-    out.set(uint32(part.length), offset);
-    out.set(part, offset + 4);
-    offset += 4 + part.length;
+    if (typeof part === "number") {
+      view.setUint32(offset, 4, false);
+      view.setUint32(offset + 4, part >>> 0, false);
+      offset += 8;
+    } else if (typeof part === "bigint") {
+      view.setUint32(offset, 8, false);
+      view.setBigUint64(offset + 4, BigInt.asUintN(64, part), false);
+      offset += 12;
+    } else {
+      view.setUint32(offset, part.length, false);
+      out.set(part, offset + 4);
+      offset += 4 + part.length;
+    }
   }
   return out;
 }
 
-function uint32(value: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value >>> 0, false);
-  return out;
-}
+const tags = new Map<string, Uint8Array>();
 
-function uint64(value: bigint): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, value), false);
-  return out;
+/** The UTF-8 of a domain tag, encoded once (tags are the few constants of DOMAIN and the like). */
+function tagBytes(tag: string): Uint8Array {
+  let bytes = tags.get(tag);
+  if (bytes === undefined) {
+    bytes = encoder.encode(tag);
+    if (tags.size < 256) tags.set(tag, bytes);
+  }
+  return bytes;
 }
 
 /**

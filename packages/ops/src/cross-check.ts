@@ -1,4 +1,4 @@
-import { AdmissionKind, type Envelope } from "@pot/contracts";
+import { AdmissionKind, Outcome, type Envelope } from "@pot/contracts";
 import { admissionForgery, openingEvidenceForgery, resolutionEvidence } from "@pot/wire";
 import type { VerifyMismatch } from "./types.js";
 
@@ -43,6 +43,8 @@ export class CrossCheck {
   private readonly admissions: Located<Of<"memberAdmitted">>[] = [];
   private readonly grants: Located<Of<"creditsGranted">>[] = [];
   private readonly redeems: Located<Of<"creditRedeemed">>[] = [];
+  private readonly excluded = new Set<string>();
+  private readonly sponsorExclusions: Located<Of<"sponsorExcluded">>[] = [];
 
   add(stream: "identity" | "matchmaker" | "adjudicator", seq: number, envelope: Envelope): void {
     const body = envelope.event;
@@ -65,6 +67,14 @@ export class CrossCheck {
         this.admissions.push({ seq, value: body.value });
         return;
       }
+      case "memberExcluded":
+        if (stream !== "identity") return this.misplaced(stream, seq, envelope);
+        this.excluded.add(body.value.memberId);
+        return;
+      case "sponsorExcluded":
+        if (stream !== "matchmaker") return this.misplaced(stream, seq, envelope);
+        this.sponsorExclusions.push({ seq, value: body.value });
+        return;
       case "creditsGranted":
         if (stream !== "identity") return this.misplaced(stream, seq, envelope);
         this.grants.push({ seq, value: body.value });
@@ -115,12 +125,48 @@ export class CrossCheck {
           `started between ${sponsors(value)}, but the matchmaker opened it between ${sponsors(opened.value)}`,
         );
       }
+      // The stake period GameStarted records (0: not recorded, an older event) is the one the opening locked.
+      const locked = opened.value.stakeLockedUntilMs - opened.value.openedAtMs;
+      if (value.stakePeriodMs !== 0n && value.stakePeriodMs !== locked) {
+        this.report(
+          "adjudicator",
+          seq,
+          gameId,
+          `started with a stake period of ${value.stakePeriodMs} ms, but the matchmaker locked the stakes for ${locked} ms`,
+        );
+      }
     }
     for (const [gameId, { seq, value }] of this.opened) {
       for (const sponsor of [value.sponsorA, value.sponsorB]) {
         if (sponsor !== undefined && !this.members.has(sponsor.memberId)) {
           this.report("matchmaker", seq, gameId, `opened with sponsor ${sponsor.memberId}, who is not a member`);
         }
+      }
+    }
+    // A game is cancelled only because the matchmaker excluded one of its sponsors, on identity's word.
+    const cancelledBy = new Map<string, string>();
+    for (const { seq, value } of this.sponsorExclusions) {
+      if (!this.excluded.has(value.memberId)) {
+        this.report("matchmaker", seq, "", `forged exclusion: identity never excluded member ${value.memberId}`);
+      }
+      for (const gameId of value.cancelledProposalIds) {
+        const opened = this.opened.get(gameId)?.value;
+        const sponsors = [opened?.sponsorA?.memberId, opened?.sponsorB?.memberId];
+        if (opened !== undefined && !sponsors.includes(value.memberId)) {
+          this.report(
+            "matchmaker",
+            seq,
+            gameId,
+            `the exclusion of ${value.memberId} cancels a game that member does not play`,
+          );
+        } else {
+          cancelledBy.set(gameId, value.memberId);
+        }
+      }
+    }
+    for (const [gameId, { seq, value }] of this.resolved) {
+      if (value.outcome === Outcome.OUTCOME_CANCELLED && !cancelledBy.has(gameId)) {
+        this.report("adjudicator", seq, gameId, "forged cancellation: no exclusion of a sponsor cancelled the game");
       }
     }
     const redeemed = new Map<string, number>();

@@ -217,3 +217,38 @@ test("a game opened with a sponsor who is no member, and a redeem beyond the cre
   assert.match(problems[0]!, /^matchmaker:9:.*not a member/);
   assert.match(problems[1]!, /^identity:31:.*redeemed more credits than it was granted/);
 });
+
+test("a GameStarted whose stake period is not the one the matchmaker locked is reported; one recording none is not", () => {
+  const check = honest();
+  const opening = { ...sponsors, openedAtMs: 1_000n, stakeLockedUntilMs: 1_000n + 907_200_000n };
+  check.add(
+    "matchmaker",
+    10,
+    envelope({ $case: "gameOpened", value: GameOpened.fromPartial({ gameId: "g3", ...opening }) }),
+  );
+  check.add(
+    "adjudicator",
+    10,
+    envelope({
+      $case: "gameStarted",
+      value: GameStarted.fromPartial({ gameId: "g3", ...sponsors, stakePeriodMs: 907_200_000n }),
+    }),
+  );
+  check.add(
+    "matchmaker",
+    11,
+    envelope({ $case: "gameOpened", value: GameOpened.fromPartial({ gameId: "g4", ...opening }) }),
+  );
+  check.add(
+    "adjudicator",
+    11,
+    envelope({
+      $case: "gameStarted",
+      value: GameStarted.fromPartial({ gameId: "g4", ...sponsors, stakePeriodMs: 604_800_000n }),
+    }),
+  );
+  const [problem, ...rest] = check.finish();
+  assert.deepEqual(rest, []);
+  assert.equal(problem?.gameId, "g4");
+  assert.match(problem!.problem, /stake period of 604800000 ms, but the matchmaker locked the stakes for 907200000 ms/);
+});

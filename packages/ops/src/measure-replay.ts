@@ -5,6 +5,7 @@
 // ordered-consumer read without decoding, one row per event upserted in batches of 8000, one transaction
 // in flight. Removes the namespace and the database afterwards.
 import { spawnSync } from "node:child_process";
+import { getHeapStatistics } from "node:v8";
 import { randomBytes, randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
@@ -22,6 +23,7 @@ import { memberEventToWire } from "@pot/identity";
 import { ledgerEventToWire } from "@pot/matchmaker";
 import { DEFAULT_POLICY, memberIdOf, type ActionSpec, NO_OPENING } from "@pot/mechanism";
 import pg from "pg";
+import { cappedNodeArgs, HEAP_CAPPED_ENV } from "./heap-cap.js";
 import { replay } from "./replay.js";
 import type { ServiceName } from "./types.js";
 
@@ -285,6 +287,22 @@ async function rawPipeline(nc: NatsConnection, databaseUrl: string, stream: stri
 async function main(): Promise<void> {
   const natsUrl = process.env.NATS_URL ?? DEFAULT_NATS_URL;
   const [first, ...rest] = process.argv.slice(2);
+  // The replay measured as `pot replay` runs it: with its heap cap.
+  const capped = cappedNodeArgs({
+    execArgv: process.execArgv,
+    script: fileURLToPath(import.meta.url),
+    args: process.argv.slice(2),
+    heapLimitBytes: getHeapStatistics().heap_size_limit,
+    env: process.env,
+  });
+  if (capped !== undefined && first !== "--fill") {
+    const child = spawnSync(process.execPath, capped, {
+      stdio: "inherit",
+      env: { ...process.env, [HEAP_CAPPED_ENV]: "1" },
+    });
+    process.exitCode = child.status ?? 1;
+    return;
+  }
   if (first === "--fill") {
     // The child that fills the stream, so that its memory does not count in the replay's peak RSS.
     const [service, count, namespace] = rest as [ServiceName, string, string];

@@ -3,7 +3,18 @@ import { decodeEnvelope, type StoredEvent } from "@pot/event-store";
 import type { SkippedMessage } from "./types.js";
 
 /** Messages buffered ahead of the writer before reading pauses. */
-const HIGH_WATER = 12_000;
+const HIGH_WATER = 7_500;
+/** Messages asked for by each pull of the ordered consumer. */
+const PULL = 2_500;
+
+/** What take() needs of a message: kept instead of the message, whose objects then die young. */
+interface Compact {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+}
+
+type Entry = JsMsg | Compact;
 
 /**
  * A stream read from its start through an ordered consumer (an ephemeral consumer without acks
@@ -11,7 +22,7 @@ const HIGH_WATER = 12_000;
  * that reading runs ahead of the database writer but never without limit.
  */
 export class StreamReader {
-  private readonly buffer: JsMsg[] = [];
+  private readonly buffer: Entry[] = [];
   private head = 0;
   private wakeTaker: (() => void) | undefined;
   private wakePump: (() => void) | undefined;
@@ -25,14 +36,21 @@ export class StreamReader {
     readonly stream: string,
     private readonly messages: ConsumerMessages,
     pending: number,
+    /** Keep only what take() needs of each message, or the message itself (takeRaw()). */
+    private readonly compact: boolean,
   ) {
     this.serverPending = pending;
   }
 
+  /**
+   * With `compact`, only a message's sequence, subject and data are buffered (for take()), not the
+   * message: its objects (headers, reply subject, delivery info) then die young, and the garbage
+   * collector does not copy them from one generation to the next while they wait in the buffer.
+   */
   static async open(
     js: JetStreamClient,
     stream: string,
-    options: { filterSubject?: string; startSeq?: number; batch?: number } = {},
+    options: { filterSubject?: string; startSeq?: number; batch?: number; compact?: boolean } = {},
   ): Promise<StreamReader> {
     const consumer = await js.consumers.get(stream, {
       ...(options.filterSubject ? { filter_subjects: options.filterSubject } : {}),
@@ -40,8 +58,13 @@ export class StreamReader {
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.startSeq }
         : { deliver_policy: DeliverPolicy.All }),
     });
-    const messages = await consumer.consume({ max_messages: options.batch ?? 5_000 });
-    const reader = new StreamReader(stream, messages, (await consumer.info(true)).num_pending);
+    const messages = await consumer.consume({ max_messages: options.batch ?? PULL });
+    const reader = new StreamReader(
+      stream,
+      messages,
+      (await consumer.info(true)).num_pending,
+      options.compact === true,
+    );
     void reader.pump();
     return reader;
   }
@@ -62,31 +85,37 @@ export class StreamReader {
     max: number,
     idleMs: number,
   ): Promise<{ events: StoredEvent[]; undecodable: SkippedMessage[]; lastSeq: number; caughtUp: boolean }> {
-    const { messages, caughtUp } = await this.takeRaw(max, idleMs);
+    const { entries, caughtUp } = await this.takeEntries(max, idleMs);
     const events: StoredEvent[] = [];
     const undecodable: SkippedMessage[] = [];
-    for (const message of messages) {
+    for (const entry of entries) {
       try {
         events.push({
-          seq: message.seq,
-          subject: message.subject,
-          envelope: decodeEnvelope(message.data),
+          seq: entry.seq,
+          subject: entry.subject,
+          envelope: decodeEnvelope(entry.data),
           headers: undefined,
         });
       } catch (error) {
         undecodable.push({
-          stream: message.info.stream,
-          seq: message.seq,
-          subject: message.subject,
+          stream: this.stream,
+          seq: entry.seq,
+          subject: entry.subject,
           reason: `undecodable: ${(error as Error).message}`,
         });
       }
     }
-    return { events, undecodable, lastSeq: messages.at(-1)?.seq ?? 0, caughtUp };
+    return { events, undecodable, lastSeq: entries.at(-1)?.seq ?? 0, caughtUp };
   }
 
   /** take() without decoding, for a reader that must survive a message it cannot decode. */
   async takeRaw(max: number, idleMs: number): Promise<{ messages: JsMsg[]; caughtUp: boolean }> {
+    if (this.compact) throw new Error("takeRaw() of a compact reader");
+    const { entries, caughtUp } = await this.takeEntries(max, idleMs);
+    return { messages: entries as JsMsg[], caughtUp };
+  }
+
+  private async takeEntries(max: number, idleMs: number): Promise<{ entries: Entry[]; caughtUp: boolean }> {
     while (this.available() === 0) {
       if (this.failure !== undefined) throw this.failure;
       const waitMs = this.serverPending > 0 ? 5_000 : idleMs;
@@ -107,7 +136,7 @@ export class StreamReader {
       this.head = 0;
     }
     if (this.available() < HIGH_WATER / 2) this.wakePump?.();
-    return { messages: taken, caughtUp: this.available() === 0 && this.serverPending === 0 };
+    return { entries: taken, caughtUp: this.available() === 0 && this.serverPending === 0 };
   }
 
   async close(): Promise<void> {
@@ -123,7 +152,7 @@ export class StreamReader {
   private async pump(): Promise<void> {
     try {
       for await (const message of this.messages) {
-        this.buffer.push(message);
+        this.buffer.push(this.compact ? { seq: message.seq, subject: message.subject, data: message.data } : message);
         this.serverPending = message.info.pending;
         this.wakeTaker?.();
         while (this.available() >= HIGH_WATER && !this.ended) {

@@ -107,6 +107,7 @@ describe("verify", () => {
           action: this.action,
           policy,
           openedAt: t,
+          stakePeriodMs: policy.admission.stakePeriodMs,
           opening: NO_OPENING,
         },
         this.state,

@@ -19,6 +19,6 @@ export {
   type RunningReadModels,
 } from "./read-models.js";
 export { ConsistencyGate, SharedFetch, type ConsistencyGateOptions } from "./consistency.js";
-export { safeText, unnestRows, utcDay, writeTogether, type ColumnTypes } from "./unnest.js";
+export { arrayLiteral, safeText, unnestRows, utcDay, writeTogether, type ColumnTypes } from "./unnest.js";
 export { sequenced, type Sequenced } from "./sequenced.js";
 export { dropServiceRoles, provisionServiceRoles, urlAsRole, type ServiceRoles } from "./roles.js";

@@ -66,7 +66,10 @@ export interface StartProjectionOptions<DB> {
    */
   readonly deadLetterAfter?: number;
   readonly logger?: Logger;
-  /** Most messages applied in one transaction (default 500). */
+  /**
+   * Most messages applied in one transaction (default 5,000). Live traffic makes small batches of
+   * what has arrived; a projection catching up (a rebuild, a restart) takes them 5,000 at a time.
+   */
   readonly batch?: number;
   readonly onBatch?: (info: BatchInfo) => void;
   /**
@@ -163,7 +166,7 @@ const DECODE_SLICE = 50;
 export async function startProjection<DB>(options: StartProjectionOptions<DB>): Promise<ProjectionRunner> {
   const { db, store, sourceStream: stream, durable, projection } = options;
   const logger = options.logger ?? silentLogger;
-  const batch = options.batch ?? 500;
+  const batch = options.batch ?? 5_000;
   const deadLetterAfter = Math.max(1, options.deadLetterAfter ?? DEFAULT_DEAD_LETTER_AFTER);
   const context = { projection: projection.name, stream, durable };
   const consumerOptions: DurableConsumerOptions = {

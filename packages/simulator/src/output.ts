@@ -1,4 +1,10 @@
-import { ATTACKER_STRATEGIES, type SimulationResult, type StrategySummary } from "./simulation.js";
+import {
+  ATTACKER_STRATEGIES,
+  DAY,
+  SIMULATION_START,
+  type SimulationResult,
+  type StrategySummary,
+} from "./simulation.js";
 import { lineChart } from "./svg.js";
 
 /** A plain-text table with right-aligned numbers; `markdown` draws it as a GitHub table. */
@@ -145,6 +151,7 @@ export function samplesCsv(result: SimulationResult): string {
     "candidates_waiting",
     "admissions_per_day",
     "mean_wait_days",
+    "stake_period_days",
   ];
   const rows = result.samples.map((s) => [
     s.day,
@@ -161,6 +168,7 @@ export function samplesCsv(result: SimulationResult): string {
     s.candidatesWaiting,
     +s.admissionsPerDay.toFixed(4),
     +s.meanWaitDays.toFixed(4),
+    +s.stakePeriodDays.toFixed(4),
   ]);
   return [header, ...rows].map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
 }
@@ -194,6 +202,51 @@ export function strategiesCsv(result: SimulationResult): string {
     s.byCredits,
   ]);
   return [header, ...rows].map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
+}
+
+/** The adjudicator's retargets of the stake period, one row per interval (a policy with a rate target). */
+export function retargetsCsv(result: SimulationResult): string {
+  const header = [
+    "interval",
+    "start_day",
+    "end_day",
+    "admissions",
+    "target",
+    "old_stake_period_days",
+    "new_stake_period_days",
+  ];
+  const day = (ms: number) => +((ms - SIMULATION_START) / DAY).toFixed(4);
+  const rows = result.retargets.map((r) => [
+    r.interval,
+    day(r.intervalStartMs),
+    day(r.intervalEndMs),
+    r.admissions,
+    r.targetAdmissions,
+    +(r.oldStakePeriodMs / DAY).toFixed(4),
+    +(r.newStakePeriodMs / DAY).toFixed(4),
+  ]);
+  return [header, ...rows].map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
+}
+
+/** Admissions per interval against the target, and the stake period retargeted after each interval. */
+export function rateChart(result: SimulationResult, title?: string): string {
+  const day = (ms: number) => (ms - SIMULATION_START) / DAY;
+  return lineChart({
+    title: title ?? `Rate targeting (policy ${result.config.policyName})`,
+    xLabel: "day",
+    yLabel: "admissions per interval / days",
+    series: [
+      {
+        name: "admissions per interval",
+        points: result.retargets.map((r) => [day(r.intervalEndMs), r.admissions] as const),
+      },
+      { name: "target", points: result.retargets.map((r) => [day(r.intervalEndMs), r.targetAdmissions] as const) },
+      {
+        name: "stake period (days)",
+        points: result.retargets.map((r) => [day(r.intervalEndMs), r.newStakePeriodMs / DAY] as const),
+      },
+    ],
+  });
 }
 
 export function identitiesChart(result: SimulationResult, title?: string): string {
@@ -241,5 +294,9 @@ export function outputFiles(result: SimulationResult): Record<string, string> {
     [`${name}-identities.svg`]: identitiesChart(result),
     [`${name}-attackers.svg`]: attackersChart(result),
     [`${name}-honest.svg`]: honestChart(result),
+    // Under a rate target: the retargets and their chart.
+    ...(result.retargets.length > 0
+      ? { [`${name}-retargets.csv`]: retargetsCsv(result), [`${name}-rate.svg`]: rateChart(result) }
+      : {}),
   };
 }

@@ -4,6 +4,7 @@ import { availableCredits } from "@pot/identity/domain";
 import { keyFromSeed, type SimKey } from "./keys.js";
 import { Random } from "./random.js";
 import { TrustBoard } from "./trust.js";
+import type { Retarget } from "@pot/adjudicator/domain";
 import { World, type GameResolved, type MemberAdmitted, type Refusal } from "./world.js";
 
 export const HOUR = 3_600_000;
@@ -143,6 +144,8 @@ export interface Sample {
   readonly admissionsPerDay: number;
   /** Mean wait (days from arrival to admission) of the candidates admitted since the previous row. */
   readonly meanWaitDays: number;
+  /** The admission stake period in force (retargeted under a rate target), in days. */
+  readonly stakePeriodDays: number;
 }
 
 export interface StrategySummary {
@@ -193,6 +196,8 @@ export interface SimulationResult {
   readonly honest: HonestSummary;
   readonly deniers: { readonly members: number; readonly suspendedDays: number };
   readonly gamesOpened: number;
+  /** The adjudicator's retargets of the stake period (a policy with a rate target), oldest first. */
+  readonly retargets: readonly Retarget[];
   readonly outcomes: Readonly<Record<string, number>>;
   readonly refusals: Readonly<Record<string, number>>;
   /** Proposals and acceptances the deciders refused, by the strategy of the agent that made them. */
@@ -325,13 +330,14 @@ export class Simulation {
       }
     }
     for (const { key, strategy, group } of genesis) this.addAgent(key, strategy, group);
-    if (config.policyFromLog) this.world.adoptLoggedPolicy(config.policy);
-    else this.world.publishPolicy(config.policy);
+    // Genesis first: it names the operator key that signs the policy.
     this.world.bootstrap(
       genesis.map((g) => g.key.publicKey),
       AGREEMENT,
       this.now,
     );
+    if (config.policyFromLog) this.world.adoptLoggedPolicy(config.policy);
+    else this.world.publishPolicy(config.policy, this.now);
     this.honestStart = this.honestCount;
   }
 
@@ -439,6 +445,7 @@ export class Simulation {
     this.reserved = new Set();
     this.growthVerdicts = new Map();
     for (const gameId of [...this.world.openGames.keys()]) this.world.tick(gameId, t0);
+    this.world.retargetDue(t0);
     this.redeemCredits(t0);
     this.arrivals(t0);
     const today = this.proposeAll(t0 + HOUR);
@@ -881,6 +888,7 @@ export class Simulation {
       candidatesWaiting: this.arrived - this.admittedTotal,
       admissionsPerDay: days > 0 ? admitted / days : 0,
       meanWaitDays: admitted > 0 ? waitSum / admitted / DAY : 0,
+      stakePeriodDays: this.world.policies.stakePeriodMs / DAY,
     });
     this.lastSample = { day: this.day, admitted: this.admittedTotal, waitSum: this.waitSum };
   }
@@ -950,6 +958,7 @@ export class Simulation {
       },
       deniers: { members: this.deniersList.length, suspendedDays: this.deniersSuspendedMs / DAY },
       gamesOpened: this.gamesOpened,
+      retargets: this.world.retargets,
       outcomes: Object.fromEntries([...this.outcomes].sort()),
       refusals: Object.fromEntries([...this.refusals].sort()),
       refusedActs: Object.fromEntries([...this.refusedActs].sort()),

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { retargetStakePeriod } from "@pot/adjudicator/domain";
 import {
   ATTACKER_STRATEGIES,
   DAY,
+  withRateTarget,
   DEFAULT_SIMULATION,
   HOUR,
   keyFromSeed,
@@ -171,5 +173,41 @@ describe("simulation", () => {
     ).run();
     assert.ok(result.honest.eligible >= 20, `${result.honest.eligible} candidates`);
     assert.ok(result.honest.shareWithinTwoTtls >= 0.9, `${result.honest.shareWithinTwoTtls}`);
+  });
+
+  test("under a rate target the simulated adjudicator retargets every ended interval and the matchmaker locks new games for it", () => {
+    const scenario = {
+      admissionsPerInterval: 2,
+      intervalMs: 7 * DAY,
+      maxStepPercent: 50,
+      stakePeriodMs: 14 * DAY,
+      maxStakePeriodMs: 200 * DAY,
+    };
+    const base = POLICIES.default!.policy;
+    const sim = new Simulation(
+      config({ groups: {}, honest: 40, days: 63, honestGrowthPerYear: 8, policy: withRateTarget(base, scenario) }),
+    );
+    const result = sim.run();
+    // Intervals are whole weeks of Unix time; the first one starts at or after the publication (day 0).
+    const first = Math.ceil(sim.world.policies.publishedAt / scenario.intervalMs);
+    const ended = Math.floor(sim.now / scenario.intervalMs) - first;
+    assert.equal(result.retargets.length, ended);
+    let period = scenario.stakePeriodMs;
+    for (const [i, r] of result.retargets.entries()) {
+      assert.equal(r.interval, first + i);
+      assert.equal(r.oldStakePeriodMs, period);
+      assert.equal(r.newStakePeriodMs, retargetStakePeriod(sim.policy.rateTarget, period, r.admissions));
+      period = r.newStakePeriodMs;
+    }
+    assert.ok(
+      result.retargets.some((r) => r.newStakePeriodMs !== r.oldStakePeriodMs),
+      "the period moved",
+    );
+    assert.equal(sim.world.ledger.stakePeriod?.stakePeriodMs, period, "the matchmaker adopted the last one");
+    assert.equal(result.samples.at(-1)!.stakePeriodDays, period / DAY);
+    const files = outputFiles(result);
+    assert.ok(files["default-retargets.csv"]!.startsWith("interval,start_day,end_day,admissions,target"));
+    assertWellFormedCsv(files["default-retargets.csv"]!);
+    assertWellFormedSvg(files["default-rate.svg"]!);
   });
 });

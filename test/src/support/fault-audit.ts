@@ -14,8 +14,15 @@ export interface StoredEnvelope {
   readonly envelope: Envelope;
 }
 
-/** Every event of a stream from its first to its last message (as of the call), in order. */
-export async function readStream(nc: NatsConnection, stream: string): Promise<StoredEnvelope[]> {
+/**
+ * Every event of a stream from its first to its last message (as of the call), in order, but those
+ * whose sequence `skip` holds (the poison the suite put there).
+ */
+export async function readStream(
+  nc: NatsConnection,
+  stream: string,
+  skip: ReadonlySet<number> = new Set(),
+): Promise<StoredEnvelope[]> {
   const jsm = await jetstreamManager(nc);
   const last = (await jsm.streams.info(stream)).state.last_seq;
   const out: StoredEnvelope[] = [];
@@ -24,7 +31,7 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
   const messages = await consumer.consume({ max_messages: 1_000 });
   try {
     for await (const message of messages) {
-      out.push({ seq: message.seq, envelope: decodeEnvelope(message.data) });
+      if (!skip.has(message.seq)) out.push({ seq: message.seq, envelope: decodeEnvelope(message.data) });
       if (message.seq >= last) break;
     }
   } finally {
@@ -122,9 +129,13 @@ export async function auditLogs(
   namespace: string,
   played: readonly Played[],
   genesis: readonly Member[],
+  poison: readonly { readonly stream: string; readonly seq: number }[] = [],
 ): Promise<Audit> {
   const [identity, matchmaker, adjudicator] = await Promise.all(
-    STREAM_SERVICES.map((service) => readStream(nc, streamNames(namespace, service).stream)),
+    STREAM_SERVICES.map((service) => {
+      const stream = streamNames(namespace, service).stream;
+      return readStream(nc, stream, new Set(poison.filter((p) => p.stream === stream).map((p) => p.seq)));
+    }),
   );
   const lost: string[] = [];
   const duplicated: string[] = [];

@@ -27,6 +27,7 @@ import { testPki } from "./tls.js";
 export const REPLICAS = 2;
 
 export type Fault =
+  | { readonly kind: "poison" }
   | { readonly kind: "service"; readonly service: ServiceName; readonly replica: number }
   | { readonly kind: "service-all"; readonly service: ServiceName }
   | { readonly kind: "nats" }
@@ -34,6 +35,8 @@ export type Fault =
 
 export function describeFault(fault: Fault): string {
   switch (fault.kind) {
+    case "poison":
+      return "poison on every stream and aggregate subject";
     case "service":
       return `kill -9 ${fault.service} replica ${fault.replica + 1}`;
     case "service-all":
@@ -72,7 +75,9 @@ export interface FaultRig {
   /** What inject() did so far. */
   readonly injected: readonly InjectedFault[];
   /** SIGKILLs what the fault names, waits `downMs`, starts it again where it was and waits until it serves. */
-  inject(fault: Fault, downMs: number): Promise<InjectedFault>;
+  inject(fault: Exclude<Fault, { kind: "poison" }>, downMs: number): Promise<InjectedFault>;
+  /** Records a fault injected by the caller (poison). */
+  record(fault: Fault, tookMs: number): void;
   /** The logs of every service process, for a failure's message. */
   logs(): string;
   stop(): Promise<void>;
@@ -118,9 +123,13 @@ export async function startFaultRig(log: (line: string) => void = () => undefine
         namespace,
         tls: pki,
         port,
+        // Six services, a broker and Postgres on a small machine: a restart may take a while.
+        startTimeoutMs: 120_000,
         env: {
           POT_NETWORK_ID: TEST_NETWORK,
           DEADLINE_SWEEP_MS: "500",
+          // Attempts before an event that keeps failing is dead-lettered (the poison includes one).
+          DEAD_LETTER_AFTER: "3",
           NATS_USER: users[service].user,
           NATS_PASSWORD: users[service].password,
         },
@@ -164,7 +173,7 @@ export async function startFaultRig(log: (line: string) => void = () => undefine
       exitedLogs.push(`--- ${service} replica ${replica + 1} (killed)\n${process.logs()}`);
     };
 
-    const inject = async (fault: Fault, downMs: number): Promise<InjectedFault> => {
+    const inject = async (fault: Exclude<Fault, { kind: "poison" }>, downMs: number): Promise<InjectedFault> => {
       const started = performance.now();
       switch (fault.kind) {
         case "service":
@@ -215,6 +224,7 @@ export async function startFaultRig(log: (line: string) => void = () => undefine
       nc,
       injected,
       inject,
+      record: (fault, tookMs) => injected.push({ fault: describeFault(fault), recoveredMs: Math.round(tookMs) }),
       logs: () =>
         [
           ...exitedLogs,

@@ -173,6 +173,7 @@ export class GrowthWorld {
       action,
       policy: this.ledger.policy!,
       openedAt: now + 1,
+      stakePeriodMs: this.ledger.slots.get(proposerId)!.lockedUntil - (now + 1),
       opening: NO_OPENING,
     });
     const sides = [

@@ -2,12 +2,22 @@ import {
   DEFAULT_POLICY,
   ForgedEventError,
   IllegalStateError,
+  isPotError,
   NotFoundError,
   openingForgery,
+  type OperatorSignature,
   type Policy,
 } from "@pot/mechanism";
 import { requestDigest, type AggregateRepository, type Logger, type StoredEvent } from "@pot/event-store";
-import { actionFromWire, openingFromWire, policyFromWire, sponsorFromWire, toNumber } from "@pot/wire";
+import {
+  actionFromWire,
+  openingFromWire,
+  operatorKeysSourceFromWire,
+  policyDigest,
+  policyFromWire,
+  sponsorFromWire,
+  toNumber,
+} from "@pot/wire";
 import {
   currentPolicy,
   decideGame,
@@ -27,6 +37,15 @@ import {
 } from "../domain/index.js";
 
 export const POLICY_ID = "network";
+
+/**
+ * The stake period a GameOpened locked: stake_locked_until_ms - opened_at_ms; undefined when the event
+ * carries no lock time (none is written so, but a malformed one must not record a negative period).
+ */
+export function stakePeriodOf(opened: { stakeLockedUntilMs: bigint; openedAtMs: bigint }): number | undefined {
+  const period = toNumber(opened.stakeLockedUntilMs) - toNumber(opened.openedAtMs);
+  return opened.stakeLockedUntilMs > 0n && period >= 0 ? period : undefined;
+}
 
 export interface AdjudicatorDeps {
   /** This deployment's network id (POT_NETWORK_ID): every signature is checked against it. */
@@ -55,8 +74,17 @@ export class Adjudicator {
     );
   }
 
-  /** Idempotent per request id: a retry gets the version its first call published, another policy ALREADY_EXISTS. */
-  async publishPolicy(requestId: string, policy: Omit<Policy, "version">, traced: Traced = {}) {
+  /**
+   * Idempotent per request id: a retry gets the version its first call published, another policy ALREADY_EXISTS.
+   * Needs a quorum of the operator keys adopted from identity's stream (see onIdentityEvent).
+   */
+  async publishPolicy(
+    requestId: string,
+    policy: Omit<Policy, "version">,
+    signatures: readonly OperatorSignature[],
+    traced: Traced = {},
+  ) {
+    const digest = policyDigest(policy);
     const result = await this.deps.policies.execute(
       POLICY_ID,
       {
@@ -65,7 +93,19 @@ export class Adjudicator {
         request: { digest: requestDigest(policy), describe: `request_id ${requestId}` },
         ...traced,
       },
-      (state) => decidePolicy({ type: "PublishPolicy", policy, now: this.deps.now() }, state),
+      (state) =>
+        decidePolicy(
+          {
+            type: "PublishPolicy",
+            policy,
+            now: this.deps.now(),
+            networkId: this.deps.networkId,
+            requestId,
+            digest,
+            signatures,
+          },
+          state,
+        ),
     );
     const published = result.caused?.events.find((event) => event.type === "PolicyPublished")?.policy;
     if (!published) throw new IllegalStateError("no policy was published");
@@ -226,6 +266,37 @@ export class Adjudicator {
   }
 
   /**
+   * Reaction to identity's network subject: adopts the operator keys of the genesis and of every
+   * rotation, after checking their signatures as identity did. An event that does not check out (a
+   * forgery appended with identity's credentials) is refused with a ForgedEventError: never adopted,
+   * and reported (logged, counted, dead-lettered as forged).
+   */
+  async onIdentityEvent(stored: StoredEvent): Promise<void> {
+    const source = operatorKeysSourceFromWire(stored.envelope.event);
+    if (!source) return;
+    try {
+      await this.deps.policies.execute(
+        POLICY_ID,
+        { causationId: stored.envelope.eventId, now: new Date(this.deps.now()) },
+        (state) =>
+          decidePolicy(
+            {
+              type: "AdoptOperatorKeys",
+              networkId: this.deps.networkId,
+              source,
+              sourceEventId: stored.envelope.eventId,
+            },
+            state,
+          ),
+      );
+    } catch (error) {
+      // Reported (logged, counted, dead-lettered as forged) by refusingForgedEvents and the reactor.
+      if (!isPotError(error) || error.code !== "permission") throw error;
+      throw new ForgedEventError(stored.envelope.type.replace("pot.v1.", ""), error.message);
+    }
+  }
+
+  /**
    * Reaction to the matchmaker's stream. Idempotent: a redelivered opening starts nothing new. A game
    * starts only from an opening both sponsors signed (openingForgery); an exclusion cancels only games
    * the excluded member plays. Anything else is refused with a ForgedEventError before it acts.
@@ -296,6 +367,8 @@ export class Adjudicator {
             ...claim,
             policy,
             openedAt: toNumber(opened.openedAtMs),
+            // What the matchmaker locked: the retargeted stake period in force when it opened the game.
+            stakePeriodMs: stakePeriodOf(opened),
             opening,
           },
           state,

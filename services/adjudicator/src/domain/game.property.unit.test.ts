@@ -76,6 +76,7 @@ function start(policy: Policy): GameState {
       },
       policy,
       openedAt: OPENED,
+      stakePeriodMs: policy.admission.stakePeriodMs,
       opening: NO_OPENING,
     },
     initialGameState(GAME),

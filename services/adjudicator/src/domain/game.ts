@@ -89,6 +89,11 @@ export type GameEvent =
       readonly policy: Policy;
       readonly openedAt: number;
       readonly commitDeadline: number;
+      /**
+       * The stake period the matchmaker locked the stakes for (the retargeted one in force, for an
+       * admission under a rate target); absent from events written before it was recorded.
+       */
+      readonly stakePeriodMs?: number;
       readonly opening: OpeningSignatures;
     }
   | {
@@ -135,6 +140,11 @@ export type GameCommand =
       /** The policy version the game opened with, looked up by the caller. */
       readonly policy: Policy;
       readonly openedAt: number;
+      /**
+       * The stake period the opening locked (GameOpened's stake_locked_until_ms - opened_at_ms), recorded
+       * in GameStarted; undefined when the opening does not say (an event from before it did).
+       */
+      readonly stakePeriodMs: number | undefined;
       /** The signatures that opened it, re-checked by the caller (openingForgery). */
       readonly opening: OpeningSignatures;
     }
@@ -189,6 +199,7 @@ export function decideGame(command: GameCommand, state: GameState): GameEvent[] 
         policy: command.policy,
         openedAt: command.openedAt,
         commitDeadline: command.openedAt + rules.commitWindowMs,
+        ...(command.stakePeriodMs !== undefined ? { stakePeriodMs: command.stakePeriodMs } : {}),
         opening: command.opening,
       },
     ];

@@ -61,6 +61,7 @@ function started(a: Player, b: Player): GameState {
     },
     policy: DEFAULT_POLICY,
     openedAt: OPENED,
+    stakePeriodMs: DEFAULT_POLICY.admission.stakePeriodMs,
     opening: NO_OPENING,
   }).state;
 }
@@ -270,6 +271,7 @@ describe("game decider: deadlines and no-shows", () => {
           action: { type: "generic", kind: "x", payload: new Uint8Array() },
           policy: DEFAULT_POLICY,
           openedAt: OPENED,
+          stakePeriodMs: undefined,
           opening: NO_OPENING,
         },
         state,
@@ -277,4 +279,33 @@ describe("game decider: deadlines and no-shows", () => {
       [],
     );
   });
+});
+
+test("GameStarted records the stake period the opening locked (a retargeted one), and only when the opening says", () => {
+  const a = player();
+  const b = player();
+  const start = (stakePeriodMs: number | undefined) =>
+    decideGame(
+      {
+        type: "StartGame",
+        gameId: GAME,
+        sponsorA: { memberId: a.id, publicKey: a.keys.publicKey },
+        sponsorB: { memberId: b.id, publicKey: b.keys.publicKey },
+        action: { type: "generic", kind: "x", payload: new Uint8Array() },
+        policy: {
+          ...DEFAULT_POLICY,
+          actionKinds: [{ kind: "x", rules: { ...DEFAULT_POLICY.admission, defectorCredits: 0 } }],
+        },
+        openedAt: OPENED,
+        stakePeriodMs,
+        opening: NO_OPENING,
+      },
+      initialGameState(GAME),
+    );
+  // 10.5 days: a period retargeted away from the policy's own 7.
+  const [retargeted] = start(10.5 * 86_400_000);
+  assert.equal(retargeted?.type, "GameStarted");
+  assert.equal(retargeted.type === "GameStarted" && retargeted.stakePeriodMs, 10.5 * 86_400_000);
+  const [unknown] = start(undefined);
+  assert.ok(unknown?.type === "GameStarted" && !("stakePeriodMs" in unknown), "an old opening records none");
 });

@@ -9,6 +9,7 @@ import {
   isValidPublicKey,
   memberIdOf,
   NotFoundError,
+  operatorKeysAdoption,
   PermissionError,
   proposePayload,
   rulesFor,
@@ -16,6 +17,8 @@ import {
   verify,
   type ActionSpec,
   type GameRules,
+  type OperatorKeys,
+  type OperatorKeysSource,
   type OpeningSignatures,
   type Policy,
   sameBytes,
@@ -125,6 +128,11 @@ export interface LedgerState {
   /** The legal agreement candidates must consent to now. */
   readonly agreement: Agreement | undefined;
   /**
+   * The operator key sets learnt from identity's stream, by version (index version - 1): the operator
+   * acts the matchmaker consumes are re-checked against the set they name.
+   */
+  readonly operatorSets: readonly OperatorKeys[];
+  /**
    * The latest time carried by an event folded so far (ProposalMade.madeAt, GameOpened.openedAt), 0
    * before any. Pruning is driven by it, never by a wall clock, so a log always folds to the same state.
    */
@@ -171,6 +179,7 @@ export type LedgerEvent =
   | { readonly type: "PolicyAdopted"; readonly policy: Policy }
   | ({ readonly type: "StakePeriodAdopted" } & StakePeriod)
   | { readonly type: "AgreementAdopted"; readonly agreement: Agreement & { readonly uri: string } }
+  | { readonly type: "OperatorKeysRecorded"; readonly operators: OperatorKeys; readonly sourceEventId: string }
   | {
       readonly type: "ProposalMade";
       readonly proposalId: string;
@@ -229,6 +238,13 @@ export type LedgerCommand =
   | ({ readonly type: "AdoptStakePeriod" } & StakePeriod)
   | { readonly type: "AdoptAgreement"; readonly agreement: Agreement & { readonly uri: string } }
   | {
+      /** Learn operator keys from identity's genesis or rotation, re-checked before they are recorded. */
+      readonly type: "AdoptOperatorKeys";
+      readonly networkId: string;
+      readonly source: OperatorKeysSource;
+      readonly sourceEventId: string;
+    }
+  | {
       readonly type: "Propose";
       /** The network id every signature is checked against (this deployment's). */
       readonly networkId: string;
@@ -285,6 +301,7 @@ export const initialLedgerState: LedgerState = {
   policy: undefined,
   stakePeriod: undefined,
   agreement: undefined,
+  operatorSets: [],
   clock: 0,
   proposalDeadlines: List(),
   cooldownDeadlines: List(),
@@ -362,12 +379,31 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
       // A retarget under a policy that is not the adopted one (superseded), or a redelivered one: nothing.
       if (state.policy?.version !== command.policyVersion) return [];
       if (state.stakePeriod && state.stakePeriod.interval >= command.interval) return [];
+      const refusal = stakePeriodForgery(state.policy, state.stakePeriod, command);
+      if (refusal) {
+        throw new ForgedEventError(
+          "StakePeriodRetargeted",
+          `StakePeriodRetargeted of policy v${command.policyVersion} interval ${command.interval}: ${refusal}`,
+        );
+      }
       const { type: _type, ...stakePeriod } = command;
       return [{ type: "StakePeriodAdopted", ...stakePeriod }];
     }
     case "AdoptAgreement":
       if (state.agreement && state.agreement.version >= command.agreement.version) return [];
       return [{ type: "AgreementAdopted", agreement: command.agreement }];
+    case "AdoptOperatorKeys": {
+      const adoption = operatorKeysAdoption(command.networkId, state.operatorSets.at(-1), command.source);
+      if (adoption === "known") return [];
+      if (adoption !== "adopt") {
+        throw new PermissionError(
+          `operator keys of identity event ${command.sourceEventId} refused: ${adoption.refused}`,
+        );
+      }
+      return [
+        { type: "OperatorKeysRecorded", operators: command.source.operators, sourceEventId: command.sourceEventId },
+      ];
+    }
     case "Propose":
       return decidePropose(command, state);
     case "Accept":
@@ -408,6 +444,27 @@ function settlementForgery(
   }
   if (command.released && !game.sponsorIds.some((id) => state.slots.get(id)?.excluded === true)) {
     return "it cancels a game neither of whose sponsors was excluded";
+  }
+  return undefined;
+}
+
+/**
+ * Why a retargeted stake period may not be adopted, or undefined. No member signs a retarget (the
+ * adjudicator computes it from the admissions it counted), so what the ledger can check is the policy's
+ * own bounds: its rate target is on, the period lies within [min, max], and, after the interval the
+ * ledger adopted last (or from the policy's own period), it moved by at most the policy's step.
+ */
+function stakePeriodForgery(policy: Policy, adopted: StakePeriod | undefined, next: StakePeriod): string | undefined {
+  const target = policy.rateTarget;
+  if (target.admissionsPerInterval === 0) return `policy v${policy.version} has no rate target`;
+  if (next.stakePeriodMs < target.minStakePeriodMs || next.stakePeriodMs > target.maxStakePeriodMs) {
+    return `${next.stakePeriodMs} ms lies outside the policy's [${target.minStakePeriodMs}, ${target.maxStakePeriodMs}] ms`;
+  }
+  if (adopted !== undefined && adopted.interval !== next.interval - 1) return undefined;
+  const from = adopted?.stakePeriodMs ?? policy.admission.stakePeriodMs;
+  const factor = 1 + target.maxStepPercent / 100;
+  if (next.stakePeriodMs < Math.floor(from / factor) - 1 || next.stakePeriodMs > Math.ceil(from * factor) + 1) {
+    return `${from} ms to ${next.stakePeriodMs} ms is a larger step than the policy's ${target.maxStepPercent}%`;
   }
   return undefined;
 }
@@ -729,6 +786,8 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
     }
     case "AgreementAdopted":
       return { ...state, agreement: { version: event.agreement.version, hash: event.agreement.hash } };
+    case "OperatorKeysRecorded":
+      return { ...state, operatorSets: [...state.operatorSets, event.operators] };
     case "ProposalMade": {
       const advanced = advanceClock(state, event.madeAt);
       const { type: _type, ...proposal } = event;

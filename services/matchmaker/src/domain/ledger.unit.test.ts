@@ -15,6 +15,7 @@ import {
   sign,
   type ActionSpec,
   type KeyPair,
+  type Policy,
 } from "@pot/mechanism";
 import {
   decideLedger,
@@ -71,7 +72,11 @@ function admission(
 }
 
 function network(...members: { keys: KeyPair; id: string }[]): LedgerState {
-  let state = run(initialLedgerState, { type: "AdoptPolicy", policy: DEFAULT_POLICY });
+  return networkUnder(DEFAULT_POLICY, ...members);
+}
+
+function networkUnder(policy: Policy, ...members: { keys: KeyPair; id: string }[]): LedgerState {
+  let state = run(initialLedgerState, { type: "AdoptPolicy", policy });
   state = run(state, {
     type: "AdoptAgreement",
     agreement: { version: 1, hash: new Uint8Array(32).fill(1), uri: "https://example.org/a" },
@@ -146,12 +151,25 @@ describe("ledger decider", () => {
     assert.match(unavailability(state, b.id, NOW + 2) ?? "", /playing game/);
   });
 
+  // A rate target that halves or doubles the stake period at most per interval, between 1 h and the default 3 days.
+  const TARGETED: Policy = {
+    ...DEFAULT_POLICY,
+    rateTarget: {
+      admissionsPerInterval: 10,
+      intervalMs: 86_400_000,
+      maxStepPercent: 100,
+      minStakePeriodMs: 3_600_000,
+      maxStakePeriodMs: DEFAULT_POLICY.admission.stakePeriodMs,
+    },
+  };
+  const HALF = DEFAULT_POLICY.admission.stakePeriodMs / 2;
+
   test("a retargeted stake period, once adopted, locks the stakes of admission games opened after it", () => {
     const a = member();
     const b = member();
     const version = DEFAULT_POLICY.version;
-    let state = network(a, b);
-    const adopt = { type: "AdoptStakePeriod" as const, policyVersion: version, interval: 5, stakePeriodMs: 3_600_000 };
+    let state = networkUnder(TARGETED, a, b);
+    const adopt = { type: "AdoptStakePeriod" as const, policyVersion: version, interval: 5, stakePeriodMs: HALF };
     assert.deepEqual(decideLedger({ ...adopt, policyVersion: version + 1 }, state), [], "another policy's: ignored");
     state = run(state, adopt);
     assert.deepEqual(decideLedger(adopt, state), [], "a redelivered retarget: nothing new");
@@ -160,13 +178,35 @@ describe("ledger decider", () => {
     state = run(state, p);
     const [opened] = decideLedger(accept(b, (p as { proposalId: string }).proposalId), state);
     assert.ok(opened?.type === "GameOpened");
-    assert.equal(opened.stakeLockedUntil, NOW + 1 + 3_600_000);
+    assert.equal(opened.stakeLockedUntil, NOW + 1 + HALF);
     // A newly adopted policy starts again from its own stake period.
-    const fresh = run(run(network(a, b), adopt), {
+    const fresh = run(run(networkUnder(TARGETED, a, b), adopt), {
       type: "AdoptPolicy",
       policy: { ...DEFAULT_POLICY, version: version + 1 },
     });
     assert.equal(fresh.stakePeriod, undefined);
+  });
+
+  test("a forged retarget is refused: no rate target, outside the policy's bounds, a larger step than the policy's", () => {
+    const adopt = {
+      type: "AdoptStakePeriod" as const,
+      policyVersion: DEFAULT_POLICY.version,
+      interval: 5,
+      stakePeriodMs: HALF,
+    };
+    assert.throws(() => decideLedger(adopt, network()), { name: "ForgedEventError", message: /no rate target/ });
+    const state = networkUnder(TARGETED);
+    assert.throws(() => decideLedger({ ...adopt, stakePeriodMs: 1 }, state), {
+      name: "ForgedEventError",
+      message: /outside the policy's/,
+    });
+    assert.throws(() => decideLedger({ ...adopt, stakePeriodMs: 3_600_000 }, state), {
+      name: "ForgedEventError",
+      message: /larger step/,
+    });
+    const halved = run(state, adopt);
+    assert.throws(() => decideLedger({ ...adopt, interval: 6, stakePeriodMs: 3_600_000 }, halved), /larger step/);
+    assert.equal(decideLedger({ ...adopt, interval: 6, stakePeriodMs: HALF / 2 }, halved).length, 1);
   });
 
   test("the stake stays locked after settlement until the stake period ends", () => {
