@@ -127,6 +127,64 @@ out("empty; both refuse it once `expires_at_ms` is not after the service's clock
 out("(it is on the matchmaker's stream), so this binding is what stops a credit holder from redeeming someone else's");
 out("candidate as its own controlled identity.");
 out();
+out("## Operator signatures");
+out();
+out("Operator acts are signed too: a client certificate with the operator role only lets a program *submit* one.");
+out("The operator keys (Ed25519, 1-16 of them, and a threshold M, 1 <= M <= N) are named at genesis");
+out("(`BootstrapRequest.operator_keys`, `operator_threshold`; recorded in `NetworkBootstrapped.operators`, version 1)");
+out("and replaced only by `IdentityService/RotateOperatorKeys` (version + 1), which the current quorum signs. Every");
+out("operator act carries `operator_signatures`: entries of a 32-byte operator key and its 64-byte signature over the");
+out(
+  "act's payload (same encoding as above). It is accepted when the entries are signed by at least M distinct keys of",
+);
+out("the current set and every entry is by a current key and verifies; else `PERMISSION_DENIED`, naming the entry or");
+out(
+  "the count, and nothing is appended. `GetAgreement` returns the current keys (`operators`, with their version) and",
+);
+out("the number of bootstraps so far (`bootstraps`): what a client needs to sign.");
+out();
+out("| act | parts, in order |");
+out("| --- | --- |");
+out(
+  "| Bootstrap | `pot/v1/operator/bootstrap`, network id, request id, bootstraps before this one (u32: 0 at genesis), force (u32, 0 or 1), genesis members digest (32 bytes, below), agreement hash (32 bytes), agreement uri, threshold (u32), key count (u32), each operator key named (32 bytes; none in a forced re-bootstrap) |",
+);
+out(
+  "| PublishPolicy | `pot/v1/operator/policy`, network id, request id, the version the policy becomes (u32: the current one + 1), policy digest (32 bytes, below) |",
+);
+out(
+  "| PublishAgreement | `pot/v1/operator/agreement`, network id, request id, the version the agreement has once published (u32: the current one + 1, or the current one when the hash is the current agreement's), hash (32 bytes), uri |",
+);
+out("| Exclude | `pot/v1/operator/exclude`, network id, request id, member id, reason |");
+out(
+  "| RotateOperatorKeys | `pot/v1/operator/rotate`, network id, request id, the version of the key set it replaces (u32), new threshold (u32), key count (u32), each new key (32 bytes) |",
+);
+out();
+out("| digest | what |");
+out("| --- | --- |");
+out(
+  "| genesis members | SHA-256 of `pot/v1/genesis-members`, member count (u32), then each member's public key (32 bytes) and display name |",
+);
+out(
+  "| policy | SHA-256 of the policy's protobuf encoding (`pot.v1.Policy` with `version` 0, fields in number order, defaults omitted, as ts-proto and protobuf-es write it) |",
+);
+out();
+out("The network id and request id keep a signed act from being replayed into another network or submitted again as");
+out("another request; the version (or bootstrap count, or key set version) keeps it from being applied twice: once");
+out("applied, the state it names has passed. A retry with the same request id and content gets the first answer, as");
+out("for every command. A genesis is signed by M of the keys it names (the operator proves it holds them); a forced");
+out("re-bootstrap (which names no keys) and a rotation by M of the current ones. For example, the exclude payload for");
+out("network `pot`, request `r`, member `m`, reason `x` is the 49 bytes");
+out("`00000017 706f742f76312f6f70657261746f722f6578636c756465 00000003 706f74 00000001 72 00000001 6d 00000001 78`.");
+out();
+out("The events an act causes record it (`request_id`, `operator_signatures`, `operator_keys_version`), so anyone");
+out("replaying the log can check it (`pot verify` does); an exclusion of a controlled lineage repeats its root's act.");
+out(
+  "The adjudicator (`OperatorKeysAdopted`) and the matchmaker (`OperatorKeysRecorded`) learn the keys from identity's",
+);
+out("stream, re-checking the genesis and each rotation as identity did; the matchmaker re-checks every policy,");
+out("agreement and exclusion it consumes before acting on it, and a forgery is logged and never acted on (see");
+out('docs/security.md, "Operator acts are signed").');
+out();
 
 const problems = [];
 const services = Object.values(pkg.nested).filter((n) => n instanceof protobuf.Service);

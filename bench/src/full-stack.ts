@@ -1,12 +1,11 @@
-import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BootstrapRequest, GetMemberRequest, GetStakeRequest, PublishPolicyRequest } from "@pot/contracts";
+import { bootstrapRequest, publishPolicyRequest } from "@pot/client";
+import { GetMemberRequest, GetPolicyRequest, GetStakeRequest } from "@pot/contracts";
 import { decodeEnvelope, EVENT_TYPE_HEADER, streamNames } from "@pot/event-store";
-import { DEFAULT_POLICY, NO_RATE_TARGET, type Policy } from "@pot/mechanism";
-import { policyToWire } from "@pot/wire";
+import { DEFAULT_POLICY, generateKeyPair, NO_RATE_TARGET, type Policy } from "@pot/mechanism";
 import { isStatus, type Clients } from "./clients.js";
 import { closedLoop, messageOf, openLoop, pool } from "./load.js";
 import type { Observer } from "./observer.js";
@@ -220,9 +219,13 @@ export interface SetupResult {
   readonly policyVersion: number;
 }
 
+/** The bench network's operator key (1 of 1): it names it at genesis and signs the policy and forced bootstraps. */
+const BENCH_OPERATOR = generateKeyPair();
+
 /**
- * Publishes the bench policy and bootstraps `members` genesis members (1000 per call, the later
- * calls forced), then waits until the matchmaker has adopted the policy and registered them all.
+ * Bootstraps `members` genesis members (1000 per call, the later calls forced, each signed by the
+ * operator key) and publishes the bench policy, then waits until the matchmaker has adopted the
+ * policy and registered them all.
  */
 export async function setUpArena(
   clients: Clients,
@@ -231,28 +234,23 @@ export async function setUpArena(
   members: number,
 ): Promise<{ players: Player[]; setup: SetupResult }> {
   const started = performance.now();
-  const published = await clients.adjudicator.publishPolicy(
-    PublishPolicyRequest.fromPartial({
-      requestId: randomUUID(),
-      policy: policyToWire({ version: 0, ...BENCH_POLICY }),
-    }),
-  );
   const players = Array.from({ length: members }, () => newPlayer());
   for (let offset = 0; offset < members; offset += 1_000) {
     const batch = players.slice(offset, offset + 1_000);
     await clients.identity.bootstrap(
-      BootstrapRequest.fromPartial({
-        requestId: randomUUID(),
-        members: batch.map((player, index) => ({
-          publicKey: player.publicKey,
-          displayName: `bench-${offset + index}`,
-        })),
-        agreement: { version: 0, hash: AGREEMENT.hash, uri: AGREEMENT.uri },
-        force: offset > 0,
-        networkId: BENCH_NETWORK,
-      }),
+      bootstrapRequest(
+        BENCH_NETWORK,
+        batch.map((player, index) => ({ publicKey: player.publicKey, displayName: `bench-${offset + index}` })),
+        AGREEMENT,
+        { force: offset > 0, signers: [BENCH_OPERATOR], bootstrapsBefore: offset / 1_000 },
+      ),
     );
   }
+  // After the genesis: the adjudicator checks the policy's signature against the keys it names.
+  const current = (await clients.adjudicator.getPolicy(GetPolicyRequest.fromPartial({}))).policy?.version ?? 0;
+  const published = await clients.adjudicator.publishPolicy(
+    publishPolicyRequest(BENCH_NETWORK, { version: 0, ...BENCH_POLICY }, current + 1, [BENCH_OPERATOR]),
+  );
   await waitForPolicy(nc, namespace, published.version);
   await pool(players, 32, async (player) => {
     for (let attempt = 0; ; attempt++) {

@@ -381,7 +381,20 @@ export function rssTrend(progress: readonly (readonly [number, number, number])[
   return `RSS ${quarter[2]} MB after ${n(quarter[1])} events, ${last[2]} MB after ${n(last[1])}`;
 }
 
-function rateTrend(progress: readonly (readonly [number, number, number])[]): string | undefined {
+/**
+ * The samples up to the first within 0.5% of the final count: later ones are after the rebuild
+ * proper (a replay's index builds and swap, while its throttled progress stands still).
+ */
+export function whileApplying(
+  progress: readonly (readonly [number, number, number])[],
+): readonly (readonly [number, number, number])[] {
+  const end = progress.at(-1)?.[1] ?? 0;
+  const first = progress.findIndex((point) => point[1] >= end * 0.995);
+  return first < 0 ? progress : progress.slice(0, first + 1);
+}
+
+function rateTrend(all: readonly (readonly [number, number, number])[]): string | undefined {
+  const progress = whileApplying(all);
   if (progress.length < 6) return undefined;
   const rate = (from: number, to: number) => {
     const a = progress[from]!;

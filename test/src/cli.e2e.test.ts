@@ -5,12 +5,12 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { newMember, readEvents } from "@pot/client";
+import { newMember, readEvents, writeKeyFile } from "@pot/client";
 import { repoRoot } from "@pot/devenv";
 import { DEFAULT_POLICY } from "@pot/mechanism";
 import { policyToWire } from "@pot/wire";
 import { eventually } from "./support/clients.js";
-import { TEST_NETWORK } from "./support/players.js";
+import { signedAgreement, signedPolicy, TEST_NETWORK, TEST_OPERATOR } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
 
 const CLI = join(repoRoot(), "packages", "cli", "dist", "main.js");
@@ -44,7 +44,7 @@ describe("the pot CLI end to end", () => {
     });
   const ok = async (args: string[], extra?: NodeJS.ProcessEnv): Promise<Run> => {
     const run = await pot(args, extra);
-    assert.equal(run.code, 0, `pot ${args.join(" ")} exited ${run.code}: ${run.stderr}`);
+    assert.equal(run.code, 0, `pot ${args.join(" ")} exited ${run.code}: ${run.stderr}\n${run.stdout.slice(-4_000)}`);
     return run;
   };
   const json = async <T = Record<string, unknown>>(args: string[]): Promise<T> =>
@@ -73,7 +73,10 @@ describe("the pot CLI end to end", () => {
       POT_KEY_FILE: join(dir, "nobody.json"),
       // The test run's CA and client certificates, laid out like the .pot/tls that npm start makes.
       POT_TLS_DIR: system.pki.dir,
+      // The operator key the network names at genesis (pot bootstrap) and signs operator acts with.
+      POT_OPERATOR_KEYS: join(dir, "operator.json"),
     };
+    await writeKeyFile(join(dir, "operator.json"), TEST_OPERATOR, { displayName: "test operator" });
   });
 
   after(async () => {
@@ -177,6 +180,8 @@ describe("the pot CLI end to end", () => {
       adjudicator.map((e) => e.type.replace("pot.v1.", "")),
       [
         "PolicyPublished",
+        // The operator key of the genesis (pot bootstrap), learnt from identity's stream.
+        "OperatorKeysAdopted",
         "GameStarted",
         "MoveCommitted",
         "MoveCommitted",
@@ -185,12 +190,12 @@ describe("the pot CLI end to end", () => {
         "GameResolved",
       ],
     );
-    const commit = adjudicator[2]!;
+    const commit = adjudicator[3]!;
     assert.equal(commit.subject, `${system.namespace}.adjudicator.game.${gameId}`);
     assert.match(commit.event.commitment ?? "", /^[0-9a-f]{64}$/, "bytes as hex");
     assert.match(commit.event.committedAtMs ?? "", /^\d+$/, "uint64 as a string");
-    assert.equal(adjudicator[6]!.event.outcome, "OUTCOME_BOTH_COOPERATED");
-    assert.equal(adjudicator[6]!.headers["Pot-Event-Type"], "pot.v1.GameResolved");
+    assert.equal(adjudicator[7]!.event.outcome, "OUTCOME_BOTH_COOPERATED");
+    assert.equal(adjudicator[7]!.headers["Pot-Event-Type"], "pot.v1.GameResolved");
 
     const window = lines(
       (await ok(["events", "tail", "--service", "adjudicator", "--from", "2", "--limit", "2"])).stdout,
@@ -220,11 +225,13 @@ describe("the pot CLI end to end", () => {
     const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
     const count = () => followed.split("\n").filter((line) => line.trim() !== "").length;
     await eventually("the identity events so far", async () => (count() >= known ? true : undefined));
-    await system.clients.identity.publishAgreement({
-      requestId: randomUUID(),
-      hash: new Uint8Array(32).fill(9),
-      uri: "https://example.org/agreement/v2",
-    });
+    await system.clients.identity.publishAgreement(
+      await signedAgreement(system.clients, {
+        requestId: randomUUID(),
+        hash: new Uint8Array(32).fill(9),
+        uri: "https://example.org/agreement/v2",
+      }),
+    );
     await eventually("the new event, followed", async () =>
       followed.includes("AgreementPublished") ? true : undefined,
     );
@@ -260,6 +267,15 @@ describe("the pot CLI end to end", () => {
       /already has members.*\[FAILED_PRECONDITION\]/,
     );
     await refused(["status", "member", newMember().id], 4, /\[NOT_FOUND\]/);
+    // Operator acts are signed with the operator key files: a member's key is not one of them.
+    await refused(
+      ["--operator-key", "ada.json", "exclude", ids.bo!, "--reason", "spam"],
+      6,
+      /^pot: operator_signatures\[0\]: key [0-9a-f]{64} is not a current operator key \(version 1\) \[PERMISSION_DENIED\]$/m,
+    );
+    await refused(["--operator-key", "missing.json", "exclude", ids.bo!, "--reason", "spam"], 2, /missing\.json/);
+    const agreementStatus = await ok(["status", "agreement"]);
+    assert.match(agreementStatus.stdout, /operator keys +version 1: 1 of 1 must sign/);
     // The admitted candidate may not sponsor with ada: ada sponsored it (the lineage rule; it is not mature either).
     await ok(["keys", "generate", "--key", "dee.json"]);
     await eventually("the new member known to the matchmaker", async () =>
@@ -276,14 +292,16 @@ describe("the pot CLI end to end", () => {
     // Under a policy without maturity and lineage rules (cy is ada's child), the admitted candidate
     // proposes in turn; only the partner may decline, the proposer cancels.
     const { version: _version, ...policy } = DEFAULT_POLICY;
-    await system.clients.adjudicator.publishPolicy({
-      requestId: randomUUID(),
-      policy: policyToWire({
-        ...policy,
-        version: 0,
-        growth: { ...policy.growth, maturityPeriodMs: 0, lineageDistance: 0 },
+    await system.clients.adjudicator.publishPolicy(
+      await signedPolicy(system.clients, {
+        requestId: randomUUID(),
+        policy: policyToWire({
+          ...policy,
+          version: 0,
+          growth: { ...policy.growth, maturityPeriodMs: 0, lineageDistance: 0 },
+        }),
       }),
-    });
+    );
     const agreement = await json<{
       networkId: string;
       bootstrapped: boolean;
@@ -404,6 +422,6 @@ describe("the pot CLI end to end", () => {
     assert.equal((await json<{ phase: string }>(["status", "game", gameId])).phase, "GAME_PHASE_RESOLVED");
 
     const verified = await ok(["verify"]);
-    assert.match(verified.stdout, /^verified \d+ events of \d+ games: no mismatches$/m);
+    assert.match(verified.stdout, /^verified \d+ events of \d+ games, \d+ operator act signatures: no mismatches$/m);
   });
 });

@@ -20,6 +20,7 @@ import {
   revealRequest,
   sealMove,
   TEST_NETWORK,
+  TEST_OPERATOR,
   type Member,
 } from "./support/players.js";
 import { readStream, typesOf } from "./support/streams.js";
@@ -66,6 +67,10 @@ describe("consent bound to network, context and expiry", () => {
       members: g.map((m) => ({ publicKey: m.keys.publicKey, displayName: "" })),
       agreement: { version: 0, hash: AGREEMENT.hash, uri: AGREEMENT.uri },
       force: false,
+      // The network id is checked first: these are refused before any signature is looked at.
+      operatorKeys: [TEST_OPERATOR.keys.publicKey],
+      operatorThreshold: 1,
+      operatorSignatures: [],
     };
     const before = await identity.getAgreement({});
     assert.equal(before.networkId, TEST_NETWORK);

@@ -65,7 +65,7 @@ import { repoRoot } from "@pot/devenv";
 import { EVENT_TYPE_HEADER } from "@pot/event-store";
 import { DEFAULT_POLICY, type MoveName } from "@pot/mechanism";
 import { eventually } from "./support/clients.js";
-import { AGREEMENT, CONSENT_TTL_MS, TEST_NETWORK } from "./support/players.js";
+import { AGREEMENT, CONSENT_TTL_MS, TEST_NETWORK, TEST_OPERATOR } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
 import { clientCredentials } from "./support/tls.js";
 
@@ -115,7 +115,7 @@ describe("downstream subscriptions", () => {
         matchmaker: address("matchmaker"),
         adjudicator: address("adjudicator"),
       },
-      { credentials: clientCredentials(system.pki) },
+      { credentials: clientCredentials(system.pki), operators: [TEST_OPERATOR.keys] },
     );
   });
 
@@ -142,7 +142,7 @@ describe("downstream subscriptions", () => {
 
   test("a fresh durable consumer per stream decodes every event, in order, none missing", async () => {
     const documented = documentedSubjects(system.namespace);
-    assert.equal(documented.size, 22, "docs/events.md lists the subject of every event type");
+    assert.equal(documented.size, 25, "docs/events.md lists the subject of every event type");
 
     // A workload that produces every event type of the contract.
     const g = Array.from({ length: 12 }, newMember);
@@ -175,6 +175,8 @@ describe("downstream subscriptions", () => {
     await client.cancel(g[8]!, cancelled.proposalId);
     await client.publishAgreement({ hash: new Uint8Array(32).fill(43), uri: "https://example.org/pot/agreement/v2" });
     await client.exclude(g[10]!.id, "violated the agreement");
+    // The operators rotate their keys (here to the same key, 1 of 1: a new key set version); the adjudicator adopts it.
+    await client.rotateOperatorKeys([TEST_OPERATOR.keys.publicKey], 1);
     // A rate target retargets the stake period every second (5 s after each second ends), and the matchmaker
     // adopts it; once it has, a policy without a target stops it, so that the streams come to rest.
     await client.publishPolicy({

@@ -3,7 +3,15 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { newProposalId } from "@pot/client";
-import { admissionOf, bootstrap, newMember, proposeRequest, TEST_NETWORK, type Member } from "./support/players.js";
+import {
+  admissionOf,
+  bootstrap,
+  type Member,
+  newMember,
+  proposeRequest,
+  signedExclude,
+  TEST_NETWORK,
+} from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
 
 const WAIT_CAP_MS = 400;
@@ -88,18 +96,27 @@ describe("limits at the edge, over real gRPC", () => {
             agreement: { version: 0, hash: new Uint8Array(32), uri: "https://example.org/a" },
             force: true,
             networkId: TEST_NETWORK,
+            // Refused as malformed before any signature is looked at.
+            operatorKeys: [],
+            operatorThreshold: 0,
+            operatorSignatures: [],
           }),
         /^members\[\]\.display_name: must not contain control characters \(U\+0000 at character 3\)$/,
       ],
       [
         "NUL in a reason",
-        () => identity.exclude({ requestId: randomUUID(), memberId, reason: "spam\u0000" }),
+        () => identity.exclude(signedExclude({ requestId: randomUUID(), memberId, reason: "spam\u0000" })),
         /^reason: must not contain control characters/,
       ],
       [
         "control character in a URI",
         () =>
-          identity.publishAgreement({ requestId: randomUUID(), hash: new Uint8Array(32), uri: "https://x/\u001b[2J" }),
+          identity.publishAgreement({
+            requestId: randomUUID(),
+            hash: new Uint8Array(32),
+            uri: "https://x/\u001b[2J",
+            operatorSignatures: [],
+          }),
         /^uri: must not contain control characters/,
       ],
       [
@@ -227,7 +244,7 @@ describe("limits at the edge, over real gRPC", () => {
   test("a request over GRPC_MAX_RECEIVE_BYTES is refused whole (RESOURCE_EXHAUSTED) and the connection keeps serving", async () => {
     const { identity } = system.clients;
     const { code, ms } = await refused(
-      identity.exclude({ requestId: "r", memberId: genesis[0]!.id, reason: "x".repeat(300 * 1024) }),
+      identity.exclude(signedExclude({ requestId: "r", memberId: genesis[0]!.id, reason: "x".repeat(300 * 1024) })),
     );
     assert.equal(code, status.RESOURCE_EXHAUSTED);
     assert.ok(ms < 1_000);

@@ -114,6 +114,8 @@ describe("one Proof-of-Trust game end to end", () => {
     const adjudicator = await readStream(nc, streamNames(namespace, "adjudicator").stream);
     assert.deepEqual(typesOf(adjudicator), [
       "PolicyPublished",
+      // The operator keys named at genesis, adopted from identity's NetworkBootstrapped (before any game).
+      "OperatorKeysAdopted",
       "GameStarted",
       "MoveCommitted",
       "MoveCommitted",
@@ -123,18 +125,19 @@ describe("one Proof-of-Trust game end to end", () => {
     ]);
     const matchmaker = await eventually("matchmaker's last events", async () => {
       const events = await readStream(nc, streamNames(namespace, "matchmaker").stream);
-      return events.length >= 8 ? events : undefined;
+      return events.length >= 9 ? events : undefined;
     });
     const types = typesOf(matchmaker);
     // Reactions to two other streams interleave: order is fixed within each cause, not across them.
-    assert.deepEqual(types.slice(0, 4).sort(), [
+    assert.deepEqual(types.slice(0, 5).sort(), [
       "AgreementAdopted",
+      "OperatorKeysRecorded",
       "PolicyAdopted",
       "SponsorRegistered",
       "SponsorRegistered",
     ]);
-    assert.deepEqual(types.slice(4, 6), ["ProposalMade", "GameOpened"]);
-    assert.deepEqual(types.slice(6).sort(), ["SponsorRegistered", "StakesSettled"]);
+    assert.deepEqual(types.slice(5, 7), ["ProposalMade", "GameOpened"]);
+    assert.deepEqual(types.slice(7).sort(), ["SponsorRegistered", "StakesSettled"]);
     // One correlation id follows the game from the opening to the admission.
     const admitted = identity.at(-1)!;
     assert.equal(admitted.envelope.correlationId, gameId);

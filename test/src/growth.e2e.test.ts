@@ -11,10 +11,11 @@ import {
   admissionOf,
   answerRequest,
   bootstrap,
+  type Member,
   newMember,
   playGame,
   proposeRequest,
-  type Member,
+  signedPolicy,
 } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
 import { redeemRequest } from "./support/workload.js";
@@ -65,10 +66,12 @@ describe("growth rules end to end", () => {
     return candidate;
   };
   const publish = async (policy: Omit<Policy, "version">) => {
-    const published = await system.clients.adjudicator.publishPolicy({
-      requestId: randomUUID(),
-      policy: policyToWire({ ...policy, version: 0 }),
-    });
+    const published = await system.clients.adjudicator.publishPolicy(
+      await signedPolicy(system.clients, {
+        requestId: randomUUID(),
+        policy: policyToWire({ ...policy, version: 0 }),
+      }),
+    );
     // The matchmaker adopts it in reaction; a query with the publication's token waits for that.
     await system.clients.matchmaker.getPairCooldown({
       memberId: genesis[0]!.id,
@@ -233,8 +236,10 @@ describe("growth rules end to end", () => {
   test("PublishPolicy refuses incentive-incompatible growth rules with INVALID_ARGUMENT naming the field", async () => {
     const { clients } = system;
     const { version: _version, ...base } = DEFAULT_POLICY;
-    const attempt = (policy: Omit<Policy, "version">) =>
-      clients.adjudicator.publishPolicy({ requestId: randomUUID(), policy: policyToWire({ ...policy, version: 0 }) });
+    const attempt = async (policy: Omit<Policy, "version">) =>
+      clients.adjudicator.publishPolicy(
+        await signedPolicy(clients, { requestId: randomUUID(), policy: policyToWire({ ...policy, version: 0 }) }),
+      );
     await refused(
       attempt({ ...base, growth: { ...growth, controlledStaking: "allowed", lineageDistance: 0 } }),
       status.INVALID_ARGUMENT,

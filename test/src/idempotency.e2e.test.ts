@@ -5,7 +5,13 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { Envelope, Move, type BootstrapRequest } from "@pot/contracts";
-import { excludeRequest, publishAgreementRequest, publishPolicyRequest, redeemRequest } from "@pot/client";
+import {
+  bootstrapRequest as signedBootstrapRequest,
+  excludeRequest,
+  publishAgreementRequest,
+  publishPolicyRequest,
+  redeemRequest,
+} from "@pot/client";
 import { BATCH_HEADER, EVENT_TYPE_HEADER, REQUEST_DIGEST_HEADER, requestDigest, streamNames } from "@pot/event-store";
 import { policyFromWire } from "@pot/wire";
 import { eventually } from "./support/clients.js";
@@ -20,6 +26,7 @@ import {
   revealRequest,
   sealMove,
   TEST_NETWORK,
+  TEST_OPERATOR,
   type Member,
 } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
@@ -55,13 +62,15 @@ describe("exact idempotency of every command", () => {
     return first;
   }
 
-  const bootstrapRequest = (requestId: string, names = "genesis", force = false): BootstrapRequest => ({
-    requestId,
-    members: genesis.map((m, i) => ({ publicKey: m.keys.publicKey, displayName: `${names}-${i}` })),
-    agreement: { version: 0, hash: AGREEMENT.hash, uri: AGREEMENT.uri },
-    force,
-    networkId: TEST_NETWORK,
-  });
+  /** A genesis signed by TEST_OPERATOR, or (forced) a re-bootstrap of the network it made, signed as one. */
+  const bootstrapRequest = (requestId: string, names = "genesis", force = false): BootstrapRequest =>
+    signedBootstrapRequest(
+      TEST_NETWORK,
+      genesis.map((m, i) => ({ publicKey: m.keys.publicKey, displayName: `${names}-${i}` })),
+      AGREEMENT,
+      { requestId, force, signers: [TEST_OPERATOR.keys], bootstrapsBefore: force ? 1 : 0 },
+    );
+  const operators = [TEST_OPERATOR.keys];
 
   before(async () => {
     system = await startSystem();
@@ -90,14 +99,17 @@ describe("exact idempotency of every command", () => {
     const { adjudicator } = system.clients;
     const policy = policyFromWire((await adjudicator.getPolicy({ version: 0 })).policy);
     const requestId = randomUUID();
-    const first = await twice("PublishPolicy", () =>
-      adjudicator.publishPolicy(publishPolicyRequest(policy, requestId)),
-    );
-    const later = await adjudicator.publishPolicy(publishPolicyRequest(policy));
+    const next = policy.version + 1;
+    const request = publishPolicyRequest(TEST_NETWORK, policy, next, operators, requestId);
+    const first = await twice("PublishPolicy", () => adjudicator.publishPolicy(request));
+    const later = await adjudicator.publishPolicy(publishPolicyRequest(TEST_NETWORK, policy, next + 1, operators));
     assert.equal(later.version, first.version + 1);
-    assert.deepEqual(await adjudicator.publishPolicy(publishPolicyRequest(policy, requestId)), first);
+    assert.deepEqual(await adjudicator.publishPolicy(request), first);
     const other = { ...policy, proposalTtlMs: policy.proposalTtlMs + 1 };
-    assert.equal(await code(adjudicator.publishPolicy(publishPolicyRequest(other, requestId))), status.ALREADY_EXISTS);
+    assert.equal(
+      await code(adjudicator.publishPolicy(publishPolicyRequest(TEST_NETWORK, other, next + 2, operators, requestId))),
+      status.ALREADY_EXISTS,
+    );
   });
 
   test("a game: Propose, Accept, CommitMove, RevealMove each twice; other content refused; the last reveal's retry has the outcome", async () => {
@@ -218,21 +230,21 @@ describe("exact idempotency of every command", () => {
     const { identity } = system.clients;
     const excluded = genesis[7]!;
     const requestId = randomUUID();
-    await twice("Exclude", () => identity.exclude(excludeRequest(excluded.id, "violated the agreement", requestId)));
+    const exclusion = excludeRequest(TEST_NETWORK, excluded.id, "violated the agreement", operators, requestId);
+    await twice("Exclude", () => identity.exclude(exclusion));
     assert.equal(
-      await code(identity.exclude(excludeRequest(excluded.id, "another reason", requestId))),
+      await code(identity.exclude(excludeRequest(TEST_NETWORK, excluded.id, "another reason", operators, requestId))),
       status.ALREADY_EXISTS,
     );
 
     const agreement = { hash: new Uint8Array(32).fill(7), uri: "https://example.org/pot/agreement/v2" };
     const agreementId = randomUUID();
-    const published = await twice("PublishAgreement", () =>
-      identity.publishAgreement(publishAgreementRequest(agreement, agreementId)),
-    );
+    const agreementRequest = publishAgreementRequest(TEST_NETWORK, agreement, 2, operators, agreementId);
+    const published = await twice("PublishAgreement", () => identity.publishAgreement(agreementRequest));
     assert.equal(published.version, 2);
     const otherUri = { ...agreement, uri: "https://example.org/pot/agreement/v2b" };
     assert.equal(
-      await code(identity.publishAgreement(publishAgreementRequest(otherUri, agreementId))),
+      await code(identity.publishAgreement(publishAgreementRequest(TEST_NETWORK, otherUri, 2, operators, agreementId))),
       status.ALREADY_EXISTS,
     );
   });

@@ -13,12 +13,14 @@ import {
   bootstrap,
   commitRequest,
   controlledConsent,
+  type Member,
   newMember,
   proposeRequest,
   revealRequest,
   sealMove,
+  signedExclude,
+  signedPolicy,
   TEST_NETWORK,
-  type Member,
 } from "./support/players.js";
 import { readStream } from "./support/streams.js";
 import { SERVICES, startSystem, type System } from "./support/system.js";
@@ -256,7 +258,9 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     await eventually("x known to the matchmaker", () => stakeOf(x));
     await advance(DEFAULT_POLICY.growth.maturityPeriodMs); // x may sponsor once mature
     const { gameId } = await openAndCommit(x, c, admissionOf(newMember()), ["cooperate", "cooperate"]);
-    await system.clients.identity.exclude({ requestId: randomUUID(), memberId: x.id, reason: "coerced a candidate" });
+    await system.clients.identity.exclude(
+      signedExclude({ requestId: randomUUID(), memberId: x.id, reason: "coerced a candidate" }),
+    );
     const cancelled = await resolvedGame(gameId);
     assert.equal(cancelled.outcome, Outcome.OUTCOME_CANCELLED);
     assert.equal((await memberOf(x.id)).status, MemberStatus.MEMBER_STATUS_EXCLUDED);
@@ -297,7 +301,9 @@ describe("the Proof-of-Trust mechanism end to end", () => {
       for (const member of controlled) await stakeOf(member);
       return true;
     });
-    await system.clients.identity.exclude({ requestId: randomUUID(), memberId: a.id, reason: "found to be a Sybil" });
+    await system.clients.identity.exclude(
+      signedExclude({ requestId: randomUUID(), memberId: a.id, reason: "found to be a Sybil" }),
+    );
     for (const member of controlled) {
       const excluded = await eventually(`controlled identity ${member.id} excluded`, async () => {
         const record = await memberOf(member.id);
@@ -321,13 +327,15 @@ describe("the Proof-of-Trust mechanism end to end", () => {
   });
 
   test("a generic action is rate-limited by a game under its own rules, and resolves to granted or denied", async () => {
-    const published = await system.clients.adjudicator.publishPolicy({
-      requestId: randomUUID(),
-      policy: policyToWire({
-        ...DEFAULT_POLICY,
-        actionKinds: [{ kind: "post.create", rules: { ...rules, defectorCredits: 0, stakePeriodMs: 3_600_000 } }],
+    const published = await system.clients.adjudicator.publishPolicy(
+      await signedPolicy(system.clients, {
+        requestId: randomUUID(),
+        policy: policyToWire({
+          ...DEFAULT_POLICY,
+          actionKinds: [{ kind: "post.create", rules: { ...rules, defectorCredits: 0, stakePeriodMs: 3_600_000 } }],
+        }),
       }),
-    });
+    );
     const action: Action = {
       action: { $case: "generic", value: { kind: "post.create", payload: new TextEncoder().encode('{"post":42}') } },
     };
@@ -370,10 +378,12 @@ describe("the Proof-of-Trust mechanism end to end", () => {
       ...DEFAULT_POLICY,
       admission: { ...rules, penaltyPeriodMs: rules.penaltyPeriodMs * 2, noShowPenaltyMs: rules.noShowPenaltyMs * 2 },
     };
-    const changed = await system.clients.adjudicator.publishPolicy({
-      requestId: randomUUID(),
-      policy: policyToWire(harsher),
-    });
+    const changed = await system.clients.adjudicator.publishPolicy(
+      await signedPolicy(system.clients, {
+        requestId: randomUUID(),
+        policy: policyToWire(harsher),
+      }),
+    );
     assert.equal(changed.version, before.version + 1);
     await system.clients.adjudicator.revealMove(revealRequest(a, gameId, sealed[0]!));
     await system.clients.adjudicator.revealMove(revealRequest(b, gameId, sealed[1]!));
@@ -487,7 +497,9 @@ describe("the Proof-of-Trust mechanism end to end", () => {
     assert.ok(afterEvents.length >= adjudicatorBefore);
     const bad = { ...DEFAULT_POLICY, admission: { ...rules, noShowPenaltyMs: 1 } };
     await expectStatus(
-      clients.adjudicator.publishPolicy({ requestId: randomUUID(), policy: policyToWire(bad) }),
+      clients.adjudicator.publishPolicy(
+        await signedPolicy(clients, { requestId: randomUUID(), policy: policyToWire(bad) }),
+      ),
       status.INVALID_ARGUMENT,
       /would simply not reveal/,
     );

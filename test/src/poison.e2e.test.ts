@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { Envelope, GameResolved, MemberStatus, Outcome } from "@pot/contracts";
+import { Envelope, GameResolved, MemberExcluded, MemberStatus, Outcome } from "@pot/contracts";
 import {
   deadLetterNames,
   durableName,
@@ -13,7 +13,7 @@ import {
   type DeadLetter,
 } from "@pot/event-store";
 import { eventually } from "./support/clients.js";
-import { admissionOf, bootstrap, newMember, playGame, type Member } from "./support/players.js";
+import { admissionOf, bootstrap, newMember, playGame, signedExclude, type Member } from "./support/players.js";
 import { readStream } from "./support/streams.js";
 import { SERVICES, startSystem, type System } from "./support/system.js";
 
@@ -71,13 +71,22 @@ describe("poison events are dead-lettered; nothing stalls", () => {
     const invalidSeq = (
       await js.publish(invalidSubject, encodeEnvelope(invalid), { headers: envelopeHeaders(invalid) })
     ).seq;
-    // A NUL in free text (an exclusion reason) of an event on the identity stream.
+    // A NUL in free text (an exclusion reason) of an event on the identity stream, signed by the operator
+    // (an exclusion is an operator act the matchmaker re-checks: unsigned, it would be refused as forged).
     const excluded = genesis[5]!;
+    const signed = signedExclude({ requestId: "nul-1", memberId: excluded.id, reason: "cheat\u0000ed" });
     const nulSubject = `${names.identity.prefix}.member.${excluded.id}`;
     const exclusion: Envelope = envelopeOf({
       event: {
         $case: "memberExcluded",
-        value: { memberId: excluded.id, reason: "cheat\u0000ed", sponsorIds: [], excludedAtMs: BigInt(Date.now()) },
+        value: MemberExcluded.fromPartial({
+          memberId: excluded.id,
+          reason: "cheat\u0000ed",
+          excludedAtMs: BigInt(Date.now()),
+          requestId: signed.requestId,
+          operatorKeysVersion: 1,
+          operatorSignatures: signed.operatorSignatures,
+        }),
       },
       subject: nulSubject,
       eventId: "nul-1",

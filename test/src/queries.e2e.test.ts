@@ -19,11 +19,13 @@ import {
   answerRequest,
   bootstrap,
   commitRequest,
+  type Member,
   newMember,
   proposeRequest,
   revealRequest,
   sealMove,
-  type Member,
+  signedExclude,
+  signedPolicy,
 } from "./support/players.js";
 import { startSystem, type System } from "./support/system.js";
 import { redeemRequest } from "./support/workload.js";
@@ -51,10 +53,12 @@ describe("trust state queries", () => {
     // A member admitted here sponsors a game at once (the same day keeps the daily statistics on one
     // day): no maturity period. test/src/growth.e2e.test.ts covers maturity.
     const { version: _version, ...policy } = DEFAULT_POLICY;
-    const published = await system.clients.adjudicator.publishPolicy({
-      requestId: randomUUID(),
-      policy: policyToWire({ ...policy, version: 0, growth: { ...policy.growth, maturityPeriodMs: 0 } }),
-    });
+    const published = await system.clients.adjudicator.publishPolicy(
+      await signedPolicy(system.clients, {
+        requestId: randomUUID(),
+        policy: policyToWire({ ...policy, version: 0, growth: { ...policy.growth, maturityPeriodMs: 0 } }),
+      }),
+    );
     // The matchmaker adopts it in reaction: a query with the publication's token waits for that.
     await system.clients.matchmaker.getStake({
       memberId: genesis[0]!.id,
@@ -180,11 +184,13 @@ describe("trust state queries", () => {
     assert.equal(controller?.creditsRedeemed, 1);
 
     excluded = genesis[11]!;
-    const exclusion = await clients.identity.exclude({
-      requestId: randomUUID(),
-      memberId: excluded.id,
-      reason: "violated the agreement",
-    });
+    const exclusion = await clients.identity.exclude(
+      signedExclude({
+        requestId: randomUUID(),
+        memberId: excluded.id,
+        reason: "violated the agreement",
+      }),
+    );
     const { member: gone } = await clients.identity.getMember({
       memberId: excluded.id,
       minSequence: 0n,
@@ -213,10 +219,11 @@ describe("trust state queries", () => {
       status.INVALID_ARGUMENT,
       /consistency_token/,
     );
+    // Identity reacts to the adjudicator only (the adjudicator follows all three streams: identity's for the operator keys).
     await refused(
-      clients.adjudicator.getGame({ gameId: gameXY, minSequence: 0n, consistencyToken: "identity:1" }),
+      clients.identity.getMember({ memberId: genesis[0]!.id, minSequence: 0n, consistencyToken: "matchmaker:1" }),
       status.INVALID_ARGUMENT,
-      /does not follow the identity stream/,
+      /does not follow the matchmaker stream/,
     );
     await refused(
       clients.identity.getMember(

@@ -12,12 +12,13 @@ import {
   answerRequest,
   bootstrap,
   commitRequest,
+  type Member,
   newMember,
   proposeRequest,
   revealRequest,
   sealMove,
+  signedPolicy,
   TEST_NETWORK,
-  type Member,
 } from "./support/players.js";
 import { SERVICES, startSystem, type System } from "./support/system.js";
 import { inParallel, playWorkload, settle, type WorkloadResult } from "./support/workload.js";
@@ -60,13 +61,15 @@ describe("rebuild from the log", () => {
     await system.setClock(now);
     genesis = Array.from({ length: GENESIS }, newMember);
     await bootstrap(system.clients, genesis);
-    const published = await system.clients.adjudicator.publishPolicy({
-      requestId: randomUUID(),
-      policy: policyToWire({
-        ...DEFAULT_POLICY,
-        actionKinds: [{ kind: "post.create", rules: { ...DEFAULT_POLICY.admission, defectorCredits: 0 } }],
+    const published = await system.clients.adjudicator.publishPolicy(
+      await signedPolicy(system.clients, {
+        requestId: randomUUID(),
+        policy: policyToWire({
+          ...DEFAULT_POLICY,
+          actionKinds: [{ kind: "post.create", rules: { ...DEFAULT_POLICY.admission, defectorCredits: 0 } }],
+        }),
       }),
-    });
+    );
     // The matchmaker adopts the policy from the adjudicator's stream: its token says when.
     await system.clients.matchmaker.getStake(
       { memberId: genesis[0]!.id, minSequence: 0n, consistencyToken: published.consistencyToken },

@@ -9,6 +9,7 @@ import {
   MemberAdmitted,
   MemberExcluded,
   Move,
+  NetworkBootstrapped,
   Outcome,
   PolicyPublished,
 } from "@pot/contracts";
@@ -33,13 +34,22 @@ import {
   keyPairFromSecret,
   LEGACY_GROWTH_RULES,
   memberIdOf,
+  operatorBootstrapPayload,
+  operatorExcludePayload,
+  operatorPolicyPayload,
   proposePayload,
   revealPayload,
   sign,
   type ActionSpec,
   type Policy,
 } from "@pot/mechanism";
-import { actionToWire, policyToWire, toBig } from "@pot/wire";
+import { actionToWire, policyDigest, policyToWire, toBig } from "@pot/wire";
+
+/** The network's operator key (1 of 1): the genesis names it, and it signs the policy and the exclusions. */
+const OPERATOR = keyPairFromSecret(new Uint8Array(32).fill(77));
+const operatorSigned = (payload: Uint8Array) => [
+  { publicKey: OPERATOR.publicKey, signature: sign(payload, OPERATOR.secretKey) },
+];
 
 /**
  * Two matchmaker replicas (two repositories with their own caches, on their own NATS connections)
@@ -166,15 +176,42 @@ async function run(steps: Op[][]): Promise<void> {
     }),
   );
   const at = (index: number) => replicas[index % replicas.length]!;
-  // The identity and adjudicator events every replica reacts to, each delivered to one of them.
-  await untilAcknowledged(() =>
-    at(0).onAdjudicatorEvent(
-      delivered(
-        "policy-1",
-        { $case: "policyPublished", value: PolicyPublished.fromPartial({ policy: policyToWire(policy) }) },
-        now,
-      ),
+  // The identity and adjudicator events every replica reacts to, each delivered to one of them: the
+  // genesis first (it names the operator key the policy and the exclusions are signed with).
+  const genesisMembers = members.map((m) => ({ publicKey: m.keys.publicKey, displayName: "" }));
+  const agreement = { hash: new Uint8Array(32).fill(3), uri: "https://example.org/a" };
+  const genesis = NetworkBootstrapped.fromPartial({
+    members: genesisMembers,
+    agreement: { version: 1, ...agreement },
+    networkId: NETWORK,
+    operators: { version: 1, keys: [OPERATOR.publicKey], threshold: 1 },
+    requestId: "genesis",
+    operatorSignatures: operatorSigned(
+      operatorBootstrapPayload(NETWORK, {
+        requestId: "genesis",
+        bootstrapsBefore: 0,
+        force: false,
+        members: genesisMembers,
+        agreement,
+        operatorKeys: [OPERATOR.publicKey],
+        operatorThreshold: 1,
+      }),
     ),
+  });
+  await untilAcknowledged(() =>
+    at(1).onIdentityEvent(delivered("genesis", { $case: "networkBootstrapped", value: genesis }, now)),
+  );
+  const { version: policyVersion, ...policyContent } = policy;
+  const published = PolicyPublished.fromPartial({
+    policy: policyToWire(policy),
+    requestId: "policy-1",
+    operatorKeysVersion: 1,
+    operatorSignatures: operatorSigned(
+      operatorPolicyPayload(NETWORK, "policy-1", policyVersion, policyDigest(policyContent)),
+    ),
+  });
+  await untilAcknowledged(() =>
+    at(0).onAdjudicatorEvent(delivered("policy-1", { $case: "policyPublished", value: published }, now)),
   );
   for (const [i, member] of members.entries()) {
     const admitted = MemberAdmitted.fromPartial({
@@ -201,7 +238,14 @@ async function run(steps: Op[][]): Promise<void> {
   const resolve = async (gameId: string, cancelled: boolean, replica: number) => {
     const [a, b] = sponsors.get(gameId)!;
     if (cancelled) {
-      const excluded = MemberExcluded.fromPartial({ memberId: a.id, reason: "test", excludedAtMs: toBig(now) });
+      const excluded = MemberExcluded.fromPartial({
+        memberId: a.id,
+        reason: "test",
+        excludedAtMs: toBig(now),
+        requestId: `exclude-${a.id}`,
+        operatorKeysVersion: 1,
+        operatorSignatures: operatorSigned(operatorExcludePayload(NETWORK, `exclude-${a.id}`, a.id, "test")),
+      });
       await untilAcknowledged(() =>
         at(replica).onIdentityEvent(delivered(`excluded-${a.id}`, { $case: "memberExcluded", value: excluded }, now)),
       );

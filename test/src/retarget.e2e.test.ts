@@ -10,11 +10,12 @@ import {
   admissionOf,
   answerRequest,
   bootstrap,
+  type Member,
   newMember,
   playGame,
   proposeRequest,
+  signedPolicy,
   TEST_NETWORK,
-  type Member,
 } from "./support/players.js";
 import { readStream } from "./support/streams.js";
 import { startSystem, type System } from "./support/system.js";
@@ -71,10 +72,12 @@ describe("rate targeting: the stake period retargeted from the log", () => {
 
   test("two admissions in a day against a target of one: the period rises by the bounded step, once; new games lock it", async () => {
     const { adjudicator, matchmaker } = system.clients;
-    const published = await adjudicator.publishPolicy({
-      requestId: randomUUID(),
-      policy: policyToWire({ ...policy, version: 0 }),
-    });
+    const published = await adjudicator.publishPolicy(
+      await signedPolicy(system.clients, {
+        requestId: randomUUID(),
+        policy: policyToWire({ ...policy, version: 0 }),
+      }),
+    );
     assert.equal(published.version, 2);
     // Retargeting starts with the first whole day after the publication.
     await setClock((day0 + 1) * DAY + HOUR);

@@ -35,6 +35,7 @@ import {
   publishAgreementRequest,
   publishPolicyRequest,
   redeemRequest,
+  rotateOperatorKeysRequest,
 } from "@pot/client";
 import { eventually } from "./support/clients.js";
 import {
@@ -50,6 +51,7 @@ import {
   revealRequest,
   sealMove,
   TEST_NETWORK,
+  TEST_OPERATOR,
   type Member,
 } from "./support/players.js";
 import { SERVICES, startSystem, type System } from "./support/system.js";
@@ -228,6 +230,8 @@ describe("gRPC denial matrix", () => {
    * request, which the handler refuses as malformed, so the matrix itself changes nothing).
    */
   function calls(): Record<string, { service: Service; real: Call; harmless: Call; mutates: boolean }> {
+    const operators = [TEST_OPERATOR.keys];
+    const state = () => system.clients.identity.getAgreement(GetAgreementRequest.fromPartial({}));
     // The request message with every field at its default, decoded from zero bytes: it reaches
     // the server (a `{}` would fail to serialize in the client and never leave it).
     const definitions = {
@@ -253,23 +257,41 @@ describe("gRPC denial matrix", () => {
     });
     const query = (service: Service, real: Call) => ({ service, real, harmless: real, mutates: false });
     return {
-      "/pot.v1.IdentityService/Bootstrap": command("identity", "bootstrap", (cs) =>
+      // Operator acts carry a quorum of the operator keys' signatures (TEST_OPERATOR's, as a thief of
+      // the key would): only the certificate decides here. Each is signed for the network's state now.
+      "/pot.v1.IdentityService/Bootstrap": command("identity", "bootstrap", async (cs) =>
         cs.identity.bootstrap(
           bootstrapRequest(
             TEST_NETWORK,
             [newMember(), newMember()].map((member) => ({ publicKey: member.keys.publicKey })),
             AGREEMENT,
-            { force: true },
+            { force: true, signers: operators, bootstrapsBefore: (await state()).bootstraps },
           ),
         ),
       ),
-      "/pot.v1.IdentityService/PublishAgreement": command("identity", "publishAgreement", (cs) =>
+      "/pot.v1.IdentityService/PublishAgreement": command("identity", "publishAgreement", async (cs) =>
         cs.identity.publishAgreement(
-          publishAgreementRequest({ hash: new Uint8Array(32).fill(7), uri: "https://attacker.example/agreement" }),
+          publishAgreementRequest(
+            TEST_NETWORK,
+            { hash: new Uint8Array(32).fill(7), uri: "https://attacker.example/agreement" },
+            ((await state()).agreement?.version ?? 0) + 1,
+            operators,
+          ),
         ),
       ),
       "/pot.v1.IdentityService/Exclude": command("identity", "exclude", (cs) =>
-        cs.identity.exclude(excludeRequest(k.id, "an attacker wants it gone")),
+        cs.identity.exclude(excludeRequest(TEST_NETWORK, k.id, "an attacker wants it gone", operators)),
+      ),
+      "/pot.v1.IdentityService/RotateOperatorKeys": command("identity", "rotateOperatorKeys", async (cs) =>
+        cs.identity.rotateOperatorKeys(
+          rotateOperatorKeysRequest(
+            TEST_NETWORK,
+            (await state()).operators?.version ?? 0,
+            [TEST_OPERATOR.keys.publicKey],
+            1,
+            operators,
+          ),
+        ),
       ),
       "/pot.v1.IdentityService/RedeemCredit": command("identity", "redeemCredit", (cs) =>
         cs.identity.redeemCredit(redeemRequest(TEST_NETWORK, x, controlledConsent(newMember(), x))),
@@ -311,7 +333,14 @@ describe("gRPC denial matrix", () => {
         cs.matchmaker.getPairCooldown(GetPairCooldownRequest.fromPartial({ memberId: x.id, partnerId: y.id })),
       ),
       "/pot.v1.AdjudicatorService/PublishPolicy": command("adjudicator", "publishPolicy", (cs) =>
-        cs.adjudicator.publishPolicy(publishPolicyRequest(DEFAULT_POLICY)),
+        cs.adjudicator
+          .getPolicy(GetPolicyRequest.fromPartial({}))
+          .catch(() => system.clients.adjudicator.getPolicy(GetPolicyRequest.fromPartial({})))
+          .then(({ policy }) =>
+            cs.adjudicator.publishPolicy(
+              publishPolicyRequest(TEST_NETWORK, DEFAULT_POLICY, (policy?.version ?? 0) + 1, operators),
+            ),
+          ),
       ),
       "/pot.v1.AdjudicatorService/CommitMove": command("adjudicator", "commitMove", (cs) =>
         cs.adjudicator.commitMove(commitRequest(g, ids.commitGame, sealMove("defect"))),
@@ -392,6 +421,7 @@ describe("gRPC denial matrix", () => {
       "/pot.v1.IdentityService/PublishAgreement",
       "/pot.v1.AdjudicatorService/PublishPolicy",
       "/pot.v1.IdentityService/Bootstrap",
+      "/pot.v1.IdentityService/RotateOperatorKeys",
     ];
     assert.deepEqual(
       [...order].sort(),

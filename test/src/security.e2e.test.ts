@@ -205,6 +205,67 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     assert.deepEqual(await streamStates(), before, "no stream changed");
   });
 
+  test("dead letters: each service writes only its own; nobody purges or deletes them; the reader only reads", async () => {
+    const jsm = await jetstreamManager(system.nc);
+    const states = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          SERVICES.map(async (service) => {
+            const { state } = await jsm.streams.info(deadLetterNames(system.namespace, service).stream);
+            return [service, [state.last_seq, state.messages]] as const;
+          }),
+        ),
+      );
+    const before = await states();
+    for (const service of SERVICES) {
+      const nc = await as(service);
+      const js = jetstream(nc);
+      const own = await jetstreamManager(nc);
+      for (const other of SERVICES.filter((s) => s !== service)) {
+        const row = await attempt(service, `write a dead letter into ${other}'s dead-letter stream`, () =>
+          js.publish(`${deadLetterNames(system.namespace, other).letters}.forged`, new Uint8Array([1]), {
+            timeout: 3_000,
+          }),
+        );
+        assert.equal(row.verdict, "refused", `${service} wrote ${other}'s dead letters`);
+      }
+      const stream = deadLetterNames(system.namespace, service).stream;
+      for (const [label, action] of [
+        ["purge its own dead-letter stream", () => own.streams.purge(stream)],
+        ["delete a message of its own dead-letter stream", () => own.streams.deleteMessage(stream, 1)],
+        ["delete its own dead-letter stream", () => own.streams.delete(stream)],
+      ] as const) {
+        const row = await attempt(service, label, action);
+        assert.equal(row.verdict, "refused", `${service}: ${label}`);
+      }
+    }
+    const reader = await as("reader");
+    const readerJsm = await jetstreamManager(reader);
+    for (const service of SERVICES) {
+      const names = deadLetterNames(system.namespace, service);
+      assert.equal((await readerJsm.streams.info(names.stream)).config.name, names.stream, "the reader reads it");
+      for (const [label, action] of [
+        [
+          `write a dead letter into ${service}'s dead-letter stream`,
+          () => jetstream(reader).publish(`${names.letters}.forged`, new Uint8Array([1]), { timeout: 3_000 }),
+        ],
+        [
+          `record a retry in ${service}'s dead-letter stream`,
+          () => jetstream(reader).publish(`${names.retried}.1`, new Uint8Array(0), { timeout: 3_000 }),
+        ],
+        [`purge ${service}'s dead-letter stream`, () => readerJsm.streams.purge(names.stream)],
+      ] as const) {
+        const row = await attempt("reader", label, action);
+        assert.equal(row.verdict, "refused", `reader: ${label}`);
+      }
+      const row = await attempt("admin", `purge ${service}'s dead-letter stream`, () =>
+        jsm.streams.purge(names.stream),
+      );
+      assert.equal(row.verdict, "refused", "the dead-letter streams deny purge, as the event streams do");
+    }
+    assert.deepEqual(await states(), before, "no dead-letter stream changed");
+  });
+
   test("the admin: the streams themselves deny purge and message deletion; deleting a whole stream is the admin's", async () => {
     const jsm = await jetstreamManager(system.nc);
     for (const service of SERVICES) {

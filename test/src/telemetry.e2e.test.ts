@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { ExcludeRequest, GetMemberRequest, GetPolicyRequest, Outcome, RedeemCreditRequest } from "@pot/contracts";
+import { GetMemberRequest, GetPolicyRequest, Outcome, RedeemCreditRequest } from "@pot/contracts";
 import {
   createTestDatabase,
   deleteNamespace,
@@ -33,6 +33,7 @@ import {
   sealMove,
   TEST_NETWORK,
   type Member,
+  signedExclude,
 } from "./support/players.js";
 import { newTrace, tracedClients, type ClientTrace } from "./support/traced-clients.js";
 import { SERVICES } from "./support/system.js";
@@ -185,7 +186,7 @@ describe("telemetry: one trace per game, every metric exported", () => {
       );
     });
     await clients.identity.exclude(
-      ExcludeRequest.fromPartial({ requestId: randomUUID(), memberId: candidate.id, reason: "telemetry test" }),
+      signedExclude({ requestId: randomUUID(), memberId: candidate.id, reason: "telemetry test" }),
     );
 
     // --- Traces --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import {
   type LoadedKey,
   type ServiceAddresses,
 } from "@pot/client";
+import type { KeyPair } from "@pot/mechanism";
 import { CliError, EXIT, usageError } from "./exit-codes.js";
 import type { Output } from "./output.js";
 
@@ -26,6 +27,8 @@ export const DEFAULTS = {
   timeout: 10_000,
   /** The certificates `npm start` creates, when pot runs from the repository (packages/cli/dist/ -> ../../../.pot/tls). */
   tlsDir: fileURLToPath(new URL("../../../.pot/tls", import.meta.url)),
+  /** The local network's operator key that `npm start` creates (packages/cli/dist/ -> ../../../.pot). */
+  operatorKey: fileURLToPath(new URL("../../../.pot/operator-key.json", import.meta.url)),
 } as const;
 
 /** Which client certificate a command presents by default: operator acts need the operator's. */
@@ -58,6 +61,10 @@ export interface Settings {
   readonly timeoutMs: number;
   readonly json: boolean;
   readonly tls: TlsSettings;
+  /** --operator-key (repeatable) or POT_OPERATOR_KEYS (comma-separated): the key files operator acts are signed with. */
+  readonly operatorKeyFiles: readonly string[];
+  /** True when no operator key was named: the default file (`npm start`'s) is used. */
+  readonly operatorKeyDefault: boolean;
 }
 
 const NAMESPACE = /^[a-z][a-z0-9_]{0,31}$/;
@@ -90,7 +97,18 @@ export function settingsFrom(options: Record<string, unknown>): Settings {
     timeoutMs: typeof options.timeout === "number" ? options.timeout : DEFAULTS.timeout,
     json: options.json === true,
     tls: tlsFrom(options),
+    ...operatorKeysFrom(options.operatorKey),
   };
+}
+
+function operatorKeysFrom(value: unknown): { operatorKeyFiles: string[]; operatorKeyDefault: boolean } {
+  const files = (Array.isArray(value) ? value : typeof value === "string" ? [value] : [])
+    .flatMap((entry) => String(entry).split(","))
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  return files.length > 0
+    ? { operatorKeyFiles: [...new Set(files)], operatorKeyDefault: false }
+    : { operatorKeyFiles: [DEFAULTS.operatorKey], operatorKeyDefault: true };
 }
 
 function optionalText(value: unknown): string | undefined {
@@ -121,6 +139,7 @@ function tlsFrom(options: Record<string, unknown>): TlsSettings {
  */
 export class Context {
   private readonly potClients = new Map<ClientRole, PotClient>();
+  private operatorKeys: Promise<KeyPair[]> | undefined;
   private natsConnection: Promise<NatsConnection> | undefined;
 
   constructor(
@@ -145,6 +164,8 @@ export class Context {
         deadlineMs: this.settings.timeoutMs,
         ...(this.settings.tls.insecure ? {} : { credentials: this.credentials(role) }),
         ...(this.settings.networkId !== undefined ? { networkId: this.settings.networkId } : {}),
+        // Operator acts are signed with the operator key files, read when the first act is signed.
+        ...(role === "operator" ? { operators: () => this.operators() } : {}),
       });
       this.potClients.set(role, client);
     }
@@ -193,6 +214,29 @@ export class Context {
       );
     });
     return this.natsConnection;
+  }
+
+  /** The operator keys of --operator-key (or POT_OPERATOR_KEYS, else `npm start`'s), read once. */
+  operators(): Promise<KeyPair[]> {
+    this.operatorKeys ??= Promise.all(
+      this.settings.operatorKeyFiles.map(async (path) => {
+        let loaded: LoadedKey;
+        try {
+          loaded = await readKeyFile(path);
+        } catch (error) {
+          if (this.settings.operatorKeyDefault && (error as Error).message.endsWith("does not exist")) {
+            throw usageError(
+              `operator acts are signed with operator keys: no --operator-key given (or POT_OPERATOR_KEYS), and ${path} ` +
+                "(the local network's, which `npm start` creates) does not exist",
+            );
+          }
+          throw error;
+        }
+        if (loaded.readableByOthers) this.out.warn(`${loaded.path} can be read by other users: chmod 600 it`);
+        return loaded.member.keys;
+      }),
+    );
+    return this.operatorKeys;
   }
 
   /** The member of the key file (--key); warns when others may read the file. */

@@ -3,12 +3,13 @@ import { Command, CommanderError, Option } from "commander";
 import { Context, DEFAULTS, settingsFrom } from "./context.js";
 import { describeError, EXIT } from "./exit-codes.js";
 import { Output, processIo, type Io } from "./output.js";
-import { networkId, positiveInteger } from "./parsers.js";
+import { collect, networkId, positiveInteger } from "./parsers.js";
 import { registerDeadLetters } from "./commands/dead-letters.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerEvents } from "./commands/events.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerNetwork } from "./commands/network.js";
+import { registerOperator } from "./commands/operator.js";
 import { registerOps } from "./commands/ops.js";
 import { registerPlay } from "./commands/play.js";
 import { registerSimulate } from "./commands/simulate.js";
@@ -91,6 +92,14 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
     )
     .addOption(new Option("--key <file>", "your member key file").env("POT_KEY_FILE").default(DEFAULTS.key))
     .addOption(
+      new Option(
+        "--operator-key <file>",
+        "an operator key file that signs operator acts (repeat for M of N; POT_OPERATOR_KEYS: comma-separated; default: <repository>/.pot/operator-key.json, which npm start creates)",
+      )
+        .env("POT_OPERATOR_KEYS")
+        .argParser(collect),
+    )
+    .addOption(
       new Option("--moves <file>", "where committed moves and nonces are kept until the reveal")
         .env("POT_MOVES_FILE")
         .default(DEFAULTS.moves),
@@ -142,6 +151,7 @@ export function buildProgram(io: Io, signal: AbortSignal): Command {
 
   registerKeys(program, wrap);
   registerNetwork(program, wrap);
+  registerOperator(program, wrap);
   registerPlay(program, wrap);
   registerStatus(program, wrap);
   registerEvents(program, wrap);

@@ -8,7 +8,7 @@ import {
   type Action,
   type Consent,
 } from "@pot/contracts";
-import type { Policy } from "@pot/mechanism";
+import { sameBytes, type KeyPair, type Policy } from "@pot/mechanism";
 import {
   connect,
   type CallOptions,
@@ -24,6 +24,7 @@ import {
   consentOf,
   excludeRequest,
   proposeRequest,
+  rotateOperatorKeysRequest,
   publishAgreementRequest,
   publishPolicyRequest,
   redeemRequest,
@@ -55,26 +56,44 @@ export class PotClient {
   readonly adjudicator: Connections["adjudicator"];
 
   private network: Promise<string> | undefined;
+  private readonly operators: readonly KeyPair[] | (() => Promise<readonly KeyPair[]>);
 
   /**
    * `networkId`: the network every signature names. When omitted it is read once from identity
    * (GetAgreement) at the first signed call; pass it to sign offline or to refuse a wrong deployment.
+   * `operators`: the operator keys this client signs operator acts with (a quorum of the current set).
    */
   constructor(
     private readonly connections: Connections,
-    options: { networkId?: string } = {},
+    options: { networkId?: string; operators?: readonly KeyPair[] | (() => Promise<readonly KeyPair[]>) } = {},
   ) {
     this.identity = connections.identity;
     this.matchmaker = connections.matchmaker;
     this.adjudicator = connections.adjudicator;
     if (options.networkId !== undefined) this.network = Promise.resolve(options.networkId);
+    this.operators = options.operators ?? [];
   }
 
-  static connect(addresses: ServiceAddresses, options: ConnectOptions & { networkId?: string } = {}): PotClient {
-    return new PotClient(
-      connect(addresses, options),
-      options.networkId !== undefined ? { networkId: options.networkId } : {},
-    );
+  static connect(
+    addresses: ServiceAddresses,
+    options: ConnectOptions & {
+      networkId?: string;
+      operators?: readonly KeyPair[] | (() => Promise<readonly KeyPair[]>);
+    } = {},
+  ): PotClient {
+    return new PotClient(connect(addresses, options), {
+      ...(options.networkId !== undefined ? { networkId: options.networkId } : {}),
+      ...(options.operators !== undefined ? { operators: options.operators } : {}),
+    });
+  }
+
+  /** The operator keys to sign with: `signers` when given, else the client's; refuses none. */
+  private async signers(signers: readonly KeyPair[] | undefined): Promise<readonly KeyPair[]> {
+    const keys = signers ?? (typeof this.operators === "function" ? await this.operators() : this.operators);
+    if (keys.length === 0) {
+      throw new Error("an operator act must be signed: give the client operator keys (operators) or pass signers");
+    }
+    return keys;
   }
 
   /** The network id and the agreement in force now (version, hash, uri): what a consent names. */
@@ -128,10 +147,49 @@ export class PotClient {
   async bootstrap(
     members: readonly { publicKey: Uint8Array; displayName?: string }[],
     agreement: { hash: Uint8Array; uri: string },
-    options: { force?: boolean; requestId?: string; networkId?: string } & CallOptions = {},
+    options: {
+      force?: boolean;
+      requestId?: string;
+      networkId?: string;
+      signers?: readonly KeyPair[];
+      /** Genesis: the operator keys to name (default: the signers') and the threshold (default: all). */
+      operatorKeys?: readonly Uint8Array[];
+      operatorThreshold?: number;
+    } & CallOptions = {},
   ) {
-    const networkId = options.networkId ?? (await this.networkId(options));
-    return this.identity.bootstrap(bootstrapRequest(networkId, members, agreement, options), options);
+    const answer = await this.getAgreement(options);
+    const networkId = options.networkId ?? answer.networkId;
+    const request = bootstrapRequest(networkId, members, agreement, {
+      ...(options.force !== undefined ? { force: options.force } : {}),
+      ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+      ...(options.operatorKeys !== undefined ? { operatorKeys: options.operatorKeys } : {}),
+      ...(options.operatorThreshold !== undefined ? { operatorThreshold: options.operatorThreshold } : {}),
+      signers: await this.signers(options.signers),
+      bootstrapsBefore: answer.bootstraps,
+    });
+    return this.identity.bootstrap(request, options);
+  }
+
+  /**
+   * Operator: replace the operator keys by `keys` (M = `threshold`), signed by the current quorum
+   * (`signers`, else the client's operator keys).
+   */
+  async rotateOperatorKeys(
+    keys: readonly Uint8Array[],
+    threshold: number,
+    options: { requestId?: string; signers?: readonly KeyPair[] } & CallOptions = {},
+  ) {
+    const answer = await this.getAgreement(options);
+    const current = answer.operators?.version ?? 0;
+    const request = rotateOperatorKeysRequest(
+      answer.networkId,
+      current,
+      keys,
+      threshold,
+      await this.signers(options.signers),
+      options.requestId,
+    );
+    return this.identity.rotateOperatorKeys(request, options);
   }
 
   /** For an admission, the proposal id defaults to the one the candidate's consent names. */
@@ -187,18 +245,58 @@ export class PotClient {
   }
 
   /** Operator: exclude a member for a violation of the agreement. */
-  exclude(memberId: string, reason: string, options: { requestId?: string } & CallOptions = {}) {
-    return this.identity.exclude(excludeRequest(memberId, reason, options.requestId), options);
+  async exclude(
+    memberId: string,
+    reason: string,
+    options: { requestId?: string; signers?: readonly KeyPair[] } & CallOptions = {},
+  ) {
+    const request = excludeRequest(
+      await this.networkId(options),
+      memberId,
+      reason,
+      await this.signers(options.signers),
+      options.requestId,
+    );
+    return this.identity.exclude(request, options);
   }
 
-  /** Operator: validate and publish a new policy version (its `version` is assigned by the adjudicator). */
-  publishPolicy(policy: Policy, options: { requestId?: string } & CallOptions = {}) {
-    return this.adjudicator.publishPolicy(publishPolicyRequest(policy, options.requestId), options);
+  /**
+   * Operator: validate and publish a new policy version (its `version` is assigned by the adjudicator:
+   * the current one + 1, read with GetPolicy, which the signatures name).
+   */
+  async publishPolicy(
+    policy: Policy,
+    options: { requestId?: string; signers?: readonly KeyPair[] } & CallOptions = {},
+  ) {
+    const current = await this.adjudicator.getPolicy(GetPolicyRequest.fromPartial({ version: 0 }), options);
+    const version = (current.policy?.version ?? 0) + 1;
+    const request = publishPolicyRequest(
+      await this.networkId(options),
+      policy,
+      version,
+      await this.signers(options.signers),
+      options.requestId,
+    );
+    return this.adjudicator.publishPolicy(request, options);
   }
 
   /** Operator: publish a new version of the legal agreement. */
-  publishAgreement(agreement: { hash: Uint8Array; uri: string }, options: { requestId?: string } & CallOptions = {}) {
-    return this.identity.publishAgreement(publishAgreementRequest(agreement, options.requestId), options);
+  async publishAgreement(
+    agreement: { hash: Uint8Array; uri: string },
+    options: { requestId?: string; signers?: readonly KeyPair[] } & CallOptions = {},
+  ) {
+    const answer = await this.getAgreement(options);
+    const current = answer.agreement;
+    const version =
+      current === undefined ? 0 : sameBytes(current.hash, agreement.hash) ? current.version : current.version + 1;
+    const request = publishAgreementRequest(
+      answer.networkId,
+      agreement,
+      version,
+      await this.signers(options.signers),
+      options.requestId,
+    );
+    return this.identity.publishAgreement(request, options);
   }
 
   /**

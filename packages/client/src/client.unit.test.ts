@@ -11,12 +11,17 @@ import {
   commitmentOf,
   commitPayload,
   consentPayload,
+  DEFAULT_POLICY,
+  operatorBootstrapPayload,
+  operatorExcludePayload,
+  operatorPolicyPayload,
+  operatorRotatePayload,
   proposePayload,
   redeemPayload,
   revealPayload,
   verify,
 } from "@pot/mechanism";
-import { actionFromWire } from "@pot/wire";
+import { actionFromWire, policyDigest } from "@pot/wire";
 import {
   admissionAction,
   answerRequest,
@@ -26,6 +31,9 @@ import {
   consentOf,
   consentToJson,
   eventToJson,
+  excludeRequest,
+  publishPolicyRequest,
+  rotateOperatorKeysRequest,
   genericAction,
   LocalFileError,
   MoveStore,
@@ -48,6 +56,7 @@ describe("signed requests", () => {
   const a = newMember();
   const b = newMember();
   const candidate = newMember();
+  const operator = newMember();
 
   test("the consent is the candidate's signature over the network, its key, the agreement, its context and expiry", () => {
     const consent = consentOf(NET, candidate, agreement, { proposalId: P1, expiresAtMs: EXPIRES });
@@ -125,6 +134,33 @@ describe("signed requests", () => {
     assert.throws(() => consentFromJson({ ...json, networkId: "Bad_Net" }), /networkId/);
   });
 
+  test("operator acts are signed over their payloads: exclusion, policy (with its version), agreement, rotation", () => {
+    const exclusion = excludeRequest(NET, a.id, "spam", [operator.keys], "r1");
+    assert.ok(
+      verify(
+        exclusion.operatorSignatures[0]!.signature,
+        operatorExcludePayload(NET, "r1", a.id, "spam"),
+        operator.keys.publicKey,
+      ),
+    );
+    const policy = publishPolicyRequest(NET, DEFAULT_POLICY, 2, [operator.keys], "r2");
+    assert.ok(
+      verify(
+        policy.operatorSignatures[0]!.signature,
+        operatorPolicyPayload(NET, "r2", 2, policyDigest(DEFAULT_POLICY)),
+        operator.keys.publicKey,
+      ),
+    );
+    const rotation = rotateOperatorKeysRequest(NET, 1, [b.keys.publicKey], 1, [operator.keys], "r3");
+    assert.ok(
+      verify(
+        rotation.operatorSignatures[0]!.signature,
+        operatorRotatePayload(NET, "r3", 1, [b.keys.publicKey], 1),
+        operator.keys.publicKey,
+      ),
+    );
+  });
+
   test("bootstrap names the network and genesis members unless told, and never forces by default", () => {
     const request = bootstrapRequest(
       NET,
@@ -133,8 +169,31 @@ describe("signed requests", () => {
         hash: agreement.hash,
         uri: "https://example.org/a",
       },
+      { signers: [operator.keys] },
     );
     assert.equal(request.networkId, NET);
+    // Genesis names the signer's key, 1 of 1, and the signature covers the whole request.
+    assert.deepEqual(request.operatorKeys, [operator.keys.publicKey]);
+    assert.equal(request.operatorThreshold, 1);
+    const payload = operatorBootstrapPayload(NET, {
+      requestId: request.requestId,
+      bootstrapsBefore: 0,
+      force: false,
+      members: request.members,
+      agreement: { hash: agreement.hash, uri: "https://example.org/a" },
+      operatorKeys: [operator.keys.publicKey],
+      operatorThreshold: 1,
+    });
+    assert.ok(verify(request.operatorSignatures[0]!.signature, payload, operator.keys.publicKey));
+    // A forced re-bootstrap names no keys.
+    const forced = bootstrapRequest(
+      NET,
+      [],
+      { hash: agreement.hash, uri: "u:x" },
+      { signers: [operator.keys], bootstrapsBefore: 1, force: true },
+    );
+    assert.deepEqual(forced.operatorKeys, []);
+    assert.equal(forced.operatorThreshold, 0);
     assert.deepEqual(
       request.members.map((m) => m.displayName),
       ["genesis-0", "bo"],

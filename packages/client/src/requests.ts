@@ -12,6 +12,7 @@ import {
   type PublishPolicyRequest,
   type RedeemCreditRequest,
   type RevealMoveRequest,
+  type RotateOperatorKeysRequest,
 } from "@pot/contracts";
 import {
   actionDigest,
@@ -20,15 +21,22 @@ import {
   commitPayload,
   consentPayload,
   NONCE_BYTES,
+  operatorAgreementPayload,
+  operatorBootstrapPayload,
+  operatorExcludePayload,
+  operatorPolicyPayload,
+  operatorRotatePayload,
   proposePayload,
   redeemPayload,
   revealPayload,
   sign,
   uuidV7,
+  type KeyPair,
   type MoveName,
+  type OperatorSignature,
   type Policy,
 } from "@pot/mechanism";
-import { actionFromWire, policyToWire } from "@pot/wire";
+import { actionFromWire, policyDigest, policyToWire } from "@pot/wire";
 import type { Member } from "./members.js";
 
 /**
@@ -89,19 +97,62 @@ export function genericAction(kind: string, payload: Uint8Array = new Uint8Array
   return { action: { $case: "generic", value: { kind, payload } } };
 }
 
-/** Operator: genesis of network `networkId` (it must be the services' POT_NETWORK_ID). */
+/** Each operator key's signature over an operator act's payload (docs/api.md, "Operator signatures"). */
+export function operatorSignatures(payload: Uint8Array, signers: readonly KeyPair[]): OperatorSignature[] {
+  return signers.map((signer) => ({ publicKey: signer.publicKey, signature: sign(payload, signer.secretKey) }));
+}
+
+export interface BootstrapOptions {
+  readonly force?: boolean;
+  readonly requestId?: string;
+  /** The operator keys that sign: at genesis the keys it names, forced a quorum of the current ones. */
+  readonly signers: readonly KeyPair[];
+  /** NetworkBootstrapped events before this one (GetAgreement's `bootstraps`): 0 for the genesis. */
+  readonly bootstrapsBefore?: number;
+  /** Genesis: the operator keys to name (default: the signers' keys) and the threshold (default: all of them). */
+  readonly operatorKeys?: readonly Uint8Array[];
+  readonly operatorThreshold?: number;
+}
+
+/**
+ * Operator: genesis of network `networkId` (it must be the services' POT_NETWORK_ID), naming the
+ * operator keys, signed by them; or, with `bootstrapsBefore` > 0, a forced re-bootstrap signed by a
+ * quorum of the current keys (it names none).
+ */
 export function bootstrapRequest(
   networkId: string,
   members: readonly { publicKey: Uint8Array; displayName?: string }[],
   agreement: { hash: Uint8Array; uri: string },
-  options: { force?: boolean; requestId?: string } = {},
+  options: BootstrapOptions,
 ): BootstrapRequest {
+  const bootstrapsBefore = options.bootstrapsBefore ?? 0;
+  const genesis = bootstrapsBefore === 0;
+  const operatorKeys = genesis ? (options.operatorKeys ?? options.signers.map((k) => k.publicKey)) : [];
+  const operatorThreshold = genesis ? (options.operatorThreshold ?? operatorKeys.length) : 0;
+  const requestId = options.requestId ?? randomUUID();
+  const force = options.force ?? false;
+  const genesisMembers = members.map((m, index) => ({
+    publicKey: m.publicKey,
+    displayName: m.displayName ?? `genesis-${index}`,
+  }));
+  const payload = operatorBootstrapPayload(networkId, {
+    requestId,
+    bootstrapsBefore,
+    force,
+    members: genesisMembers,
+    agreement,
+    operatorKeys,
+    operatorThreshold,
+  });
   return {
     networkId,
-    requestId: options.requestId ?? randomUUID(),
-    members: members.map((m, index) => ({ publicKey: m.publicKey, displayName: m.displayName ?? `genesis-${index}` })),
+    requestId,
+    members: genesisMembers,
     agreement: { version: 0, hash: agreement.hash, uri: agreement.uri },
-    force: options.force ?? false,
+    force,
+    operatorKeys: [...operatorKeys],
+    operatorThreshold,
+    operatorSignatures: operatorSignatures(payload, options.signers),
   };
 }
 
@@ -208,19 +259,64 @@ export function redeemRequest(
   };
 }
 
-export function excludeRequest(memberId: string, reason: string, requestId: string = randomUUID()): ExcludeRequest {
-  return { requestId, memberId, reason };
+/** Operator: exclude `memberId`, signed by `signers` (a quorum of the operator keys). */
+export function excludeRequest(
+  networkId: string,
+  memberId: string,
+  reason: string,
+  signers: readonly KeyPair[],
+  requestId: string = randomUUID(),
+): ExcludeRequest {
+  const payload = operatorExcludePayload(networkId, requestId, memberId, reason);
+  return { requestId, memberId, reason, operatorSignatures: operatorSignatures(payload, signers) };
 }
 
-export function publishPolicyRequest(policy: Policy, requestId: string = randomUUID()): PublishPolicyRequest {
-  return { requestId, policy: policyToWire(policy) };
+/**
+ * Operator: publish `policy` as version `version` (the current version + 1, from GetPolicy): the
+ * signatures name it, so the act applies once, as that version.
+ */
+export function publishPolicyRequest(
+  networkId: string,
+  policy: Policy,
+  version: number,
+  signers: readonly KeyPair[],
+  requestId: string = randomUUID(),
+): PublishPolicyRequest {
+  const payload = operatorPolicyPayload(networkId, requestId, version, policyDigest(policy));
+  return { requestId, policy: policyToWire(policy), operatorSignatures: operatorSignatures(payload, signers) };
 }
 
+/**
+ * Operator: publish an agreement that becomes version `version` (the current version + 1, or the
+ * current version when `hash` is the current agreement's).
+ */
 export function publishAgreementRequest(
+  networkId: string,
   agreement: { hash: Uint8Array; uri: string },
+  version: number,
+  signers: readonly KeyPair[],
   requestId: string = randomUUID(),
 ): PublishAgreementRequest {
-  return { requestId, hash: agreement.hash, uri: agreement.uri };
+  const payload = operatorAgreementPayload(networkId, requestId, version, agreement.hash, agreement.uri);
+  return {
+    requestId,
+    hash: agreement.hash,
+    uri: agreement.uri,
+    operatorSignatures: operatorSignatures(payload, signers),
+  };
+}
+
+/** Operator: replace operator key set `currentVersion` by `keys` (M = `threshold`), signed by the current quorum. */
+export function rotateOperatorKeysRequest(
+  networkId: string,
+  currentVersion: number,
+  keys: readonly Uint8Array[],
+  threshold: number,
+  signers: readonly KeyPair[],
+  requestId: string = randomUUID(),
+): RotateOperatorKeysRequest {
+  const payload = operatorRotatePayload(networkId, requestId, currentVersion, keys, threshold);
+  return { requestId, keys: [...keys], threshold, operatorSignatures: operatorSignatures(payload, signers) };
 }
 
 export function moveToWire(move: MoveName): Move {

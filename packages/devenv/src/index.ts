@@ -41,3 +41,4 @@ export {
   type KeyPairFiles,
   type Pki,
 } from "./tls.js";
+export { defaultOperatorKeyPath, ensureOperatorKey } from "./operator-key.js";

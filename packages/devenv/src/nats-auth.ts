@@ -51,6 +51,8 @@ export const SERVICE_CONSUMERS: Readonly<Record<ServiceName, readonly { role: st
   adjudicator: [
     { role: "views", source: "adjudicator" },
     { role: "react", source: "matchmaker" },
+    // Only identity's network subject: the operator keys (genesis, rotations).
+    { role: "react", source: "identity" },
   ],
 };
 

@@ -6,6 +6,7 @@ import { ensureServers, type Servers } from "./servers.js";
 import { sealNetworkStreams } from "./test-resources.js";
 import { startServiceProcess, type ServiceName, type ServiceProcess } from "./service-process.js";
 import { ensurePki } from "./tls.js";
+import { ensureOperatorKey } from "./operator-key.js";
 
 const PORTS: Readonly<Record<ServiceName, number>> = { identity: 50051, matchmaker: 50052, adjudicator: 50053 };
 
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   const sealed = await sealNetworkStreams(servers.natsUrl, namespace, users?.admin);
   if (sealed.length > 0) log(`streams now deny purge and message deletion: ${sealed.join(", ")}`);
   const pki = await ensurePki(undefined, log);
+  const operator = await ensureOperatorKey(undefined, log);
   for (const name of Object.keys(PORTS) as ServiceName[]) {
     if (stopping) return;
     const service = await startServiceProcess({
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
         : []),
       `  ${"PostgreSQL".padEnd(width)}${servers.databaseUrl}`,
       `  ${"TLS".padEnd(width)}mutual TLS; CA and client certificates (operator, platform, readonly) in ${pki.dir}`,
+      `  ${"operator".padEnd(width)}key ${operator.path} (${operator.publicKey.slice(0, 16)}...): pot bootstrap and npm run demo sign with it`,
       servers.started.length > 0
         ? `  started here: ${servers.started.join(", ")}`
         : "  using servers that were already running",

@@ -167,6 +167,8 @@ export class DeadLetters {
     const names = deadLetterNames(namespace, service);
     const jsm = await jetstreamManager(connection);
     await ensureDeadLetterStream(jsm, names, options);
+    // Zero from the start, so dashboards and alerts see the series before the first incident.
+    deadLetterCounter().add(0, { [ATTR.service]: names.service });
     return new DeadLetters(connection, names, options.logger ?? silentLogger, options.now ?? Date.now);
   }
 

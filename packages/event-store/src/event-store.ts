@@ -107,6 +107,8 @@ export class EventStore {
     const { onAppended, ...stream } = options;
     const jsm = await jetstreamManager(nc);
     await ensureEventStream(jsm, { ...stream, name: names.stream, subjects: [names.all] });
+    // Zero from the start, so dashboards and alerts see the series before the first refusal.
+    catchUpRefused().add(0, { [ATTR.stream]: names.stream });
     return new EventStore(nc, jsm, names, onAppended);
   }
 

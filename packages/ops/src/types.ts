@@ -74,6 +74,8 @@ export interface VerifyResult {
   games: number;
   /** Stake-period retargets re-derived (rate targeting). */
   retargets: number;
+  /** Operator acts whose signatures were re-checked (genesis, bootstraps, agreements, exclusions, rotations, policies). */
+  operatorActs?: number;
   /** Messages that could not be decoded or checked at all (each also reported among the mismatches). */
   skipped: number;
   mismatches: VerifyMismatch[];

@@ -26,6 +26,7 @@ import {
 } from "@pot/event-store";
 import { memberIdOf, validatePolicy, type Policy } from "@pot/mechanism";
 import { CrossCheck } from "./cross-check.js";
+import { OperatorAudit } from "./operator-audit.js";
 import { StreamReader } from "./stream-reader.js";
 import type { VerifyMismatch, VerifyResult } from "./types.js";
 
@@ -41,9 +42,15 @@ const PROGRESS_EVERY = 1_000;
  * have produced exactly is reported, as is any policy version published out of order or invalid.
  * Signatures are checked for network `networkId` (the network id named at genesis).
  *
+ * Every operator act is re-checked (OperatorAudit): the genesis, forced bootstraps, agreements,
+ * exclusions and key rotations on identity's stream and the policies on the adjudicator's, against
+ * the operator keys in force (docs/security.md, "Operator acts are signed").
+ *
  * Then the identity and matchmaker streams are read and the three are cross-checked (CrossCheck):
  * a game the matchmaker never opened, credits or admissions no resolution or redeemed credit
- * justifies, are reported with the stream they are on.
+ * justifies, an exclusion identity never made, a cancellation no exclusion caused, and every event
+ * whose carried member signatures do not justify it (as the reacting services re-check them), are
+ * reported with the stream they are on.
  */
 export async function verify(options: {
   natsUrl: string;
@@ -64,6 +71,7 @@ export async function verify(options: {
     const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
     const audit = new Audit(options.networkId);
     const cross = new CrossCheck(options.networkId);
+    const operators = new OperatorAudit(options.networkId);
     reader = await StreamReader.open(jetstream(nc), names.stream);
     let events = 0;
     let reported = 0;
@@ -72,7 +80,10 @@ export async function verify(options: {
       for (const message of messages) {
         if (message.seq > last) break;
         const envelope = audit.check(message.seq, message.subject, message.data);
-        if (envelope) cross.add("adjudicator", message.seq, envelope);
+        if (envelope) {
+          cross.add("adjudicator", message.seq, envelope);
+          operators.addPolicy(message.seq, envelope);
+        }
         events++;
       }
       if (events - reported >= PROGRESS_EVERY) {
@@ -96,12 +107,14 @@ export async function verify(options: {
       ),
     );
     if (lasts.includes(undefined)) {
+      // Operator acts are checked against the keys on identity's stream: without it, only the games are.
       return {
         events,
         games: audit.games,
         retargets: audit.retargets,
         skipped: audit.skipped,
         mismatches: audit.mismatches,
+        operatorActs: 0,
       };
     }
     let crossChecked = 0;
@@ -118,7 +131,9 @@ export async function verify(options: {
           at = message.seq;
           crossChecked++;
           try {
-            cross.add(service, message.seq, decodeEnvelope(message.data));
+            const envelope = decodeEnvelope(message.data);
+            cross.add(service, message.seq, envelope);
+            if (service === "identity") operators.addIdentity(message.seq, envelope);
           } catch (error) {
             skipped++;
             audit.mismatches.push({
@@ -140,7 +155,8 @@ export async function verify(options: {
       games: audit.games,
       retargets: audit.retargets,
       skipped,
-      mismatches: [...audit.mismatches, ...cross.finish()],
+      mismatches: [...audit.mismatches, ...operators.finish(), ...cross.finish()],
+      operatorActs: operators.checked,
     };
   } finally {
     await reader?.close().catch(() => undefined);
@@ -197,7 +213,11 @@ class Audit {
     if (envelope.type !== eventTypeName(body.$case)) {
       this.report(seq, envelope.aggregateId, `envelope type ${envelope.type} does not match its ${body.$case} body`);
     }
-    if (body.$case === "policyPublished" || body.$case === "stakePeriodRetargeted") {
+    if (
+      body.$case === "policyPublished" ||
+      body.$case === "stakePeriodRetargeted" ||
+      body.$case === "operatorKeysAdopted"
+    ) {
       return this.checkPolicy(seq, envelope);
     }
     let event: GameEvent | undefined;
@@ -217,6 +237,7 @@ class Audit {
     if (!event) return;
     if (event.type === "StakePeriodRetargeted") return this.checkRetarget(seq, event);
     this.policyState = evolvePolicy(this.policyState, event);
+    if (event.type === "OperatorKeysAdopted") return;
     const { policy } = event;
     if (policy.version !== this.policies.length + 1) {
       this.report(seq, "", `policy version ${policy.version} published after version ${this.policies.length}`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Envelope } from "@pot/contracts";
+import { Envelope, MemberExcluded } from "@pot/contracts";
 import { envelopeOf, readDeadLetters } from "@pot/event-store";
 import { applyBatch, type Projection } from "./apply-batch.js";
 import { readCheckpoint } from "./checkpoint.table.js";
@@ -310,7 +310,10 @@ test("an event Postgres refuses (a NUL in text) is dead-lettered; the projection
   const s = scenario();
   const subject = stream.store.subject(s.type, "nul");
   const poisoned = envelopeOf({
-    event: { $case: "memberExcluded", value: { memberId: "nul", reason: "x", sponsorIds: [], excludedAtMs: 0n } },
+    event: {
+      $case: "memberExcluded",
+      value: MemberExcluded.fromPartial({ memberId: "nul", reason: "x", excludedAtMs: 0n }),
+    },
     subject,
     eventId: `nul-${s.type}`,
     causationId: "c",

@@ -9,6 +9,7 @@ import type { ColumnType, Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
 import pg from "pg";
 import { DeadLetters, EventStore, envelopeOf, streamNames, type StoredEvent } from "@pot/event-store";
+import { MemberExcluded } from "@pot/contracts";
 import type { Projection } from "./apply-batch.js";
 import { messageOf } from "./errors.js";
 
@@ -116,7 +117,10 @@ export async function publish(store: EventStore, type: string, ids: readonly str
     const subject = store.subject(type, id);
     const eventId = `${subject}/${randomHex(8)}`;
     const envelope = envelopeOf({
-      event: { $case: "memberExcluded", value: { memberId: id, reason: "test", sponsorIds: [], excludedAtMs: 0n } },
+      event: {
+        $case: "memberExcluded",
+        value: MemberExcluded.fromPartial({ memberId: id, reason: "test", excludedAtMs: 0n }),
+      },
       subject,
       eventId,
       causationId: eventId,
@@ -143,7 +147,7 @@ export function storedEvent(seq: number, aggregateId: string): StoredEvent {
     envelope: envelopeOf({
       event: {
         $case: "memberExcluded",
-        value: { memberId: aggregateId, reason: "test", sponsorIds: [], excludedAtMs: 0n },
+        value: MemberExcluded.fromPartial({ memberId: aggregateId, reason: "test", excludedAtMs: 0n }),
       },
       subject,
       eventId: `e${seq}`,

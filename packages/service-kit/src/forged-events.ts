@@ -11,7 +11,19 @@ export interface RefusableEvent {
 }
 
 /** The event types a service's reactions re-check, counted at 0 from the start so the series exist. */
-const RECHECKED = ["GameOpened", "GameResolved", "MemberAdmitted", "SponsorExcluded", "StakePeriodRetargeted"] as const;
+const RECHECKED = [
+  "GameOpened",
+  "GameResolved",
+  "MemberAdmitted",
+  "SponsorExcluded",
+  "StakePeriodRetargeted",
+  // Operator acts (docs/security.md, "Operator acts are signed").
+  "NetworkBootstrapped",
+  "OperatorKeysRotated",
+  "PolicyPublished",
+  "AgreementPublished",
+  "MemberExcluded",
+] as const;
 
 /**
  * Wraps one reaction (the handler of a durable consumer on another service's stream) so that an

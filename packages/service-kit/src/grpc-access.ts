@@ -26,6 +26,7 @@ export const METHOD_ACCESS: Readonly<Record<string, Access>> = {
   "/pot.v1.IdentityService/Bootstrap": "operator",
   "/pot.v1.IdentityService/PublishAgreement": "operator",
   "/pot.v1.IdentityService/Exclude": "operator",
+  "/pot.v1.IdentityService/RotateOperatorKeys": "operator",
   "/pot.v1.IdentityService/RedeemCredit": "platform",
   "/pot.v1.IdentityService/GetMember": "readonly",
   "/pot.v1.IdentityService/ListMembers": "readonly",

@@ -30,7 +30,7 @@ describe("METHOD_ACCESS", () => {
       .filter(([, access]) => access === "operator")
       .map(([path]) => path.split("/").pop())
       .sort();
-    assert.deepEqual(operatorActs, ["Bootstrap", "Exclude", "PublishAgreement", "PublishPolicy"]);
+    assert.deepEqual(operatorActs, ["Bootstrap", "Exclude", "PublishAgreement", "PublishPolicy", "RotateOperatorKeys"]);
     for (const [path, access] of Object.entries(METHOD_ACCESS)) {
       const name = path.split("/").pop()!;
       if (path.startsWith("/pot.") && /^(Get|List)/.test(name)) assert.equal(access, "readonly", path);

@@ -330,13 +330,14 @@ export class Simulation {
       }
     }
     for (const { key, strategy, group } of genesis) this.addAgent(key, strategy, group);
-    if (config.policyFromLog) this.world.adoptLoggedPolicy(config.policy);
-    else this.world.publishPolicy(config.policy, this.now);
+    // Genesis first: it names the operator key that signs the policy.
     this.world.bootstrap(
       genesis.map((g) => g.key.publicKey),
       AGREEMENT,
       this.now,
     );
+    if (config.policyFromLog) this.world.adoptLoggedPolicy(config.policy);
+    else this.world.publishPolicy(config.policy, this.now);
     this.honestStart = this.honestCount;
   }
 

@@ -2,7 +2,13 @@ import {
   commitmentOf,
   commitPayload,
   consentPayload,
+  encodeFields,
   isPotError,
+  operatorBootstrapPayload,
+  operatorExcludePayload,
+  operatorKeysAdoption,
+  operatorPolicyPayload,
+  sha256,
   memberIdOf,
   proposePayload,
   actionDigest,
@@ -60,7 +66,10 @@ import {
   type NetworkEvent,
   type NetworkState,
 } from "@pot/identity/domain";
-import { signWith, type SimKey } from "./keys.js";
+import { keyFromSeed, signWith, type SimKey } from "./keys.js";
+
+/** The simulated network's one operator key (1 of 1): it signs every operator act, as the services require. */
+const OPERATOR = keyFromSeed(new Uint8Array(32).fill(0x4f));
 
 /** How long the consents the simulated candidates sign stay valid. */
 export const CONSENT_VALIDITY_MS = 7 * 24 * 3_600_000;
@@ -125,14 +134,32 @@ export class World {
   bootstrap(publicKeys: readonly Uint8Array[], agreement: { hash: Uint8Array; uri: string }, now: number): void {
     for (let start = 0; start < publicKeys.length; start += MAX_GENESIS_MEMBERS) {
       const chunk = publicKeys.slice(start, start + MAX_GENESIS_MEMBERS);
+      const genesis = !this.network.bootstrapped;
+      const members = chunk.map((publicKey) => ({ publicKey, displayName: "" }));
+      const operatorKeys = genesis ? [OPERATOR.publicKey] : [];
+      const operatorThreshold = genesis ? 1 : 0;
+      const requestId = `bootstrap-${start}`;
+      const payload = operatorBootstrapPayload(this.networkId, {
+        requestId,
+        bootstrapsBefore: this.network.bootstraps,
+        force: start > 0,
+        members,
+        agreement,
+        operatorKeys,
+        operatorThreshold,
+      });
       this.networkDo(
         {
           type: "Bootstrap",
-          members: chunk.map((publicKey) => ({ publicKey, displayName: "" })),
+          requestId,
+          members,
           agreement,
           force: start > 0,
           networkId: this.networkId,
           configuredNetworkId: this.networkId,
+          operatorKeys,
+          operatorThreshold,
+          signatures: [this.operatorSignature(payload)],
         },
         now,
       );
@@ -141,8 +168,28 @@ export class World {
 
   /** Publishes a policy through the adjudicator's policy decider (validated as PublishPolicy does). */
   publishPolicy(policy: Omit<Policy, "version">, now = 0): void {
-    const events = decidePolicy({ type: "PublishPolicy", policy, now }, this.policies);
+    // The services sign the policy's protobuf digest (@pot/wire); the decider checks only that the
+    // operator signed whatever digest it is given, so the simulation signs a digest of its own.
+    const digest = sha256(encodeFields("simulated-policy", JSON.stringify(policy)));
+    const requestId = `policy-${this.policies.versions.length + 1}`;
+    const payload = operatorPolicyPayload(this.networkId, requestId, this.policies.versions.length + 1, digest);
+    const events = decidePolicy(
+      {
+        type: "PublishPolicy",
+        policy,
+        now,
+        networkId: this.networkId,
+        requestId,
+        digest,
+        signatures: [this.operatorSignature(payload)],
+      },
+      this.policies,
+    );
     for (const event of events) this.applyPolicy(event);
+  }
+
+  private operatorSignature(payload: Uint8Array) {
+    return { publicKey: OPERATOR.publicKey, signature: signWith(OPERATOR, payload) };
   }
 
   /**
@@ -190,7 +237,26 @@ export class World {
   }
 
   exclude(memberId: string, reason: string, now: number): Refusal | undefined {
-    return this.attempt("Exclude", () => this.memberDo(memberId, { type: "Exclude", reason, now }, now));
+    const requestId = `exclude-${memberId}`;
+    const payload = operatorExcludePayload(this.networkId, requestId, memberId, reason);
+    return this.attempt("Exclude", () =>
+      this.memberDo(
+        memberId,
+        {
+          type: "Exclude",
+          reason,
+          now,
+          authority: {
+            kind: "operator",
+            networkId: this.networkId,
+            requestId,
+            signatures: [this.operatorSignature(payload)],
+            operators: this.network.operators,
+          },
+        },
+        now,
+      ),
+    );
   }
 
   // ---- member acts (signed here with the member's key, verified by the deciders) ----------------------
@@ -355,6 +421,31 @@ export class World {
   }
 
   private onNetworkEvent(event: NetworkEvent, now: number): void {
+    // Reaction (adjudicator): adopt the operator keys of the genesis (re-checked, as the service does).
+    if (event.type === "NetworkBootstrapped" && event.operators && event.act) {
+      const source = {
+        type: "genesis" as const,
+        operators: event.operators,
+        signatures: event.act.signatures,
+        act: {
+          requestId: event.act.requestId,
+          bootstrapsBefore: 0,
+          force: event.forced,
+          members: event.members,
+          agreement: { hash: event.agreement.hash, uri: event.agreement.uri },
+          operatorKeys: event.operators.keys,
+          operatorThreshold: event.operators.threshold,
+        },
+      };
+      if (operatorKeysAdoption(this.networkId, this.policies.operators, source) === "adopt") {
+        const adopted = decidePolicy(
+          { type: "AdoptOperatorKeys", networkId: this.networkId, source, sourceEventId: "genesis" },
+          this.policies,
+        );
+        for (const adoptedEvent of adopted) this.applyPolicy(adoptedEvent);
+      }
+    }
+    if (event.type === "OperatorKeysRotated") return;
     const agreement = event.agreement;
     this.ledgerDo({
       type: "AdoptAgreement",
@@ -567,7 +658,7 @@ export class World {
         });
         this.observer.memberExcluded?.(event);
         // Reaction (identity): the excluded member's controlled lineage goes with it.
-        for (const next of controlledLineageExclusions(this.member(event.memberId), event.excludedAt)) {
+        for (const next of controlledLineageExclusions(this.member(event.memberId), event.excludedAt, event.act)) {
           this.memberDo(next.memberId, next.command, now);
         }
         return;

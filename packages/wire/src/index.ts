@@ -18,6 +18,10 @@ import {
   type Policy,
   type SignedMove,
   type RateTarget,
+  sha256,
+  type OperatorKeys,
+  type OperatorKeysSource,
+  type OperatorSignature,
 } from "@pot/mechanism";
 
 /** uint64 on the wire -> number in the domain (every value we carry fits in 2^53). */
@@ -290,6 +294,67 @@ export function sponsorFromWire(sponsor: pb.Sponsor | undefined): SponsorWire {
   return { memberId: sponsor?.memberId ?? "", publicKey: sponsor?.publicKey ?? new Uint8Array() };
 }
 
+/**
+ * What an operator signs for a policy (docs/api.md, "Operator signatures"): SHA-256 of the policy's
+ * protobuf encoding (pot.v1.Policy, fields in number order, defaults omitted) with `version` 0; the
+ * version it becomes is a part of its own in the payload.
+ */
+export function policyDigest(policy: Omit<Policy, "version">): Uint8Array {
+  return sha256(pb.Policy.encode(policyToWire({ ...policy, version: 0 })).finish());
+}
+
+export function operatorSignaturesFromWire(list: readonly pb.OperatorSignature[]): OperatorSignature[] {
+  return list.map((entry) => ({ publicKey: entry.publicKey, signature: entry.signature }));
+}
+
+export function operatorSignaturesToWire(list: readonly OperatorSignature[]): pb.OperatorSignature[] {
+  return list.map((entry) => ({ publicKey: entry.publicKey, signature: entry.signature }));
+}
+
+export function operatorKeysFromWire(keys: pb.OperatorKeys | undefined): OperatorKeys | undefined {
+  return keys === undefined || keys.keys.length === 0
+    ? undefined
+    : { version: keys.version, keys: [...keys.keys], threshold: keys.threshold };
+}
+
+export function operatorKeysToWire(keys: OperatorKeys): pb.OperatorKeys {
+  return { version: keys.version, keys: [...keys.keys], threshold: keys.threshold };
+}
+
+/**
+ * The operator keys an identity event names, for a service that adopts them: a genesis
+ * NetworkBootstrapped (with the act it re-checks) or an OperatorKeysRotated; undefined otherwise.
+ */
+export function operatorKeysSourceFromWire(event: pb.Envelope["event"]): OperatorKeysSource | undefined {
+  if (event?.$case === "operatorKeysRotated") {
+    const operators = operatorKeysFromWire(event.value.operators);
+    if (!operators) return undefined;
+    return {
+      type: "rotation",
+      requestId: event.value.requestId,
+      operators,
+      signatures: operatorSignaturesFromWire(event.value.operatorSignatures),
+    };
+  }
+  if (event?.$case !== "networkBootstrapped") return undefined;
+  const bootstrapped = event.value;
+  const operators = operatorKeysFromWire(bootstrapped.operators);
+  if (!operators) return undefined;
+  return {
+    type: "genesis",
+    operators,
+    signatures: operatorSignaturesFromWire(bootstrapped.operatorSignatures),
+    act: {
+      requestId: bootstrapped.requestId,
+      bootstrapsBefore: 0,
+      force: bootstrapped.forced,
+      members: bootstrapped.members.map((m) => ({ publicKey: m.publicKey, displayName: m.displayName })),
+      agreement: { hash: bootstrapped.agreement?.hash ?? new Uint8Array(), uri: bootstrapped.agreement?.uri ?? "" },
+      operatorKeys: operators.keys,
+      operatorThreshold: operators.threshold,
+    },
+  };
+}
 /** The opening signatures an event carries; empty ones (an event recorded before they were carried) when absent. */
 export function openingFromWire(opening: pb.OpeningSignatures | undefined): OpeningSignatures {
   return opening

@@ -27,6 +27,8 @@ export interface RunningService {
 /** How long after an interval ends it is retargeted: resolutions decided inside it are on the stream by then. */
 export const RETARGET_GRACE_MS = 5_000;
 const RETARGET_COUNT_WAIT_MS = 10_000;
+/** How long PublishPolicy waits for the operator keys identity recorded before it to be adopted. */
+const OPERATOR_KEYS_WAIT_MS = 5_000;
 
 export interface StartOptions {
   /** The clock every decision reads; tests inject a controllable one. */
@@ -85,7 +87,10 @@ export async function startAdjudicator(
     namespace: ns,
     service: "adjudicator",
     projections: views.runners,
-    reactions: [{ source: "matchmaker", durable: durableName(ns, "adjudicator", "react", "matchmaker") }],
+    reactions: [
+      { source: "matchmaker", durable: durableName(ns, "adjudicator", "react", "matchmaker") },
+      { source: "identity", durable: durableName(ns, "adjudicator", "react", "identity") },
+    ],
   });
   const matchmaker = streamNames(ns, "matchmaker");
   const reactions = startWhenAvailable(
@@ -109,6 +114,38 @@ export async function startAdjudicator(
       }),
     { logger },
   );
+  // The operator keys: only identity's network subject (genesis, rotations) matters here.
+  const identity = streamNames(ns, "identity");
+  const operatorReactions = startWhenAvailable(
+    `reactions to ${identity.stream}`,
+    () =>
+      startReactor({
+        store,
+        deadLetters,
+        deadLetterAfter: config.deadLetterAfter,
+        sourceStream: identity.stream,
+        durable: durableName(ns, "adjudicator", "react", "identity"),
+        filterSubject: `${identity.prefix}.network.network`,
+        handle: consistency.track(
+          "identity",
+          refusingForgedEvents(
+            durableName(ns, "adjudicator", "react", "identity"),
+            (event) => adjudicator.onIdentityEvent(event),
+            logger,
+          ),
+        ),
+        logger,
+      }),
+    { logger },
+  );
+  const operatorKeysCaughtUp = async () => {
+    try {
+      const last = (await store.jsm.streams.info(identity.stream)).state.last_seq;
+      await consistency.waitFor({ stream: "identity", seq: last }, OPERATOR_KEYS_WAIT_MS);
+    } catch (error) {
+      logger.warn({ err: error }, "could not wait for identity's operator keys; checking against those adopted");
+    }
+  };
   // Counted once the games projection has applied every event appended so far (then the count covers
   // every resolution of the ended interval, which the grace period put on the stream).
   const admissionsBetween = async (startMs: number, endMs: number) => {
@@ -136,7 +173,14 @@ export async function startAdjudicator(
       {
         name: "pot.v1.AdjudicatorService",
         definition: AdjudicatorServiceService,
-        implementation: adjudicatorHandlers({ adjudicator, db: database.queryDb, consistency, now, logger }),
+        implementation: adjudicatorHandlers({
+          adjudicator,
+          db: database.queryDb,
+          consistency,
+          now,
+          logger,
+          operatorKeysCaughtUp,
+        }),
       },
     ],
   });
@@ -151,6 +195,7 @@ export async function startAdjudicator(
       await grpc.shutdown(config.shutdownGraceMs);
       await scheduler.stop();
       await reactions.stop();
+      await operatorReactions.stop();
       await views.stop();
       await clock.close();
       await nc.drain();

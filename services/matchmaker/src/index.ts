@@ -30,6 +30,8 @@ const LEDGER_PIPELINE = 128;
  * refused or a no-op as the ledger's rules say, with the ledger's current sequence.
  */
 const LEDGER_CAUSATIONS = 20_000;
+/** How long a reaction waits for identity's events before deciding that an operator key set was never named. */
+const OPERATOR_KEYS_WAIT_MS = 5_000;
 
 export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, options: StartOptions = {}) {
   const ns = config.namespace;
@@ -61,7 +63,8 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
     pipeline: LEDGER_PIPELINE,
     maxCausations: LEDGER_CAUSATIONS,
   });
-  const matchmaker = new Matchmaker(ledger, now, config.networkId);
+  let identityCaughtUp = async (): Promise<void> => undefined;
+  const matchmaker = new Matchmaker(ledger, now, config.networkId, () => identityCaughtUp());
   const views = await startReadModels({
     models: readModels,
     db: database.db,
@@ -84,6 +87,10 @@ export async function startMatchmaker(config: MatchmakerConfig, logger: Logger, 
   });
   const identity = streamNames(ns, "identity");
   const adjudicator = streamNames(ns, "adjudicator");
+  identityCaughtUp = async () => {
+    const last = (await store.jsm.streams.info(identity.stream)).state.last_seq;
+    await consistency.waitFor({ stream: "identity", seq: last }, OPERATOR_KEYS_WAIT_MS);
+  };
   const reactions = [
     startWhenAvailable(
       `reactions to ${identity.stream}`,

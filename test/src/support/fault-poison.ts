@@ -1,6 +1,6 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { GameResolved, type Envelope } from "@pot/contracts";
+import { GameResolved, MemberAdmitted, MemberExcluded, type AdmissionKind, type Envelope } from "@pot/contracts";
 import {
   deadLetterNames,
   durableName,
@@ -13,7 +13,7 @@ import {
   type ServiceName,
 } from "@pot/event-store";
 import { STREAM_SERVICES } from "./fault-audit.js";
-import type { Member } from "./players.js";
+import { newMember, signedExclude, type Member } from "./players.js";
 
 /** Bytes that are no envelope: a protobuf field header promising more than there is. */
 export const GARBAGE = new Uint8Array([0x0a, 0xff, 0xff, 0x00, 0x13]);
@@ -29,14 +29,30 @@ export interface Poison {
    * consumers take in a safe form instead (a NUL in free text).
    */
   readonly deadLetteredBy: readonly { readonly consumer: string; readonly kind: string }[];
+  /**
+   * What `pot verify` does with it: skips it (cannot decode or check it), reports it as a mismatch
+   * (a well-formed event nothing justifies), or takes it as it is (a NUL in free text).
+   */
+  readonly verify: "skipped" | "reported" | "accepted";
 }
 
-/** The durable consumers reading each stream, with the subjects they follow (identity's reaction to games only). */
+/**
+ * The durable consumers reading each stream that follow `subject` (identity's reaction to the
+ * adjudicator follows games only, the adjudicator's to identity the network only).
+ */
 function consumersOf(namespace: string, source: ServiceName, subject: string): string[] {
   const durable = (reader: ServiceName, role: string) => durableName(namespace, reader, role, source);
   switch (source) {
     case "identity":
-      return [durable("identity", "views"), durable("identity", "react"), durable("matchmaker", "react")];
+      return [
+        durable("identity", "views"),
+        durable("identity", "react"),
+        durable("matchmaker", "react"),
+        // The adjudicator follows only the network's subject (the operator keys).
+        ...(subject === `${streamNames(namespace, "identity").prefix}.network.network`
+          ? [durable("adjudicator", "react")]
+          : []),
+      ];
     case "matchmaker":
       return [durable("matchmaker", "views"), durable("adjudicator", "react")];
     case "adjudicator":
@@ -55,8 +71,10 @@ function consumersOf(namespace: string, source: ServiceName, subject: string): s
  * subject, the live aggregates' own subjects included (a member, the network, the matchmaker's
  * ledger, a game, the policy): bytes that are no envelope on each (undecodable); a valid type with
  * invalid content, a GameResolved without its sponsors or their signatures, on a game (invalid for
- * the read models, forged for the reactions); a NUL in free text (an exclusion reason) of `victim`,
- * a member that plays no game (stored safely, dead-lettered by none).
+ * the read models, forged for the reactions); an admission of an unknown kind on a new member's
+ * subject (invalid for the read models, forged for the matchmaker); a NUL in free
+ * text (an exclusion reason) of `victim`, a member that plays no game (stored safely, dead-lettered
+ * by none).
  */
 export async function injectPoison(
   nc: NatsConnection,
@@ -77,6 +95,7 @@ export async function injectPoison(
       seq,
       subject,
       deadLetteredBy: consumersOf(namespace, source, subject).map((consumer) => ({ consumer, kind: "undecodable" })),
+      verify: "skipped",
     });
   };
   await garbage("identity", `${names.identity.prefix}.member.${targets.member}`, "garbage on a member's subject");
@@ -115,17 +134,50 @@ export async function injectPoison(
       { consumer: durableName(namespace, "matchmaker", "react", "adjudicator"), kind: "forged" },
       { consumer: durableName(namespace, "identity", "react", "adjudicator"), kind: "forged" },
     ],
+    verify: "skipped",
   });
-  // A NUL in free text: stored as U+FFFD by the read models, dead-lettered by none.
+  // An admission of a kind this code does not know: identity's read models cannot take it (invalid);
+  // the matchmaker finds no signatures that admit the member (forged); verify reports it.
+  const stranger = newMember();
+  const strangeSubject = `${names.identity.prefix}.member.${stranger.id}`;
+  const strange = envelope(strangeSubject, `poison-failed-${targets.round}`, {
+    $case: "memberAdmitted",
+    value: MemberAdmitted.fromPartial({
+      memberId: stranger.id,
+      publicKey: stranger.keys.publicKey,
+      kind: 99 as AdmissionKind,
+      admittedAtMs: BigInt(Date.now()),
+    }),
+  });
+  const { seq: strangeSeq } = await js.publish(strangeSubject, encodeEnvelope(strange), {
+    headers: envelopeHeaders(strange),
+  });
+  poison.push({
+    what: "a MemberAdmitted of an unknown admission kind",
+    stream: names.identity.stream,
+    seq: strangeSeq,
+    subject: strangeSubject,
+    deadLetteredBy: [
+      { consumer: durableName(namespace, "identity", "views", "identity"), kind: "invalid" },
+      { consumer: durableName(namespace, "matchmaker", "react", "identity"), kind: "forged" },
+    ],
+    verify: "reported",
+  });
+  // A NUL in free text: stored as U+FFFD by the read models, dead-lettered by none. The exclusion is
+  // an operator act, signed as one (the matchmaker refuses an unsigned one as forged).
   const nulSubject = `${names.identity.prefix}.member.${targets.victim.id}`;
+  const reason = `poison\u0000${targets.round}`;
+  const signed = signedExclude({ requestId: `poison-nul-${targets.round}`, memberId: targets.victim.id, reason });
   const nul = envelope(nulSubject, `poison-nul-${targets.round}`, {
     $case: "memberExcluded",
-    value: {
+    value: MemberExcluded.fromPartial({
       memberId: targets.victim.id,
-      reason: `poison\u0000${targets.round}`,
-      sponsorIds: [],
+      reason,
       excludedAtMs: BigInt(Date.now()),
-    },
+      requestId: signed.requestId,
+      operatorKeysVersion: 1,
+      operatorSignatures: signed.operatorSignatures,
+    }),
   });
   const { seq: nulSeq } = await js.publish(nulSubject, encodeEnvelope(nul), { headers: envelopeHeaders(nul) });
   poison.push({
@@ -134,6 +186,7 @@ export async function injectPoison(
     seq: nulSeq,
     subject: nulSubject,
     deadLetteredBy: [],
+    verify: "accepted",
   });
   return poison;
 }

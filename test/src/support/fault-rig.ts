@@ -128,6 +128,8 @@ export async function startFaultRig(log: (line: string) => void = () => undefine
         env: {
           POT_NETWORK_ID: TEST_NETWORK,
           DEADLINE_SWEEP_MS: "500",
+          // Attempts before an event that keeps failing is dead-lettered (the poison includes one).
+          DEAD_LETTER_AFTER: "3",
           NATS_USER: users[service].user,
           NATS_PASSWORD: users[service].password,
         },

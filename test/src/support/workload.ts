@@ -7,14 +7,15 @@ import type { MoveName } from "@pot/mechanism";
 import {
   admissionOf,
   answerRequest,
-  controlledConsent,
-  TEST_NETWORK,
   commitRequest,
+  controlledConsent,
+  type Member,
   newMember,
   proposeRequest,
   revealRequest,
   sealMove,
-  type Member,
+  signedExclude,
+  TEST_NETWORK,
 } from "./players.js";
 import type { System } from "./system.js";
 
@@ -173,7 +174,9 @@ export async function playWorkload(
         result.excluded.add(id);
         lineage.push(...(controlledBy.get(id) ?? []));
       }
-      await clients.identity.exclude({ requestId: randomUUID(), memberId: a.id, reason: "workload: cancels its game" });
+      await clients.identity.exclude(
+        signedExclude({ requestId: randomUUID(), memberId: a.id, reason: "workload: cancels its game" }),
+      );
       return void count("cancelled");
     }
     await timed("commit", () => clients.adjudicator.commitMove(commitRequest(b, gameId, sealed[1])));

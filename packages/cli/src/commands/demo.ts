@@ -45,6 +45,11 @@ async function ownSystem(ctx: Context, keep: boolean, say: (line: string) => voi
   const pki = ctx.settings.tls.insecure
     ? "insecure"
     : await devenv.ensurePki(ctx.settings.tls.dir, (line) => say(`[devenv] ${line}`));
+  // Its genesis names the local operator key (created as `npm start` does, unless --operator-key says otherwise).
+  if (ctx.settings.operatorKeyDefault) {
+    await devenv.ensureOperatorKey(ctx.settings.operatorKeyFiles[0], (line) => say(`[devenv] ${line}`));
+  }
+  const operators = await ctx.operators();
   const namespace = devenv.uniqueNamespace("demo");
   const started: Awaited<ReturnType<typeof devenv.startServiceProcess>>[] = [];
   let nc: NatsConnection | undefined;
@@ -83,6 +88,7 @@ async function ownSystem(ctx: Context, keep: boolean, say: (line: string) => voi
       { identity, matchmaker, adjudicator },
       {
         deadlineMs: ctx.settings.timeoutMs,
+        operators,
         ...(pki === "insecure" ? {} : { credentials: mutualTls({ ca: pki.ca, ...pki.clients.operator }) }),
       },
     );

@@ -1,11 +1,12 @@
 import { Option, type Command } from "commander";
 import { consentToJson, isStatus, newProposalId, readKeyFile, status, writeSecretFile } from "@pot/client";
-import { hexToBytes, networkIdOfNamespace, publicKeyOf } from "@pot/mechanism";
+import { bytesToHex, hexToBytes, networkIdOfNamespace, publicKeyOf } from "@pot/mechanism";
 import { BootstrapResponse } from "@pot/contracts";
 import { messageJson, table } from "../format.js";
 import { usageError } from "../exit-codes.js";
 import { collect, duration, hash32, memberId, positiveInteger, uuid } from "../parsers.js";
 import type { Wrap } from "../program.js";
+import { operatorPublicKey } from "./operator.js";
 import { retrying, sha256OfFile, signConsent } from "./shared.js";
 
 export function agreementOptions(command: Command): Command {
@@ -35,7 +36,18 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
     .requiredOption("--agreement-uri <uri>", "where the legal agreement document is published")
     .addOption(new Option("--agreement-hash <sha256>", "SHA-256 of the agreement document, hex").argParser(hash32))
     .option("--agreement-file <path>", "the agreement document itself (its SHA-256 is sent)")
-    .option("--force", "re-seed a network that already has members")
+    .option("--force", "re-seed a network that already has members (signed by a quorum of the current operator keys)")
+    .option(
+      "--operator <key-file|public-key>",
+      "genesis: an operator key to name besides the signing --operator-key files (repeat; 1-16 keys in all)",
+      collect,
+    )
+    .addOption(
+      new Option(
+        "--operator-threshold <m>",
+        "genesis: how many operator keys must sign each act (default: all)",
+      ).argParser(positiveInteger),
+    )
     .option("--request-id <id>", "idempotency key (default: a fresh UUID); retrying with it is safe")
     .option("--no-wait", "return as soon as identity accepted, without waiting for the matchmaker")
     .action(
@@ -58,11 +70,20 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
           }),
         );
         const networkId = ctx.settings.networkId ?? networkIdOfNamespace(ctx.settings.namespace);
+        const signers = await ctx.operators();
+        const named = await Promise.all(((options.operator as string[] | undefined) ?? []).map(operatorPublicKey));
+        const operatorKeys = [
+          ...signers.map((k) => k.publicKey),
+          ...named.filter((key) => !signers.some((k) => bytesToHex(k.publicKey) === bytesToHex(key))),
+        ];
         const response = await ctx.clientAs("operator").bootstrap(
           members,
           { hash, uri: String(options.agreementUri) },
           {
             networkId,
+            signers,
+            operatorKeys,
+            ...(typeof options.operatorThreshold === "number" ? { operatorThreshold: options.operatorThreshold } : {}),
             force: options.force === true,
             ...(typeof options.requestId === "string" ? { requestId: options.requestId } : {}),
           },

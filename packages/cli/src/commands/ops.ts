@@ -97,7 +97,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
   program
     .command("verify")
     .description(
-      "audit: replay the adjudicator's stream and re-check every commitment, signature (for the network id: --network, else asked of identity) and outcome against the policy in force, then cross-check it with the identity and matchmaker streams (forged games, credits, admissions); exit 10 on any mismatch",
+      "audit: replay the adjudicator's stream and re-check every commitment, signature (for the network id: --network, else asked of identity) and outcome against the policy in force, re-check every operator act's signatures (genesis, bootstraps, policies, agreements, exclusions, key rotations) against the operator keys in force, then cross-check it with the identity and matchmaker streams (forged games, credits, admissions, exclusions, cancellations) and re-verify the member signatures every event that makes another service act carries; exit 10 on any mismatch",
     )
     .action(
       wrap(async (ctx) => {
@@ -116,7 +116,7 @@ export function registerOps(program: Command, wrap: Wrap, io: Io): void {
         }).finally(() => bar?.stop());
         ctx.out.result(
           [
-            `verified ${count(result.events)} events of ${count(result.games)} games${result.retargets > 0 ? ` and ${count(result.retargets)} stake-period retargets` : ""}: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}${result.skipped > 0 ? `, ${count(result.skipped)} message(s) skipped (undecodable or uncheckable)` : ""}`,
+            `verified ${count(result.events)} events of ${count(result.games)} games${result.retargets > 0 ? ` and ${count(result.retargets)} stake-period retargets` : ""}, ${count(result.operatorActs ?? 0)} operator act signatures: ${result.mismatches.length === 0 ? "no mismatches" : `${count(result.mismatches.length)} mismatch(es)`}${result.skipped > 0 ? `, ${count(result.skipped)} message(s) skipped (undecodable or uncheckable)` : ""}`,
             ...result.mismatches.map(
               (m) => `  ${m.stream ?? "adjudicator"} seq ${m.seq}${m.gameId ? ` game ${m.gameId}` : ""}: ${m.problem}`,
             ),

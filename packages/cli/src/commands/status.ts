@@ -59,6 +59,13 @@ export function registerStatus(program: Command, wrap: Wrap): void {
                   ["agreement", `v${agreement.version}`],
                   ["sha256", bytesToHex(agreement.hash)],
                   ["uri", agreement.uri],
+                  [
+                    "operator keys",
+                    answer.operators
+                      ? `version ${answer.operators.version}: ${answer.operators.threshold} of ${answer.operators.keys.length} must sign`
+                      : "none recorded",
+                  ],
+                  ...(answer.operators?.keys ?? []).map((key) => ["", bytesToHex(key)] as const),
                 ] as const)
               : ([["agreement", "none: the network has not been bootstrapped"]] as const)),
           ]),

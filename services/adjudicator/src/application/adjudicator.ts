@@ -2,12 +2,22 @@ import {
   DEFAULT_POLICY,
   ForgedEventError,
   IllegalStateError,
+  isPotError,
   NotFoundError,
   openingForgery,
+  type OperatorSignature,
   type Policy,
 } from "@pot/mechanism";
 import { requestDigest, type AggregateRepository, type Logger, type StoredEvent } from "@pot/event-store";
-import { actionFromWire, openingFromWire, policyFromWire, sponsorFromWire, toNumber } from "@pot/wire";
+import {
+  actionFromWire,
+  openingFromWire,
+  operatorKeysSourceFromWire,
+  policyDigest,
+  policyFromWire,
+  sponsorFromWire,
+  toNumber,
+} from "@pot/wire";
 import {
   currentPolicy,
   decideGame,
@@ -64,8 +74,17 @@ export class Adjudicator {
     );
   }
 
-  /** Idempotent per request id: a retry gets the version its first call published, another policy ALREADY_EXISTS. */
-  async publishPolicy(requestId: string, policy: Omit<Policy, "version">, traced: Traced = {}) {
+  /**
+   * Idempotent per request id: a retry gets the version its first call published, another policy ALREADY_EXISTS.
+   * Needs a quorum of the operator keys adopted from identity's stream (see onIdentityEvent).
+   */
+  async publishPolicy(
+    requestId: string,
+    policy: Omit<Policy, "version">,
+    signatures: readonly OperatorSignature[],
+    traced: Traced = {},
+  ) {
+    const digest = policyDigest(policy);
     const result = await this.deps.policies.execute(
       POLICY_ID,
       {
@@ -74,7 +93,19 @@ export class Adjudicator {
         request: { digest: requestDigest(policy), describe: `request_id ${requestId}` },
         ...traced,
       },
-      (state) => decidePolicy({ type: "PublishPolicy", policy, now: this.deps.now() }, state),
+      (state) =>
+        decidePolicy(
+          {
+            type: "PublishPolicy",
+            policy,
+            now: this.deps.now(),
+            networkId: this.deps.networkId,
+            requestId,
+            digest,
+            signatures,
+          },
+          state,
+        ),
     );
     const published = result.caused?.events.find((event) => event.type === "PolicyPublished")?.policy;
     if (!published) throw new IllegalStateError("no policy was published");
@@ -232,6 +263,37 @@ export class Adjudicator {
     const now = this.deps.now();
     const result = await this.run(gameId, `tick:${gameId}:${now}`, now, {}, { type: "Tick", now });
     return result.state;
+  }
+
+  /**
+   * Reaction to identity's network subject: adopts the operator keys of the genesis and of every
+   * rotation, after checking their signatures as identity did. An event that does not check out (a
+   * forgery appended with identity's credentials) is refused with a ForgedEventError: never adopted,
+   * and reported (logged, counted, dead-lettered as forged).
+   */
+  async onIdentityEvent(stored: StoredEvent): Promise<void> {
+    const source = operatorKeysSourceFromWire(stored.envelope.event);
+    if (!source) return;
+    try {
+      await this.deps.policies.execute(
+        POLICY_ID,
+        { causationId: stored.envelope.eventId, now: new Date(this.deps.now()) },
+        (state) =>
+          decidePolicy(
+            {
+              type: "AdoptOperatorKeys",
+              networkId: this.deps.networkId,
+              source,
+              sourceEventId: stored.envelope.eventId,
+            },
+            state,
+          ),
+      );
+    } catch (error) {
+      // Reported (logged, counted, dead-lettered as forged) by refusingForgedEvents and the reactor.
+      if (!isPotError(error) || error.code !== "permission") throw error;
+      throw new ForgedEventError(stored.envelope.type.replace("pot.v1.", ""), error.message);
+    }
   }
 
   /**

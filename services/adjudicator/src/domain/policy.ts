@@ -1,4 +1,16 @@
-import { IllegalStateError, validatePolicy, type Policy } from "@pot/mechanism";
+import {
+  IllegalStateError,
+  operatorKeysAdoption,
+  operatorPolicyPayload,
+  PermissionError,
+  requireOperatorQuorum,
+  validateOperatorSignatures,
+  validatePolicy,
+  type OperatorKeys,
+  type OperatorKeysSource,
+  type OperatorSignature,
+  type Policy,
+} from "@pot/mechanism";
 import { firstRetargetInterval, intervalEnd, intervalStart, rateTargetOn, retargetStakePeriod } from "./retarget.js";
 
 /** One retarget of the admission stake period at the end of an interval (see retarget.ts). */
@@ -25,14 +37,46 @@ export interface PolicyState {
   /** Under a current version with a rate target, the interval to retarget next. */
   readonly nextInterval: number;
   readonly lastRetarget: Retarget | undefined;
+  /** The operator keys in force, as learned from identity's stream (undefined before genesis). */
+  readonly operators: OperatorKeys | undefined;
+}
+
+/** A policy's operator act: its request id, signatures, and the operator key set they are of. */
+export interface PolicyAct {
+  readonly requestId: string;
+  readonly signatures: readonly OperatorSignature[];
+  readonly keysVersion: number;
 }
 
 export type PolicyEvent =
-  | { readonly type: "PolicyPublished"; readonly policy: Policy; readonly publishedAt: number }
-  | ({ readonly type: "StakePeriodRetargeted" } & Retarget);
+  | {
+      readonly type: "PolicyPublished";
+      readonly policy: Policy;
+      readonly publishedAt: number;
+      /** Absent for the built-in default policy, and in events before operator acts were signed. */
+      readonly act?: PolicyAct;
+    }
+  | ({ readonly type: "StakePeriodRetargeted" } & Retarget)
+  | { readonly type: "OperatorKeysAdopted"; readonly operators: OperatorKeys; readonly sourceEventId: string };
 
 export type PolicyCommand =
-  | { readonly type: "PublishPolicy"; readonly policy: Omit<Policy, "version">; readonly now: number }
+  | {
+      readonly type: "PublishPolicy";
+      readonly policy: Omit<Policy, "version">;
+      readonly now: number;
+      readonly networkId: string;
+      readonly requestId: string;
+      /** SHA-256 of the policy's protobuf encoding with version 0 (@pot/wire policyDigest). */
+      readonly digest: Uint8Array;
+      readonly signatures: readonly OperatorSignature[];
+    }
+  | {
+      /** Learn the operator keys from identity's genesis or rotation, re-checked before adopting. */
+      readonly type: "AdoptOperatorKeys";
+      readonly networkId: string;
+      readonly source: OperatorKeysSource;
+      readonly sourceEventId: string;
+    }
   | { readonly type: "PublishDefaultPolicy"; readonly policy: Omit<Policy, "version">; readonly now: number }
   | {
       /** Retarget at the end of `interval`, from the admissions it saw (counted through `throughSeq`). */
@@ -50,6 +94,7 @@ export const initialPolicyState: PolicyState = {
   stakePeriodMs: 0,
   nextInterval: 0,
   lastRetarget: undefined,
+  operators: undefined,
 };
 
 export function currentPolicy(state: PolicyState): Policy | undefined {
@@ -72,7 +117,27 @@ export function decidePolicy(command: PolicyCommand, state: PolicyState): Policy
     case "PublishPolicy": {
       const policy: Policy = { ...command.policy, version: state.versions.length + 1 };
       validatePolicy(policy);
-      return [{ type: "PolicyPublished", policy, publishedAt: command.now }];
+      validateOperatorSignatures(command.signatures);
+      const payload = operatorPolicyPayload(command.networkId, command.requestId, policy.version, command.digest);
+      requireOperatorQuorum(state.operators, "policy", payload, command.signatures);
+      const act = {
+        requestId: command.requestId,
+        signatures: command.signatures,
+        keysVersion: state.operators!.version,
+      };
+      return [{ type: "PolicyPublished", policy, publishedAt: command.now, act }];
+    }
+    case "AdoptOperatorKeys": {
+      const adoption = operatorKeysAdoption(command.networkId, state.operators, command.source);
+      if (adoption === "known") return [];
+      if (adoption !== "adopt") {
+        throw new PermissionError(
+          `operator keys of identity event ${command.sourceEventId} refused: ${adoption.refused}`,
+        );
+      }
+      return [
+        { type: "OperatorKeysAdopted", operators: command.source.operators, sourceEventId: command.sourceEventId },
+      ];
     }
     case "PublishDefaultPolicy": {
       if (state.versions.length > 0) return [];
@@ -125,6 +190,7 @@ export function evolvePolicy(state: PolicyState, event: PolicyEvent): PolicyStat
     case "PolicyPublished": {
       const target = event.policy.rateTarget;
       return {
+        ...state,
         versions: [...state.versions, event.policy],
         publishedAt: event.publishedAt,
         stakePeriodMs: event.policy.admission.stakePeriodMs,
@@ -142,6 +208,8 @@ export function evolvePolicy(state: PolicyState, event: PolicyEvent): PolicyStat
         lastRetarget: retarget,
       };
     }
+    case "OperatorKeysAdopted":
+      return { ...state, operators: event.operators };
     default: {
       const unreachable: never = event;
       return unreachable;

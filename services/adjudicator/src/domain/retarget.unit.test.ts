@@ -9,7 +9,8 @@ import {
   type Policy,
   type RateTarget,
 } from "@pot/mechanism";
-import { decidePolicy, evolvePolicy, initialPolicyState, type PolicyState } from "./policy.js";
+import { decidePolicy, evolvePolicy, type PolicyState } from "./policy.js";
+import { signedPublish, withOperators as initialPolicyState } from "./policy.test-support.js";
 import { firstRetargetInterval, intervalIndexAt, retargetStakePeriod } from "./retarget.js";
 
 const DAY = 86_400_000;
@@ -120,7 +121,10 @@ describe("retargetStakePeriod (pure)", () => {
 describe("the policy aggregate retargets once per interval", () => {
   const policy: Omit<Policy, "version"> = { ...DEFAULT_POLICY, rateTarget: TARGET };
   const published = (now: number): PolicyState =>
-    decidePolicy({ type: "PublishPolicy", policy, now }, initialPolicyState).reduce(evolvePolicy, initialPolicyState);
+    decidePolicy(signedPublish(policy, now, initialPolicyState), initialPolicyState).reduce(
+      evolvePolicy,
+      initialPolicyState,
+    );
   const retarget = (state: PolicyState, interval: number, admissions: number, now: number) =>
     decidePolicy({ type: "RetargetStakePeriod", policyVersion: 1, interval, admissions, throughSeq: 9, now }, state);
 
@@ -171,13 +175,13 @@ describe("the policy aggregate retargets once per interval", () => {
     const state = published(0);
     const retargeted = retarget(state, 0, 200, 7 * DAY).reduce(evolvePolicy, state);
     assert.notEqual(retargeted.stakePeriodMs, 7 * DAY);
-    const republished = decidePolicy({ type: "PublishPolicy", policy, now: 8 * DAY }, retargeted).reduce(
+    const republished = decidePolicy(signedPublish(policy, 8 * DAY, retargeted), retargeted).reduce(
       evolvePolicy,
       retargeted,
     );
     assert.equal(republished.stakePeriodMs, 7 * DAY);
     assert.equal(republished.nextInterval, 2);
-    const off = decidePolicy({ type: "PublishPolicy", policy: DEFAULT_POLICY, now: 0 }, initialPolicyState).reduce(
+    const off = decidePolicy(signedPublish(DEFAULT_POLICY, 0, initialPolicyState), initialPolicyState).reduce(
       evolvePolicy,
       initialPolicyState,
     );

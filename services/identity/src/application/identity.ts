@@ -1,7 +1,14 @@
 import { requestDigest, type AggregateRepository, type StoredEvent } from "@pot/event-store";
-import { ForgedEventError, memberIdOf, NotFoundError } from "@pot/mechanism";
+import {
+  ForgedEventError,
+  IllegalStateError,
+  memberIdOf,
+  NotFoundError,
+  type OperatorKeys,
+  type OperatorSignature,
+} from "@pot/mechanism";
 import { resolutionEvidence, toNumber } from "@pot/wire";
-import { consentFromWire } from "../adapters/nats/codec.js";
+import { consentFromWire, exclusionActFromWire } from "../adapters/nats/codec.js";
 import {
   controlledLineageExclusions,
   decideMember,
@@ -42,6 +49,9 @@ export class Identity {
       members: readonly GenesisMember[];
       agreement: { hash: Uint8Array; uri: string };
       force: boolean;
+      operatorKeys: readonly Uint8Array[];
+      operatorThreshold: number;
+      signatures: readonly OperatorSignature[];
     },
     traced: Traced = {},
   ) {
@@ -51,7 +61,13 @@ export class Identity {
         causationId: `bootstrap:${input.requestId}`,
         now: new Date(this.deps.now()),
         request: {
-          digest: requestDigest({ members: input.members, agreement: input.agreement, force: input.force }),
+          digest: requestDigest({
+            members: input.members,
+            agreement: input.agreement,
+            force: input.force,
+            operatorKeys: input.operatorKeys,
+            operatorThreshold: input.operatorThreshold,
+          }),
           describe: `request_id ${input.requestId}`,
         },
         ...traced,
@@ -60,11 +76,15 @@ export class Identity {
         decideNetwork(
           {
             type: "Bootstrap",
+            requestId: input.requestId,
             members: input.members,
             agreement: input.agreement,
             force: input.force,
             networkId: input.networkId,
             configuredNetworkId: this.deps.networkId,
+            operatorKeys: input.operatorKeys,
+            operatorThreshold: input.operatorThreshold,
+            signatures: input.signatures,
           },
           state,
         ),
@@ -72,13 +92,67 @@ export class Identity {
     return { memberIds: input.members.map((m) => memberIdOf(m.publicKey)), sequence: result.seq };
   }
 
-  /** The network id and the agreement in force now, read from the network's own log. */
-  async agreement() {
+  /** The network id, the agreement and the operator keys in force now, read from the network's own log. */
+  async agreement(): Promise<{
+    networkId: string;
+    bootstrapped: boolean;
+    agreement: ReturnType<typeof currentAgreement>;
+    operators: OperatorKeys | undefined;
+    bootstraps: number;
+  }> {
     const { state } = await this.deps.network.load(NETWORK_ID);
-    return { networkId: this.deps.networkId, bootstrapped: state.bootstrapped, agreement: currentAgreement(state) };
+    return {
+      networkId: this.deps.networkId,
+      bootstrapped: state.bootstrapped,
+      agreement: currentAgreement(state),
+      operators: state.operators,
+      bootstraps: state.bootstraps,
+    };
   }
 
-  async publishAgreement(input: { requestId: string; hash: Uint8Array; uri: string }, traced: Traced = {}) {
+  /** Replaces the operator keys; signed by a quorum of the current ones. */
+  async rotateOperatorKeys(
+    input: {
+      requestId: string;
+      keys: readonly Uint8Array[];
+      threshold: number;
+      signatures: readonly OperatorSignature[];
+    },
+    traced: Traced = {},
+  ) {
+    const result = await this.deps.network.execute(
+      NETWORK_ID,
+      {
+        causationId: `rotate-operators:${input.requestId}`,
+        now: new Date(this.deps.now()),
+        request: {
+          digest: requestDigest({ keys: input.keys, threshold: input.threshold }),
+          describe: `request_id ${input.requestId}`,
+        },
+        ...traced,
+      },
+      (state) =>
+        decideNetwork(
+          {
+            type: "RotateOperatorKeys",
+            requestId: input.requestId,
+            keys: input.keys,
+            threshold: input.threshold,
+            networkId: this.deps.networkId,
+            signatures: input.signatures,
+          },
+          state,
+        ),
+    );
+    const rotated = result.caused?.events.find((event) => event.type === "OperatorKeysRotated");
+    if (rotated?.type !== "OperatorKeysRotated") throw new IllegalStateError("no operator keys were rotated");
+    return { version: rotated.operators.version, sequence: result.seq };
+  }
+
+  async publishAgreement(
+    input: { requestId: string; hash: Uint8Array; uri: string; signatures: readonly OperatorSignature[] },
+    traced: Traced = {},
+  ) {
     const result = await this.deps.network.execute(
       NETWORK_ID,
       {
@@ -90,7 +164,18 @@ export class Identity {
         },
         ...traced,
       },
-      (state) => decideNetwork({ type: "PublishAgreement", hash: input.hash, uri: input.uri }, state),
+      (state) =>
+        decideNetwork(
+          {
+            type: "PublishAgreement",
+            requestId: input.requestId,
+            hash: input.hash,
+            uri: input.uri,
+            networkId: this.deps.networkId,
+            signatures: input.signatures,
+          },
+          state,
+        ),
     );
     const published = result.caused?.events.find((event) => event.type === "AgreementPublished");
     if (published?.type === "AgreementPublished") return { version: published.agreement.version, sequence: result.seq };
@@ -158,8 +243,12 @@ export class Identity {
     };
   }
 
-  async exclude(input: { requestId: string; memberId: string; reason: string }, traced: Traced = {}) {
+  async exclude(
+    input: { requestId: string; memberId: string; reason: string; signatures: readonly OperatorSignature[] },
+    traced: Traced = {},
+  ) {
     const now = this.deps.now();
+    const { state: network } = await this.deps.network.load(NETWORK_ID);
     const result = await this.deps.members.execute(
       input.memberId,
       {
@@ -168,7 +257,22 @@ export class Identity {
         request: { digest: requestDigest({ reason: input.reason }), describe: `request_id ${input.requestId}` },
         ...traced,
       },
-      (state) => decideMember({ type: "Exclude", reason: input.reason, now }, state),
+      (state) =>
+        decideMember(
+          {
+            type: "Exclude",
+            reason: input.reason,
+            now,
+            authority: {
+              kind: "operator",
+              networkId: this.deps.networkId,
+              requestId: input.requestId,
+              signatures: input.signatures,
+              operators: network.operators,
+            },
+          },
+          state,
+        ),
     );
     return { sequence: result.seq };
   }
@@ -191,7 +295,12 @@ export class Identity {
     if (event?.$case === "memberExcluded") {
       // The excluded member's controlled lineage goes with it (each exclusion repeats this for its own).
       const { state } = await this.deps.members.load(event.value.memberId);
-      for (const { memberId, command } of controlledLineageExclusions(state, toNumber(event.value.excludedAtMs))) {
+      const cause = exclusionActFromWire(event.value);
+      for (const { memberId, command } of controlledLineageExclusions(
+        state,
+        toNumber(event.value.excludedAtMs),
+        cause,
+      )) {
         await this.member(stored, memberId, command);
       }
       return;

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { consentPayload, generateKeyPair, memberIdOf, redeemPayload, sign } from "@pot/mechanism";
+import {
+  consentPayload,
+  generateKeyPair,
+  memberIdOf,
+  operatorExcludePayload,
+  PermissionError,
+  redeemPayload,
+  sign,
+} from "@pot/mechanism";
 import {
   controlledLineageExclusions,
   decideMember,
@@ -12,6 +20,26 @@ import {
 
 const NOW = 1_800_000_000_000;
 const agreement = { version: 1, hash: new Uint8Array(32).fill(3) };
+
+const OPERATORS = [generateKeyPair(), generateKeyPair()];
+const operators = { version: 2, keys: OPERATORS.map((k) => k.publicKey), threshold: 2 };
+
+/** An Exclude signed by `signers` of the two operator keys (a quorum needs both). */
+function operatorExclude(memberId: string, reason: string, now: number, signers = OPERATORS): MemberCommand {
+  const payload = operatorExcludePayload("net", "req-1", memberId, reason);
+  return {
+    type: "Exclude",
+    reason,
+    now,
+    authority: {
+      kind: "operator",
+      networkId: "net",
+      requestId: "req-1",
+      operators,
+      signatures: signers.map((k) => ({ publicKey: k.publicKey, signature: sign(payload, k.secretKey) })),
+    },
+  };
+}
 
 function apply(state: MemberState, command: MemberCommand): MemberState {
   return decideMember(command, state).reduce(evolveMember, state);
@@ -67,15 +95,40 @@ test("a member's state records the identities its credits admitted, in order", (
 
 test("excluding a controller excludes its controlled lineage; an active member brings about nothing", () => {
   const { id, state, controlled } = controllerWithTwoControlled();
-  assert.deepEqual(controlledLineageExclusions(state, NOW + 5), [], "not excluded: nothing follows");
-  const excluded = apply(state, { type: "Exclude", reason: "found to be a Sybil", now: NOW + 5 });
+  assert.deepEqual(controlledLineageExclusions(state, NOW + 5, undefined), [], "not excluded: nothing follows");
+  const [event] = decideMember(operatorExclude(id, "found to be a Sybil", NOW + 5), state);
+  assert.ok(event?.type === "MemberExcluded" && event.act);
+  assert.equal(event.act.keysVersion, 2);
+  assert.equal(event.act.rootMemberId, id);
+  assert.equal(event.act.signatures.length, 2);
+  const excluded = evolveMember(state, event);
   assert.equal(excluded.status, "excluded");
-  const follows = controlledLineageExclusions(excluded, NOW + 5);
+  const follows = controlledLineageExclusions(excluded, NOW + 5, event.act);
   assert.deepEqual(
     follows.map((f) => f.memberId),
     controlled,
   );
   for (const { command } of follows) {
-    assert.deepEqual(command, { type: "Exclude", reason: `controlled by excluded member ${id}`, now: NOW + 5 });
+    assert.deepEqual(command, {
+      type: "Exclude",
+      reason: `controlled by excluded member ${id}`,
+      now: NOW + 5,
+      authority: { kind: "lineage", cause: event.act },
+    });
+    // The lineage exclusion records the root's signed act.
+    const [child] = decideMember(command, { ...excluded, status: "active", memberId: "c" } as MemberState);
+    assert.ok(child?.type === "MemberExcluded");
+    assert.deepEqual(child.act, event.act);
   }
+});
+
+test("an exclusion without a quorum of operator signatures is refused", () => {
+  const { id, state } = controllerWithTwoControlled();
+  assert.throws(() => decideMember(operatorExclude(id, "x", NOW, OPERATORS.slice(0, 1)), state), PermissionError);
+  assert.throws(() => decideMember(operatorExclude(id, "x", NOW, []), state), /carries no operator signature/);
+  const other = operatorExclude(id, "another reason", NOW);
+  assert.ok(other.type === "Exclude" && other.authority.kind === "operator");
+  assert.throws(() => decideMember({ ...other, reason: "x" }, state), /does not verify over this exclude payload/);
+  const withoutKeys: MemberCommand = { ...other, authority: { ...other.authority, operators: undefined } };
+  assert.throws(() => decideMember(withoutKeys, state), /no operator keys are known/);
 });

@@ -5,22 +5,67 @@ import {
   generateKeyPair,
   IllegalStateError,
   memberIdOf,
+  operatorBootstrapPayload,
   PermissionError,
   redeemPayload,
   sign,
   ValidationError,
 } from "@pot/mechanism";
 import { decideMember, evolveMember, initialMemberState, availableCredits } from "./member.js";
-import { decideNetwork, evolveNetwork, initialNetworkState } from "./network.js";
+import {
+  decideNetwork,
+  evolveNetwork,
+  initialNetworkState,
+  type NetworkCommand,
+  type NetworkState,
+} from "./network.js";
 
 const agreement = { hash: new Uint8Array(32).fill(3), uri: "https://example.org/agreement/v1" };
 const genesis = () => [0, 1].map((i) => ({ publicKey: generateKeyPair().publicKey, displayName: `g${i}` }));
 const NET = { networkId: "net-a", configuredNetworkId: "net-a" };
+const OPERATOR = generateKeyPair();
+
+/**
+ * A Bootstrap command signed by OPERATOR as the decider requires: at genesis naming OPERATOR's key
+ * (1 of 1), forced (on a bootstrapped state) with no keys, signed by the current key.
+ */
+function bootstrapCommand(
+  fields: {
+    members: { publicKey: Uint8Array; displayName: string }[];
+    agreement: { hash: Uint8Array; uri: string };
+    force: boolean;
+    networkId: string;
+    configuredNetworkId: string;
+  },
+  state: NetworkState,
+): NetworkCommand {
+  const genesis = !state.bootstrapped;
+  const operatorKeys = genesis ? [OPERATOR.publicKey] : [];
+  const operatorThreshold = genesis ? 1 : 0;
+  const requestId = "r-" + state.bootstraps;
+  const payload = operatorBootstrapPayload(fields.networkId, {
+    requestId,
+    bootstrapsBefore: state.bootstraps,
+    force: fields.force,
+    members: fields.members,
+    agreement: fields.agreement,
+    operatorKeys,
+    operatorThreshold,
+  });
+  return {
+    type: "Bootstrap",
+    requestId,
+    ...fields,
+    operatorKeys,
+    operatorThreshold,
+    signatures: [{ publicKey: OPERATOR.publicKey, signature: sign(payload, OPERATOR.secretKey) }],
+  };
+}
 
 describe("network decider", () => {
   test("bootstrap records the genesis members and agreement version 1", () => {
     const events = decideNetwork(
-      { type: "Bootstrap", members: genesis(), agreement, force: false, ...NET },
+      bootstrapCommand({ members: genesis(), agreement, force: false, ...NET }, initialNetworkState),
       initialNetworkState,
     );
     assert.equal(events.length, 1);
@@ -35,7 +80,7 @@ describe("network decider", () => {
     assert.throws(
       () =>
         decideNetwork(
-          { type: "Bootstrap", members, agreement, force: false, ...NET, networkId: "" },
+          bootstrapCommand({ members, agreement, force: false, ...NET, networkId: "" }, initialNetworkState),
           initialNetworkState,
         ),
       (e: unknown) => e instanceof ValidationError && e.field === "network_id",
@@ -43,7 +88,7 @@ describe("network decider", () => {
     assert.throws(
       () =>
         decideNetwork(
-          { type: "Bootstrap", members, agreement, force: false, ...NET, networkId: "Net_A" },
+          bootstrapCommand({ members, agreement, force: false, ...NET, networkId: "Net_A" }, initialNetworkState),
           initialNetworkState,
         ),
       (e: unknown) => e instanceof ValidationError && e.field === "network_id",
@@ -51,33 +96,33 @@ describe("network decider", () => {
     assert.throws(
       () =>
         decideNetwork(
-          { type: "Bootstrap", members, agreement, force: false, ...NET, networkId: "net-b" },
+          bootstrapCommand({ members, agreement, force: false, ...NET, networkId: "net-b" }, initialNetworkState),
           initialNetworkState,
         ),
       (e: unknown) => e instanceof IllegalStateError && /net-b.*net-a.*POT_NETWORK_ID/.test(e.message),
     );
     const state = decideNetwork(
-      { type: "Bootstrap", members, agreement, force: false, ...NET },
+      bootstrapCommand({ members, agreement, force: false, ...NET }, initialNetworkState),
       initialNetworkState,
     ).reduce(evolveNetwork, initialNetworkState);
     const moved = { networkId: "net-b", configuredNetworkId: "net-b" };
     assert.throws(
-      () => decideNetwork({ type: "Bootstrap", members, agreement, force: true, ...moved }, state),
+      () => decideNetwork(bootstrapCommand({ members, agreement, force: true, ...moved }, state), state),
       (e: unknown) => e instanceof IllegalStateError && /recorded at genesis \('net-a'\)/.test(e.message),
     );
   });
 
   test("a second bootstrap is refused unless forced", () => {
     const state = decideNetwork(
-      { type: "Bootstrap", members: genesis(), agreement, force: false, ...NET },
+      bootstrapCommand({ members: genesis(), agreement, force: false, ...NET }, initialNetworkState),
       initialNetworkState,
     ).reduce(evolveNetwork, initialNetworkState);
     assert.throws(
-      () => decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: false, ...NET }, state),
+      () => decideNetwork(bootstrapCommand({ members: genesis(), agreement, force: false, ...NET }, state), state),
       IllegalStateError,
     );
     assert.equal(
-      decideNetwork({ type: "Bootstrap", members: genesis(), agreement, force: true, ...NET }, state).length,
+      decideNetwork(bootstrapCommand({ members: genesis(), agreement, force: true, ...NET }, state), state).length,
       1,
     );
   });
@@ -87,7 +132,7 @@ describe("network decider", () => {
     assert.throws(
       () =>
         decideNetwork(
-          { type: "Bootstrap", members: [first!, first!], agreement, force: false, ...NET },
+          bootstrapCommand({ members: [first!, first!], agreement, force: false, ...NET }, initialNetworkState),
           initialNetworkState,
         ),
       (e: unknown) => e instanceof ValidationError && e.field === "members[1].public_key",
@@ -95,13 +140,10 @@ describe("network decider", () => {
     assert.throws(
       () =>
         decideNetwork(
-          {
-            type: "Bootstrap",
-            members: genesis(),
-            agreement: { ...agreement, hash: new Uint8Array(3) },
-            force: false,
-            ...NET,
-          },
+          bootstrapCommand(
+            { members: genesis(), agreement: { ...agreement, hash: new Uint8Array(3) }, force: false, ...NET },
+            initialNetworkState,
+          ),
           initialNetworkState,
         ),
       (e: unknown) => e instanceof ValidationError && e.field === "agreement.hash",

@@ -6,15 +6,43 @@ import {
   isValidPublicKey,
   NotFoundError,
   memberIdOf,
+  operatorExcludePayload,
   PermissionError,
   redeemPayload,
+  requireOperatorQuorum,
+  validateOperatorSignatures,
+  type OperatorKeys,
+  type OperatorSignature,
   ValidationError,
   verify,
   sameBytes,
   type GameSignatures,
 } from "@pot/mechanism";
 
+import type { OperatorActRecord } from "./network.js";
+
 export type AdmissionKind = "genesis" | "sponsored" | "controlled";
+
+/**
+ * The operator act an exclusion rests on: the Exclude of `rootMemberId` for `rootReason`, signed by a
+ * quorum of operator keys (version `keysVersion`). An exclusion of a controlled lineage repeats its root's.
+ */
+export interface ExclusionAct extends OperatorActRecord {
+  readonly rootMemberId: string;
+  readonly rootReason: string;
+}
+
+/** Who excludes: the operators (a signed Exclude), or the exclusion of the member's controller. */
+export type ExcludeAuthority =
+  | {
+      readonly kind: "operator";
+      readonly networkId: string;
+      readonly requestId: string;
+      readonly signatures: readonly OperatorSignature[];
+      /** The operator keys in force, from the network aggregate. */
+      readonly operators: OperatorKeys | undefined;
+    }
+  | { readonly kind: "lineage"; readonly cause: ExclusionAct | undefined };
 
 /** A candidate's signed consent (see ConsentTerms: network, agreement, context and expiry). */
 export interface Consent extends ConsentTerms {
@@ -117,6 +145,8 @@ export type MemberEvent =
       readonly reason: string;
       readonly sponsorIds: readonly string[];
       readonly excludedAt: number;
+      /** Absent in events recorded before operator acts were signed. */
+      readonly act?: ExclusionAct;
     };
 
 export type MemberCommand =
@@ -134,7 +164,7 @@ export type MemberCommand =
       readonly candidateExists: boolean;
       readonly now: number;
     }
-  | { readonly type: "Exclude"; readonly reason: string; readonly now: number }
+  | { readonly type: "Exclude"; readonly reason: string; readonly now: number; readonly authority: ExcludeAuthority }
   | {
       readonly type: "GrantCredits";
       readonly gameId: string;
@@ -196,12 +226,42 @@ export function taintedBy(sponsors: readonly MemberState[]): boolean {
 export function controlledLineageExclusions(
   state: MemberState,
   now: number,
+  cause: ExclusionAct | undefined,
 ): { readonly memberId: string; readonly command: MemberCommand }[] {
   if (state.status !== "excluded") return [];
   return (state.controlledIds ?? []).map((memberId) => ({
     memberId,
-    command: { type: "Exclude", reason: `controlled by excluded member ${state.memberId}`, now },
+    command: {
+      type: "Exclude",
+      reason: `controlled by excluded member ${state.memberId}`,
+      now,
+      authority: { kind: "lineage", cause },
+    },
   }));
+}
+
+/** The act an exclusion records; for an operator's, only once a quorum of operator keys signed it. */
+function exclusionAct(authority: ExcludeAuthority, memberId: string, reason: string): ExclusionAct | undefined {
+  switch (authority.kind) {
+    case "operator": {
+      validateOperatorSignatures(authority.signatures);
+      const payload = operatorExcludePayload(authority.networkId, authority.requestId, memberId, reason);
+      requireOperatorQuorum(authority.operators, "exclude", payload, authority.signatures);
+      return {
+        requestId: authority.requestId,
+        signatures: authority.signatures,
+        keysVersion: authority.operators!.version,
+        rootMemberId: memberId,
+        rootReason: reason,
+      };
+    }
+    case "lineage":
+      return authority.cause;
+    default: {
+      const unreachable: never = authority;
+      return unreachable;
+    }
+  }
 }
 
 export function decideMember(command: MemberCommand, state: MemberState): MemberEvent[] {
@@ -243,6 +303,7 @@ export function decideMember(command: MemberCommand, state: MemberState): Member
       if (command.reason.trim().length === 0 || command.reason.length > 1024) {
         throw new ValidationError("reason", "must be 1-1024 characters saying why");
       }
+      const act = exclusionAct(command.authority, state.memberId, command.reason);
       const accountable = state.kind === "controlled" ? [state.controllerId] : state.sponsorIds;
       return [
         {
@@ -251,6 +312,7 @@ export function decideMember(command: MemberCommand, state: MemberState): Member
           reason: command.reason,
           sponsorIds: [...accountable],
           excludedAt: command.now,
+          ...(act ? { act } : {}),
         },
       ];
     }

@@ -4,8 +4,16 @@ import {
   isNetworkId,
   isValidPublicKey,
   memberIdOf,
+  operatorAgreementPayload,
+  operatorBootstrapPayload,
+  operatorRotatePayload,
+  requireOperatorQuorum,
+  validateOperatorKeys,
+  validateOperatorSignatures,
   ValidationError,
   sameBytes,
+  type OperatorKeys,
+  type OperatorSignature,
 } from "@pot/mechanism";
 
 export interface Agreement {
@@ -19,12 +27,23 @@ export interface GenesisMember {
   readonly displayName: string;
 }
 
-/** The network as a whole: whether it has been bootstrapped, and its agreement versions. */
+/** The network as a whole: whether it has been bootstrapped, its agreement versions and operator keys. */
 export interface NetworkState {
   readonly bootstrapped: boolean;
   /** The network id recorded at genesis; empty for a network bootstrapped before ids existed. */
   readonly networkId: string;
   readonly agreements: readonly Agreement[];
+  /** The operator keys in force; undefined before genesis (or for a network bootstrapped before keys existed). */
+  readonly operators: OperatorKeys | undefined;
+  /** NetworkBootstrapped events so far. */
+  readonly bootstraps: number;
+}
+
+/** An operator act as its event records it: its request id, its signatures and the key set they are of. */
+export interface OperatorActRecord {
+  readonly requestId: string;
+  readonly signatures: readonly OperatorSignature[];
+  readonly keysVersion: number;
 }
 
 export type NetworkEvent =
@@ -34,12 +53,23 @@ export type NetworkEvent =
       readonly agreement: Agreement;
       readonly forced: boolean;
       readonly networkId: string;
+      /** Genesis: the operator keys it names (version 1); undefined when forced, or in events before keys existed. */
+      readonly operators?: OperatorKeys;
+      /** The act (its keysVersion is 0 at genesis: the named keys signed it). */
+      readonly act?: OperatorActRecord;
     }
-  | { readonly type: "AgreementPublished"; readonly agreement: Agreement };
+  | { readonly type: "AgreementPublished"; readonly agreement: Agreement; readonly act?: OperatorActRecord }
+  | {
+      readonly type: "OperatorKeysRotated";
+      readonly operators: OperatorKeys;
+      readonly requestId: string;
+      readonly signatures: readonly OperatorSignature[];
+    };
 
 export type NetworkCommand =
   | {
       readonly type: "Bootstrap";
+      readonly requestId: string;
       readonly members: readonly GenesisMember[];
       readonly agreement: { readonly hash: Uint8Array; readonly uri: string };
       readonly force: boolean;
@@ -47,13 +77,38 @@ export type NetworkCommand =
       readonly networkId: string;
       /** The network id this deployment is configured with (POT_NETWORK_ID): the two must match. */
       readonly configuredNetworkId: string;
+      /** Genesis: the operator keys and threshold; empty (and 0) in a forced re-bootstrap. */
+      readonly operatorKeys: readonly Uint8Array[];
+      readonly operatorThreshold: number;
+      readonly signatures: readonly OperatorSignature[];
     }
-  | { readonly type: "PublishAgreement"; readonly hash: Uint8Array; readonly uri: string };
+  | {
+      readonly type: "PublishAgreement";
+      readonly requestId: string;
+      readonly hash: Uint8Array;
+      readonly uri: string;
+      readonly networkId: string;
+      readonly signatures: readonly OperatorSignature[];
+    }
+  | {
+      readonly type: "RotateOperatorKeys";
+      readonly requestId: string;
+      readonly keys: readonly Uint8Array[];
+      readonly threshold: number;
+      readonly networkId: string;
+      readonly signatures: readonly OperatorSignature[];
+    };
 
 export const NETWORK_ID = "network";
 export const MAX_GENESIS_MEMBERS = 1_000;
 
-export const initialNetworkState: NetworkState = { bootstrapped: false, networkId: "", agreements: [] };
+export const initialNetworkState: NetworkState = {
+  bootstrapped: false,
+  networkId: "",
+  agreements: [],
+  operators: undefined,
+  bootstraps: 0,
+};
 
 export function currentAgreement(state: NetworkState): Agreement | undefined {
   return state.agreements[state.agreements.length - 1];
@@ -103,6 +158,31 @@ export function decideNetwork(command: NetworkCommand, state: NetworkState): Net
         }
       });
       const agreement = checkAgreement(command.agreement, state);
+      validateOperatorSignatures(command.signatures);
+      const forced = state.bootstrapped;
+      let operators: OperatorKeys | undefined;
+      if (forced) {
+        if (command.operatorKeys.length > 0 || command.operatorThreshold !== 0) {
+          throw new ValidationError(
+            "operator_keys",
+            "must be empty in a forced re-bootstrap: the operator keys change only by RotateOperatorKeys",
+          );
+        }
+      } else {
+        validateOperatorKeys(command.operatorKeys, command.operatorThreshold);
+        operators = { version: 1, keys: command.operatorKeys, threshold: command.operatorThreshold };
+      }
+      const payload = operatorBootstrapPayload(command.networkId, {
+        requestId: command.requestId,
+        bootstrapsBefore: state.bootstraps,
+        force: command.force,
+        members: command.members,
+        agreement: command.agreement,
+        operatorKeys: command.operatorKeys,
+        operatorThreshold: command.operatorThreshold,
+      });
+      // Genesis proves the operator holds the keys it names; a forced re-bootstrap needs the current quorum.
+      requireOperatorQuorum(forced ? state.operators : operators, "bootstrap", payload, command.signatures);
       return [
         {
           type: "NetworkBootstrapped",
@@ -110,12 +190,55 @@ export function decideNetwork(command: NetworkCommand, state: NetworkState): Net
           agreement,
           forced: command.force,
           networkId: command.networkId,
+          ...(operators ? { operators } : {}),
+          act: {
+            requestId: command.requestId,
+            signatures: command.signatures,
+            keysVersion: forced ? (state.operators?.version ?? 0) : 0,
+          },
         },
       ];
     }
     case "PublishAgreement": {
       if (!state.bootstrapped) throw new IllegalStateError("the network has not been bootstrapped yet");
-      return [{ type: "AgreementPublished", agreement: checkAgreement(command, state) }];
+      const agreement = checkAgreement(command, state);
+      validateOperatorSignatures(command.signatures);
+      const payload = operatorAgreementPayload(
+        command.networkId,
+        command.requestId,
+        agreement.version,
+        command.hash,
+        command.uri,
+      );
+      requireOperatorQuorum(state.operators, "agreement", payload, command.signatures);
+      const act = {
+        requestId: command.requestId,
+        signatures: command.signatures,
+        keysVersion: state.operators!.version,
+      };
+      return [{ type: "AgreementPublished", agreement, act }];
+    }
+    case "RotateOperatorKeys": {
+      if (!state.bootstrapped) throw new IllegalStateError("the network has not been bootstrapped yet");
+      validateOperatorKeys(command.keys, command.threshold, { keys: "keys", threshold: "threshold" });
+      validateOperatorSignatures(command.signatures);
+      const current = state.operators;
+      const payload = operatorRotatePayload(
+        command.networkId,
+        command.requestId,
+        current?.version ?? 0,
+        command.keys,
+        command.threshold,
+      );
+      requireOperatorQuorum(current, "rotate", payload, command.signatures);
+      return [
+        {
+          type: "OperatorKeysRotated",
+          operators: { version: current!.version + 1, keys: command.keys, threshold: command.threshold },
+          requestId: command.requestId,
+          signatures: command.signatures,
+        },
+      ];
     }
     default: {
       const unreachable: never = command;
@@ -141,12 +264,17 @@ export function evolveNetwork(state: NetworkState, event: NetworkEvent): Network
     case "NetworkBootstrapped":
     case "AgreementPublished": {
       const known = state.agreements.some((a) => a.version === event.agreement.version);
+      const bootstrapped = event.type === "NetworkBootstrapped";
       return {
-        bootstrapped: state.bootstrapped || event.type === "NetworkBootstrapped",
-        networkId: event.type === "NetworkBootstrapped" && event.networkId !== "" ? event.networkId : state.networkId,
+        bootstrapped: state.bootstrapped || bootstrapped,
+        networkId: bootstrapped && event.networkId !== "" ? event.networkId : state.networkId,
         agreements: known ? state.agreements : [...state.agreements, event.agreement],
+        operators: (bootstrapped && !state.bootstrapped ? event.operators : undefined) ?? state.operators,
+        bootstraps: state.bootstraps + (bootstrapped ? 1 : 0),
       };
     }
+    case "OperatorKeysRotated":
+      return { ...state, operators: event.operators };
     default: {
       const unreachable: never = event;
       return unreachable;

@@ -9,6 +9,7 @@ import {
   isValidPublicKey,
   memberIdOf,
   NotFoundError,
+  operatorKeysAdoption,
   PermissionError,
   proposePayload,
   rulesFor,
@@ -16,6 +17,8 @@ import {
   verify,
   type ActionSpec,
   type GameRules,
+  type OperatorKeys,
+  type OperatorKeysSource,
   type OpeningSignatures,
   type Policy,
   sameBytes,
@@ -125,6 +128,11 @@ export interface LedgerState {
   /** The legal agreement candidates must consent to now. */
   readonly agreement: Agreement | undefined;
   /**
+   * The operator key sets learnt from identity's stream, by version (index version - 1): the operator
+   * acts the matchmaker consumes are re-checked against the set they name.
+   */
+  readonly operatorSets: readonly OperatorKeys[];
+  /**
    * The latest time carried by an event folded so far (ProposalMade.madeAt, GameOpened.openedAt), 0
    * before any. Pruning is driven by it, never by a wall clock, so a log always folds to the same state.
    */
@@ -171,6 +179,7 @@ export type LedgerEvent =
   | { readonly type: "PolicyAdopted"; readonly policy: Policy }
   | ({ readonly type: "StakePeriodAdopted" } & StakePeriod)
   | { readonly type: "AgreementAdopted"; readonly agreement: Agreement & { readonly uri: string } }
+  | { readonly type: "OperatorKeysRecorded"; readonly operators: OperatorKeys; readonly sourceEventId: string }
   | {
       readonly type: "ProposalMade";
       readonly proposalId: string;
@@ -229,6 +238,13 @@ export type LedgerCommand =
   | ({ readonly type: "AdoptStakePeriod" } & StakePeriod)
   | { readonly type: "AdoptAgreement"; readonly agreement: Agreement & { readonly uri: string } }
   | {
+      /** Learn operator keys from identity's genesis or rotation, re-checked before they are recorded. */
+      readonly type: "AdoptOperatorKeys";
+      readonly networkId: string;
+      readonly source: OperatorKeysSource;
+      readonly sourceEventId: string;
+    }
+  | {
       readonly type: "Propose";
       /** The network id every signature is checked against (this deployment's). */
       readonly networkId: string;
@@ -285,6 +301,7 @@ export const initialLedgerState: LedgerState = {
   policy: undefined,
   stakePeriod: undefined,
   agreement: undefined,
+  operatorSets: [],
   clock: 0,
   proposalDeadlines: List(),
   cooldownDeadlines: List(),
@@ -375,6 +392,18 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
     case "AdoptAgreement":
       if (state.agreement && state.agreement.version >= command.agreement.version) return [];
       return [{ type: "AgreementAdopted", agreement: command.agreement }];
+    case "AdoptOperatorKeys": {
+      const adoption = operatorKeysAdoption(command.networkId, state.operatorSets.at(-1), command.source);
+      if (adoption === "known") return [];
+      if (adoption !== "adopt") {
+        throw new PermissionError(
+          `operator keys of identity event ${command.sourceEventId} refused: ${adoption.refused}`,
+        );
+      }
+      return [
+        { type: "OperatorKeysRecorded", operators: command.source.operators, sourceEventId: command.sourceEventId },
+      ];
+    }
     case "Propose":
       return decidePropose(command, state);
     case "Accept":
@@ -757,6 +786,8 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
     }
     case "AgreementAdopted":
       return { ...state, agreement: { version: event.agreement.version, hash: event.agreement.hash } };
+    case "OperatorKeysRecorded":
+      return { ...state, operatorSets: [...state.operatorSets, event.operators] };
     case "ProposalMade": {
       const advanced = advanceClock(state, event.madeAt);
       const { type: _type, ...proposal } = event;

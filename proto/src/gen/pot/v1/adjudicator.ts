@@ -18,7 +18,17 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Action, Move, moveFromJSON, moveToJSON, Outcome, outcomeFromJSON, outcomeToJSON, Policy } from "./common.js";
+import {
+  Action,
+  Move,
+  moveFromJSON,
+  moveToJSON,
+  OperatorSignature,
+  Outcome,
+  outcomeFromJSON,
+  outcomeToJSON,
+  Policy,
+} from "./common.js";
 import { StakePeriodRetargeted } from "./events.js";
 
 export const protobufPackage = "pot.v1";
@@ -157,7 +167,11 @@ export interface PublishPolicyRequest {
   /** Idempotency key: publishing again with the same id returns the first result. */
   requestId: string;
   /** The version field is ignored: the adjudicator assigns the next one. */
-  policy: Policy | undefined;
+  policy:
+    | Policy
+    | undefined;
+  /** Signatures by a quorum of the operator keys over the policy payload (which names the version it becomes). */
+  operatorSignatures: OperatorSignature[];
 }
 
 export interface PublishPolicyResponse {
@@ -1461,7 +1475,7 @@ export const GetGameResponse: MessageFns<GetGameResponse> = {
 };
 
 function createBasePublishPolicyRequest(): PublishPolicyRequest {
-  return { requestId: "", policy: undefined };
+  return { requestId: "", policy: undefined, operatorSignatures: [] };
 }
 
 export const PublishPolicyRequest: MessageFns<PublishPolicyRequest> = {
@@ -1471,6 +1485,9 @@ export const PublishPolicyRequest: MessageFns<PublishPolicyRequest> = {
     }
     if (message.policy !== undefined) {
       Policy.encode(message.policy, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.operatorSignatures) {
+      OperatorSignature.encode(v!, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -1504,6 +1521,14 @@ export const PublishPolicyRequest: MessageFns<PublishPolicyRequest> = {
             message.policy = Policy.decode(reader, reader.uint32());
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.operatorSignatures.push(OperatorSignature.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1524,6 +1549,11 @@ export const PublishPolicyRequest: MessageFns<PublishPolicyRequest> = {
         ? globalThis.String(object.request_id)
         : "",
       policy: isSet(object.policy) ? Policy.fromJSON(object.policy) : undefined,
+      operatorSignatures: globalThis.Array.isArray(object?.operatorSignatures)
+        ? object.operatorSignatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : globalThis.Array.isArray(object?.operator_signatures)
+        ? object.operator_signatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : [],
     };
   },
 
@@ -1534,6 +1564,9 @@ export const PublishPolicyRequest: MessageFns<PublishPolicyRequest> = {
     }
     if (message.policy !== undefined) {
       obj.policy = Policy.toJSON(message.policy);
+    }
+    if (message.operatorSignatures?.length) {
+      obj.operatorSignatures = message.operatorSignatures.map((e) => OperatorSignature.toJSON(e));
     }
     return obj;
   },
@@ -1547,6 +1580,7 @@ export const PublishPolicyRequest: MessageFns<PublishPolicyRequest> = {
     message.policy = (object.policy !== undefined && object.policy !== null)
       ? Policy.fromPartial(object.policy)
       : undefined;
+    message.operatorSignatures = object.operatorSignatures?.map((e) => OperatorSignature.fromPartial(e)) || [];
     return message;
   },
 };

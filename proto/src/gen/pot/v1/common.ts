@@ -372,6 +372,26 @@ export interface RateTarget {
   maxStakePeriodMs: bigint;
 }
 
+/** An operator key's Ed25519 signature over an operator act's payload (docs/api.md, "Operator signatures"). */
+export interface OperatorSignature {
+  /** The operator key (32 bytes); must be one of the current operator keys. */
+  publicKey: Uint8Array;
+  /** 64 bytes. */
+  signature: Uint8Array;
+}
+
+/**
+ * The operator keys in force: named at genesis (version 1), replaced by each rotation (version + 1).
+ * Every operator act must be signed by at least `threshold` distinct keys of the set.
+ */
+export interface OperatorKeys {
+  version: number;
+  /** 1-16 Ed25519 public keys (32 bytes each). */
+  keys: Uint8Array[];
+  /** M of N: 1 <= threshold <= the number of keys. */
+  threshold: number;
+}
+
 function createBaseConsent(): Consent {
   return {
     candidatePublicKey: new Uint8Array(0),
@@ -1916,6 +1936,196 @@ export const RateTarget: MessageFns<RateTarget> = {
     message.maxStakePeriodMs = (object.maxStakePeriodMs !== undefined && object.maxStakePeriodMs !== null)
       ? BigInt(object.maxStakePeriodMs)
       : 0n;
+    return message;
+  },
+};
+
+function createBaseOperatorSignature(): OperatorSignature {
+  return { publicKey: new Uint8Array(0), signature: new Uint8Array(0) };
+}
+
+export const OperatorSignature: MessageFns<OperatorSignature> = {
+  encode(message: OperatorSignature, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.publicKey.length !== 0) {
+      writer.uint32(10).bytes(message.publicKey);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(18).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperatorSignature {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperatorSignature();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.publicKey = reader.bytes();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperatorSignature {
+    return {
+      publicKey: isSet(object.publicKey)
+        ? bytesFromBase64(object.publicKey)
+        : isSet(object.public_key)
+        ? bytesFromBase64(object.public_key)
+        : new Uint8Array(0),
+      signature: isSet(object.signature) ? bytesFromBase64(object.signature) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: OperatorSignature): unknown {
+    const obj: any = {};
+    if (message.publicKey.length !== 0) {
+      obj.publicKey = base64FromBytes(message.publicKey);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OperatorSignature>): OperatorSignature {
+    return OperatorSignature.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OperatorSignature>): OperatorSignature {
+    const message = createBaseOperatorSignature();
+    message.publicKey = object.publicKey ?? new Uint8Array(0);
+    message.signature = object.signature ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseOperatorKeys(): OperatorKeys {
+  return { version: 0, keys: [], threshold: 0 };
+}
+
+export const OperatorKeys: MessageFns<OperatorKeys> = {
+  encode(message: OperatorKeys, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).uint32(message.version);
+    }
+    for (const v of message.keys) {
+      writer.uint32(18).bytes(v!);
+    }
+    if (message.threshold !== 0) {
+      writer.uint32(24).uint32(message.threshold);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperatorKeys {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperatorKeys();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keys.push(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.threshold = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperatorKeys {
+    return {
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => bytesFromBase64(e)) : [],
+      threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : 0,
+    };
+  },
+
+  toJSON(message: OperatorKeys): unknown {
+    const obj: any = {};
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => base64FromBytes(e));
+    }
+    if (message.threshold !== 0) {
+      obj.threshold = Math.round(message.threshold);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OperatorKeys>): OperatorKeys {
+    return OperatorKeys.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OperatorKeys>): OperatorKeys {
+    const message = createBaseOperatorKeys();
+    message.version = object.version ?? 0;
+    message.keys = object.keys?.map((e) => e) || [];
+    message.threshold = object.threshold ?? 0;
     return message;
   },
 };

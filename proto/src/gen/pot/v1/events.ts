@@ -16,6 +16,8 @@ import {
   Move,
   moveFromJSON,
   moveToJSON,
+  OperatorKeys,
+  OperatorSignature,
   Outcome,
   outcomeFromJSON,
   outcomeToJSON,
@@ -48,6 +50,7 @@ export interface Envelope {
     /** identity: subject <ns>.identity.network.network */
     { $case: "networkBootstrapped"; value: NetworkBootstrapped }
     | { $case: "agreementPublished"; value: AgreementPublished }
+    | { $case: "operatorKeysRotated"; value: OperatorKeysRotated }
     | //
     /** identity: subject <ns>.identity.member.<member_id> */
     { $case: "memberAdmitted"; value: MemberAdmitted }
@@ -66,10 +69,12 @@ export interface Envelope {
     | { $case: "stakesSettled"; value: StakesSettled }
     | { $case: "agreementAdopted"; value: AgreementAdopted }
     | { $case: "stakePeriodAdopted"; value: StakePeriodAdopted }
+    | { $case: "operatorKeysRecorded"; value: OperatorKeysRecorded }
     | //
     /** adjudicator: subject <ns>.adjudicator.policy.network */
     { $case: "policyPublished"; value: PolicyPublished }
     | { $case: "stakePeriodRetargeted"; value: StakePeriodRetargeted }
+    | { $case: "operatorKeysAdopted"; value: OperatorKeysAdopted }
     | //
     /** adjudicator: subject <ns>.adjudicator.game.<game_id> */
     { $case: "gameStarted"; value: GameStarted }
@@ -97,10 +102,46 @@ export interface NetworkBootstrapped {
   forced: boolean;
   /** The network's id, named by the operator at genesis: the first field of every signed payload. */
   networkId: string;
+  /** Genesis: the operator keys it names (version 1). Unset in a forced re-bootstrap. */
+  operators:
+    | OperatorKeys
+    | undefined;
+  /** The operator signatures over the bootstrap payload, and its request id. */
+  operatorSignatures: OperatorSignature[];
+  requestId: string;
+  /** A forced re-bootstrap: the version of the operator keys that signed it. */
+  operatorKeysVersion: number;
 }
 
 export interface AgreementPublished {
-  agreement: Agreement | undefined;
+  agreement:
+    | Agreement
+    | undefined;
+  /** The operator act: request id, the signatures over the agreement payload, and the key set they are of. */
+  requestId: string;
+  operatorSignatures: OperatorSignature[];
+  operatorKeysVersion: number;
+}
+
+/** The operators replaced their keys (RotateOperatorKeys), signed by a quorum of the previous set. */
+export interface OperatorKeysRotated {
+  /** The new set; its version is the previous one plus one. */
+  operators: OperatorKeys | undefined;
+  requestId: string;
+  /** Signatures by the previous set over the rotate payload. */
+  operatorSignatures: OperatorSignature[];
+}
+
+/**
+ * A service learned the operator keys from identity's stream (a genesis or a rotation it re-checked),
+ * so that it can check the operator acts it is sent or consumes.
+ */
+export interface OperatorKeysAdopted {
+  operators:
+    | OperatorKeys
+    | undefined;
+  /** The identity event it was learned from. */
+  sourceEventId: string;
 }
 
 export interface MemberAdmitted {
@@ -175,6 +216,16 @@ export interface MemberExcluded {
   /** The sponsors of the excluded member, who answer for it as the policy says. */
   sponsorIds: string[];
   excludedAtMs: bigint;
+  /**
+   * The operator act: request id, the signatures over the exclude payload, and the key set they are of.
+   * An exclusion of a controlled lineage repeats the act of the exclusion that caused it (whose member
+   * id is root_member_id and whose reason is root_reason).
+   */
+  requestId: string;
+  operatorSignatures: OperatorSignature[];
+  operatorKeysVersion: number;
+  rootMemberId: string;
+  rootReason: string;
 }
 
 /**
@@ -210,6 +261,18 @@ export interface StakePeriodAdopted {
   policyVersion: number;
   interval: bigint;
   stakePeriodMs: bigint;
+}
+
+/**
+ * The matchmaker learned operator keys from identity's stream (the genesis or a rotation, re-checked as
+ * identity checked them), to re-check the operator acts it consumes (policies, agreements, exclusions).
+ */
+export interface OperatorKeysRecorded {
+  operators:
+    | OperatorKeys
+    | undefined;
+  /** The identity event it was learned from. */
+  sourceEventId: string;
 }
 
 /** The matchmaker learned the network's current legal agreement (from identity). */
@@ -307,6 +370,13 @@ export interface PolicyPublished {
    * starts with the first interval that starts at or after it.
    */
   publishedAtMs: bigint;
+  /**
+   * The operator act: request id, the signatures over the policy payload, and the key set they are of.
+   * Empty for the built-in default policy (version 1, published by the adjudicator itself).
+   */
+  requestId: string;
+  operatorSignatures: OperatorSignature[];
+  operatorKeysVersion: number;
 }
 
 /**
@@ -445,6 +515,9 @@ export const Envelope: MessageFns<Envelope> = {
       case "agreementPublished":
         AgreementPublished.encode(message.event.value, writer.uint32(90).fork()).join();
         break;
+      case "operatorKeysRotated":
+        OperatorKeysRotated.encode(message.event.value, writer.uint32(322).fork()).join();
+        break;
       case "memberAdmitted":
         MemberAdmitted.encode(message.event.value, writer.uint32(98).fork()).join();
         break;
@@ -487,11 +560,17 @@ export const Envelope: MessageFns<Envelope> = {
       case "stakePeriodAdopted":
         StakePeriodAdopted.encode(message.event.value, writer.uint32(314).fork()).join();
         break;
+      case "operatorKeysRecorded":
+        OperatorKeysRecorded.encode(message.event.value, writer.uint32(338).fork()).join();
+        break;
       case "policyPublished":
         PolicyPublished.encode(message.event.value, writer.uint32(402).fork()).join();
         break;
       case "stakePeriodRetargeted":
         StakePeriodRetargeted.encode(message.event.value, writer.uint32(442).fork()).join();
+        break;
+      case "operatorKeysAdopted":
+        OperatorKeysAdopted.encode(message.event.value, writer.uint32(330).fork()).join();
         break;
       case "gameStarted":
         GameStarted.encode(message.event.value, writer.uint32(410).fork()).join();
@@ -587,6 +666,17 @@ export const Envelope: MessageFns<Envelope> = {
             }
 
             message.event = { $case: "agreementPublished", value: AgreementPublished.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.event = {
+              $case: "operatorKeysRotated",
+              value: OperatorKeysRotated.decode(reader, reader.uint32()),
+            };
             continue;
           }
           case 12: {
@@ -701,6 +791,17 @@ export const Envelope: MessageFns<Envelope> = {
             message.event = { $case: "stakePeriodAdopted", value: StakePeriodAdopted.decode(reader, reader.uint32()) };
             continue;
           }
+          case 42: {
+            if (tag !== 338) {
+              break;
+            }
+
+            message.event = {
+              $case: "operatorKeysRecorded",
+              value: OperatorKeysRecorded.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
           case 50: {
             if (tag !== 402) {
               break;
@@ -717,6 +818,17 @@ export const Envelope: MessageFns<Envelope> = {
             message.event = {
               $case: "stakePeriodRetargeted",
               value: StakePeriodRetargeted.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 41: {
+            if (tag !== 330) {
+              break;
+            }
+
+            message.event = {
+              $case: "operatorKeysAdopted",
+              value: OperatorKeysAdopted.decode(reader, reader.uint32()),
             };
             continue;
           }
@@ -800,6 +912,10 @@ export const Envelope: MessageFns<Envelope> = {
         ? { $case: "agreementPublished", value: AgreementPublished.fromJSON(object.agreementPublished) }
         : isSet(object.agreement_published)
         ? { $case: "agreementPublished", value: AgreementPublished.fromJSON(object.agreement_published) }
+        : isSet(object.operatorKeysRotated)
+        ? { $case: "operatorKeysRotated", value: OperatorKeysRotated.fromJSON(object.operatorKeysRotated) }
+        : isSet(object.operator_keys_rotated)
+        ? { $case: "operatorKeysRotated", value: OperatorKeysRotated.fromJSON(object.operator_keys_rotated) }
         : isSet(object.memberAdmitted)
         ? { $case: "memberAdmitted", value: MemberAdmitted.fromJSON(object.memberAdmitted) }
         : isSet(object.member_admitted)
@@ -856,6 +972,10 @@ export const Envelope: MessageFns<Envelope> = {
         ? { $case: "stakePeriodAdopted", value: StakePeriodAdopted.fromJSON(object.stakePeriodAdopted) }
         : isSet(object.stake_period_adopted)
         ? { $case: "stakePeriodAdopted", value: StakePeriodAdopted.fromJSON(object.stake_period_adopted) }
+        : isSet(object.operatorKeysRecorded)
+        ? { $case: "operatorKeysRecorded", value: OperatorKeysRecorded.fromJSON(object.operatorKeysRecorded) }
+        : isSet(object.operator_keys_recorded)
+        ? { $case: "operatorKeysRecorded", value: OperatorKeysRecorded.fromJSON(object.operator_keys_recorded) }
         : isSet(object.policyPublished)
         ? { $case: "policyPublished", value: PolicyPublished.fromJSON(object.policyPublished) }
         : isSet(object.policy_published)
@@ -864,6 +984,10 @@ export const Envelope: MessageFns<Envelope> = {
         ? { $case: "stakePeriodRetargeted", value: StakePeriodRetargeted.fromJSON(object.stakePeriodRetargeted) }
         : isSet(object.stake_period_retargeted)
         ? { $case: "stakePeriodRetargeted", value: StakePeriodRetargeted.fromJSON(object.stake_period_retargeted) }
+        : isSet(object.operatorKeysAdopted)
+        ? { $case: "operatorKeysAdopted", value: OperatorKeysAdopted.fromJSON(object.operatorKeysAdopted) }
+        : isSet(object.operator_keys_adopted)
+        ? { $case: "operatorKeysAdopted", value: OperatorKeysAdopted.fromJSON(object.operator_keys_adopted) }
         : isSet(object.gameStarted)
         ? { $case: "gameStarted", value: GameStarted.fromJSON(object.gameStarted) }
         : isSet(object.game_started)
@@ -908,6 +1032,8 @@ export const Envelope: MessageFns<Envelope> = {
       obj.networkBootstrapped = NetworkBootstrapped.toJSON(message.event.value);
     } else if (message.event?.$case === "agreementPublished") {
       obj.agreementPublished = AgreementPublished.toJSON(message.event.value);
+    } else if (message.event?.$case === "operatorKeysRotated") {
+      obj.operatorKeysRotated = OperatorKeysRotated.toJSON(message.event.value);
     } else if (message.event?.$case === "memberAdmitted") {
       obj.memberAdmitted = MemberAdmitted.toJSON(message.event.value);
     } else if (message.event?.$case === "creditsGranted") {
@@ -936,10 +1062,14 @@ export const Envelope: MessageFns<Envelope> = {
       obj.agreementAdopted = AgreementAdopted.toJSON(message.event.value);
     } else if (message.event?.$case === "stakePeriodAdopted") {
       obj.stakePeriodAdopted = StakePeriodAdopted.toJSON(message.event.value);
+    } else if (message.event?.$case === "operatorKeysRecorded") {
+      obj.operatorKeysRecorded = OperatorKeysRecorded.toJSON(message.event.value);
     } else if (message.event?.$case === "policyPublished") {
       obj.policyPublished = PolicyPublished.toJSON(message.event.value);
     } else if (message.event?.$case === "stakePeriodRetargeted") {
       obj.stakePeriodRetargeted = StakePeriodRetargeted.toJSON(message.event.value);
+    } else if (message.event?.$case === "operatorKeysAdopted") {
+      obj.operatorKeysAdopted = OperatorKeysAdopted.toJSON(message.event.value);
     } else if (message.event?.$case === "gameStarted") {
       obj.gameStarted = GameStarted.toJSON(message.event.value);
     } else if (message.event?.$case === "moveCommitted") {
@@ -973,6 +1103,12 @@ export const Envelope: MessageFns<Envelope> = {
       case "agreementPublished": {
         if (object.event?.value !== undefined && object.event?.value !== null) {
           message.event = { $case: "agreementPublished", value: AgreementPublished.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "operatorKeysRotated": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "operatorKeysRotated", value: OperatorKeysRotated.fromPartial(object.event.value) };
         }
         break;
       }
@@ -1060,6 +1196,15 @@ export const Envelope: MessageFns<Envelope> = {
         }
         break;
       }
+      case "operatorKeysRecorded": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = {
+            $case: "operatorKeysRecorded",
+            value: OperatorKeysRecorded.fromPartial(object.event.value),
+          };
+        }
+        break;
+      }
       case "policyPublished": {
         if (object.event?.value !== undefined && object.event?.value !== null) {
           message.event = { $case: "policyPublished", value: PolicyPublished.fromPartial(object.event.value) };
@@ -1072,6 +1217,12 @@ export const Envelope: MessageFns<Envelope> = {
             $case: "stakePeriodRetargeted",
             value: StakePeriodRetargeted.fromPartial(object.event.value),
           };
+        }
+        break;
+      }
+      case "operatorKeysAdopted": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "operatorKeysAdopted", value: OperatorKeysAdopted.fromPartial(object.event.value) };
         }
         break;
       }
@@ -1299,7 +1450,16 @@ export const Agreement: MessageFns<Agreement> = {
 };
 
 function createBaseNetworkBootstrapped(): NetworkBootstrapped {
-  return { members: [], agreement: undefined, forced: false, networkId: "" };
+  return {
+    members: [],
+    agreement: undefined,
+    forced: false,
+    networkId: "",
+    operators: undefined,
+    operatorSignatures: [],
+    requestId: "",
+    operatorKeysVersion: 0,
+  };
 }
 
 export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
@@ -1315,6 +1475,18 @@ export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
     }
     if (message.networkId !== "") {
       writer.uint32(34).string(message.networkId);
+    }
+    if (message.operators !== undefined) {
+      OperatorKeys.encode(message.operators, writer.uint32(322).fork()).join();
+    }
+    for (const v of message.operatorSignatures) {
+      OperatorSignature.encode(v!, writer.uint32(330).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(338).string(message.requestId);
+    }
+    if (message.operatorKeysVersion !== 0) {
+      writer.uint32(344).uint32(message.operatorKeysVersion);
     }
     return writer;
   },
@@ -1364,6 +1536,38 @@ export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
             message.networkId = reader.string();
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.operators = OperatorKeys.decode(reader, reader.uint32());
+            continue;
+          }
+          case 41: {
+            if (tag !== 330) {
+              break;
+            }
+
+            message.operatorSignatures.push(OperatorSignature.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 42: {
+            if (tag !== 338) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 43: {
+            if (tag !== 344) {
+              break;
+            }
+
+            message.operatorKeysVersion = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1388,6 +1592,22 @@ export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
         : isSet(object.network_id)
         ? globalThis.String(object.network_id)
         : "",
+      operators: isSet(object.operators) ? OperatorKeys.fromJSON(object.operators) : undefined,
+      operatorSignatures: globalThis.Array.isArray(object?.operatorSignatures)
+        ? object.operatorSignatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : globalThis.Array.isArray(object?.operator_signatures)
+        ? object.operator_signatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : [],
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      operatorKeysVersion: isSet(object.operatorKeysVersion)
+        ? globalThis.Number(object.operatorKeysVersion)
+        : isSet(object.operator_keys_version)
+        ? globalThis.Number(object.operator_keys_version)
+        : 0,
     };
   },
 
@@ -1405,6 +1625,18 @@ export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
     if (message.networkId !== "") {
       obj.networkId = message.networkId;
     }
+    if (message.operators !== undefined) {
+      obj.operators = OperatorKeys.toJSON(message.operators);
+    }
+    if (message.operatorSignatures?.length) {
+      obj.operatorSignatures = message.operatorSignatures.map((e) => OperatorSignature.toJSON(e));
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.operatorKeysVersion !== 0) {
+      obj.operatorKeysVersion = Math.round(message.operatorKeysVersion);
+    }
     return obj;
   },
 
@@ -1419,18 +1651,33 @@ export const NetworkBootstrapped: MessageFns<NetworkBootstrapped> = {
       : undefined;
     message.forced = object.forced ?? false;
     message.networkId = object.networkId ?? "";
+    message.operators = (object.operators !== undefined && object.operators !== null)
+      ? OperatorKeys.fromPartial(object.operators)
+      : undefined;
+    message.operatorSignatures = object.operatorSignatures?.map((e) => OperatorSignature.fromPartial(e)) || [];
+    message.requestId = object.requestId ?? "";
+    message.operatorKeysVersion = object.operatorKeysVersion ?? 0;
     return message;
   },
 };
 
 function createBaseAgreementPublished(): AgreementPublished {
-  return { agreement: undefined };
+  return { agreement: undefined, requestId: "", operatorSignatures: [], operatorKeysVersion: 0 };
 }
 
 export const AgreementPublished: MessageFns<AgreementPublished> = {
   encode(message: AgreementPublished, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.agreement !== undefined) {
       Agreement.encode(message.agreement, writer.uint32(10).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(322).string(message.requestId);
+    }
+    for (const v of message.operatorSignatures) {
+      OperatorSignature.encode(v!, writer.uint32(330).fork()).join();
+    }
+    if (message.operatorKeysVersion !== 0) {
+      writer.uint32(336).uint32(message.operatorKeysVersion);
     }
     return writer;
   },
@@ -1456,6 +1703,30 @@ export const AgreementPublished: MessageFns<AgreementPublished> = {
             message.agreement = Agreement.decode(reader, reader.uint32());
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 41: {
+            if (tag !== 330) {
+              break;
+            }
+
+            message.operatorSignatures.push(OperatorSignature.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 42: {
+            if (tag !== 336) {
+              break;
+            }
+
+            message.operatorKeysVersion = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1469,13 +1740,39 @@ export const AgreementPublished: MessageFns<AgreementPublished> = {
   },
 
   fromJSON(object: any): AgreementPublished {
-    return { agreement: isSet(object.agreement) ? Agreement.fromJSON(object.agreement) : undefined };
+    return {
+      agreement: isSet(object.agreement) ? Agreement.fromJSON(object.agreement) : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      operatorSignatures: globalThis.Array.isArray(object?.operatorSignatures)
+        ? object.operatorSignatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : globalThis.Array.isArray(object?.operator_signatures)
+        ? object.operator_signatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : [],
+      operatorKeysVersion: isSet(object.operatorKeysVersion)
+        ? globalThis.Number(object.operatorKeysVersion)
+        : isSet(object.operator_keys_version)
+        ? globalThis.Number(object.operator_keys_version)
+        : 0,
+    };
   },
 
   toJSON(message: AgreementPublished): unknown {
     const obj: any = {};
     if (message.agreement !== undefined) {
       obj.agreement = Agreement.toJSON(message.agreement);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.operatorSignatures?.length) {
+      obj.operatorSignatures = message.operatorSignatures.map((e) => OperatorSignature.toJSON(e));
+    }
+    if (message.operatorKeysVersion !== 0) {
+      obj.operatorKeysVersion = Math.round(message.operatorKeysVersion);
     }
     return obj;
   },
@@ -1488,6 +1785,211 @@ export const AgreementPublished: MessageFns<AgreementPublished> = {
     message.agreement = (object.agreement !== undefined && object.agreement !== null)
       ? Agreement.fromPartial(object.agreement)
       : undefined;
+    message.requestId = object.requestId ?? "";
+    message.operatorSignatures = object.operatorSignatures?.map((e) => OperatorSignature.fromPartial(e)) || [];
+    message.operatorKeysVersion = object.operatorKeysVersion ?? 0;
+    return message;
+  },
+};
+
+function createBaseOperatorKeysRotated(): OperatorKeysRotated {
+  return { operators: undefined, requestId: "", operatorSignatures: [] };
+}
+
+export const OperatorKeysRotated: MessageFns<OperatorKeysRotated> = {
+  encode(message: OperatorKeysRotated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operators !== undefined) {
+      OperatorKeys.encode(message.operators, writer.uint32(10).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    for (const v of message.operatorSignatures) {
+      OperatorSignature.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperatorKeysRotated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperatorKeysRotated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operators = OperatorKeys.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorSignatures.push(OperatorSignature.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperatorKeysRotated {
+    return {
+      operators: isSet(object.operators) ? OperatorKeys.fromJSON(object.operators) : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      operatorSignatures: globalThis.Array.isArray(object?.operatorSignatures)
+        ? object.operatorSignatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : globalThis.Array.isArray(object?.operator_signatures)
+        ? object.operator_signatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: OperatorKeysRotated): unknown {
+    const obj: any = {};
+    if (message.operators !== undefined) {
+      obj.operators = OperatorKeys.toJSON(message.operators);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.operatorSignatures?.length) {
+      obj.operatorSignatures = message.operatorSignatures.map((e) => OperatorSignature.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OperatorKeysRotated>): OperatorKeysRotated {
+    return OperatorKeysRotated.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OperatorKeysRotated>): OperatorKeysRotated {
+    const message = createBaseOperatorKeysRotated();
+    message.operators = (object.operators !== undefined && object.operators !== null)
+      ? OperatorKeys.fromPartial(object.operators)
+      : undefined;
+    message.requestId = object.requestId ?? "";
+    message.operatorSignatures = object.operatorSignatures?.map((e) => OperatorSignature.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOperatorKeysAdopted(): OperatorKeysAdopted {
+  return { operators: undefined, sourceEventId: "" };
+}
+
+export const OperatorKeysAdopted: MessageFns<OperatorKeysAdopted> = {
+  encode(message: OperatorKeysAdopted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operators !== undefined) {
+      OperatorKeys.encode(message.operators, writer.uint32(10).fork()).join();
+    }
+    if (message.sourceEventId !== "") {
+      writer.uint32(18).string(message.sourceEventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperatorKeysAdopted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperatorKeysAdopted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operators = OperatorKeys.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sourceEventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperatorKeysAdopted {
+    return {
+      operators: isSet(object.operators) ? OperatorKeys.fromJSON(object.operators) : undefined,
+      sourceEventId: isSet(object.sourceEventId)
+        ? globalThis.String(object.sourceEventId)
+        : isSet(object.source_event_id)
+        ? globalThis.String(object.source_event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: OperatorKeysAdopted): unknown {
+    const obj: any = {};
+    if (message.operators !== undefined) {
+      obj.operators = OperatorKeys.toJSON(message.operators);
+    }
+    if (message.sourceEventId !== "") {
+      obj.sourceEventId = message.sourceEventId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OperatorKeysAdopted>): OperatorKeysAdopted {
+    return OperatorKeysAdopted.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OperatorKeysAdopted>): OperatorKeysAdopted {
+    const message = createBaseOperatorKeysAdopted();
+    message.operators = (object.operators !== undefined && object.operators !== null)
+      ? OperatorKeys.fromPartial(object.operators)
+      : undefined;
+    message.sourceEventId = object.sourceEventId ?? "";
     return message;
   },
 };
@@ -2213,7 +2715,17 @@ export const CreditRedeemed: MessageFns<CreditRedeemed> = {
 };
 
 function createBaseMemberExcluded(): MemberExcluded {
-  return { memberId: "", reason: "", sponsorIds: [], excludedAtMs: 0n };
+  return {
+    memberId: "",
+    reason: "",
+    sponsorIds: [],
+    excludedAtMs: 0n,
+    requestId: "",
+    operatorSignatures: [],
+    operatorKeysVersion: 0,
+    rootMemberId: "",
+    rootReason: "",
+  };
 }
 
 export const MemberExcluded: MessageFns<MemberExcluded> = {
@@ -2232,6 +2744,21 @@ export const MemberExcluded: MessageFns<MemberExcluded> = {
         throw new globalThis.Error("value provided for field message.excludedAtMs of type uint64 too large");
       }
       writer.uint32(32).uint64(message.excludedAtMs);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(322).string(message.requestId);
+    }
+    for (const v of message.operatorSignatures) {
+      OperatorSignature.encode(v!, writer.uint32(330).fork()).join();
+    }
+    if (message.operatorKeysVersion !== 0) {
+      writer.uint32(336).uint32(message.operatorKeysVersion);
+    }
+    if (message.rootMemberId !== "") {
+      writer.uint32(346).string(message.rootMemberId);
+    }
+    if (message.rootReason !== "") {
+      writer.uint32(354).string(message.rootReason);
     }
     return writer;
   },
@@ -2281,6 +2808,46 @@ export const MemberExcluded: MessageFns<MemberExcluded> = {
             message.excludedAtMs = reader.uint64() as bigint;
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 41: {
+            if (tag !== 330) {
+              break;
+            }
+
+            message.operatorSignatures.push(OperatorSignature.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 42: {
+            if (tag !== 336) {
+              break;
+            }
+
+            message.operatorKeysVersion = reader.uint32();
+            continue;
+          }
+          case 43: {
+            if (tag !== 346) {
+              break;
+            }
+
+            message.rootMemberId = reader.string();
+            continue;
+          }
+          case 44: {
+            if (tag !== 354) {
+              break;
+            }
+
+            message.rootReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2311,6 +2878,31 @@ export const MemberExcluded: MessageFns<MemberExcluded> = {
         : isSet(object.excluded_at_ms)
         ? BigInt(object.excluded_at_ms)
         : 0n,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      operatorSignatures: globalThis.Array.isArray(object?.operatorSignatures)
+        ? object.operatorSignatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : globalThis.Array.isArray(object?.operator_signatures)
+        ? object.operator_signatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : [],
+      operatorKeysVersion: isSet(object.operatorKeysVersion)
+        ? globalThis.Number(object.operatorKeysVersion)
+        : isSet(object.operator_keys_version)
+        ? globalThis.Number(object.operator_keys_version)
+        : 0,
+      rootMemberId: isSet(object.rootMemberId)
+        ? globalThis.String(object.rootMemberId)
+        : isSet(object.root_member_id)
+        ? globalThis.String(object.root_member_id)
+        : "",
+      rootReason: isSet(object.rootReason)
+        ? globalThis.String(object.rootReason)
+        : isSet(object.root_reason)
+        ? globalThis.String(object.root_reason)
+        : "",
     };
   },
 
@@ -2328,6 +2920,21 @@ export const MemberExcluded: MessageFns<MemberExcluded> = {
     if (message.excludedAtMs !== 0n) {
       obj.excludedAtMs = message.excludedAtMs.toString();
     }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.operatorSignatures?.length) {
+      obj.operatorSignatures = message.operatorSignatures.map((e) => OperatorSignature.toJSON(e));
+    }
+    if (message.operatorKeysVersion !== 0) {
+      obj.operatorKeysVersion = Math.round(message.operatorKeysVersion);
+    }
+    if (message.rootMemberId !== "") {
+      obj.rootMemberId = message.rootMemberId;
+    }
+    if (message.rootReason !== "") {
+      obj.rootReason = message.rootReason;
+    }
     return obj;
   },
 
@@ -2342,6 +2949,11 @@ export const MemberExcluded: MessageFns<MemberExcluded> = {
     message.excludedAtMs = (object.excludedAtMs !== undefined && object.excludedAtMs !== null)
       ? BigInt(object.excludedAtMs)
       : 0n;
+    message.requestId = object.requestId ?? "";
+    message.operatorSignatures = object.operatorSignatures?.map((e) => OperatorSignature.fromPartial(e)) || [];
+    message.operatorKeysVersion = object.operatorKeysVersion ?? 0;
+    message.rootMemberId = object.rootMemberId ?? "";
+    message.rootReason = object.rootReason ?? "";
     return message;
   },
 };
@@ -2764,6 +3376,97 @@ export const StakePeriodAdopted: MessageFns<StakePeriodAdopted> = {
     message.stakePeriodMs = (object.stakePeriodMs !== undefined && object.stakePeriodMs !== null)
       ? BigInt(object.stakePeriodMs)
       : 0n;
+    return message;
+  },
+};
+
+function createBaseOperatorKeysRecorded(): OperatorKeysRecorded {
+  return { operators: undefined, sourceEventId: "" };
+}
+
+export const OperatorKeysRecorded: MessageFns<OperatorKeysRecorded> = {
+  encode(message: OperatorKeysRecorded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operators !== undefined) {
+      OperatorKeys.encode(message.operators, writer.uint32(10).fork()).join();
+    }
+    if (message.sourceEventId !== "") {
+      writer.uint32(18).string(message.sourceEventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperatorKeysRecorded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperatorKeysRecorded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operators = OperatorKeys.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sourceEventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperatorKeysRecorded {
+    return {
+      operators: isSet(object.operators) ? OperatorKeys.fromJSON(object.operators) : undefined,
+      sourceEventId: isSet(object.sourceEventId)
+        ? globalThis.String(object.sourceEventId)
+        : isSet(object.source_event_id)
+        ? globalThis.String(object.source_event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: OperatorKeysRecorded): unknown {
+    const obj: any = {};
+    if (message.operators !== undefined) {
+      obj.operators = OperatorKeys.toJSON(message.operators);
+    }
+    if (message.sourceEventId !== "") {
+      obj.sourceEventId = message.sourceEventId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OperatorKeysRecorded>): OperatorKeysRecorded {
+    return OperatorKeysRecorded.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OperatorKeysRecorded>): OperatorKeysRecorded {
+    const message = createBaseOperatorKeysRecorded();
+    message.operators = (object.operators !== undefined && object.operators !== null)
+      ? OperatorKeys.fromPartial(object.operators)
+      : undefined;
+    message.sourceEventId = object.sourceEventId ?? "";
     return message;
   },
 };
@@ -4010,7 +4713,7 @@ export const StakesSettled: MessageFns<StakesSettled> = {
 };
 
 function createBasePolicyPublished(): PolicyPublished {
-  return { policy: undefined, publishedAtMs: 0n };
+  return { policy: undefined, publishedAtMs: 0n, requestId: "", operatorSignatures: [], operatorKeysVersion: 0 };
 }
 
 export const PolicyPublished: MessageFns<PolicyPublished> = {
@@ -4023,6 +4726,15 @@ export const PolicyPublished: MessageFns<PolicyPublished> = {
         throw new globalThis.Error("value provided for field message.publishedAtMs of type uint64 too large");
       }
       writer.uint32(16).uint64(message.publishedAtMs);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(322).string(message.requestId);
+    }
+    for (const v of message.operatorSignatures) {
+      OperatorSignature.encode(v!, writer.uint32(330).fork()).join();
+    }
+    if (message.operatorKeysVersion !== 0) {
+      writer.uint32(336).uint32(message.operatorKeysVersion);
     }
     return writer;
   },
@@ -4056,6 +4768,30 @@ export const PolicyPublished: MessageFns<PolicyPublished> = {
             message.publishedAtMs = reader.uint64() as bigint;
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 41: {
+            if (tag !== 330) {
+              break;
+            }
+
+            message.operatorSignatures.push(OperatorSignature.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 42: {
+            if (tag !== 336) {
+              break;
+            }
+
+            message.operatorKeysVersion = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4076,6 +4812,21 @@ export const PolicyPublished: MessageFns<PolicyPublished> = {
         : isSet(object.published_at_ms)
         ? BigInt(object.published_at_ms)
         : 0n,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      operatorSignatures: globalThis.Array.isArray(object?.operatorSignatures)
+        ? object.operatorSignatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : globalThis.Array.isArray(object?.operator_signatures)
+        ? object.operator_signatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : [],
+      operatorKeysVersion: isSet(object.operatorKeysVersion)
+        ? globalThis.Number(object.operatorKeysVersion)
+        : isSet(object.operator_keys_version)
+        ? globalThis.Number(object.operator_keys_version)
+        : 0,
     };
   },
 
@@ -4086,6 +4837,15 @@ export const PolicyPublished: MessageFns<PolicyPublished> = {
     }
     if (message.publishedAtMs !== 0n) {
       obj.publishedAtMs = message.publishedAtMs.toString();
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.operatorSignatures?.length) {
+      obj.operatorSignatures = message.operatorSignatures.map((e) => OperatorSignature.toJSON(e));
+    }
+    if (message.operatorKeysVersion !== 0) {
+      obj.operatorKeysVersion = Math.round(message.operatorKeysVersion);
     }
     return obj;
   },
@@ -4101,6 +4861,9 @@ export const PolicyPublished: MessageFns<PolicyPublished> = {
     message.publishedAtMs = (object.publishedAtMs !== undefined && object.publishedAtMs !== null)
       ? BigInt(object.publishedAtMs)
       : 0n;
+    message.requestId = object.requestId ?? "";
+    message.operatorSignatures = object.operatorSignatures?.map((e) => OperatorSignature.fromPartial(e)) || [];
+    message.operatorKeysVersion = object.operatorKeysVersion ?? 0;
     return message;
   },
 };

@@ -18,7 +18,14 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { AdmissionKind, admissionKindFromJSON, admissionKindToJSON, Consent } from "./common.js";
+import {
+  AdmissionKind,
+  admissionKindFromJSON,
+  admissionKindToJSON,
+  Consent,
+  OperatorKeys,
+  OperatorSignature,
+} from "./common.js";
 import { Agreement, GenesisMember } from "./events.js";
 
 export const protobufPackage = "pot.v1";
@@ -105,6 +112,22 @@ export function lineageRelationToJSON(object: LineageRelation): string {
   }
 }
 
+export interface RotateOperatorKeysRequest {
+  requestId: string;
+  /** The new operator keys (1-16 Ed25519 keys) and how many of them must sign each act. */
+  keys: Uint8Array[];
+  threshold: number;
+  /** Signatures by at least threshold current operator keys over the rotate payload. */
+  operatorSignatures: OperatorSignature[];
+}
+
+export interface RotateOperatorKeysResponse {
+  /** The version of the new key set. */
+  version: number;
+  sequence: bigint;
+  consistencyToken: string;
+}
+
 export interface GetAgreementRequest {
 }
 
@@ -114,7 +137,15 @@ export interface GetAgreementResponse {
   /** Whether the network has been bootstrapped; until then agreement is unset. */
   bootstrapped: boolean;
   /** The current agreement: version, SHA-256 hash and URI. */
-  agreement: Agreement | undefined;
+  agreement:
+    | Agreement
+    | undefined;
+  /** The operator keys in force (unset before genesis): who must sign an operator act. */
+  operators:
+    | OperatorKeys
+    | undefined;
+  /** How many NetworkBootstrapped events the network has (0 before genesis): a forced re-bootstrap signs it. */
+  bootstraps: number;
 }
 
 export interface PublishAgreementRequest {
@@ -122,6 +153,8 @@ export interface PublishAgreementRequest {
   /** SHA-256 of the agreement document (32 bytes). */
   hash: Uint8Array;
   uri: string;
+  /** Signatures by a quorum of the operator keys over the agreement payload. */
+  operatorSignatures: OperatorSignature[];
 }
 
 export interface PublishAgreementResponse {
@@ -155,6 +188,8 @@ export interface ExcludeRequest {
   memberId: string;
   /** Why, for the record (1-1024 characters). */
   reason: string;
+  /** Signatures by a quorum of the operator keys over the exclude payload. */
+  operatorSignatures: OperatorSignature[];
 }
 
 export interface ExcludeResponse {
@@ -172,6 +207,17 @@ export interface BootstrapRequest {
    * Recorded in the genesis event; every signed payload starts with it.
    */
   networkId: string;
+  /**
+   * Genesis: the operator keys (1-16 Ed25519 keys) and threshold that sign every later operator act.
+   * Empty in a forced re-bootstrap (keys change only by RotateOperatorKeys).
+   */
+  operatorKeys: Uint8Array[];
+  operatorThreshold: number;
+  /**
+   * Signatures over the bootstrap payload: at genesis by a quorum of the keys it names (proof that the
+   * operator holds them); forced, by a quorum of the current keys.
+   */
+  operatorSignatures: OperatorSignature[];
 }
 
 export interface BootstrapResponse {
@@ -311,6 +357,239 @@ export interface GetAdmissionStatsResponse {
   consistencyToken: string;
 }
 
+function createBaseRotateOperatorKeysRequest(): RotateOperatorKeysRequest {
+  return { requestId: "", keys: [], threshold: 0, operatorSignatures: [] };
+}
+
+export const RotateOperatorKeysRequest: MessageFns<RotateOperatorKeysRequest> = {
+  encode(message: RotateOperatorKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    for (const v of message.keys) {
+      writer.uint32(18).bytes(v!);
+    }
+    if (message.threshold !== 0) {
+      writer.uint32(24).uint32(message.threshold);
+    }
+    for (const v of message.operatorSignatures) {
+      OperatorSignature.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateOperatorKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateOperatorKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keys.push(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.threshold = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorSignatures.push(OperatorSignature.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateOperatorKeysRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => bytesFromBase64(e)) : [],
+      threshold: isSet(object.threshold) ? globalThis.Number(object.threshold) : 0,
+      operatorSignatures: globalThis.Array.isArray(object?.operatorSignatures)
+        ? object.operatorSignatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : globalThis.Array.isArray(object?.operator_signatures)
+        ? object.operator_signatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RotateOperatorKeysRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => base64FromBytes(e));
+    }
+    if (message.threshold !== 0) {
+      obj.threshold = Math.round(message.threshold);
+    }
+    if (message.operatorSignatures?.length) {
+      obj.operatorSignatures = message.operatorSignatures.map((e) => OperatorSignature.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateOperatorKeysRequest>): RotateOperatorKeysRequest {
+    return RotateOperatorKeysRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateOperatorKeysRequest>): RotateOperatorKeysRequest {
+    const message = createBaseRotateOperatorKeysRequest();
+    message.requestId = object.requestId ?? "";
+    message.keys = object.keys?.map((e) => e) || [];
+    message.threshold = object.threshold ?? 0;
+    message.operatorSignatures = object.operatorSignatures?.map((e) => OperatorSignature.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRotateOperatorKeysResponse(): RotateOperatorKeysResponse {
+  return { version: 0, sequence: 0n, consistencyToken: "" };
+}
+
+export const RotateOperatorKeysResponse: MessageFns<RotateOperatorKeysResponse> = {
+  encode(message: RotateOperatorKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).uint32(message.version);
+    }
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.sequence);
+    }
+    if (message.consistencyToken !== "") {
+      writer.uint32(26).string(message.consistencyToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateOperatorKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateOperatorKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistencyToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateOperatorKeysResponse {
+    return {
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      consistencyToken: isSet(object.consistencyToken)
+        ? globalThis.String(object.consistencyToken)
+        : isSet(object.consistency_token)
+        ? globalThis.String(object.consistency_token)
+        : "",
+    };
+  },
+
+  toJSON(message: RotateOperatorKeysResponse): unknown {
+    const obj: any = {};
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    if (message.consistencyToken !== "") {
+      obj.consistencyToken = message.consistencyToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateOperatorKeysResponse>): RotateOperatorKeysResponse {
+    return RotateOperatorKeysResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateOperatorKeysResponse>): RotateOperatorKeysResponse {
+    const message = createBaseRotateOperatorKeysResponse();
+    message.version = object.version ?? 0;
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.consistencyToken = object.consistencyToken ?? "";
+    return message;
+  },
+};
+
 function createBaseGetAgreementRequest(): GetAgreementRequest {
   return {};
 }
@@ -364,7 +643,7 @@ export const GetAgreementRequest: MessageFns<GetAgreementRequest> = {
 };
 
 function createBaseGetAgreementResponse(): GetAgreementResponse {
-  return { networkId: "", bootstrapped: false, agreement: undefined };
+  return { networkId: "", bootstrapped: false, agreement: undefined, operators: undefined, bootstraps: 0 };
 }
 
 export const GetAgreementResponse: MessageFns<GetAgreementResponse> = {
@@ -377,6 +656,12 @@ export const GetAgreementResponse: MessageFns<GetAgreementResponse> = {
     }
     if (message.agreement !== undefined) {
       Agreement.encode(message.agreement, writer.uint32(26).fork()).join();
+    }
+    if (message.operators !== undefined) {
+      OperatorKeys.encode(message.operators, writer.uint32(322).fork()).join();
+    }
+    if (message.bootstraps !== 0) {
+      writer.uint32(328).uint32(message.bootstraps);
     }
     return writer;
   },
@@ -418,6 +703,22 @@ export const GetAgreementResponse: MessageFns<GetAgreementResponse> = {
             message.agreement = Agreement.decode(reader, reader.uint32());
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.operators = OperatorKeys.decode(reader, reader.uint32());
+            continue;
+          }
+          case 41: {
+            if (tag !== 328) {
+              break;
+            }
+
+            message.bootstraps = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -439,6 +740,8 @@ export const GetAgreementResponse: MessageFns<GetAgreementResponse> = {
         : "",
       bootstrapped: isSet(object.bootstrapped) ? globalThis.Boolean(object.bootstrapped) : false,
       agreement: isSet(object.agreement) ? Agreement.fromJSON(object.agreement) : undefined,
+      operators: isSet(object.operators) ? OperatorKeys.fromJSON(object.operators) : undefined,
+      bootstraps: isSet(object.bootstraps) ? globalThis.Number(object.bootstraps) : 0,
     };
   },
 
@@ -453,6 +756,12 @@ export const GetAgreementResponse: MessageFns<GetAgreementResponse> = {
     if (message.agreement !== undefined) {
       obj.agreement = Agreement.toJSON(message.agreement);
     }
+    if (message.operators !== undefined) {
+      obj.operators = OperatorKeys.toJSON(message.operators);
+    }
+    if (message.bootstraps !== 0) {
+      obj.bootstraps = Math.round(message.bootstraps);
+    }
     return obj;
   },
 
@@ -466,12 +775,16 @@ export const GetAgreementResponse: MessageFns<GetAgreementResponse> = {
     message.agreement = (object.agreement !== undefined && object.agreement !== null)
       ? Agreement.fromPartial(object.agreement)
       : undefined;
+    message.operators = (object.operators !== undefined && object.operators !== null)
+      ? OperatorKeys.fromPartial(object.operators)
+      : undefined;
+    message.bootstraps = object.bootstraps ?? 0;
     return message;
   },
 };
 
 function createBasePublishAgreementRequest(): PublishAgreementRequest {
-  return { requestId: "", hash: new Uint8Array(0), uri: "" };
+  return { requestId: "", hash: new Uint8Array(0), uri: "", operatorSignatures: [] };
 }
 
 export const PublishAgreementRequest: MessageFns<PublishAgreementRequest> = {
@@ -484,6 +797,9 @@ export const PublishAgreementRequest: MessageFns<PublishAgreementRequest> = {
     }
     if (message.uri !== "") {
       writer.uint32(26).string(message.uri);
+    }
+    for (const v of message.operatorSignatures) {
+      OperatorSignature.encode(v!, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -525,6 +841,14 @@ export const PublishAgreementRequest: MessageFns<PublishAgreementRequest> = {
             message.uri = reader.string();
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.operatorSignatures.push(OperatorSignature.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -546,6 +870,11 @@ export const PublishAgreementRequest: MessageFns<PublishAgreementRequest> = {
         : "",
       hash: isSet(object.hash) ? bytesFromBase64(object.hash) : new Uint8Array(0),
       uri: isSet(object.uri) ? globalThis.String(object.uri) : "",
+      operatorSignatures: globalThis.Array.isArray(object?.operatorSignatures)
+        ? object.operatorSignatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : globalThis.Array.isArray(object?.operator_signatures)
+        ? object.operator_signatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : [],
     };
   },
 
@@ -560,6 +889,9 @@ export const PublishAgreementRequest: MessageFns<PublishAgreementRequest> = {
     if (message.uri !== "") {
       obj.uri = message.uri;
     }
+    if (message.operatorSignatures?.length) {
+      obj.operatorSignatures = message.operatorSignatures.map((e) => OperatorSignature.toJSON(e));
+    }
     return obj;
   },
 
@@ -571,6 +903,7 @@ export const PublishAgreementRequest: MessageFns<PublishAgreementRequest> = {
     message.requestId = object.requestId ?? "";
     message.hash = object.hash ?? new Uint8Array(0);
     message.uri = object.uri ?? "";
+    message.operatorSignatures = object.operatorSignatures?.map((e) => OperatorSignature.fromPartial(e)) || [];
     return message;
   },
 };
@@ -943,7 +1276,7 @@ export const RedeemCreditResponse: MessageFns<RedeemCreditResponse> = {
 };
 
 function createBaseExcludeRequest(): ExcludeRequest {
-  return { requestId: "", memberId: "", reason: "" };
+  return { requestId: "", memberId: "", reason: "", operatorSignatures: [] };
 }
 
 export const ExcludeRequest: MessageFns<ExcludeRequest> = {
@@ -956,6 +1289,9 @@ export const ExcludeRequest: MessageFns<ExcludeRequest> = {
     }
     if (message.reason !== "") {
       writer.uint32(26).string(message.reason);
+    }
+    for (const v of message.operatorSignatures) {
+      OperatorSignature.encode(v!, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -997,6 +1333,14 @@ export const ExcludeRequest: MessageFns<ExcludeRequest> = {
             message.reason = reader.string();
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.operatorSignatures.push(OperatorSignature.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1022,6 +1366,11 @@ export const ExcludeRequest: MessageFns<ExcludeRequest> = {
         ? globalThis.String(object.member_id)
         : "",
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      operatorSignatures: globalThis.Array.isArray(object?.operatorSignatures)
+        ? object.operatorSignatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : globalThis.Array.isArray(object?.operator_signatures)
+        ? object.operator_signatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : [],
     };
   },
 
@@ -1036,6 +1385,9 @@ export const ExcludeRequest: MessageFns<ExcludeRequest> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
+    if (message.operatorSignatures?.length) {
+      obj.operatorSignatures = message.operatorSignatures.map((e) => OperatorSignature.toJSON(e));
+    }
     return obj;
   },
 
@@ -1047,6 +1399,7 @@ export const ExcludeRequest: MessageFns<ExcludeRequest> = {
     message.requestId = object.requestId ?? "";
     message.memberId = object.memberId ?? "";
     message.reason = object.reason ?? "";
+    message.operatorSignatures = object.operatorSignatures?.map((e) => OperatorSignature.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1144,7 +1497,16 @@ export const ExcludeResponse: MessageFns<ExcludeResponse> = {
 };
 
 function createBaseBootstrapRequest(): BootstrapRequest {
-  return { requestId: "", members: [], agreement: undefined, force: false, networkId: "" };
+  return {
+    requestId: "",
+    members: [],
+    agreement: undefined,
+    force: false,
+    networkId: "",
+    operatorKeys: [],
+    operatorThreshold: 0,
+    operatorSignatures: [],
+  };
 }
 
 export const BootstrapRequest: MessageFns<BootstrapRequest> = {
@@ -1163,6 +1525,15 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
     }
     if (message.networkId !== "") {
       writer.uint32(42).string(message.networkId);
+    }
+    for (const v of message.operatorKeys) {
+      writer.uint32(322).bytes(v!);
+    }
+    if (message.operatorThreshold !== 0) {
+      writer.uint32(328).uint32(message.operatorThreshold);
+    }
+    for (const v of message.operatorSignatures) {
+      OperatorSignature.encode(v!, writer.uint32(338).fork()).join();
     }
     return writer;
   },
@@ -1220,6 +1591,30 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
             message.networkId = reader.string();
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.operatorKeys.push(reader.bytes());
+            continue;
+          }
+          case 41: {
+            if (tag !== 328) {
+              break;
+            }
+
+            message.operatorThreshold = reader.uint32();
+            continue;
+          }
+          case 42: {
+            if (tag !== 338) {
+              break;
+            }
+
+            message.operatorSignatures.push(OperatorSignature.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1249,6 +1644,21 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
         : isSet(object.network_id)
         ? globalThis.String(object.network_id)
         : "",
+      operatorKeys: globalThis.Array.isArray(object?.operatorKeys)
+        ? object.operatorKeys.map((e: any) => bytesFromBase64(e))
+        : globalThis.Array.isArray(object?.operator_keys)
+        ? object.operator_keys.map((e: any) => bytesFromBase64(e))
+        : [],
+      operatorThreshold: isSet(object.operatorThreshold)
+        ? globalThis.Number(object.operatorThreshold)
+        : isSet(object.operator_threshold)
+        ? globalThis.Number(object.operator_threshold)
+        : 0,
+      operatorSignatures: globalThis.Array.isArray(object?.operatorSignatures)
+        ? object.operatorSignatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : globalThis.Array.isArray(object?.operator_signatures)
+        ? object.operator_signatures.map((e: any) => OperatorSignature.fromJSON(e))
+        : [],
     };
   },
 
@@ -1269,6 +1679,15 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
     if (message.networkId !== "") {
       obj.networkId = message.networkId;
     }
+    if (message.operatorKeys?.length) {
+      obj.operatorKeys = message.operatorKeys.map((e) => base64FromBytes(e));
+    }
+    if (message.operatorThreshold !== 0) {
+      obj.operatorThreshold = Math.round(message.operatorThreshold);
+    }
+    if (message.operatorSignatures?.length) {
+      obj.operatorSignatures = message.operatorSignatures.map((e) => OperatorSignature.toJSON(e));
+    }
     return obj;
   },
 
@@ -1284,6 +1703,9 @@ export const BootstrapRequest: MessageFns<BootstrapRequest> = {
       : undefined;
     message.force = object.force ?? false;
     message.networkId = object.networkId ?? "";
+    message.operatorKeys = object.operatorKeys?.map((e) => e) || [];
+    message.operatorThreshold = object.operatorThreshold ?? 0;
+    message.operatorSignatures = object.operatorSignatures?.map((e) => OperatorSignature.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3001,8 +3423,8 @@ export const GetAdmissionStatsResponse: MessageFns<GetAdmissionStatsResponse> = 
 export type IdentityServiceService = typeof IdentityServiceService;
 export const IdentityServiceService = {
   /**
-   * Operator: start the network from a set of genesis members. Idempotent per request id;
-   * refused once the network has members unless force is set.
+   * Operator: start the network from a set of genesis members and name the operator keys. Idempotent per
+   * request id; refused once the network has members unless force is set and a quorum of the operator keys signs.
    */
   bootstrap: {
     path: "/pot.v1.IdentityService/Bootstrap" as const,
@@ -3105,12 +3527,27 @@ export const IdentityServiceService = {
       Buffer.from(GetAgreementResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAgreementResponse => GetAgreementResponse.decode(value),
   },
+  /**
+   * Operator: replace the operator keys and threshold. Signed by a quorum of the CURRENT keys; the
+   * keys it names sign every later operator act.
+   */
+  rotateOperatorKeys: {
+    path: "/pot.v1.IdentityService/RotateOperatorKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateOperatorKeysRequest): Buffer =>
+      Buffer.from(RotateOperatorKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateOperatorKeysRequest => RotateOperatorKeysRequest.decode(value),
+    responseSerialize: (value: RotateOperatorKeysResponse): Buffer =>
+      Buffer.from(RotateOperatorKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RotateOperatorKeysResponse => RotateOperatorKeysResponse.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
   /**
-   * Operator: start the network from a set of genesis members. Idempotent per request id;
-   * refused once the network has members unless force is set.
+   * Operator: start the network from a set of genesis members and name the operator keys. Idempotent per
+   * request id; refused once the network has members unless force is set and a quorum of the operator keys signs.
    */
   bootstrap: handleUnaryCall<BootstrapRequest, BootstrapResponse>;
   getMember: handleUnaryCall<GetMemberRequest, GetMemberResponse>;
@@ -3135,12 +3572,17 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * (and the network id every signed payload starts with).
    */
   getAgreement: handleUnaryCall<GetAgreementRequest, GetAgreementResponse>;
+  /**
+   * Operator: replace the operator keys and threshold. Signed by a quorum of the CURRENT keys; the
+   * keys it names sign every later operator act.
+   */
+  rotateOperatorKeys: handleUnaryCall<RotateOperatorKeysRequest, RotateOperatorKeysResponse>;
 }
 
 export interface IdentityServiceClient extends Client {
   /**
-   * Operator: start the network from a set of genesis members. Idempotent per request id;
-   * refused once the network has members unless force is set.
+   * Operator: start the network from a set of genesis members and name the operator keys. Idempotent per
+   * request id; refused once the network has members unless force is set and a quorum of the operator keys signs.
    */
   bootstrap(
     request: BootstrapRequest,
@@ -3290,6 +3732,25 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAgreementResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Operator: replace the operator keys and threshold. Signed by a quorum of the CURRENT keys; the
+   * keys it names sign every later operator act.
+   */
+  rotateOperatorKeys(
+    request: RotateOperatorKeysRequest,
+    callback: (error: ServiceError | null, response: RotateOperatorKeysResponse) => void,
+  ): ClientUnaryCall;
+  rotateOperatorKeys(
+    request: RotateOperatorKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RotateOperatorKeysResponse) => void,
+  ): ClientUnaryCall;
+  rotateOperatorKeys(
+    request: RotateOperatorKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RotateOperatorKeysResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -29,7 +29,15 @@ import {
   type ConsistencyWaiter,
   type Logger,
 } from "@pot/service-kit";
-import { bytes, moveFromWire, moveToWire, policyFromWire, policyToWire, toBig } from "@pot/wire";
+import {
+  bytes,
+  moveFromWire,
+  moveToWire,
+  operatorSignaturesFromWire,
+  policyFromWire,
+  policyToWire,
+  toBig,
+} from "@pot/wire";
 import type { Kysely } from "kysely";
 import type { Adjudicator } from "../../application/adjudicator.js";
 import { outcomeFromWire, outcomeToWire, retargetToWire } from "../nats/codec.js";
@@ -48,6 +56,11 @@ export interface HandlerDeps {
   readonly consistency: ConsistencyWaiter;
   readonly now: () => number;
   readonly logger: Logger;
+  /**
+   * Waits (boundedly) until the operator keys identity has recorded so far are adopted, so that an act
+   * signed by keys named or rotated just before is checked against them.
+   */
+  readonly operatorKeysCaughtUp?: () => Promise<void>;
 }
 
 const PHASES = {
@@ -123,7 +136,12 @@ export function adjudicatorHandlers(deps: HandlerDeps): AdjudicatorServiceServer
       async (request) => {
         if (!request.requestId) throw new ValidationError("request_id", "is required (an idempotency key)");
         const { version: _version, ...policy } = policyFromWire(request.policy);
-        const result = await adjudicator.publishPolicy(request.requestId, policy);
+        await deps.operatorKeysCaughtUp?.();
+        const result = await adjudicator.publishPolicy(
+          request.requestId,
+          policy,
+          operatorSignaturesFromWire(request.operatorSignatures),
+        );
         return { version: result.version, sequence: toBig(result.sequence), consistencyToken: token(result.sequence) };
       },
       { logger },

@@ -6,6 +6,10 @@ import {
   actionToWire,
   moveFromWire,
   moveToWire,
+  operatorKeysFromWire,
+  operatorKeysToWire,
+  operatorSignaturesFromWire,
+  operatorSignaturesToWire,
   openingFromWire,
   openingToWire,
   policyFromWire,
@@ -64,7 +68,21 @@ export function policyEventFromWire(envelope: Envelope): PolicyEvent | undefined
         type: "PolicyPublished",
         policy: policyFromWire(event.value.policy),
         publishedAt: toNumber(event.value.publishedAtMs),
+        ...(event.value.requestId !== "" || event.value.operatorSignatures.length > 0
+          ? {
+              act: {
+                requestId: event.value.requestId,
+                signatures: operatorSignaturesFromWire(event.value.operatorSignatures),
+                keysVersion: event.value.operatorKeysVersion,
+              },
+            }
+          : {}),
       };
+    case "operatorKeysAdopted": {
+      const operators = operatorKeysFromWire(event.value.operators);
+      if (!operators) throw new Error(`OperatorKeysAdopted ${envelope.eventId} names no keys`);
+      return { type: "OperatorKeysAdopted", operators, sourceEventId: event.value.sourceEventId };
+    }
     case "stakePeriodRetargeted": {
       const v = event.value;
       return {
@@ -104,7 +122,18 @@ export function policyEventToWire(event: PolicyEvent): EventBody {
     case "PolicyPublished":
       return {
         $case: "policyPublished",
-        value: { policy: policyToWire(event.policy), publishedAtMs: toBig(event.publishedAt) },
+        value: {
+          policy: policyToWire(event.policy),
+          publishedAtMs: toBig(event.publishedAt),
+          requestId: event.act?.requestId ?? "",
+          operatorSignatures: operatorSignaturesToWire(event.act?.signatures ?? []),
+          operatorKeysVersion: event.act?.keysVersion ?? 0,
+        },
+      };
+    case "OperatorKeysAdopted":
+      return {
+        $case: "operatorKeysAdopted",
+        value: { operators: operatorKeysToWire(event.operators), sourceEventId: event.sourceEventId },
       };
     case "StakePeriodRetargeted": {
       const { type: _type, ...retarget } = event;

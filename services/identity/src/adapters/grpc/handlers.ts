@@ -26,7 +26,7 @@ import {
   type ConsistencyWaiter,
   type Logger,
 } from "@pot/service-kit";
-import { bytes, consentContext, consentExpiry, toBig } from "@pot/wire";
+import { bytes, consentContext, consentExpiry, operatorKeysToWire, operatorSignaturesFromWire, toBig } from "@pot/wire";
 import type { Kysely } from "kysely";
 import type { Identity } from "../../application/identity.js";
 import { availableCredits, type MemberState } from "../../domain/index.js";
@@ -111,6 +111,9 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           members: request.members.map((m) => ({ publicKey: m.publicKey, displayName: m.displayName })),
           agreement: { hash: request.agreement.hash, uri: request.agreement.uri },
           force: request.force,
+          operatorKeys: request.operatorKeys,
+          operatorThreshold: request.operatorThreshold,
+          signatures: operatorSignaturesFromWire(request.operatorSignatures),
         });
         return {
           memberIds: result.memberIds,
@@ -124,8 +127,28 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
     getAgreement: unary(
       "GetAgreement",
       async () => {
-        const { networkId, bootstrapped, agreement } = await identity.agreement();
-        return { networkId, bootstrapped, agreement: agreement ? { ...agreement } : undefined };
+        const { networkId, bootstrapped, agreement, operators, bootstraps } = await identity.agreement();
+        return {
+          networkId,
+          bootstrapped,
+          agreement: agreement ? { ...agreement } : undefined,
+          operators: operators ? operatorKeysToWire(operators) : undefined,
+          bootstraps,
+        };
+      },
+      { logger },
+    ),
+
+    rotateOperatorKeys: unary(
+      "RotateOperatorKeys",
+      async (request) => {
+        const result = await identity.rotateOperatorKeys({
+          requestId: requestId(request.requestId),
+          keys: request.keys,
+          threshold: request.threshold,
+          signatures: operatorSignaturesFromWire(request.operatorSignatures),
+        });
+        return { version: result.version, sequence: toBig(result.sequence), consistencyToken: token(result.sequence) };
       },
       { logger },
     ),
@@ -137,6 +160,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           requestId: requestId(request.requestId),
           hash: bytes("hash", request.hash, HASH_BYTES),
           uri: request.uri,
+          signatures: operatorSignaturesFromWire(request.operatorSignatures),
         });
         return { version: result.version, sequence: toBig(result.sequence), consistencyToken: token(result.sequence) };
       },
@@ -181,6 +205,7 @@ export function identityHandlers(deps: HandlerDeps): IdentityServiceServer {
           requestId: requestId(request.requestId),
           memberId: requireMemberId("member_id", request.memberId),
           reason: request.reason,
+          signatures: operatorSignaturesFromWire(request.operatorSignatures),
         });
         return { sequence: toBig(result.sequence), consistencyToken: token(result.sequence) };
       },

@@ -5,7 +5,18 @@ import {
   type MemberAdmitted as PbMemberAdmitted,
 } from "@pot/contracts";
 import type { AggregateType, EventBody } from "@pot/event-store";
-import { openingFromWire, openingToWire, signedMoveFromWire, signedMoveToWire, toBig, toNumber } from "@pot/wire";
+import {
+  openingFromWire,
+  openingToWire,
+  operatorKeysFromWire,
+  operatorKeysToWire,
+  operatorSignaturesFromWire,
+  operatorSignaturesToWire,
+  signedMoveFromWire,
+  signedMoveToWire,
+  toBig,
+  toNumber,
+} from "@pot/wire";
 import {
   evolveMember,
   evolveNetwork,
@@ -16,9 +27,34 @@ import {
   type Consent,
   type MemberEvent,
   type MemberState,
+  type ExclusionAct,
   type NetworkEvent,
   type NetworkState,
+  type OperatorActRecord,
 } from "../../domain/index.js";
+
+/** The act an event records, when it records one (events before operator signatures have none). */
+function actFromWire(v: {
+  requestId: string;
+  operatorSignatures: { publicKey: Uint8Array; signature: Uint8Array }[];
+  operatorKeysVersion: number;
+}): OperatorActRecord | undefined {
+  return v.requestId === "" && v.operatorSignatures.length === 0
+    ? undefined
+    : {
+        requestId: v.requestId,
+        signatures: operatorSignaturesFromWire(v.operatorSignatures),
+        keysVersion: v.operatorKeysVersion,
+      };
+}
+
+function actToWire(act: OperatorActRecord | undefined) {
+  return {
+    requestId: act?.requestId ?? "",
+    operatorSignatures: operatorSignaturesToWire(act?.signatures ?? []),
+    operatorKeysVersion: act?.keysVersion ?? 0,
+  };
+}
 
 const KINDS: Record<AdmissionKind, PbAdmissionKind> = {
   genesis: PbAdmissionKind.ADMISSION_KIND_GENESIS,
@@ -44,16 +80,33 @@ export function networkEventFromWire(envelope: Envelope): NetworkEvent | undefin
     uri: a?.uri ?? "",
   });
   switch (event?.$case) {
-    case "networkBootstrapped":
+    case "networkBootstrapped": {
+      const operators = operatorKeysFromWire(event.value.operators);
+      const act = actFromWire(event.value);
       return {
         type: "NetworkBootstrapped",
         members: event.value.members.map((m) => ({ publicKey: m.publicKey, displayName: m.displayName })),
         agreement: agreementOf(event.value.agreement),
         forced: event.value.forced,
         networkId: event.value.networkId,
+        ...(operators ? { operators } : {}),
+        ...(act ? { act } : {}),
       };
-    case "agreementPublished":
-      return { type: "AgreementPublished", agreement: agreementOf(event.value.agreement) };
+    }
+    case "agreementPublished": {
+      const act = actFromWire(event.value);
+      return { type: "AgreementPublished", agreement: agreementOf(event.value.agreement), ...(act ? { act } : {}) };
+    }
+    case "operatorKeysRotated": {
+      const operators = operatorKeysFromWire(event.value.operators);
+      if (!operators) throw new Error(`OperatorKeysRotated ${envelope.eventId} names no keys`);
+      return {
+        type: "OperatorKeysRotated",
+        operators,
+        requestId: event.value.requestId,
+        signatures: operatorSignaturesFromWire(event.value.operatorSignatures),
+      };
+    }
     default:
       return undefined;
   }
@@ -69,10 +122,21 @@ export function networkEventToWire(event: NetworkEvent): EventBody {
           agreement: { ...event.agreement },
           forced: event.forced,
           networkId: event.networkId,
+          operators: event.operators ? operatorKeysToWire(event.operators) : undefined,
+          ...actToWire(event.act),
         },
       };
     case "AgreementPublished":
-      return { $case: "agreementPublished", value: { agreement: { ...event.agreement } } };
+      return { $case: "agreementPublished", value: { agreement: { ...event.agreement }, ...actToWire(event.act) } };
+    case "OperatorKeysRotated":
+      return {
+        $case: "operatorKeysRotated",
+        value: {
+          operators: operatorKeysToWire(event.operators),
+          requestId: event.requestId,
+          operatorSignatures: operatorSignaturesToWire(event.signatures),
+        },
+      };
     default: {
       const unreachable: never = event;
       return unreachable;
@@ -104,6 +168,17 @@ export function consentToWire(consent: Consent): PbConsent {
     controllerId: consent.controllerId,
     expiresAtMs: toBig(consent.expiresAtMs),
   };
+}
+
+export function exclusionActFromWire(v: {
+  requestId: string;
+  operatorSignatures: { publicKey: Uint8Array; signature: Uint8Array }[];
+  operatorKeysVersion: number;
+  rootMemberId: string;
+  rootReason: string;
+}): ExclusionAct | undefined {
+  const act = actFromWire(v);
+  return act ? { ...act, rootMemberId: v.rootMemberId, rootReason: v.rootReason } : undefined;
 }
 
 type EvidenceFields = Pick<
@@ -197,14 +272,17 @@ export function memberEventFromWire(envelope: Envelope): MemberEvent | undefined
           : {}),
       };
     }
-    case "memberExcluded":
+    case "memberExcluded": {
+      const act = exclusionActFromWire(event.value);
       return {
         type: "MemberExcluded",
         memberId: event.value.memberId,
         reason: event.value.reason,
         sponsorIds: event.value.sponsorIds,
         excludedAt: toNumber(event.value.excludedAtMs),
+        ...(act ? { act } : {}),
       };
+    }
     default:
       return undefined;
   }
@@ -261,6 +339,9 @@ export function memberEventToWire(event: MemberEvent): EventBody {
           reason: event.reason,
           sponsorIds: [...event.sponsorIds],
           excludedAtMs: toBig(event.excludedAt),
+          ...actToWire(event.act),
+          rootMemberId: event.act?.rootMemberId ?? "",
+          rootReason: event.act?.rootReason ?? "",
         },
       };
     default: {

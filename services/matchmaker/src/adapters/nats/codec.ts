@@ -3,6 +3,8 @@ import type { AggregateType, EventBody } from "@pot/event-store";
 import {
   actionFromWire,
   actionToWire,
+  operatorKeysFromWire,
+  operatorKeysToWire,
   openingFromWire,
   openingToWire,
   policyFromWire,
@@ -112,6 +114,11 @@ export function ledgerEventFromWire(envelope: Envelope): LedgerEvent | undefined
         interval: toNumber(event.value.interval),
         stakePeriodMs: toNumber(event.value.stakePeriodMs),
       };
+    case "operatorKeysRecorded": {
+      const operators = operatorKeysFromWire(event.value.operators);
+      if (!operators) throw new Error(`OperatorKeysRecorded ${envelope.eventId} names no keys`);
+      return { type: "OperatorKeysRecorded", operators, sourceEventId: event.value.sourceEventId };
+    }
     case "agreementAdopted":
       return {
         type: "AgreementAdopted",
@@ -197,6 +204,11 @@ export function ledgerEventToWire(event: LedgerEvent): EventBody {
       };
     case "AgreementAdopted":
       return { $case: "agreementAdopted", value: { agreement: { ...event.agreement } } };
+    case "OperatorKeysRecorded":
+      return {
+        $case: "operatorKeysRecorded",
+        value: { operators: operatorKeysToWire(event.operators), sourceEventId: event.sourceEventId },
+      };
     case "ProposalMade":
       return {
         $case: "proposalMade",

@@ -113,6 +113,7 @@ export async function applyLedger(trx: Trx, events: readonly Sequenced<LedgerEve
       case "PolicyAdopted":
       case "AgreementAdopted":
       case "StakePeriodAdopted":
+      case "OperatorKeysRecorded":
         break;
       case "ProposalMade":
         if (!proposals.has(event.proposalId)) {
