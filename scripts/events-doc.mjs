@@ -265,15 +265,29 @@ export function eventsDoc({ root, rootNs, closure, renderType, comment, problems
   out(
     "What the signatures cannot prove is policy: credit counts, suspension ends and credit caps come from the policy",
   );
-  out(
-    "version the game was played under; the consumer checks only that each credit goes to the defector of an admission,",
-  );
+  out("version the game was played under; the consumer checks that each credit goes to the defector of an admission,");
   out(
     "each suspension to a member the outcome can penalise, and that a no-show names a sponsor without a valid reveal.",
   );
   out(
-    "`pot verify` recomputes the amounts. A no-show is justified by the clock, not by a signature. Genesis admissions,",
+    "**Amounts re-checked.** The matchmaker, which keeps the policy each open game opened under, recomputes the amounts",
   );
+  out(
+    "with `resolutionAmounts` (`packages/mechanism/src/amounts.ts`, the same rules as the adjudicator's decider) from",
+  );
+  out(
+    "that policy, the outcome and `resolved_at_ms`: every credit award (member, count, expiry, cap) and every suspension",
+  );
+  out(
+    "(member, end) must be exactly the recomputed one, or the `GameResolved` is refused as forged and settles nothing.",
+  );
+  out(
+    "Identity knows no policy and grants the credits the resolution carries (docs/security.md, what is not re-checked).",
+  );
+  out(
+    "`resolved_at_ms` itself is not signed. `pot verify` recomputes the amounts too. A no-show is justified by the clock,",
+  );
+  out("not by a signature. Genesis admissions,");
   out("policies, agreements and exclusions are operator acts: their signatures are the operators' (docs/security.md).");
   out(
     "Events recorded before signatures were carried have none, and a reaction meeting one for the first time refuses it.",

@@ -37,10 +37,13 @@ import {
   admissionOf,
   answerRequest,
   bootstrap,
+  commitRequest,
   controlledConsent,
   newMember,
   playGame,
   proposeRequest,
+  revealRequest,
+  sealMove,
   TEST_NETWORK,
   type Member,
 } from "./support/players.js";
@@ -496,6 +499,8 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     readonly consumers: readonly { stream: ServiceName; durable: string; service: ServiceName }[];
     /** Asserts that the consumers changed nothing. */
     readonly unchanged: () => Promise<void>;
+    /** What each consumer's dead letter must give as the reason, when the row is about one check. */
+    readonly reason?: RegExp;
   }
 
   /**
@@ -524,7 +529,7 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     for (const service of SERVICES) {
       letters.set(service, await readDeadLetters(system.nc, deadLetterNames(system.namespace, service)));
     }
-    for (const { owner, kind, consumers } of forgeries) {
+    for (const { owner, kind, consumers, reason } of forgeries) {
       const seq = stored.get(kind)!;
       // Each consumer logged it and dead-lettered it as forged.
       const refusals = consumers.map(({ service }) => {
@@ -535,6 +540,7 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
           .some(
             (letter) =>
               letter.kind === "forged" &&
+              (reason === undefined || reason.test(letter.reason)) &&
               letter.originalSeq === seq &&
               letter.stream === streamNames(system.namespace, owner).stream,
           );
@@ -735,6 +741,22 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
     const stakeBefore = await stakeOf(d);
     const policy = (await system.clients.adjudicator.getPolicy({ version: 0 })).policy!;
     const controlled = newMember();
+    const stakeBeforeE = await stakeOf(e);
+    const resolvedAt = Date.now();
+    // d and e sign their own moves for their open game, without playing them: a thief of the
+    // adjudicator's credential resolves it with amounts (suspension ends) the policy does not give.
+    const signedMove = (m: Member, move: "defect" | "cooperate") => {
+      const sealed = sealMove(move);
+      const commit = commitRequest(m, open, sealed);
+      const reveal = revealRequest(m, open, sealed);
+      return {
+        commitment: commit.commitment,
+        commitSignature: commit.signature,
+        move: reveal.move,
+        nonce: reveal.nonce,
+        revealSignature: reveal.signature,
+      };
+    };
     const adjudicatorConsumers = [
       { stream: "adjudicator" as const, durable: "identity_react_adjudicator", service: "identity" as const },
       { stream: "adjudicator" as const, durable: "matchmaker_react_adjudicator", service: "matchmaker" as const },
@@ -793,6 +815,36 @@ describe("security: the denial matrix against real servers", { timeout: 180_000 
         consumers: [adjudicatorConsumers[1]!],
         // The adjudicator's own read model shows the game cancelled (it believes its own stream).
         unchanged: async () => assert.deepEqual(await stakeOf(d), stakeBefore, "d's stake is still locked by its game"),
+      },
+      {
+        owner: "adjudicator",
+        kind: "an open game resolved on its sponsors' own signed moves with 100-year suspensions",
+        event: forged("adjudicator", "game", open, {
+          $case: "gameResolved",
+          value: GameResolved.fromPartial({
+            gameId: open,
+            outcome: Outcome.OUTCOME_BOTH_DEFECTED,
+            moveA: Move.MOVE_DEFECT,
+            moveB: Move.MOVE_DEFECT,
+            sponsorA: { memberId: d.id, publicKey: d.keys.publicKey },
+            sponsorB: { memberId: e.id, publicKey: e.keys.publicKey },
+            action: proposal.action,
+            policyVersion: policy.version,
+            resolvedAtMs: BigInt(resolvedAt),
+            opening: { proposalSignature: proposal.signature, acceptSignature: accept.signature },
+            signedMoveA: signedMove(d, "defect"),
+            signedMoveB: signedMove(e, "defect"),
+            // The signatures justify suspending both; the policy's penalty period is not 100 years.
+            suspensions: [d, e].map((m) => ({ memberId: m.id, untilMs: BigInt(resolvedAt + 100 * 365 * 86_400_000) })),
+          }),
+        }),
+        // Identity has nothing to do for a game that admits no one and awards no credits.
+        consumers: [adjudicatorConsumers[1]!],
+        reason: /suspension of .* suspended until \d+ is not what the policy gives the outcome/,
+        unchanged: async () => {
+          assert.deepEqual(await stakeOf(d), stakeBefore, "d's stake is still locked by its game, d not suspended");
+          assert.deepEqual(await stakeOf(e), stakeBeforeE, "e's stake is still locked by its game, e not suspended");
+        },
       },
       {
         owner: "identity",

@@ -6,3 +6,4 @@ export * from "./ids.js";
 export * from "./echo.js";
 export * from "./operators.js";
 export * from "./evidence.js";
+export * from "./amounts.js";

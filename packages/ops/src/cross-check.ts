@@ -101,7 +101,9 @@ export class CrossCheck {
           const { forgery } = resolutionEvidence(this.networkId, body.value);
           if (forgery) this.report("adjudicator", seq, body.value.gameId, `unjustified GameResolved: ${forgery}`);
         }
-        this.resolved.set(body.value.gameId, { seq, value: body.value });
+        // A game's first resolution is the one checked here; a later one is itself a forgery, which the
+        // decider reports (after the game was resolved), and must not hide what the first one did.
+        if (!this.resolved.has(body.value.gameId)) this.resolved.set(body.value.gameId, { seq, value: body.value });
         return;
       default:
         return;

@@ -7,8 +7,11 @@ import {
   redemptionForgery,
   resolutionForgery,
   sponsoredAdmissionForgery,
+  type ActionSpec,
+  type CreditAwardAmount,
   type GameOutcome,
   type GameSignatures,
+  type SuspensionAmount,
 } from "@pot/mechanism";
 import {
   actionFromWire,
@@ -81,6 +84,51 @@ export function resolutionEvidence(
     return { signatures, forgery };
   } catch (error) {
     return { signatures: NO_SIGNATURES, forgery: malformed(error) };
+  }
+}
+
+/**
+ * What a GameResolved claims about its amounts, as the pure recomputation of @pot/mechanism
+ * (resolutionAmountsForgery) reads it: the basis (action, outcome, resolution time, no-shows) and the
+ * credit awards (count, expiry, cap) and suspension ends it carries. A consumer that knows the policy
+ * the game opened under compares them; a field that does not decode is a forgery.
+ */
+export function resolutionAmountsClaimOf(resolved: pb.GameResolved):
+  | {
+      readonly claim: {
+        readonly action: ActionSpec;
+        readonly outcome: GameOutcome;
+        readonly resolvedAt: number;
+        readonly noShowIds: readonly string[];
+        readonly credits: readonly CreditAwardAmount[];
+        readonly suspensions: readonly SuspensionAmount[];
+      };
+      readonly forgery?: undefined;
+    }
+  | { readonly claim?: undefined; readonly forgery: string } {
+  try {
+    const outcome = OUTCOMES[resolved.outcome];
+    if (outcome === undefined) return { forgery: `outcome ${resolved.outcome} is not a game's outcome` };
+    return {
+      claim: {
+        action: actionFromWire(resolved.action),
+        outcome,
+        resolvedAt: toNumber(resolved.resolvedAtMs),
+        noShowIds: resolved.noShowIds,
+        credits: resolved.credits.map((award) => ({
+          memberId: award.memberId,
+          count: award.count,
+          expiresAtMs: toNumber(award.expiresAtMs),
+          ...(award.cap > 0 ? { cap: { count: award.cap, windowMs: toNumber(award.capWindowMs) } } : {}),
+        })),
+        suspensions: resolved.suspensions.map((suspension) => ({
+          memberId: suspension.memberId,
+          untilMs: toNumber(suspension.untilMs),
+        })),
+      },
+    };
+  } catch (error) {
+    return { forgery: malformed(error) };
   }
 }
 

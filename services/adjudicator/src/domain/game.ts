@@ -4,6 +4,7 @@ import {
   IllegalStateError,
   NotFoundError,
   PermissionError,
+  resolutionAmounts,
   revealPayload,
   rulesFor,
   ValidationError,
@@ -343,63 +344,36 @@ function settle(game: StartedGame, now: number): GameEvent[] {
   return [];
 }
 
-/** The payoff table, with every effect taken from the policy the game opened with. */
+/**
+ * The payoff table, with every effect taken from the policy the game opened with: the amounts (credits,
+ * suspensions) are resolutionAmounts' (@pot/mechanism), the one recomputation consumers re-check them with.
+ */
 export function byMoves(game: StartedGame, moveA: Move, moveB: Move, now: number): Resolution {
-  const rules = rulesOf(game);
+  rulesOf(game);
   const admission = game.action.type === "admission";
-  const penaltyUntil = now + rules.penaltyPeriodMs;
-  const base = { moveA, moveB, resolvedAt: now, noShowIds: [] };
-  if (moveA === "cooperate" && moveB === "cooperate") {
-    return {
-      ...base,
-      outcome: "both-cooperated",
-      admitted: admission,
-      granted: !admission,
-      credits: [],
-      suspensions: [],
-    };
-  }
-  if (moveA === "defect" && moveB === "defect") {
-    return {
-      ...base,
-      outcome: "both-defected",
-      admitted: false,
-      granted: false,
-      credits: [],
-      suspensions: rules.suspendBothDefectors
-        ? [
-            { memberId: game.sponsorA.memberId, untilMs: penaltyUntil },
-            { memberId: game.sponsorB.memberId, untilMs: penaltyUntil },
-          ]
-        : [],
-    };
-  }
-  const defector = moveA === "defect" ? game.sponsorA : game.sponsorB;
-  const betrayed = moveA === "defect" ? game.sponsorB : game.sponsorA;
+  const outcome: Outcome =
+    moveA === "cooperate"
+      ? moveB === "cooperate"
+        ? "both-cooperated"
+        : "b-defected"
+      : moveB === "cooperate"
+        ? "a-defected"
+        : "both-defected";
+  const both = outcome === "both-cooperated";
   return {
-    ...base,
-    outcome: moveA === "defect" ? "a-defected" : "b-defected",
-    admitted: false,
-    granted: false,
-    credits:
-      admission && rules.defectorCredits > 0
-        ? [
-            {
-              memberId: defector.memberId,
-              count: rules.defectorCredits,
-              expiresAtMs: now + game.policy.creditTtlMs,
-              ...(game.policy.growth.creditCap > 0
-                ? { cap: { count: game.policy.growth.creditCap, windowMs: game.policy.growth.creditCapWindowMs } }
-                : {}),
-            },
-          ]
-        : [],
-    suspensions: rules.suspendBetrayed ? [{ memberId: betrayed.memberId, untilMs: penaltyUntil }] : [],
+    outcome,
+    moveA,
+    moveB,
+    resolvedAt: now,
+    noShowIds: [],
+    admitted: both && admission,
+    granted: both && !admission,
+    ...amounts(game, outcome, now, []),
   };
 }
 
 function noShow(game: StartedGame, absent: readonly Side[], now: number): Resolution {
-  const rules = rulesOf(game);
+  rulesOf(game);
   const ids = absent.map((side) => sponsorOf(game, side).memberId);
   return {
     outcome: "no-show",
@@ -408,10 +382,25 @@ function noShow(game: StartedGame, absent: readonly Side[], now: number): Resolu
     resolvedAt: now,
     admitted: false,
     granted: false,
-    credits: [],
-    suspensions: ids.map((memberId) => ({ memberId, untilMs: now + rules.noShowPenaltyMs })),
+    ...amounts(game, "no-show", now, ids),
     noShowIds: ids,
   };
+}
+
+function amounts(
+  game: StartedGame,
+  outcome: Outcome,
+  now: number,
+  noShowIds: readonly string[],
+): Pick<Resolution, "credits" | "suspensions"> {
+  return resolutionAmounts(game.policy, {
+    action: game.action,
+    sponsorAId: game.sponsorA.memberId,
+    sponsorBId: game.sponsorB.memberId,
+    outcome,
+    resolvedAt: now,
+    noShowIds,
+  });
 }
 
 function cancelled(game: StartedGame, now: number): Resolution {

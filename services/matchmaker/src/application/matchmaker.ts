@@ -22,6 +22,7 @@ import {
   operatorSignaturesFromWire,
   policyDigest,
   policyFromWire,
+  resolutionAmountsClaimOf,
   resolutionEvidence,
   toNumber,
 } from "@pot/wire";
@@ -300,12 +301,20 @@ export class Matchmaker {
         if (forgery) {
           throw new ForgedEventError("GameResolved", `GameResolved of game ${event.value.gameId}: ${forgery}`);
         }
+        // The amounts (credits, suspension ends) no member signs: the ledger recomputes them from the
+        // policy the game opened under.
+        const amounts = resolutionAmountsClaimOf(event.value);
+        if (amounts.forgery !== undefined) {
+          throw new ForgedEventError("GameResolved", `GameResolved of game ${event.value.gameId}: ${amounts.forgery}`);
+        }
+        const { suspensions, ...resolution } = amounts.claim;
         await this.react(stored, {
           type: "SettleGame",
           gameId: event.value.gameId,
           sponsorIds: [event.value.sponsorA?.memberId ?? "", event.value.sponsorB?.memberId ?? ""],
-          suspensions: event.value.suspensions.map((s) => ({ memberId: s.memberId, untilMs: toNumber(s.untilMs) })),
+          suspensions,
           released: event.value.outcome === Outcome.OUTCOME_CANCELLED,
+          resolution,
         });
         return;
       }

@@ -12,10 +12,13 @@ import {
   operatorKeysAdoption,
   PermissionError,
   proposePayload,
+  resolutionAmountsForgery,
   rulesFor,
   ValidationError,
   verify,
   type ActionSpec,
+  type CreditAwardAmount,
+  type GameOutcome,
   type GameRules,
   type OperatorKeys,
   type OperatorKeysSource,
@@ -81,6 +84,20 @@ export interface Proposal {
 export interface OpenGame {
   readonly gameId: string;
   readonly sponsorIds: readonly [string, string];
+  /**
+   * The policy the game opened under (the adopted one, whose version GameOpened names), to recompute
+   * the amounts of its resolution; shared with the state's, never copied.
+   */
+  readonly policy: Policy | undefined;
+}
+
+/** What a resolution's amounts follow from and what it claims they are (resolutionAmountsForgery). */
+export interface ResolutionAmountsClaim {
+  readonly action: ActionSpec;
+  readonly outcome: GameOutcome;
+  readonly resolvedAt: number;
+  readonly noShowIds: readonly string[];
+  readonly credits: readonly CreditAwardAmount[];
 }
 
 /**
@@ -265,6 +282,12 @@ export type LedgerCommand =
       readonly sponsorIds: readonly string[];
       readonly suspensions: readonly Suspension[];
       readonly released: boolean;
+      /**
+       * The resolution's outcome and credit awards, to re-check its amounts (credits, suspension ends)
+       * against the policy the game opened under. The matchmaker's reaction to GameResolved always
+       * carries it; only tests of the ledger alone settle without.
+       */
+      readonly resolution?: ResolutionAmountsClaim;
     }
   | {
       readonly type: "ExcludeSponsor";
@@ -431,8 +454,10 @@ export function decideLedger(command: LedgerCommand, state: LedgerState): Ledger
 
 /**
  * Why a resolution may not settle this open game, or undefined: it names the sponsors the game was
- * opened with, and a cancellation (stakes released at once) is of a game one of whose sponsors the
- * ledger excluded (the only cause of one).
+ * opened with, a cancellation (stakes released at once) is of a game one of whose sponsors the
+ * ledger excluded (the only cause of one), and its amounts (credit awards with their count, expiry
+ * and cap, suspension ends) are exactly the ones the policy the game opened under gives its outcome
+ * at its resolution time (resolutionAmountsForgery).
  */
 function settlementForgery(
   command: Extract<LedgerCommand, { type: "SettleGame" }>,
@@ -445,7 +470,24 @@ function settlementForgery(
   if (command.released && !game.sponsorIds.some((id) => state.slots.get(id)?.excluded === true)) {
     return "it cancels a game neither of whose sponsors was excluded";
   }
-  return undefined;
+  const claim = command.resolution;
+  if (!claim) return undefined;
+  if ((claim.outcome === "cancelled") !== command.released) {
+    return `outcome ${claim.outcome}, yet the stakes are ${command.released ? "" : "not "}released`;
+  }
+  if (!game.policy) return "the policy the game opened under is not known to the ledger";
+  return resolutionAmountsForgery(
+    game.policy,
+    {
+      action: claim.action,
+      sponsorAId: game.sponsorIds[0],
+      sponsorBId: game.sponsorIds[1],
+      outcome: claim.outcome,
+      resolvedAt: claim.resolvedAt,
+      noShowIds: claim.noShowIds,
+    },
+    { credits: claim.credits, suspensions: command.suspensions },
+  );
 }
 
 /**
@@ -829,6 +871,7 @@ export function evolveLedger(state: LedgerState, event: LedgerEvent): LedgerStat
         openGames: advanced.openGames.set(event.gameId, {
           gameId: event.gameId,
           sponsorIds: [event.sponsorA.memberId, event.sponsorB.memberId],
+          policy: advanced.policy?.version === event.policyVersion ? advanced.policy : undefined,
         }),
         pairCooldowns: advanced.pairCooldowns.set(pair, event.pairCooldownUntil),
         cooldownDeadlines: advanced.cooldownDeadlines.push({ key: pair, at: event.pairCooldownUntil }),

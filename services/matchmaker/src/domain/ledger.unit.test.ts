@@ -14,6 +14,7 @@ import {
   proposePayload,
   sign,
   type ActionSpec,
+  type GameOutcome,
   type KeyPair,
   type Policy,
 } from "@pot/mechanism";
@@ -224,6 +225,54 @@ describe("ledger decider", () => {
     const until = NOW + 1 + DEFAULT_POLICY.admission.stakePeriodMs;
     assert.match(unavailability(state, a.id, until - 1) ?? "", /staked/);
     assert.equal(unavailability(state, a.id, until), undefined);
+  });
+
+  test("a resolution whose amounts are not the policy's is refused as forged; the policy's own settles", () => {
+    const a = member();
+    const b = member();
+    const p = propose(a, b) as Extract<LedgerCommand, { type: "Propose" }>;
+    const state = run(run(network(a, b), p), accept(b, p.proposalId));
+    const resolvedAt = NOW + 10;
+    const award = {
+      memberId: a.id,
+      count: DEFAULT_POLICY.admission.defectorCredits,
+      expiresAtMs: resolvedAt + DEFAULT_POLICY.creditTtlMs,
+      cap: { count: DEFAULT_POLICY.growth.creditCap, windowMs: DEFAULT_POLICY.growth.creditCapWindowMs },
+    };
+    const settle = {
+      type: "SettleGame" as const,
+      gameId: p.proposalId,
+      sponsorIds: [a.id, b.id],
+      suspensions: [{ memberId: b.id, untilMs: resolvedAt + DEFAULT_POLICY.admission.penaltyPeriodMs }],
+      released: false,
+      resolution: {
+        action: p.action,
+        outcome: "a-defected" as GameOutcome,
+        resolvedAt,
+        noShowIds: [],
+        credits: [award],
+      },
+    };
+    assert.equal(decideLedger(settle, state).length, 1);
+    const forged = (change: Partial<typeof settle>, message: RegExp) =>
+      assert.throws(() => decideLedger({ ...settle, ...change }, state), { name: "ForgedEventError", message });
+    forged(
+      { resolution: { ...settle.resolution, credits: [{ ...award, count: 100 }] } },
+      /100 credits to .* is not what the policy gives/,
+    );
+    forged(
+      { resolution: { ...settle.resolution, credits: [{ ...award, cap: { count: 1000, windowMs: 1 } }] } },
+      /cap 1000 per 1 ms/,
+    );
+    forged(
+      { suspensions: [{ memberId: b.id, untilMs: resolvedAt + 1e12 }] },
+      /suspension of .* is not what the policy gives/,
+    );
+    forged({ suspensions: [] }, /suspension missing/);
+    forged(
+      { resolution: { ...settle.resolution, outcome: "cancelled" } },
+      /outcome cancelled, yet the stakes are not released/,
+    );
   });
 
   test("a member in an open game cannot open a second one", () => {
