@@ -34,7 +34,14 @@ export class CrossCheck {
    * service's reaction re-checks it (docs/events.md, "Signatures carried by events"): a GameOpened's
    * opening signatures, a GameResolved's opening and signed moves, a MemberAdmitted's evidence.
    */
-  constructor(private readonly networkId?: string) {}
+  constructor(
+    private readonly networkId?: string,
+    /**
+     * Each stream's last sequence when the check began: an event past it is evidence only (what is
+     * wrong with it is not reported; the next run checks it). None: every event is checked.
+     */
+    private readonly cut?: Readonly<Record<"identity" | "matchmaker" | "adjudicator", number>>,
+  ) {}
 
   private readonly members = new Set<string>();
   private readonly opened = new Map<string, Located<Of<"gameOpened">>>();
@@ -256,6 +263,8 @@ export class CrossCheck {
   }
 
   private report(stream: string, seq: number, gameId: string, problem: string): void {
+    const until = this.cut?.[stream as keyof NonNullable<typeof this.cut>];
+    if (until !== undefined && seq > until) return;
     this.mismatches.push({ stream, seq, gameId, problem });
   }
 }

@@ -35,8 +35,8 @@ const admissionOf = (id: string) => ({
 });
 
 /** A consistent history: genesis A and B, game g1 admits C (A cooperates, B cooperates), B defects in g2 for 2 credits and redeems one. */
-function honest(): CrossCheck {
-  const check = new CrossCheck();
+function honest(cut?: ConstructorParameters<typeof CrossCheck>[1]): CrossCheck {
+  const check = new CrossCheck(undefined, cut);
   let seq = 0;
   for (const id of [A, B]) {
     check.add(
@@ -140,6 +140,23 @@ test("a fully forged game (never opened by the matchmaker) is reported on the ad
   assert.deepEqual(rest, []);
   assert.equal(problem?.stream, "adjudicator");
   assert.match(problem!.problem, /forged game: the matchmaker's stream never opened it/);
+});
+
+test("an event past its stream's cut is evidence only: what is wrong with it waits for the next run", () => {
+  const forgedAt = (adjudicatorCut: number) => {
+    const check = honest({ identity: 100, matchmaker: 100, adjudicator: adjudicatorCut });
+    check.add(
+      "adjudicator",
+      9,
+      envelope({ $case: "gameStarted", value: GameStarted.fromPartial({ gameId: "forged", ...sponsors }) }),
+    );
+    return check.finish();
+  };
+  assert.deepEqual(forgedAt(8), [], "past the cut: not reported");
+  assert.equal(forgedAt(9).length, 1, "inside the cut: reported");
+  // The honest history's resolution past the adjudicator's cut still justifies the admission inside
+  // identity's: an effect checked against a cause appended while verify was reading.
+  assert.deepEqual(honest({ identity: 100, matchmaker: 100, adjudicator: 1 }).finish(), []);
 });
 
 test("credits no resolution awards, a sponsored admission no resolution admits, a controlled one with no redeem: each reported", () => {

@@ -68,17 +68,40 @@ export async function verify(options: {
   let reader: StreamReader | undefined;
   try {
     const names = streamNames(options.namespace, "adjudicator");
-    const last = (await (await jetstreamManager(nc)).streams.info(names.stream)).state.last_seq;
+    const jsm = await jetstreamManager(nc);
+    const lastOf = (service: "identity" | "matchmaker" | "adjudicator") =>
+      jsm.streams
+        .info(streamNames(options.namespace, service).stream)
+        .then((info) => info.state.last_seq)
+        .catch(() => undefined);
+    // The cut: what is checked is each stream up to its last sequence now. The services may still be
+    // appending; what they append later is read too, but only as evidence (the cause of an effect
+    // inside the cut was appended before it, so it is on a stream by the time that stream is read).
+    const last = (await jsm.streams.info(names.stream)).state.last_seq;
+    // The cross-check needs all three streams: a network whose identity or matchmaker stream does
+    // not exist (an adjudicator log on its own, e.g. an export) is audited on its own.
+    const lasts = [await lastOf("identity"), await lastOf("matchmaker")];
+    const crossChecking = !lasts.includes(undefined);
+    const evidenceUntil = crossChecking ? ((await lastOf("adjudicator")) ?? last) : last;
     const audit = new Audit(options.networkId);
-    const cross = new CrossCheck(options.networkId);
+    const cross = new CrossCheck(options.networkId, {
+      adjudicator: last,
+      identity: lasts[0] ?? 0,
+      matchmaker: lasts[1] ?? 0,
+    });
     const operators = new OperatorAudit(options.networkId);
     reader = await StreamReader.open(jetstream(nc), names.stream);
     let events = 0;
     let reported = 0;
-    while (audit.position < last) {
+    for (let at = 0; at < evidenceUntil;) {
       const { messages, caughtUp } = await reader.takeRaw(BATCH, 100);
       for (const message of messages) {
-        if (message.seq > last) break;
+        if (message.seq > evidenceUntil) break;
+        at = message.seq;
+        if (message.seq > last) {
+          evidence(cross, "adjudicator", message.seq, message.data);
+          continue;
+        }
         const envelope = audit.check(message.seq, message.subject, message.data);
         if (envelope) {
           cross.add("adjudicator", message.seq, envelope);
@@ -95,18 +118,7 @@ export async function verify(options: {
     options.onProgress?.({ events });
     await reader.close();
     reader = undefined;
-    // The cross-check needs all three streams: a network whose identity or matchmaker stream does
-    // not exist (an adjudicator log on its own, e.g. an export) is audited on its own.
-    const jsm = await jetstreamManager(nc);
-    const lasts = await Promise.all(
-      (["identity", "matchmaker"] as const).map((service) =>
-        jsm.streams
-          .info(streamNames(options.namespace, service).stream)
-          .then((info) => info.state.last_seq)
-          .catch(() => undefined),
-      ),
-    );
-    if (lasts.includes(undefined)) {
+    if (!crossChecking) {
       // Operator acts are checked against the keys on identity's stream: without it, only the games are.
       return {
         events,
@@ -122,13 +134,18 @@ export async function verify(options: {
     for (const [index, service] of (["identity", "matchmaker"] as const).entries()) {
       const stream = streamNames(options.namespace, service).stream;
       const until = lasts[index] ?? 0;
-      if (until === 0) continue;
+      const evidenceEnd = (await lastOf(service)) ?? until;
+      if (evidenceEnd === 0) continue;
       reader = await StreamReader.open(jetstream(nc), stream);
-      for (let at = 0; at < until;) {
+      for (let at = 0; at < evidenceEnd;) {
         const { messages, caughtUp } = await reader.takeRaw(BATCH, 100);
         for (const message of messages) {
-          if (message.seq > until) break;
+          if (message.seq > evidenceEnd) break;
           at = message.seq;
+          if (message.seq > until) {
+            evidence(cross, service, message.seq, message.data);
+            continue;
+          }
           crossChecked++;
           try {
             const envelope = decodeEnvelope(message.data);
@@ -162,6 +179,22 @@ export async function verify(options: {
     await reader?.close().catch(() => undefined);
     await nc.close();
   }
+}
+
+/** Feeds a message past the cut to the cross-check as evidence only (what it would report is not). */
+function evidence(
+  cross: CrossCheck,
+  stream: "identity" | "matchmaker" | "adjudicator",
+  seq: number,
+  data: Uint8Array,
+): void {
+  let envelope: Envelope;
+  try {
+    envelope = decodeEnvelope(data);
+  } catch {
+    return; // Checked by the next run, once it is inside its cut.
+  }
+  cross.add(stream, seq, envelope);
 }
 
 /** The replayed state of the adjudicator's log and what did not check out. */

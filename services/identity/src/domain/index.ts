@@ -1,2 +1,34 @@
-export * from "./network.js";
-export * from "./member.js";
+export {
+  type Agreement,
+  currentAgreement,
+  decideNetwork,
+  evolveNetwork,
+  type GenesisMember,
+  initialNetworkState,
+  MAX_GENESIS_MEMBERS,
+  NETWORK_ID,
+  type NetworkCommand,
+  type NetworkEvent,
+  type NetworkState,
+  type OperatorActRecord,
+} from "./network.js";
+export {
+  type Admission,
+  type AdmissionEvidence,
+  type AdmissionKind,
+  availableCredits,
+  type Consent,
+  controlledLineageExclusions,
+  type CreditCap,
+  type CreditGrant,
+  creditRoom,
+  decideMember,
+  evolveMember,
+  type ExcludeAuthority,
+  type ExclusionAct,
+  initialMemberState,
+  type MemberCommand,
+  type MemberEvent,
+  type MemberState,
+  taintedBy,
+} from "./member.js";
