@@ -1,9 +1,116 @@
-export * from "./errors.js";
-export * from "./crypto.js";
-export * from "./payloads.js";
-export * from "./policy.js";
-export * from "./ids.js";
-export * from "./echo.js";
-export * from "./operators.js";
-export * from "./evidence.js";
-export * from "./amounts.js";
+export {
+  AlreadyExistsError,
+  ConcurrencyError,
+  ExhaustedError,
+  IllegalStateError,
+  isPotError,
+  NotFoundError,
+  PermissionError,
+  PotError,
+  type PotErrorCode,
+  ValidationError,
+} from "./errors.js";
+export {
+  bytesToHex,
+  generateKeyPair,
+  HASH_BYTES,
+  hexToBytes,
+  isValidPublicKey,
+  type KeyPair,
+  keyPairFromSecret,
+  memberIdOf,
+  NONCE_BYTES,
+  PUBLIC_KEY_BYTES,
+  publicKeyOf,
+  sameBytes,
+  sha256,
+  sign,
+  SIGNATURE_BYTES,
+  verify,
+} from "./crypto.js";
+export {
+  actionDigest,
+  type ActionSpec,
+  answerPayload,
+  commitmentOf,
+  commitPayload,
+  consentPayload,
+  type ConsentTerms,
+  DOMAIN,
+  encodeFields,
+  isNetworkId,
+  type MoveName,
+  NETWORK_ID_PATTERN,
+  networkIdOfNamespace,
+  type PayloadField,
+  proposePayload,
+  redeemPayload,
+  revealPayload,
+} from "./payloads.js";
+export {
+  ACTION_KIND_PATTERN,
+  type ControlledStaking,
+  DEFAULT_POLICY,
+  type GameRules,
+  type GrowthRules,
+  isLegacyGrowth,
+  LEGACY_GROWTH_RULES,
+  MAX_LINEAGE_DISTANCE,
+  MAX_STEP_PERCENT,
+  NO_RATE_TARGET,
+  type Policy,
+  type RateTarget,
+  rulesFor,
+  type ValidateOptions,
+  validatePolicy,
+} from "./policy.js";
+export { isMemberId, isUuid, requireBytes, requireMemberId, requireUuid, uuidV7, uuidV7Time } from "./ids.js";
+export { controlCharacterAt, echo, ECHO_MAX_CHARS, utf8Length } from "./echo.js";
+export {
+  type BootstrapAct,
+  genesisMembersDigest,
+  MAX_OPERATOR_KEYS,
+  MAX_OPERATOR_SIGNATURES,
+  OPERATOR_DOMAIN,
+  type OperatorAct,
+  operatorAgreementPayload,
+  operatorBootstrapPayload,
+  operatorExcludePayload,
+  type OperatorKeys,
+  operatorKeysAdoption,
+  type OperatorKeysSource,
+  operatorPolicyPayload,
+  operatorQuorumProblem,
+  operatorRotatePayload,
+  type OperatorSignature,
+  recordedActProblem,
+  type RecordedOperatorAct,
+  requireOperatorQuorum,
+  validateOperatorKeys,
+  validateOperatorSignatures,
+} from "./operators.js";
+export {
+  type EvidenceSponsor,
+  ForgedEventError,
+  type GameOutcome,
+  type GameSignatures,
+  NO_OPENING,
+  type OpeningClaim,
+  openingForgery,
+  type OpeningSignatures,
+  type RedemptionClaim,
+  redemptionForgery,
+  type ResolutionClaim,
+  resolutionForgery,
+  type SignedMove,
+  signedMoveOf,
+  sponsoredAdmissionForgery,
+} from "./evidence.js";
+export {
+  type AmountsBasis,
+  type CreditAwardAmount,
+  resolutionAmounts,
+  type ResolutionAmounts,
+  resolutionAmountsForgery,
+  type SuspensionAmount,
+} from "./amounts.js";

@@ -388,4 +388,4 @@ export function signedMoveToWire(signed: SignedMove | undefined): pb.SignedMove 
     revealSignature: signed.revealSignature,
   };
 }
-export * from "./evidence.js";
+export { admissionForgery, openingEvidenceForgery, resolutionAmountsClaimOf, resolutionEvidence } from "./evidence.js";
