@@ -144,6 +144,17 @@ export function signedMoveOf(
 
 export type GameOutcome = "both-cooperated" | "a-defected" | "b-defected" | "both-defected" | "no-show" | "cancelled";
 
+/** The outcome two revealed moves decide: the one rule the adjudicator's decider and every re-check share. */
+export function outcomeOfMoves(moveA: MoveName, moveB: MoveName): GameOutcome {
+  return moveA === "cooperate"
+    ? moveB === "cooperate"
+      ? "both-cooperated"
+      : "b-defected"
+    : moveB === "cooperate"
+      ? "a-defected"
+      : "both-defected";
+}
+
 /** What a resolution claims, as far as the signatures can prove it (amounts and times are policy). */
 export interface ResolutionClaim extends OpeningClaim {
   readonly outcome: GameOutcome;
@@ -197,14 +208,7 @@ export function resolutionForgery(
     expected = "cancelled";
     penalisable = [];
   } else if (moveA !== undefined && moveB !== undefined) {
-    expected =
-      moveA === "cooperate"
-        ? moveB === "cooperate"
-          ? "both-cooperated"
-          : "b-defected"
-        : moveB === "cooperate"
-          ? "a-defected"
-          : "both-defected";
+    expected = outcomeOfMoves(moveA, moveB);
     penalisable =
       expected === "both-defected" ? [a, b] : expected === "a-defected" ? [b] : expected === "b-defected" ? [a] : [];
     credited = !admission ? [] : expected === "a-defected" ? [a] : expected === "b-defected" ? [b] : [];

@@ -97,6 +97,7 @@ export {
   NO_OPENING,
   type OpeningClaim,
   openingForgery,
+  outcomeOfMoves,
   type OpeningSignatures,
   type RedemptionClaim,
   redemptionForgery,

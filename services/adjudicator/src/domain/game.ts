@@ -3,6 +3,7 @@ import {
   commitmentOf,
   IllegalStateError,
   NotFoundError,
+  outcomeOfMoves,
   PermissionError,
   resolutionAmounts,
   revealPayload,
@@ -351,14 +352,7 @@ function settle(game: StartedGame, now: number): GameEvent[] {
 export function byMoves(game: StartedGame, moveA: Move, moveB: Move, now: number): Resolution {
   rulesOf(game);
   const admission = game.action.type === "admission";
-  const outcome: Outcome =
-    moveA === "cooperate"
-      ? moveB === "cooperate"
-        ? "both-cooperated"
-        : "b-defected"
-      : moveB === "cooperate"
-        ? "a-defected"
-        : "both-defected";
+  const outcome: Outcome = outcomeOfMoves(moveA, moveB);
   const both = outcome === "both-cooperated";
   return {
     outcome,
