@@ -197,6 +197,21 @@ interface RunAs {
 }
 
 /**
+ * The folders of a PostgreSQL cluster under `dataDir` (`pg` for its data, `pg-run` for its socket),
+ * made and, when it must run as another user than root, handed over to that user.
+ */
+function preparePostgresDirs(dataDir: string): { runAs: RunAs | undefined; pgDir: string; socketDir: string } {
+  const runAs = postgresUser();
+  const pgDir = join(dataDir, "pg");
+  const socketDir = join(dataDir, "pg-run");
+  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(pgDir, { recursive: true, mode: 0o700 });
+  mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+  if (runAs !== undefined) handOver(runAs, dataDir, [pgDir, socketDir]);
+  return { runAs, pgDir, socketDir };
+}
+
+/**
  * A PostgreSQL cluster under `<dataDir>/pg` run with initdb and pg_ctl from PATH (or Debian's
  * /usr/lib/postgresql/<version>/bin). An existing initialised cluster is reused; one already running
  * there is used as it is and left running.
@@ -206,13 +221,7 @@ export async function startLocalPostgres(dataDir: string, log: (line: string) =>
   const initdb = findExecutable("initdb", binDirs);
   const pgCtl = findExecutable("pg_ctl", binDirs);
   if (initdb === undefined || pgCtl === undefined) throw new Unavailable("initdb/pg_ctl are not on PATH");
-  const runAs = postgresUser();
-  const pgDir = join(dataDir, "pg");
-  const socketDir = join(dataDir, "pg-run");
-  mkdirSync(dataDir, { recursive: true });
-  mkdirSync(pgDir, { recursive: true, mode: 0o700 });
-  mkdirSync(socketDir, { recursive: true, mode: 0o700 });
-  if (runAs !== undefined) handOver(runAs, dataDir, [pgDir, socketDir]);
+  const { runAs, pgDir, socketDir } = preparePostgresDirs(dataDir);
 
   const run = (bin: string, args: string[]) => runTool(bin, args, runAs, pgDir);
 
@@ -304,13 +313,7 @@ export async function startPostgresProcess(
   const initdb = findExecutable("initdb", binDirs);
   const postgres = findExecutable("postgres", binDirs);
   if (initdb === undefined || postgres === undefined) throw new Unavailable("initdb/postgres are not on PATH");
-  const runAs = postgresUser();
-  const pgDir = join(dataDir, "pg");
-  const socketDir = join(dataDir, "pg-run");
-  mkdirSync(dataDir, { recursive: true });
-  mkdirSync(pgDir, { recursive: true, mode: 0o700 });
-  mkdirSync(socketDir, { recursive: true, mode: 0o700 });
-  if (runAs !== undefined) handOver(runAs, dataDir, [pgDir, socketDir]);
+  const { runAs, pgDir, socketDir } = preparePostgresDirs(dataDir);
   if (!existsSync(join(pgDir, "PG_VERSION"))) {
     const init = await runTool(
       initdb,
