@@ -1,13 +1,12 @@
 import { Option, type Command } from "commander";
 import { consentToJson, isStatus, newProposalId, readKeyFile, status, writeSecretFile } from "@pot/client";
-import { bytesToHex, hexToBytes, networkIdOfNamespace, publicKeyOf } from "@pot/mechanism";
+import { bytesToHex, networkIdOfNamespace, publicKeyOf } from "@pot/mechanism";
 import { BootstrapResponse } from "@pot/contracts";
 import { messageJson, table } from "../format.js";
-import { usageError } from "../exit-codes.js";
 import { collect, duration, hash32, memberId, positiveInteger, uuid } from "../parsers.js";
 import type { Wrap } from "../program.js";
 import { operatorPublicKey } from "./operator.js";
-import { retrying, sha256OfFile, signConsent } from "./shared.js";
+import { agreementHashOf, retrying, signConsent } from "./shared.js";
 
 export function agreementOptions(command: Command): Command {
   return command
@@ -52,13 +51,7 @@ export function registerNetwork(program: Command, wrap: Wrap): void {
     .option("--no-wait", "return as soon as identity accepted, without waiting for the matchmaker")
     .action(
       wrap(async (ctx, _args, options) => {
-        if ((options.agreementHash === undefined) === (options.agreementFile === undefined)) {
-          throw usageError("give the agreement as exactly one of --agreement-hash <sha256> or --agreement-file <path>");
-        }
-        const hash =
-          typeof options.agreementHash === "string"
-            ? hexToBytes(options.agreementHash)
-            : await sha256OfFile(String(options.agreementFile));
+        const hash = await agreementHashOf(options);
         const members = await Promise.all(
           (options.member as string[]).map(async (value) => {
             if (/^[0-9a-f]{64}$/.test(value)) return { publicKey: publicKeyOf(value) };

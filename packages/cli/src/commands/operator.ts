@@ -7,13 +7,13 @@ import {
   PublishPolicyResponse,
   RotateOperatorKeysResponse,
 } from "@pot/contracts";
-import { hexToBytes, publicKeyOf } from "@pot/mechanism";
+import { publicKeyOf } from "@pot/mechanism";
 import { policyFromWire } from "@pot/wire";
 import { messageJson, table } from "../format.js";
 import { usageError } from "../exit-codes.js";
 import { collect, hash32, memberId, positiveInteger } from "../parsers.js";
 import type { Wrap } from "../program.js";
-import { readJsonFile, sha256OfFile } from "./shared.js";
+import { agreementHashOf, readJsonFile } from "./shared.js";
 
 /** An operator public key given as 64 hex characters or as a key file (only its public key is used). */
 export async function operatorPublicKey(value: string): Promise<Uint8Array> {
@@ -53,13 +53,7 @@ export function registerOperator(program: Command, wrap: Wrap): void {
     .option("--request-id <id>", "idempotency key (default: a fresh UUID)")
     .action(
       wrap(async (ctx, _args, options) => {
-        if ((options.agreementHash === undefined) === (options.agreementFile === undefined)) {
-          throw usageError("give the agreement as exactly one of --agreement-hash <sha256> or --agreement-file <path>");
-        }
-        const hash =
-          typeof options.agreementHash === "string"
-            ? hexToBytes(options.agreementHash)
-            : await sha256OfFile(String(options.agreementFile));
+        const hash = await agreementHashOf(options);
         const response = await ctx
           .clientAs("operator")
           .publishAgreement(

@@ -150,7 +150,20 @@ export async function actionFrom(ctx: Context, options: Record<string, unknown>,
   return admissionAction(consent);
 }
 
-export async function sha256OfFile(path: string): Promise<Uint8Array> {
+/** The agreement's hash from exactly one of `--agreement-hash <sha256>` and `--agreement-file <path>`. */
+export async function agreementHashOf(options: {
+  readonly agreementHash?: unknown;
+  readonly agreementFile?: unknown;
+}): Promise<Uint8Array> {
+  if ((options.agreementHash === undefined) === (options.agreementFile === undefined)) {
+    throw usageError("give the agreement as exactly one of --agreement-hash <sha256> or --agreement-file <path>");
+  }
+  return typeof options.agreementHash === "string"
+    ? hexToBytes(options.agreementHash)
+    : sha256OfFile(String(options.agreementFile));
+}
+
+async function sha256OfFile(path: string): Promise<Uint8Array> {
   try {
     return createHash("sha256")
       .update(await readFile(path))
